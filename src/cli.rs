@@ -1,0 +1,192 @@
+//! The headless contract of SPEC.md: `check`, `import`, `migrate`.
+//!
+//! Exit status: 0 every row imported (or would be), 1 some rows failed,
+//! 2 the run could not happen, with a one-line reason on stderr.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use pantry_import::database::ConnectionSettings;
+use pantry_import::import::{self, ImportError, ImportOptions, ImportProgress};
+use pantry_import::migrate::migrate;
+use pantry_import::report::ImportReport;
+
+/// Moves a food broker's spreadsheets into the Kitchen Pantry CRM.
+#[derive(Debug, Parser)]
+#[command(version, about, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// A spreadsheet to open in the window.
+    pub file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Headless commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read, map and validate a file without a database: what would import.
+    Check {
+        /// The spreadsheet (.csv, .tsv, .txt, .xlsx, .xlsm, .xls, .xlsb, .ods).
+        file: PathBuf,
+        /// Worksheet of a workbook (default: the first).
+        #[arg(long)]
+        sheet: Option<String>,
+        /// Print one JSON object instead of a summary.
+        #[arg(long)]
+        json: bool,
+        /// Write the failing rows, with a reason column, to this CSV file.
+        #[arg(long, value_name = "PATH")]
+        errors_csv: Option<PathBuf>,
+    },
+    /// Import the organizations of a file into the CRM.
+    Import {
+        /// The spreadsheet.
+        file: PathBuf,
+        /// postgres:// URL or key=value string (default: DATABASE_URL, then PG* variables).
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+        /// Worksheet of a workbook (default: the first).
+        #[arg(long)]
+        sheet: Option<String>,
+        /// Rows per COPY batch.
+        #[arg(long, default_value_t = import::DEFAULT_BATCH_SIZE as u64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        batch_size: u64,
+        /// Write the failed rows, with a reason column, to this CSV file.
+        #[arg(long, value_name = "PATH")]
+        errors_csv: Option<PathBuf>,
+        /// Print one JSON object instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create or update the CRM schema.
+    Migrate {
+        /// postgres:// URL or key=value string (default: DATABASE_URL, then PG* variables).
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+    },
+}
+
+/// Runs a headless command and turns its outcome into the exit status.
+pub fn run(command: Command) -> ExitCode {
+    match execute(command) {
+        Ok(code) => code,
+        Err(error) => {
+            // One line: the chain joined, as scripts read stderr.
+            let mut line = error.to_string();
+            for cause in error.chain().skip(1) {
+                line.push_str(": ");
+                line.push_str(&cause.to_string());
+            }
+            eprintln!("pantry-import: {}", line.replace('\n', " "));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn execute(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Check {
+            file,
+            sheet,
+            json,
+            errors_csv,
+        } => {
+            let progress = ImportProgress::new(None);
+            let report = import::check_file(&file, sheet.as_deref(), &progress)?;
+            finish(
+                &report,
+                sheet.as_deref(),
+                json,
+                errors_csv.as_deref(),
+                "would import",
+            )
+        }
+        Command::Import {
+            file,
+            database_url,
+            sheet,
+            batch_size,
+            errors_csv,
+            json,
+        } => {
+            let settings = settings(database_url.as_deref())?;
+            let options = ImportOptions {
+                sheet: sheet.clone(),
+                batch_size: usize::try_from(batch_size).unwrap_or(import::DEFAULT_BATCH_SIZE),
+            };
+            let runtime = runtime()?;
+            let progress = ImportProgress::new(None);
+            match runtime.block_on(import::import_file(&file, &settings, &options, progress)) {
+                Ok(report) => finish(
+                    &report,
+                    sheet.as_deref(),
+                    json,
+                    errors_csv.as_deref(),
+                    "succeeded",
+                ),
+                Err(ImportError::Interrupted { reason, report }) => {
+                    // Say what is stored before failing, so nobody guesses.
+                    eprint!("{}", report.summary("succeeded"));
+                    anyhow::bail!(
+                        "the import stopped after {} rows were stored: {reason}",
+                        report.succeeded
+                    )
+                }
+                Err(other) => Err(other.into()),
+            }
+        }
+        Command::Migrate { database_url } => {
+            let settings = settings(database_url.as_deref())?;
+            let applied = runtime()?.block_on(migrate(&settings))?;
+            if applied.is_empty() {
+                println!("{}: the schema is up to date", settings.describe());
+            } else {
+                println!("{}: applied {}", settings.describe(), applied.join(", "));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn settings(url: Option<&str>) -> anyhow::Result<ConnectionSettings> {
+    Ok(match url {
+        Some(url) => ConnectionSettings::parse(url)?,
+        None => ConnectionSettings::from_env()?,
+    })
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn finish(
+    report: &ImportReport,
+    sheet: Option<&str>,
+    json: bool,
+    errors_csv: Option<&Path>,
+    verb: &str,
+) -> anyhow::Result<ExitCode> {
+    if let Some(path) = errors_csv {
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("cannot write the error report {}", path.display()))?;
+        report
+            .write_error_csv(sheet, std::io::BufWriter::new(file))
+            .with_context(|| format!("cannot write the error report {}", path.display()))?;
+    }
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.summary(verb));
+    }
+    Ok(if report.failed == 0 && !report.cancelled {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,551 @@
+//! The import engine: read, map and encode on one thread while the database
+//! loads the previous batch with `COPY`, and report progress as it goes.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::SinkExt;
+use tokio::sync::mpsc;
+
+use crate::copy_format::{COPY_ORGANIZATIONS, CopyBatch};
+use crate::database::{ConnectError, ConnectionSettings};
+use crate::organization::{OrganizationMapper, RowIssue, RowOutcome, Severity};
+use crate::report::ImportReport;
+use crate::spreadsheet::{FileNotice, ReadError, SheetRow, Spreadsheet};
+
+/// Rows per COPY batch unless told otherwise. Chosen by measurement (see
+/// README, "Performance"): large enough that per-batch round trips vanish,
+/// small enough that progress moves several times a second and a refused
+/// batch is cheap to bisect.
+pub const DEFAULT_BATCH_SIZE: usize = 5_000;
+
+/// What to import and how.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// Worksheet name for workbooks (first sheet when `None`).
+    pub sheet: Option<String>,
+    /// Rows per COPY batch.
+    pub batch_size: usize,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions {
+            sheet: None,
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
+}
+
+/// Why an import could not run, or stopped before the end.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The file could not be read.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// The sheet has no column for the organization name.
+    #[error("{path}: {message}")]
+    Sheet {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with the header.
+        message: String,
+    },
+    /// No connection.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// The database lacks the CRM schema.
+    #[error(
+        "the database has no CRM schema yet (table organizations with import_notes is missing): run `pantry-import migrate` first"
+    )]
+    NotMigrated,
+    /// The database refused something that is not about a single row.
+    #[error("the database refused the import: {0}")]
+    Database(String),
+    /// The connection or the file failed part way; `report` says what was
+    /// committed before.
+    #[error("the import stopped after {} rows were stored: {reason}", report.succeeded)]
+    Interrupted {
+        /// What happened.
+        reason: String,
+        /// What was done before it happened.
+        report: Box<ImportReport>,
+    },
+}
+
+/// Live counts of a running import or check, shared between the worker and
+/// whoever watches it (a window reads it every frame).
+#[derive(Default)]
+pub struct ImportProgress {
+    rows_read: AtomicU64,
+    rows_total: AtomicU64,
+    reading_done: AtomicBool,
+    bytes_read: std::sync::Mutex<Option<(Arc<AtomicU64>, u64)>>,
+    batch_size: AtomicU64,
+    batches_done: AtomicU64,
+    succeeded: AtomicU64,
+    failed: AtomicU64,
+    cancelled: AtomicBool,
+    waker: std::sync::Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
+}
+
+impl std::fmt::Debug for ImportProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportProgress")
+            .field("now", &self.snapshot())
+            .finish()
+    }
+}
+
+/// A copy of the counts at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ProgressSnapshot {
+    /// Data rows read from the file so far.
+    pub rows_read: u64,
+    /// Total data rows, once known (or estimated from bytes read).
+    pub rows_total_estimate: u64,
+    /// Whether the whole file has been read.
+    pub reading_done: bool,
+    /// Fraction of the file read, 0 to 1.
+    pub fraction_read: f32,
+    /// Batches committed (or settled row by row).
+    pub batches_done: u64,
+    /// Batches expected in all (estimated until reading is done).
+    pub batches_total: u64,
+    /// Rows stored.
+    pub succeeded: u64,
+    /// Rows refused (by validation or the database).
+    pub failed: u64,
+}
+
+impl ImportProgress {
+    /// A new counter set; `waker` is called whenever the counts move, so a
+    /// window can repaint.
+    pub fn new(waker: Option<Arc<dyn Fn() + Send + Sync>>) -> Arc<ImportProgress> {
+        let progress = ImportProgress::default();
+        if let Ok(mut slot) = progress.waker.lock() {
+            *slot = waker;
+        }
+        Arc::new(progress)
+    }
+
+    /// Asks the import to stop after the batch in flight.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+        self.wake();
+    }
+
+    /// Whether [`ImportProgress::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// The counts now.
+    pub fn snapshot(&self) -> ProgressSnapshot {
+        let rows_read = self.rows_read.load(Ordering::Relaxed);
+        let reading_done = self.reading_done.load(Ordering::Relaxed);
+        let fraction_read = if reading_done {
+            1.0
+        } else {
+            match self.bytes_read.lock().ok().and_then(|b| b.clone()) {
+                Some((counter, total)) if total > 0 => {
+                    (counter.load(Ordering::Relaxed) as f64 / total as f64).min(1.0) as f32
+                }
+                _ => 0.0,
+            }
+        };
+        let rows_total_estimate = if reading_done {
+            self.rows_total.load(Ordering::Relaxed)
+        } else if fraction_read > 0.01 {
+            ((rows_read as f64 / f64::from(fraction_read)) as u64).max(rows_read)
+        } else {
+            rows_read
+        };
+        let batch_size = self.batch_size.load(Ordering::Relaxed).max(1);
+        ProgressSnapshot {
+            rows_read,
+            rows_total_estimate,
+            reading_done,
+            fraction_read,
+            batches_done: self.batches_done.load(Ordering::Relaxed),
+            batches_total: rows_total_estimate.div_ceil(batch_size),
+            succeeded: self.succeeded.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+        }
+    }
+
+    fn wake(&self) {
+        let waker = self.waker.lock().ok().and_then(|w| w.clone());
+        if let Some(waker) = waker {
+            waker();
+        }
+    }
+}
+
+/// Everything learned while reading a file, before (or without) a database.
+struct SheetPass {
+    issues: Vec<RowIssue>,
+    total: u64,
+    failed: u64,
+}
+
+/// Opens the file and checks its header; the header's own problems come back
+/// as issues (and a missing name column as an error).
+fn open_sheet(
+    path: &Path,
+    sheet: Option<&str>,
+) -> Result<(Spreadsheet, OrganizationMapper, Vec<RowIssue>), ImportError> {
+    let spreadsheet = Spreadsheet::open(path, sheet)?;
+    let mapper = OrganizationMapper::new(spreadsheet.headers());
+    let header_issues = mapper
+        .columns()
+        .header_issues(spreadsheet.header_row(), spreadsheet.headers());
+    if let Some(fatal) = header_issues.iter().find(|i| i.severity == Severity::Error) {
+        return Err(ImportError::Sheet {
+            path: path.to_path_buf(),
+            message: format!("row {}: {}", fatal.row, fatal.message),
+        });
+    }
+    Ok((spreadsheet, mapper, header_issues))
+}
+
+/// Reads every row of `spreadsheet`, maps it, and hands each outcome to
+/// `each`, which returns `false` to stop early.
+fn map_rows(
+    spreadsheet: &mut Spreadsheet,
+    mapper: &mut OrganizationMapper,
+    progress: &ImportProgress,
+    mut each: impl FnMut(RowOutcome) -> bool,
+) -> Result<(), ReadError> {
+    if let Ok(mut slot) = progress.bytes_read.lock() {
+        *slot = Some((spreadsheet.bytes_read_counter(), spreadsheet.bytes_total()));
+    }
+    let mut row = SheetRow::default();
+    let mut read = 0u64;
+    while spreadsheet.read_row(&mut row)? {
+        read += 1;
+        progress.rows_read.store(read, Ordering::Relaxed);
+        if !each(mapper.map_row(&row)) {
+            return Ok(());
+        }
+    }
+    progress.rows_total.store(read, Ordering::Relaxed);
+    progress.reading_done.store(true, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Reads, maps and validates a file without any database: the report says
+/// what an import would do (`succeeded` = would import).
+pub fn check_file(
+    path: &Path,
+    sheet: Option<&str>,
+    progress: &ImportProgress,
+) -> Result<ImportReport, ImportError> {
+    let started = Instant::now();
+    let (mut spreadsheet, mut mapper, header_issues) = open_sheet(path, sheet)?;
+    let mut pass = SheetPass {
+        issues: header_issues,
+        total: 0,
+        failed: 0,
+    };
+    let mut last_wake = Instant::now();
+    map_rows(&mut spreadsheet, &mut mapper, progress, |outcome| {
+        pass.total += 1;
+        if outcome.organization.is_some() {
+            progress.succeeded.fetch_add(1, Ordering::Relaxed);
+        } else {
+            pass.failed += 1;
+            progress.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        pass.issues.extend(outcome.issues);
+        if last_wake.elapsed() > Duration::from_millis(50) {
+            last_wake = Instant::now();
+            progress.wake();
+        }
+        !progress.is_cancelled()
+    })?;
+    progress.wake();
+    let cancelled = progress.is_cancelled();
+    Ok(ImportReport::new(
+        path,
+        spreadsheet.notices().to_vec(),
+        pass.total,
+        pass.total - pass.failed,
+        pass.issues,
+        cancelled,
+        started.elapsed(),
+    ))
+}
+
+/// What the reading thread sends the loader.
+enum ReaderMessage {
+    Batch(CopyBatch, Vec<RowIssue>),
+    /// Rows read after the last full batch, and how reading ended.
+    Done {
+        batch: CopyBatch,
+        issues: Vec<RowIssue>,
+        total: u64,
+        invalid: u64,
+        error: Option<ReadError>,
+    },
+}
+
+/// Imports the organizations of `path` into the database of `settings`.
+pub async fn import_file(
+    path: &Path,
+    settings: &ConnectionSettings,
+    options: &ImportOptions,
+    progress: Arc<ImportProgress>,
+) -> Result<ImportReport, ImportError> {
+    let started = Instant::now();
+    let batch_size = options.batch_size.max(1);
+    progress
+        .batch_size
+        .store(batch_size as u64, Ordering::Relaxed);
+
+    let open_path = path.to_path_buf();
+    let sheet = options.sheet.clone();
+    let (mut spreadsheet, mut mapper, header_issues) =
+        tokio::task::spawn_blocking(move || open_sheet(&open_path, sheet.as_deref()))
+            .await
+            .map_err(|e| ImportError::Database(format!("the reader stopped: {e}")))??;
+    let notices: Vec<FileNotice> = spreadsheet.notices().to_vec();
+
+    let client = settings.connect().await?;
+    ensure_schema(&client).await?;
+
+    // A small channel: the reader runs at most two batches ahead, so memory
+    // stays flat whatever the file's size.
+    let (sender, mut receiver) = mpsc::channel::<ReaderMessage>(2);
+    let reader_progress = Arc::clone(&progress);
+    let reader = std::thread::Builder::new()
+        .name("pantry-import reader".to_owned())
+        .spawn(move || {
+            let mut batch = CopyBatch::with_capacity(batch_size);
+            let mut issues = Vec::new();
+            let mut total = 0u64;
+            let mut invalid = 0u64;
+            let mut closed = false;
+            let result = map_rows(&mut spreadsheet, &mut mapper, &reader_progress, |outcome| {
+                total += 1;
+                match &outcome.organization {
+                    Some(organization) => batch.push(organization, uuid::Uuid::now_v7()),
+                    None => invalid += 1,
+                }
+                issues.extend(outcome.issues);
+                if batch.len() >= batch_size {
+                    let full = std::mem::replace(&mut batch, CopyBatch::with_capacity(batch_size));
+                    let message = ReaderMessage::Batch(full, std::mem::take(&mut issues));
+                    if sender.blocking_send(message).is_err() {
+                        closed = true;
+                        return false;
+                    }
+                }
+                !reader_progress.is_cancelled()
+            });
+            if !closed {
+                let _ = sender.blocking_send(ReaderMessage::Done {
+                    batch,
+                    issues,
+                    total,
+                    invalid,
+                    error: result.err(),
+                });
+            }
+        })
+        .map_err(|e| ImportError::Database(format!("cannot start the reader: {e}")))?;
+
+    let mut all_issues = header_issues;
+    let mut succeeded = 0u64;
+    let mut refused = 0u64;
+    let mut sent_rows = 0u64;
+    let mut outcome: Result<(u64, u64), String> = Ok((0, 0));
+    while let Some(message) = receiver.recv().await {
+        let (batch, issues, finished) = match message {
+            ReaderMessage::Batch(batch, issues) => (batch, issues, None),
+            ReaderMessage::Done {
+                batch,
+                issues,
+                total,
+                invalid,
+                error,
+            } => (batch, issues, Some((total, invalid, error))),
+        };
+        let invalid_here = issues
+            .iter()
+            .filter(|i| i.severity == Severity::Error)
+            .map(|i| i.row)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len() as u64;
+        progress.failed.fetch_add(invalid_here, Ordering::Relaxed);
+        all_issues.extend(issues);
+        sent_rows += batch.len() as u64;
+        if !batch.is_empty() {
+            match load_batch(&client, &batch).await {
+                Ok(refusals) => {
+                    let stored = (batch.len() - refusals.len()) as u64;
+                    succeeded += stored;
+                    refused += refusals.len() as u64;
+                    progress.succeeded.fetch_add(stored, Ordering::Relaxed);
+                    progress
+                        .failed
+                        .fetch_add(refusals.len() as u64, Ordering::Relaxed);
+                    all_issues.extend(refusals);
+                    progress.batches_done.fetch_add(1, Ordering::Relaxed);
+                    progress.wake();
+                }
+                Err(reason) => {
+                    outcome = Err(reason);
+                    break;
+                }
+            }
+        }
+        if let Some((total, invalid, error)) = finished {
+            outcome = match error {
+                Some(error) => Err(error.to_string()),
+                None => Ok((total, invalid)),
+            };
+            break;
+        }
+        if progress.is_cancelled() {
+            break;
+        }
+    }
+    drop(receiver);
+    let _ = reader.join();
+    progress.wake();
+
+    let cancelled = progress.is_cancelled();
+    let invalid = all_issues
+        .iter()
+        .filter(|i| i.severity == Severity::Error)
+        .map(|i| i.row)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len() as u64;
+    match outcome {
+        Ok((total, _)) if !cancelled => Ok(ImportReport::new(
+            path,
+            notices,
+            total,
+            succeeded,
+            all_issues,
+            false,
+            started.elapsed(),
+        )),
+        Ok(_) => Ok(ImportReport::new(
+            path,
+            notices,
+            sent_rows + invalid,
+            succeeded,
+            all_issues,
+            true,
+            started.elapsed(),
+        )),
+        Err(reason) => {
+            let _ = refused;
+            Err(ImportError::Interrupted {
+                reason,
+                report: Box::new(ImportReport::new(
+                    path,
+                    notices,
+                    sent_rows + invalid,
+                    succeeded,
+                    all_issues,
+                    cancelled,
+                    started.elapsed(),
+                )),
+            })
+        }
+    }
+}
+
+/// Checks the CRM schema is there before any row is sent.
+pub async fn ensure_schema(client: &tokio_postgres::Client) -> Result<(), ImportError> {
+    let row = client
+        .query_one(
+            "SELECT count(*) FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = 'organizations' \
+             AND column_name IN ('import_notes', 'primary_manager_name', 'secondary_manager_name')",
+            &[],
+        )
+        .await
+        .map_err(|e| ImportError::Database(database_reason(&e)))?;
+    let found: i64 = row.get(0);
+    if found == 3 {
+        Ok(())
+    } else {
+        Err(ImportError::NotMigrated)
+    }
+}
+
+/// Loads one batch. A batch the database refuses is split in halves until
+/// the refused rows stand alone, so only they fail, each with the database's
+/// reason. A broken connection ends the import.
+async fn load_batch(
+    client: &tokio_postgres::Client,
+    batch: &CopyBatch,
+) -> Result<Vec<RowIssue>, String> {
+    let mut refusals = Vec::new();
+    let mut pending = Vec::new();
+    pending.push(0..batch.len());
+    while let Some(rows) = pending.pop() {
+        match copy_rows(client, batch, rows.clone()).await {
+            Ok(()) => {}
+            Err(error) if error.as_db_error().is_some() && !client.is_closed() => {
+                if rows.len() == 1 {
+                    refusals.push(RowIssue {
+                        row: batch.source_rows()[rows.start],
+                        column: String::new(),
+                        message: format!(
+                            "The database refused the row: {}",
+                            database_reason(&error)
+                        ),
+                        severity: Severity::Error,
+                    });
+                } else {
+                    let middle = rows.start + rows.len() / 2;
+                    // Later half first on the stack so rows settle in order.
+                    pending.push(middle..rows.end);
+                    pending.push(rows.start..middle);
+                }
+            }
+            Err(error) => {
+                return Err(format!(
+                    "the connection to the database failed: {}",
+                    database_reason(&error)
+                ));
+            }
+        }
+    }
+    Ok(refusals)
+}
+
+async fn copy_rows(
+    client: &tokio_postgres::Client,
+    batch: &CopyBatch,
+    rows: std::ops::Range<usize>,
+) -> Result<(), tokio_postgres::Error> {
+    let sink = client
+        .copy_in::<_, bytes::Bytes>(COPY_ORGANIZATIONS)
+        .await?;
+    let mut sink = std::pin::pin!(sink);
+    sink.send(batch.payload(rows)).await?;
+    sink.as_mut().finish().await?;
+    Ok(())
+}
+
+/// The database's own words for an error, with its detail when it has one.
+pub fn database_reason(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => match db.detail() {
+            Some(detail) => format!("{} ({detail})", db.message()),
+            None => db.message().to_owned(),
+        },
+        None => match std::error::Error::source(error) {
+            Some(source) => format!("{error}: {source}"),
+            None => error.to_string(),
+        },
+    }
+}

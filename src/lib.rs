@@ -1,0 +1,39 @@
+//! Pantry Import moves a food broker's spreadsheets into the Kitchen Pantry
+//! CRM's PostgreSQL database.
+//!
+//! The library is the whole engine and knows nothing of windows:
+//!
+//! - [`spreadsheet`] reads CSV/TSV/TXT (UTF-8, UTF-16, Windows-1252, any of
+//!   `,` `;` tab `|`) and Excel/OpenDocument workbooks, row by row, with the
+//!   row numbers the broker sees in Excel.
+//! - [`organization`] is the fixed mapping of the spec: one raw row becomes a
+//!   typed [`organization::Organization`] or fails with a [`organization::RowIssue`].
+//! - [`database`] connects (URLs, `key=value`, `PG*` variables, TLS by rustls),
+//!   [`migrate`] applies `migrations/`.
+//! - [`import`] runs the pipeline (read and encode on one thread, binary
+//!   `COPY` in batches on the connection) and reports [`import::ImportProgress`];
+//!   [`report`] turns the outcome into text, JSON or an error-report CSV.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use pantry_import::{database::ConnectionSettings, import};
+//! let settings = ConnectionSettings::parse("postgres://postgres@127.0.0.1/crm")?;
+//! let progress = import::ImportProgress::new(None);
+//! let report = import::import_file(
+//!     std::path::Path::new("accounts.xlsx"),
+//!     &settings,
+//!     &import::ImportOptions::default(),
+//!     progress,
+//! )
+//! .await?;
+//! println!("{} succeeded, {} failed", report.succeeded, report.failed);
+//! # Ok(()) }
+//! ```
+
+pub mod copy_format;
+pub mod database;
+pub mod import;
+pub mod migrate;
+pub mod organization;
+pub mod report;
+pub mod spreadsheet;

@@ -1,0 +1,262 @@
+//! The outcome of an import or a check: counts, the failed rows with their
+//! reasons, warnings; as a short text, as JSON, or as an error-report CSV.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::organization::{RowIssue, Severity};
+use crate::spreadsheet::{FileNotice, ReadError, SheetRow, Spreadsheet};
+
+/// How many failed rows the short summary lists before saying "and N more".
+const SUMMARY_LINES: usize = 50;
+
+/// What an import did (or a check would do).
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportReport {
+    /// The file read.
+    pub file: PathBuf,
+    /// Data rows read (blank rows are not counted).
+    pub total: u64,
+    /// Rows stored (for a check: rows that would be stored).
+    pub succeeded: u64,
+    /// Rows not stored.
+    pub failed: u64,
+    /// Number of warnings.
+    pub warnings: u64,
+    /// Why rows failed, by row.
+    pub failures: Vec<RowIssue>,
+    /// Warnings, by row.
+    pub warning_list: Vec<RowIssue>,
+    /// Notes about the whole file.
+    #[serde(serialize_with = "serialize_notices")]
+    pub notices: Vec<FileNotice>,
+    /// Whether the run was cancelled before the end.
+    pub cancelled: bool,
+    /// Wall time.
+    #[serde(serialize_with = "serialize_seconds", rename = "seconds")]
+    pub elapsed: Duration,
+}
+
+fn serialize_notices<S: serde::Serializer>(
+    notices: &[FileNotice],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(notices.iter().map(|n| &n.message))
+}
+
+fn serialize_seconds<S: serde::Serializer>(
+    elapsed: &Duration,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64((elapsed.as_secs_f64() * 1000.0).round() / 1000.0)
+}
+
+impl ImportReport {
+    /// Builds a report; issues are sorted by row and split into failures and
+    /// warnings, and `failed` counts rows with at least one error.
+    pub fn new(
+        file: &Path,
+        notices: Vec<FileNotice>,
+        total: u64,
+        succeeded: u64,
+        mut issues: Vec<RowIssue>,
+        cancelled: bool,
+        elapsed: Duration,
+    ) -> ImportReport {
+        issues.sort_by_key(|i| i.row);
+        let (failures, warning_list): (Vec<_>, Vec<_>) = issues
+            .into_iter()
+            .partition(|i| i.severity == Severity::Error);
+        let mut failed_rows: Vec<u64> = failures.iter().map(|i| i.row).collect();
+        failed_rows.dedup();
+        ImportReport {
+            file: file.to_path_buf(),
+            total,
+            succeeded,
+            failed: failed_rows.len() as u64,
+            warnings: warning_list.len() as u64,
+            failures,
+            warning_list,
+            notices,
+            cancelled,
+            elapsed,
+        }
+    }
+
+    /// The spec's JSON object.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    /// A few lines for a terminal: the counts, then the failed rows.
+    /// `verb` is "succeeded" for an import, "would import" for a check.
+    pub fn summary(&self, verb: &str) -> String {
+        let mut out = String::new();
+        for notice in &self.notices {
+            let _ = writeln!(out, "note: {}", notice.message);
+        }
+        let _ = writeln!(
+            out,
+            "{}: {} rows, {} {verb}, {} failed, {} warnings{}",
+            self.file.display(),
+            self.total,
+            self.succeeded,
+            self.failed,
+            self.warnings,
+            if self.cancelled { " (cancelled)" } else { "" }
+        );
+        for issue in self.failures.iter().take(SUMMARY_LINES) {
+            let _ = writeln!(out, "  failed {issue}");
+        }
+        if self.failures.len() > SUMMARY_LINES {
+            let _ = writeln!(
+                out,
+                "  ... and {} more (see --errors-csv or --json)",
+                self.failures.len() - SUMMARY_LINES
+            );
+        }
+        let room = SUMMARY_LINES.saturating_sub(self.failures.len()).min(10);
+        for issue in self.warning_list.iter().take(room) {
+            let _ = writeln!(out, "  warning {issue}");
+        }
+        if self.warning_list.len() > room {
+            let _ = writeln!(
+                out,
+                "  ... and {} more warnings (see --json)",
+                self.warning_list.len() - room
+            );
+        }
+        out
+    }
+
+    /// Reasons by failed row, joined when a row has several.
+    pub fn failure_reasons(&self) -> BTreeMap<u64, String> {
+        let mut reasons: BTreeMap<u64, String> = BTreeMap::new();
+        for issue in &self.failures {
+            let text = if issue.column.is_empty() {
+                issue.message.clone()
+            } else {
+                format!("{}: {}", issue.column, issue.message)
+            };
+            reasons
+                .entry(issue.row)
+                .and_modify(|r| {
+                    r.push_str("; ");
+                    r.push_str(&text);
+                })
+                .or_insert(text);
+        }
+        reasons
+    }
+
+    /// Writes the failed rows with their original cells and a reason column
+    /// to `out`, as a UTF-8 CSV (with BOM, so Excel reads it right). The file
+    /// is read again to find the rows, so nothing was held in memory.
+    pub fn write_error_csv(&self, sheet: Option<&str>, out: impl Write) -> Result<(), ReadError> {
+        let reasons = self.failure_reasons();
+        let mut spreadsheet = Spreadsheet::open(&self.file, sheet)?;
+        let io_error = |e: std::io::Error| ReadError::Io {
+            path: self.file.clone(),
+            source: e,
+        };
+        let mut out = out;
+        out.write_all("\u{feff}".as_bytes()).map_err(io_error)?;
+        let mut writer = csv::WriterBuilder::new().flexible(true).from_writer(out);
+        let csv_error = |e: csv::Error| ReadError::Io {
+            path: self.file.clone(),
+            source: std::io::Error::other(e),
+        };
+        let mut header = vec!["Row".to_owned()];
+        header.extend(spreadsheet.headers().iter().map(|h| neutralise_formula(h)));
+        header.push("Reason".to_owned());
+        writer.write_record(&header).map_err(csv_error)?;
+        let width = spreadsheet.headers().len();
+        let mut row = SheetRow::default();
+        while spreadsheet.read_row(&mut row)? {
+            let Some(reason) = reasons.get(&row.number) else {
+                continue;
+            };
+            let mut record = vec![row.number.to_string()];
+            record.extend(row.cells().map(neutralise_formula));
+            while record.len() < width + 1 {
+                record.push(String::new());
+            }
+            record.push(neutralise_formula(reason));
+            writer.write_record(&record).map_err(csv_error)?;
+        }
+        writer.flush().map_err(io_error)?;
+        Ok(())
+    }
+}
+
+/// Cells starting with `=`, `+`, `-`, `@` (or a tab or carriage return) are
+/// prefixed with `'` so a spreadsheet shows them as text instead of running
+/// them as formulas.
+pub fn neutralise_formula(cell: &str) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issue(row: u64, severity: Severity, message: &str) -> RowIssue {
+        RowIssue {
+            row,
+            column: "Organizations".to_owned(),
+            message: message.to_owned(),
+            severity,
+        }
+    }
+
+    #[test]
+    fn counts_failed_rows_not_failures() {
+        let report = ImportReport::new(
+            Path::new("x.csv"),
+            Vec::new(),
+            5,
+            3,
+            vec![
+                issue(4, Severity::Error, "b"),
+                issue(2, Severity::Warning, "w"),
+                issue(4, Severity::Error, "c"),
+                issue(3, Severity::Error, "a"),
+            ],
+            false,
+            Duration::ZERO,
+        );
+        assert_eq!(report.failed, 2);
+        assert_eq!(report.warnings, 1);
+        assert_eq!(report.failures[0].row, 3);
+        assert_eq!(
+            report.failure_reasons()[&4],
+            "Organizations: b; Organizations: c"
+        );
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        assert_eq!(
+            json["failures"][0],
+            serde_json::json!({"row": 3, "column": "Organizations", "message": "a"})
+        );
+        assert_eq!(json["warning_list"][0]["row"], 2);
+        assert_eq!(json["succeeded"], 3);
+    }
+
+    #[test]
+    fn formulas_are_neutralised() {
+        assert_eq!(
+            neutralise_formula("=HYPERLINK(\"x\")"),
+            "'=HYPERLINK(\"x\")"
+        );
+        assert_eq!(neutralise_formula("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(neutralise_formula("Plain"), "Plain");
+    }
+}

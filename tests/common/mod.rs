@@ -1,0 +1,113 @@
+//! A throwaway database per test, on the server the test command found
+//! (`PANTRY_TEST_DATABASE_URL`), dropped when the test ends.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use pantry_import::database::ConnectionSettings;
+
+/// A database that exists for one test.
+pub struct TestDatabase {
+    pub name: String,
+    pub url: String,
+    admin_url: String,
+}
+
+fn admin_url() -> String {
+    std::env::var("PANTRY_TEST_DATABASE_URL").unwrap_or_else(|_| {
+        "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable".to_owned()
+    })
+}
+
+/// The connection string `admin` with its database replaced by `database`.
+pub fn with_database(admin: &str, database: &str) -> String {
+    if admin.starts_with("postgres://") || admin.starts_with("postgresql://") {
+        let mut url = url::Url::parse(admin).expect("PANTRY_TEST_DATABASE_URL is a URL");
+        url.set_path(&format!("/{database}"));
+        url.to_string()
+    } else {
+        format!("{admin} dbname={database}")
+    }
+}
+
+impl TestDatabase {
+    /// Creates an empty database with a unique name.
+    pub async fn create() -> TestDatabase {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "pantry_test_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            uuid::Uuid::now_v7().simple().to_string()[24..].to_owned()
+        );
+        let admin_url = admin_url();
+        let admin = ConnectionSettings::parse(&admin_url)
+            .unwrap()
+            .connect()
+            .await
+            .expect("the test PostgreSQL answers");
+        // A name made here from digits and letters, quoted as an identifier.
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .unwrap();
+        let url = with_database(&admin_url, &name);
+        TestDatabase {
+            name,
+            url,
+            admin_url,
+        }
+    }
+
+    /// Creates a database and applies the migrations.
+    pub async fn migrated() -> TestDatabase {
+        let database = TestDatabase::create().await;
+        pantry_import::migrate::migrate(&database.settings())
+            .await
+            .expect("migrations apply");
+        database
+    }
+
+    pub fn settings(&self) -> ConnectionSettings {
+        ConnectionSettings::parse(&self.url).unwrap()
+    }
+
+    pub async fn client(&self) -> tokio_postgres::Client {
+        self.settings().connect().await.unwrap()
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        self.client()
+            .await
+            .query_one(sql, &[])
+            .await
+            .unwrap()
+            .get(0)
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        // Drop runs outside any runtime's control: use a small one of its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                if let Ok(admin) = ConnectionSettings::parse(&admin_url)
+                    .unwrap()
+                    .connect()
+                    .await
+                {
+                    let _ = admin
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
