@@ -279,17 +279,21 @@ pub fn check_file(
     ))
 }
 
-/// What the reading thread sends the loader.
-enum ReaderMessage {
-    Batch(CopyBatch, Vec<RowIssue>),
-    /// Rows read after the last full batch, and how reading ended.
-    Done {
-        batch: CopyBatch,
-        issues: Vec<RowIssue>,
-        total: u64,
-        invalid: u64,
-        error: Option<ReadError>,
-    },
+/// What the reading thread sends the loader: a batch of encoded rows, the
+/// issues of the rows read since the last message, and, in the last message,
+/// how reading ended.
+struct ReadChunk {
+    batch: CopyBatch,
+    issues: Vec<RowIssue>,
+    invalid_rows: u64,
+    end: Option<Result<(), ReadError>>,
+}
+
+/// How the loading loop ended.
+enum LoadEnd {
+    Finished,
+    Cancelled,
+    Failed(String),
 }
 
 /// Imports the organizations of `path` into the database of `settings`.
@@ -318,27 +322,22 @@ pub async fn import_file(
 
     // A small channel: the reader runs at most two batches ahead, so memory
     // stays flat whatever the file's size.
-    let (sender, mut receiver) = mpsc::channel::<ReaderMessage>(2);
+    let (sender, mut receiver) = mpsc::channel::<ReadChunk>(2);
     let reader_progress = Arc::clone(&progress);
     let reader = std::thread::Builder::new()
         .name("pantry-import reader".to_owned())
         .spawn(move || {
-            let mut batch = CopyBatch::with_capacity(batch_size);
-            let mut issues = Vec::new();
-            let mut total = 0u64;
-            let mut invalid = 0u64;
+            let mut chunk = ReadChunk::new(batch_size);
             let mut closed = false;
             let result = map_rows(&mut spreadsheet, &mut mapper, &reader_progress, |outcome| {
-                total += 1;
                 match &outcome.organization {
-                    Some(organization) => batch.push(organization, uuid::Uuid::now_v7()),
-                    None => invalid += 1,
+                    Some(organization) => chunk.batch.push(organization, uuid::Uuid::now_v7()),
+                    None => chunk.invalid_rows += 1,
                 }
-                issues.extend(outcome.issues);
-                if batch.len() >= batch_size {
-                    let full = std::mem::replace(&mut batch, CopyBatch::with_capacity(batch_size));
-                    let message = ReaderMessage::Batch(full, std::mem::take(&mut issues));
-                    if sender.blocking_send(message).is_err() {
+                chunk.issues.extend(outcome.issues);
+                if chunk.batch.len() >= batch_size {
+                    let full = std::mem::replace(&mut chunk, ReadChunk::new(batch_size));
+                    if sender.blocking_send(full).is_err() {
                         closed = true;
                         return false;
                     }
@@ -346,117 +345,82 @@ pub async fn import_file(
                 !reader_progress.is_cancelled()
             });
             if !closed {
-                let _ = sender.blocking_send(ReaderMessage::Done {
-                    batch,
-                    issues,
-                    total,
-                    invalid,
-                    error: result.err(),
-                });
+                chunk.end = Some(result);
+                let _ = sender.blocking_send(chunk);
             }
         })
         .map_err(|e| ImportError::Database(format!("cannot start the reader: {e}")))?;
 
-    let mut all_issues = header_issues;
+    let mut issues = header_issues;
     let mut succeeded = 0u64;
-    let mut refused = 0u64;
-    let mut sent_rows = 0u64;
-    let mut outcome: Result<(u64, u64), String> = Ok((0, 0));
-    while let Some(message) = receiver.recv().await {
-        let (batch, issues, finished) = match message {
-            ReaderMessage::Batch(batch, issues) => (batch, issues, None),
-            ReaderMessage::Done {
-                batch,
-                issues,
-                total,
-                invalid,
-                error,
-            } => (batch, issues, Some((total, invalid, error))),
+    // Rows stored, refused or invalid so far: what the report's total covers.
+    let mut settled = 0u64;
+    let end = loop {
+        let Some(chunk) = receiver.recv().await else {
+            break LoadEnd::Failed("the file reader stopped unexpectedly".to_owned());
         };
-        let invalid_here = issues
-            .iter()
-            .filter(|i| i.severity == Severity::Error)
-            .map(|i| i.row)
-            .collect::<std::collections::BTreeSet<_>>()
-            .len() as u64;
-        progress.failed.fetch_add(invalid_here, Ordering::Relaxed);
-        all_issues.extend(issues);
-        sent_rows += batch.len() as u64;
-        if !batch.is_empty() {
-            match load_batch(&client, &batch).await {
+        // Cancel takes effect between batches: the one in flight has finished.
+        if progress.is_cancelled() {
+            break LoadEnd::Cancelled;
+        }
+        progress
+            .failed
+            .fetch_add(chunk.invalid_rows, Ordering::Relaxed);
+        settled += chunk.invalid_rows;
+        issues.extend(chunk.issues);
+        if !chunk.batch.is_empty() {
+            match load_batch(&client, &chunk.batch).await {
                 Ok(refusals) => {
-                    let stored = (batch.len() - refusals.len()) as u64;
+                    let stored = (chunk.batch.len() - refusals.len()) as u64;
                     succeeded += stored;
-                    refused += refusals.len() as u64;
+                    settled += chunk.batch.len() as u64;
                     progress.succeeded.fetch_add(stored, Ordering::Relaxed);
                     progress
                         .failed
                         .fetch_add(refusals.len() as u64, Ordering::Relaxed);
-                    all_issues.extend(refusals);
+                    issues.extend(refusals);
                     progress.batches_done.fetch_add(1, Ordering::Relaxed);
                     progress.wake();
                 }
-                Err(reason) => {
-                    outcome = Err(reason);
-                    break;
-                }
+                Err(reason) => break LoadEnd::Failed(reason),
             }
         }
-        if let Some((total, invalid, error)) = finished {
-            outcome = match error {
-                Some(error) => Err(error.to_string()),
-                None => Ok((total, invalid)),
-            };
-            break;
+        match chunk.end {
+            None => {}
+            Some(Ok(())) if progress.is_cancelled() => break LoadEnd::Cancelled,
+            Some(Ok(())) => break LoadEnd::Finished,
+            Some(Err(error)) => break LoadEnd::Failed(error.to_string()),
         }
-        if progress.is_cancelled() {
-            break;
-        }
-    }
+    };
     drop(receiver);
     let _ = reader.join();
     progress.wake();
 
-    let cancelled = progress.is_cancelled();
-    let invalid = all_issues
-        .iter()
-        .filter(|i| i.severity == Severity::Error)
-        .map(|i| i.row)
-        .collect::<std::collections::BTreeSet<_>>()
-        .len() as u64;
-    match outcome {
-        Ok((total, _)) if !cancelled => Ok(ImportReport::new(
-            path,
-            notices,
-            total,
-            succeeded,
-            all_issues,
-            false,
-            started.elapsed(),
-        )),
-        Ok(_) => Ok(ImportReport::new(
-            path,
-            notices,
-            sent_rows + invalid,
-            succeeded,
-            all_issues,
-            true,
-            started.elapsed(),
-        )),
-        Err(reason) => {
-            let _ = refused;
-            Err(ImportError::Interrupted {
-                reason,
-                report: Box::new(ImportReport::new(
-                    path,
-                    notices,
-                    sent_rows + invalid,
-                    succeeded,
-                    all_issues,
-                    cancelled,
-                    started.elapsed(),
-                )),
-            })
+    let report = ImportReport::new(
+        path,
+        notices,
+        settled,
+        succeeded,
+        issues,
+        matches!(end, LoadEnd::Cancelled),
+        started.elapsed(),
+    );
+    match end {
+        LoadEnd::Finished | LoadEnd::Cancelled => Ok(report),
+        LoadEnd::Failed(reason) => Err(ImportError::Interrupted {
+            reason,
+            report: Box::new(report),
+        }),
+    }
+}
+
+impl ReadChunk {
+    fn new(batch_size: usize) -> ReadChunk {
+        ReadChunk {
+            batch: CopyBatch::with_capacity(batch_size),
+            issues: Vec::new(),
+            invalid_rows: 0,
+            end: None,
         }
     }
 }

@@ -522,7 +522,13 @@ impl OrganizationMapper {
             let first = chars.next().and_then(Priority::from_letter);
             let rest = chars.as_str();
             match first {
-                Some(priority) if rest.is_empty() => priority,
+                Some(priority) if rest.is_empty() => {
+                    // Nothing is lost: even `b` for `B` keeps its original.
+                    if raw_priority != priority.label() {
+                        notes.push(label_of(Field::Priority), raw_priority);
+                    }
+                    priority
+                }
                 Some(priority) if rest == "+" || rest == "-" => {
                     notes.push(label_of(Field::Priority), raw_priority);
                     issues.push(warning(

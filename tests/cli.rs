@@ -323,7 +323,7 @@ async fn workbooks_keep_zip_codes_and_write_dates_as_iso() {
     assert_eq!(row.get::<_, String>(2), "B");
     assert_eq!(
         row.get::<_, String>(3),
-        r#"{"Last Visit":"2024-03-15","Rating":"4.5","Segment":"Casual"}"#
+        r#"{"Last Visit":"2024-03-15","Rating":"4.5","Priority":"b","Segment":"Casual"}"#
     );
 
     let other = pantry(&[
