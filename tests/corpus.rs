@@ -76,7 +76,9 @@ fn location_coordinates_keeps_its_replacement_characters() {
 
 #[test]
 fn csvkit_encodings_and_line_endings() {
-    let cases: [(&str, &[&str], &[&[&str]]); 8] = [
+    /// File, expected header, expected rows.
+    type Case<'a> = (&'a str, &'a [&'a str], &'a [&'a [&'a str]]);
+    let cases: [Case; 8] = [
         (
             "test_latin1.csv",
             &["a", "b", "c"],
