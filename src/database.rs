@@ -404,6 +404,50 @@ impl ConnectionSettings {
     }
 }
 
+/// The connection text with its password taken out, for remembering a
+/// connection without its secret. Text that cannot be parsed is dropped
+/// entirely, since it might hold a password in a form not understood here.
+pub fn without_password(text: &str) -> String {
+    let text = text.trim();
+    if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+        return match url::Url::parse(text) {
+            Ok(mut url) => {
+                let _ = url.set_password(None);
+                let pairs: Vec<(String, String)> = url
+                    .query_pairs()
+                    .filter(|(key, _)| key != "password")
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect();
+                if pairs.is_empty() {
+                    url.set_query(None);
+                } else {
+                    url.query_pairs_mut().clear().extend_pairs(pairs);
+                }
+                url.to_string()
+            }
+            Err(_) => String::new(),
+        };
+    }
+    match key_value_pairs(text) {
+        Ok(pairs) => pairs
+            .into_iter()
+            .filter(|(key, _)| key != "password")
+            .map(|(key, value)| {
+                if value.is_empty() || value.contains([' ', '\'', '\\']) {
+                    format!(
+                        "{key}='{}'",
+                        value.replace('\\', "\\\\").replace('\'', "\\'")
+                    )
+                } else {
+                    format!("{key}={value}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        Err(_) => String::new(),
+    }
+}
+
 /// The TLS options tokio-postgres does not parse, taken out of the string.
 #[derive(Default)]
 struct TlsOptions {
@@ -636,6 +680,19 @@ mod tests {
         assert_eq!(settings.port(), 5433);
         assert_eq!(settings.database(), "my db");
         assert!(!settings.describe().contains("it's"));
+    }
+
+    #[test]
+    fn remembered_connections_lose_their_password() {
+        assert_eq!(
+            without_password("postgres://broker:s3cret@db.example.com:5432/crm?sslmode=require"),
+            "postgres://broker@db.example.com:5432/crm?sslmode=require"
+        );
+        assert_eq!(
+            without_password("host=db port=5432 password='a b' user=broker"),
+            "host=db port=5432 user=broker"
+        );
+        assert_eq!(without_password("postgres://x:y@[bad"), "");
     }
 
     #[test]

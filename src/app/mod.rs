@@ -1,7 +1,370 @@
-//! The window (filled in by the desktop-window work).
+//! The desktop window. State lives in [`PantryApp`]; each panel has its own
+//! file whose `*_ui` function only draws and records what the user asked for.
+//! Background work (reading a file, testing a connection, importing) runs on
+//! threads or the tokio runtime and reports through channels that
+//! [`PantryApp::logic`] drains every frame; workers wake the window with
+//! `request_repaint`.
+
+mod connection;
+mod import_panel;
+mod open_file;
+mod preview;
+mod results;
+mod sidebar;
+mod theme;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-pub fn run(_file: Option<PathBuf>) -> anyhow::Result<()> {
-    anyhow::bail!("the window is not built yet")
+use eframe::egui;
+
+use connection::ConnectionForm;
+use import_panel::ImportRun;
+use preview::{Preview, PreviewLoader};
+
+/// Where the connection is remembered between runs (never with a password).
+const CONNECTION_KEY: &str = "connection";
+
+/// Opens the window; `file` is previewed at once when given.
+pub fn run(file: Option<PathBuf>) -> anyhow::Result<()> {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Pantry Import")
+            .with_app_id("pantry-import")
+            .with_inner_size([1280.0, 800.0])
+            .with_min_inner_size([720.0, 480.0])
+            .with_drag_and_drop(true),
+        renderer: eframe::Renderer::Glow,
+        ..Default::default()
+    };
+    eframe::run_native(
+        "Pantry Import",
+        options,
+        Box::new(move |cc| Ok(Box::new(PantryApp::new(cc, file)))),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// What the user did this frame that needs more than drawing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    OpenDialog,
+    OpenPath(PathBuf),
+    PickSheet(String),
+    TestConnection,
+    Migrate,
+    StartImport,
+    CancelImport,
+    SaveErrorReport,
+    ShowResults,
+    ShowPreview,
+    StartOver,
+}
+
+/// The whole state of the window.
+pub struct PantryApp {
+    runtime: Arc<tokio::runtime::Runtime>,
+    ctx: egui::Context,
+    /// The file being previewed, and its loader while it still reads.
+    pub preview: Option<Preview>,
+    loader: Option<PreviewLoader>,
+    pub connection: ConnectionForm,
+    pub import: Option<ImportRun>,
+    /// Whether the results of the last import are on screen.
+    pub showing_results: bool,
+    /// A problem to show at the top of the window until dismissed.
+    pub error: Option<String>,
+    /// Path typed into the "open" box.
+    pub typed_path: String,
+    pending: Vec<Action>,
+    file_dialog: Option<std::sync::mpsc::Receiver<Option<PathBuf>>>,
+    /// The last message about saving the error report.
+    pub save_message: Option<String>,
+    save_dialog: Option<std::sync::mpsc::Receiver<Option<String>>>,
+}
+
+impl PantryApp {
+    /// Builds the app, restoring the remembered connection and previewing
+    /// `file` if given.
+    pub fn new(cc: &eframe::CreationContext<'_>, file: Option<PathBuf>) -> PantryApp {
+        theme::install(&cc.egui_ctx);
+        let remembered: Option<connection::RememberedConnection> = cc
+            .storage
+            .and_then(|storage| eframe::get_value(storage, CONNECTION_KEY));
+        let mut connection = remembered.map(ConnectionForm::from).unwrap_or_default();
+        if let Ok(url) = std::env::var("DATABASE_URL")
+            && !url.trim().is_empty()
+        {
+            connection.fill_from_url(&url);
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("pantry-import worker")
+            .enable_all()
+            .build()
+            .map(Arc::new);
+        let (runtime, error) = match runtime {
+            Ok(runtime) => (runtime, None),
+            Err(e) => {
+                // Without a runtime nothing can connect; the preview still works.
+                let fallback = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .map(Arc::new)
+                    .unwrap_or_else(|_| std::process::abort());
+                (
+                    fallback,
+                    Some(format!("Cannot start background workers: {e}")),
+                )
+            }
+        };
+        let mut app = PantryApp {
+            runtime,
+            ctx: cc.egui_ctx.clone(),
+            preview: None,
+            loader: None,
+            connection,
+            import: None,
+            showing_results: false,
+            error,
+            typed_path: String::new(),
+            pending: Vec::new(),
+            file_dialog: None,
+            save_message: None,
+            save_dialog: None,
+        };
+        if let Some(file) = file {
+            app.open(file, None);
+        }
+        app
+    }
+
+    /// Starts reading `path` in the background; the first rows show at once.
+    pub fn open(&mut self, path: PathBuf, sheet: Option<String>) {
+        if self.import.as_ref().is_some_and(ImportRun::is_running) {
+            self.error = Some(
+                "An import is running; cancel it or wait before opening another file.".to_owned(),
+            );
+            return;
+        }
+        self.error = None;
+        self.showing_results = false;
+        self.import = None;
+        self.save_message = None;
+        self.typed_path = path.display().to_string();
+        let (preview, loader) = preview::start_loading(path, sheet, self.ctx.clone());
+        self.preview = Some(preview);
+        self.loader = Some(loader);
+    }
+
+    /// Whether the preview has finished loading.
+    pub fn preview_ready(&self) -> bool {
+        self.preview.as_ref().is_some_and(|p| p.finished)
+    }
+
+    fn handle(&mut self, action: Action) {
+        match action {
+            Action::OpenDialog => self.open_dialog(),
+            Action::OpenPath(path) => self.open(path, None),
+            Action::PickSheet(sheet) => {
+                if let Some(path) = self.preview.as_ref().map(|p| p.path.clone()) {
+                    self.open(path, Some(sheet));
+                }
+            }
+            Action::TestConnection => self.connection.test(&self.runtime, &self.ctx),
+            Action::Migrate => self.connection.migrate(&self.runtime, &self.ctx),
+            Action::StartImport => self.start_import(),
+            Action::CancelImport => {
+                if let Some(run) = &self.import {
+                    run.progress.cancel();
+                }
+            }
+            Action::SaveErrorReport => self.save_error_report(),
+            Action::ShowResults => self.showing_results = self.import.is_some(),
+            Action::ShowPreview => self.showing_results = false,
+            Action::StartOver => {
+                if self.import.as_ref().is_some_and(ImportRun::is_running) {
+                    return;
+                }
+                self.preview = None;
+                self.loader = None;
+                self.import = None;
+                self.showing_results = false;
+                self.typed_path.clear();
+                self.save_message = None;
+            }
+        }
+    }
+
+    fn open_dialog(&mut self) {
+        if self.file_dialog.is_some() {
+            return;
+        }
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let ctx = self.ctx.clone();
+        self.runtime.spawn(async move {
+            let picked = rfd::AsyncFileDialog::new()
+                .set_title("Open a spreadsheet")
+                .add_filter(
+                    "Spreadsheets",
+                    &["csv", "tsv", "txt", "xlsx", "xlsm", "xls", "xlsb", "ods"],
+                )
+                .add_filter("All files", &["*"])
+                .pick_file()
+                .await
+                .map(|handle| handle.path().to_path_buf());
+            let _ = sender.send(picked);
+            ctx.request_repaint();
+        });
+        self.file_dialog = Some(receiver);
+    }
+
+    fn start_import(&mut self) {
+        let Some(preview) = &self.preview else {
+            return;
+        };
+        let settings = match self.connection.settings() {
+            Ok(settings) => settings,
+            Err(message) => {
+                self.connection.status = connection::ConnectionStatus::Failed(message);
+                return;
+            }
+        };
+        self.save_message = None;
+        self.import = Some(ImportRun::start(
+            &self.runtime,
+            &self.ctx,
+            preview.path.clone(),
+            preview.sheet.clone(),
+            settings,
+            preview.counts,
+        ));
+        self.showing_results = false;
+    }
+
+    fn save_error_report(&mut self) {
+        let Some(report) = self.import.as_ref().and_then(ImportRun::report).cloned() else {
+            return;
+        };
+        let sheet = self.preview.as_ref().and_then(|p| p.sheet.clone());
+        let stem = report
+            .file
+            .file_stem()
+            .map_or_else(|| "import".to_owned(), |s| s.to_string_lossy().into_owned());
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let ctx = self.ctx.clone();
+        self.runtime.spawn(async move {
+            let target = rfd::AsyncFileDialog::new()
+                .set_title("Save the error report")
+                .set_file_name(format!("{stem} - errors.csv"))
+                .add_filter("CSV", &["csv"])
+                .save_file()
+                .await
+                .map(|h| h.path().to_path_buf());
+            let message = match target {
+                None => None,
+                Some(path) => Some(results::write_error_report(
+                    &report,
+                    sheet.as_deref(),
+                    &path,
+                )),
+            };
+            let _ = sender.send(message);
+            ctx.request_repaint();
+        });
+        self.save_dialog = Some(receiver);
+    }
+}
+
+impl eframe::App for PantryApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        // Files dropped on the window.
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .collect()
+        });
+        if let Some(path) = dropped.into_iter().next() {
+            self.pending.push(Action::OpenPath(path));
+        }
+        if let Some(receiver) = &self.file_dialog {
+            match receiver.try_recv() {
+                Ok(picked) => {
+                    self.file_dialog = None;
+                    if let Some(path) = picked {
+                        self.pending.push(Action::OpenPath(path));
+                    }
+                }
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => self.file_dialog = None,
+                Err(std::sync::mpsc::TryRecvError::Empty) => {}
+            }
+        }
+        if let Some(receiver) = &self.save_dialog
+            && let Ok(message) = receiver.try_recv()
+        {
+            if message.is_some() {
+                self.save_message = message;
+            }
+            self.save_dialog = None;
+        }
+        for action in std::mem::take(&mut self.pending) {
+            self.handle(action);
+        }
+        if let (Some(preview), Some(loader)) = (&mut self.preview, &mut self.loader)
+            && loader.drain_into(preview)
+        {
+            self.loader = None;
+        }
+        self.connection.poll();
+        if let Some(run) = &mut self.import
+            && run.poll()
+        {
+            self.showing_results = true;
+        }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let mut actions = Vec::new();
+        sidebar::sidebar_ui(ui, self, &mut actions);
+        if let Some(message) = self.error.clone() {
+            egui::Panel::top("error").show(ui, |ui| {
+                if theme::error_banner_ui(ui, &message) {
+                    self.error = None;
+                }
+            });
+        }
+        if self.preview.is_some() {
+            egui::Panel::right("database")
+                .resizable(true)
+                .default_size(340.0)
+                .size_range(280.0..=480.0)
+                .show(ui, |ui| {
+                    egui::ScrollArea::vertical().show(ui, |ui| {
+                        connection::connection_ui(ui, &mut self.connection, &mut actions);
+                        ui.add_space(12.0);
+                        import_panel::import_ui(ui, self, &mut actions);
+                    });
+                });
+        }
+        egui::CentralPanel::default().show(ui, |ui| {
+            if self.showing_results
+                && let Some(run) = &self.import
+            {
+                results::results_ui(ui, run, self.save_message.as_deref(), &mut actions);
+            } else if let Some(preview) = &mut self.preview {
+                preview::preview_ui(ui, preview, &mut actions);
+            } else {
+                open_file::open_file_ui(ui, &mut self.typed_path, &mut actions);
+            }
+        });
+        self.pending.extend(actions);
+        if !self.pending.is_empty() {
+            ui.ctx().request_repaint();
+        }
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, CONNECTION_KEY, &self.connection.remembered());
+    }
 }

@@ -1,0 +1,269 @@
+//! The import card: the button, then live progress (batch k of n, rows/s,
+//! stored and failed counts) with Cancel, then where to see the results.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver};
+use std::time::Instant;
+
+use eframe::egui::{self, RichText};
+use pantry_import::database::ConnectionSettings;
+use pantry_import::import::{self, ImportError, ImportOptions, ImportProgress};
+use pantry_import::report::ImportReport;
+
+use super::preview::PreviewCounts;
+use super::theme::{self, FAIL_TEXT, OK_TEXT};
+use super::{Action, PantryApp};
+
+/// How an import ended.
+#[derive(Debug)]
+pub enum ImportOutcome {
+    /// It ran to the end (or was cancelled); the report says which.
+    Done(ImportReport),
+    /// It could not run, or stopped part way; `report` says what was stored.
+    Stopped {
+        reason: String,
+        report: Option<ImportReport>,
+    },
+}
+
+/// One import, running or finished.
+pub struct ImportRun {
+    pub progress: Arc<ImportProgress>,
+    receiver: Option<Receiver<ImportOutcome>>,
+    pub outcome: Option<ImportOutcome>,
+    started: Instant,
+    finished: Option<Instant>,
+    /// Rows of the file and rows that will import, known from the preview.
+    pub expected: PreviewCounts,
+    pub batch_size: usize,
+}
+
+impl ImportRun {
+    pub fn start(
+        runtime: &tokio::runtime::Runtime,
+        ctx: &egui::Context,
+        path: PathBuf,
+        sheet: Option<String>,
+        settings: ConnectionSettings,
+        expected: PreviewCounts,
+    ) -> ImportRun {
+        let waker_ctx = ctx.clone();
+        let progress = ImportProgress::new(Some(Arc::new(move || waker_ctx.request_repaint())));
+        let options = ImportOptions {
+            sheet,
+            ..ImportOptions::default()
+        };
+        let batch_size = options.batch_size;
+        let (sender, receiver) = mpsc::channel();
+        let task_progress = Arc::clone(&progress);
+        let ctx = ctx.clone();
+        runtime.spawn(async move {
+            let outcome = match import::import_file(&path, &settings, &options, task_progress).await
+            {
+                Ok(report) => ImportOutcome::Done(report),
+                Err(ImportError::Interrupted { reason, report }) => ImportOutcome::Stopped {
+                    reason,
+                    report: Some(*report),
+                },
+                Err(other) => ImportOutcome::Stopped {
+                    reason: other.to_string(),
+                    report: None,
+                },
+            };
+            let _ = sender.send(outcome);
+            ctx.request_repaint();
+        });
+        ImportRun {
+            progress,
+            receiver: Some(receiver),
+            outcome: None,
+            started: Instant::now(),
+            finished: None,
+            expected,
+            batch_size,
+        }
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.outcome.is_none()
+    }
+
+    /// Picks up the outcome; true on the frame the import ends.
+    pub fn poll(&mut self) -> bool {
+        let Some(receiver) = &self.receiver else {
+            return false;
+        };
+        let outcome = match receiver.try_recv() {
+            Ok(outcome) => outcome,
+            Err(mpsc::TryRecvError::Empty) => return false,
+            Err(mpsc::TryRecvError::Disconnected) => ImportOutcome::Stopped {
+                reason: "the import stopped unexpectedly".to_owned(),
+                report: None,
+            },
+        };
+        self.outcome = Some(outcome);
+        self.receiver = None;
+        self.finished = Some(Instant::now());
+        true
+    }
+
+    /// The report, when there is one.
+    pub fn report(&self) -> Option<&ImportReport> {
+        match &self.outcome {
+            Some(ImportOutcome::Done(report)) => Some(report),
+            Some(ImportOutcome::Stopped { report, .. }) => report.as_ref(),
+            None => None,
+        }
+    }
+
+    /// Rows settled per second so far.
+    pub fn rows_per_second(&self) -> f64 {
+        let snapshot = self.progress.snapshot();
+        let elapsed = self
+            .finished
+            .unwrap_or_else(Instant::now)
+            .duration_since(self.started)
+            .as_secs_f64();
+        if elapsed > 0.0 {
+            (snapshot.succeeded + snapshot.failed) as f64 / elapsed
+        } else {
+            0.0
+        }
+    }
+}
+
+pub fn import_ui(ui: &mut egui::Ui, app: &PantryApp, actions: &mut Vec<Action>) {
+    let Some(preview) = &app.preview else {
+        return;
+    };
+    ui.separator();
+    ui.add_space(6.0);
+    ui.label(theme::bold("Import").size(17.0));
+    match &app.import {
+        Some(run) if run.is_running() => running_ui(ui, run, actions),
+        Some(run) => {
+            finished_ui(ui, run, actions);
+            ui.add_space(12.0);
+            let stored = run.report().map_or(0, |r| r.succeeded);
+            if stored > 0 {
+                ui.label(
+                    RichText::new(format!(
+                        "Importing this file again adds its rows a second time ({} are stored already).",
+                        theme::thousands(stored)
+                    ))
+                    .small()
+                    .color(theme::WARN_TEXT),
+                );
+            }
+            if ui.button("Import this file again").clicked() {
+                actions.push(Action::StartImport);
+            }
+        }
+        None => start_button_ui(ui, app, preview, actions),
+    }
+}
+
+fn start_button_ui(
+    ui: &mut egui::Ui,
+    app: &PantryApp,
+    preview: &super::preview::Preview,
+    actions: &mut Vec<Action>,
+) {
+    let counts = preview.counts;
+    let ready = preview.finished && preview.failed.is_none() && counts.would_import > 0;
+    let text = format!(
+        "Import {} organization{}",
+        theme::thousands(counts.would_import),
+        if counts.would_import == 1 { "" } else { "s" }
+    );
+    let button = ui.add_enabled(ready, theme::primary_button(text));
+    if button.clicked() {
+        actions.push(Action::StartImport);
+    }
+    if !preview.finished {
+        ui.weak("Waiting for the whole file to be read…");
+    } else if counts.would_fail > 0 {
+        ui.label(
+            RichText::new(format!(
+                "{} row{} will be skipped; they stay listed under Problems.",
+                theme::thousands(counts.would_fail),
+                if counts.would_fail == 1 { "" } else { "s" }
+            ))
+            .weak(),
+        );
+    }
+    if !app.connection.is_verified() && ready {
+        ui.weak("Tip: test the connection first.");
+    }
+}
+
+fn running_ui(ui: &mut egui::Ui, run: &ImportRun, actions: &mut Vec<Action>) {
+    let snapshot = run.progress.snapshot();
+    let done = snapshot.succeeded + snapshot.failed;
+    let total = run.expected.rows.max(1);
+    // The preview knows how many rows will import, so the batch count is exact.
+    let batches_total = run
+        .expected
+        .would_import
+        .div_ceil(run.batch_size.max(1) as u64)
+        .max(snapshot.batches_done)
+        .max(1);
+    ui.add(
+        egui::ProgressBar::new((done as f32 / total as f32).min(1.0))
+            .show_percentage()
+            .animate(true),
+    );
+    ui.label(format!(
+        "Batch {} of {}",
+        theme::thousands(snapshot.batches_done),
+        theme::thousands(batches_total)
+    ));
+    ui.horizontal_wrapped(|ui| {
+        ui.label(
+            RichText::new(format!("{} stored", theme::thousands(snapshot.succeeded)))
+                .color(OK_TEXT),
+        );
+        ui.label("·");
+        ui.label(
+            RichText::new(format!("{} failed", theme::thousands(snapshot.failed))).color(FAIL_TEXT),
+        );
+        ui.label("·");
+        ui.label(format!(
+            "{} rows/s",
+            theme::thousands(run.rows_per_second() as u64)
+        ));
+    });
+    if run.progress.is_cancelled() {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label("Stopping after this batch…");
+        });
+    } else if ui.button("Cancel").clicked() {
+        actions.push(Action::CancelImport);
+    }
+}
+
+fn finished_ui(ui: &mut egui::Ui, run: &ImportRun, actions: &mut Vec<Action>) {
+    match &run.outcome {
+        Some(ImportOutcome::Done(report)) => {
+            let heading = if report.cancelled {
+                format!("Cancelled: {} stored", theme::thousands(report.succeeded))
+            } else {
+                format!(
+                    "✔ {} succeeded, {} failed",
+                    theme::thousands(report.succeeded),
+                    theme::thousands(report.failed)
+                )
+            };
+            ui.label(theme::bold(heading).color(OK_TEXT));
+        }
+        Some(ImportOutcome::Stopped { reason, .. }) => {
+            ui.add(egui::Label::new(RichText::new(format!("✖ {reason}")).color(FAIL_TEXT)).wrap());
+        }
+        None => {}
+    }
+    if ui.button("Show results").clicked() {
+        actions.push(Action::ShowResults);
+    }
+}

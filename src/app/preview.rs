@@ -1,0 +1,737 @@
+//! The offline preview: every row of the file in a virtualised table, with
+//! the mapping under each header, failing rows and warned cells coloured,
+//! a summary line and a clickable list of problems. No database involved.
+//!
+//! Rows are kept compactly: the text of all cells in one `String` (cells
+//! joined by U+001F) plus an end offset, row number and status per row, so a
+//! million-row file costs about its own size in memory.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::time::{Duration, Instant};
+
+use eframe::egui::{self, Align, RichText};
+use egui_extras::{Column, Size, StripBuilder, TableBuilder};
+use pantry_import::organization::{ColumnRole, OrganizationMapper, RowIssue, Severity};
+use pantry_import::spreadsheet::{self, SheetRow, Spreadsheet};
+
+use super::Action;
+use super::theme::{self, FAIL_FILL, FAIL_TEXT, OK_TEXT, WARN_FILL, WARN_TEXT};
+
+/// Separates cells inside [`RowStore::text`]; a cell holding it shows `␟`.
+const CELL_SEPARATOR: char = '\u{1F}';
+/// Rows in the first chunk, sent as soon as they are read so the table
+/// appears at once.
+const FIRST_CHUNK_ROWS: usize = 200;
+/// Later chunks: whichever comes first.
+const CHUNK_ROWS: usize = 50_000;
+const CHUNK_TIME: Duration = Duration::from_millis(150);
+
+/// What a row will do on import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowStatus {
+    Imports,
+    ImportsWithWarnings,
+    Fails,
+}
+
+/// Every row's cells, compactly.
+#[derive(Debug, Default)]
+pub struct RowStore {
+    text: String,
+    ends: Vec<usize>,
+    numbers: Vec<u64>,
+    status: Vec<RowStatus>,
+}
+
+impl RowStore {
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// The cells of row `index` (zero-based position, not row number).
+    pub fn cells(&self, index: usize) -> impl Iterator<Item = &str> {
+        let start = if index == 0 { 0 } else { self.ends[index - 1] };
+        self.text[start..self.ends[index]].split(CELL_SEPARATOR)
+    }
+
+    pub fn number(&self, index: usize) -> u64 {
+        self.numbers[index]
+    }
+
+    pub fn status(&self, index: usize) -> RowStatus {
+        self.status[index]
+    }
+
+    /// The position of the row with spreadsheet number `number`.
+    pub fn index_of(&self, number: u64) -> Option<usize> {
+        self.numbers.binary_search(&number).ok()
+    }
+
+    fn push(&mut self, row: &SheetRow, status: RowStatus) {
+        for (i, cell) in row.cells().enumerate() {
+            if i > 0 {
+                self.text.push(CELL_SEPARATOR);
+            }
+            if cell.contains(CELL_SEPARATOR) {
+                self.text.push_str(&cell.replace(CELL_SEPARATOR, "␟"));
+            } else {
+                self.text.push_str(cell);
+            }
+        }
+        self.ends.push(self.text.len());
+        self.numbers.push(row.number);
+        self.status.push(status);
+    }
+
+    fn append(&mut self, mut chunk: RowStore) {
+        let base = self.text.len();
+        self.text.push_str(&chunk.text);
+        self.ends.extend(chunk.ends.iter().map(|end| base + end));
+        self.numbers.append(&mut chunk.numbers);
+        self.status.append(&mut chunk.status);
+    }
+}
+
+/// The counts of the summary line.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PreviewCounts {
+    pub rows: u64,
+    pub would_import: u64,
+    pub would_fail: u64,
+    pub warnings: u64,
+}
+
+/// A file as the preview shows it.
+#[derive(Debug)]
+pub struct Preview {
+    pub path: PathBuf,
+    pub sheet: Option<String>,
+    pub sheets: Vec<String>,
+    pub description: String,
+    pub headers: Vec<String>,
+    /// Per column: the CRM field it fills, or "import notes".
+    pub targets: Vec<String>,
+    /// Per column: the name issues use for it.
+    pub labels: Vec<String>,
+    pub rows: RowStore,
+    /// Sorted by row; header problems (row 1) first.
+    pub issues: Vec<RowIssue>,
+    pub notices: Vec<String>,
+    pub counts: PreviewCounts,
+    /// Positions of rows with an error or a warning.
+    pub problem_rows: Vec<usize>,
+    pub finished: bool,
+    /// Why the file could not be read at all.
+    pub failed: Option<String>,
+    pub fraction_read: f32,
+    pub only_problems: bool,
+    pub selected: Option<usize>,
+    scroll_to: Option<usize>,
+}
+
+impl Preview {
+    fn new(path: PathBuf, sheet: Option<String>) -> Preview {
+        Preview {
+            path,
+            sheet,
+            sheets: Vec::new(),
+            description: String::new(),
+            headers: Vec::new(),
+            targets: Vec::new(),
+            labels: Vec::new(),
+            rows: RowStore::default(),
+            issues: Vec::new(),
+            notices: Vec::new(),
+            counts: PreviewCounts::default(),
+            problem_rows: Vec::new(),
+            finished: false,
+            failed: None,
+            fraction_read: 0.0,
+            only_problems: false,
+            selected: None,
+            scroll_to: None,
+        }
+    }
+
+    pub fn file_name(&self) -> String {
+        self.path.file_name().map_or_else(
+            || self.path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
+    }
+
+    /// The issues of the row numbered `number`.
+    pub fn issues_for(&self, number: u64) -> &[RowIssue] {
+        let start = self.issues.partition_point(|i| i.row < number);
+        let end = self.issues.partition_point(|i| i.row <= number);
+        &self.issues[start..end]
+    }
+
+    /// Problems of the sheet itself (its header row), errors first.
+    pub fn sheet_errors(&self) -> impl Iterator<Item = &RowIssue> {
+        self.issues
+            .iter()
+            .take_while(|i| i.row < self.rows.numbers.first().copied().unwrap_or(u64::MAX))
+            .filter(|i| i.severity == Severity::Error)
+    }
+
+    /// Brings row `index` into view and selects it.
+    pub fn reveal(&mut self, index: usize) {
+        self.selected = Some(index);
+        self.scroll_to = Some(index);
+    }
+}
+
+enum LoadMessage {
+    Opened {
+        sheets: Vec<String>,
+        sheet: Option<String>,
+        description: String,
+        headers: Vec<String>,
+        targets: Vec<String>,
+        labels: Vec<String>,
+        notices: Vec<String>,
+        header_issues: Vec<RowIssue>,
+    },
+    Rows {
+        rows: RowStore,
+        issues: Vec<RowIssue>,
+        counts: PreviewCounts,
+        fraction_read: f32,
+    },
+    Finished,
+    Failed(String),
+}
+
+/// The reading thread's end of a preview; dropping it stops the thread.
+pub struct PreviewLoader {
+    receiver: Receiver<LoadMessage>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for PreviewLoader {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl PreviewLoader {
+    /// Moves what the thread has read into `preview`; true once it is done.
+    pub fn drain_into(&mut self, preview: &mut Preview) -> bool {
+        loop {
+            match self.receiver.try_recv() {
+                Ok(LoadMessage::Opened {
+                    sheets,
+                    sheet,
+                    description,
+                    headers,
+                    targets,
+                    labels,
+                    notices,
+                    header_issues,
+                }) => {
+                    preview.sheets = sheets;
+                    preview.sheet = sheet;
+                    preview.description = description;
+                    preview.headers = headers;
+                    preview.targets = targets;
+                    preview.labels = labels;
+                    preview.notices = notices;
+                    preview.issues = header_issues;
+                    preview.counts.warnings = preview
+                        .issues
+                        .iter()
+                        .filter(|i| i.severity == Severity::Warning)
+                        .count() as u64;
+                }
+                Ok(LoadMessage::Rows {
+                    rows,
+                    issues,
+                    counts,
+                    fraction_read,
+                }) => {
+                    let base = preview.rows.len();
+                    preview.problem_rows.extend(
+                        rows.status
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, s)| **s != RowStatus::Imports)
+                            .map(|(i, _)| base + i),
+                    );
+                    preview.rows.append(rows);
+                    preview.issues.extend(issues);
+                    preview.counts.rows += counts.rows;
+                    preview.counts.would_import += counts.would_import;
+                    preview.counts.would_fail += counts.would_fail;
+                    preview.counts.warnings += counts.warnings;
+                    preview.fraction_read = fraction_read;
+                }
+                Ok(LoadMessage::Finished) => {
+                    preview.finished = true;
+                    preview.fraction_read = 1.0;
+                    return true;
+                }
+                Ok(LoadMessage::Failed(message)) => {
+                    preview.failed = Some(message);
+                    preview.finished = true;
+                    return true;
+                }
+                Err(TryRecvError::Empty) => return false,
+                Err(TryRecvError::Disconnected) => {
+                    preview.finished = true;
+                    return true;
+                }
+            }
+        }
+    }
+}
+
+/// Starts reading `path` on a thread of its own.
+pub fn start_loading(
+    path: PathBuf,
+    sheet: Option<String>,
+    ctx: egui::Context,
+) -> (Preview, PreviewLoader) {
+    let (sender, receiver) = mpsc::channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let thread_stop = Arc::clone(&stop);
+    let thread_path = path.clone();
+    let thread_sheet = sheet.clone();
+    let spawned = std::thread::Builder::new()
+        .name("pantry-import preview".to_owned())
+        .spawn(move || {
+            let outcome = load(&thread_path, thread_sheet, &sender, &thread_stop, &ctx);
+            let last = match outcome {
+                Ok(()) => LoadMessage::Finished,
+                Err(message) => LoadMessage::Failed(message),
+            };
+            let _ = sender.send(last);
+            ctx.request_repaint();
+        });
+    let preview = Preview::new(path, sheet);
+    if let Err(error) = spawned {
+        let (sender, receiver) = mpsc::channel();
+        let _ = sender.send(LoadMessage::Failed(format!(
+            "cannot start reading: {error}"
+        )));
+        return (preview, PreviewLoader { receiver, stop });
+    }
+    (preview, PreviewLoader { receiver, stop })
+}
+
+fn load(
+    path: &std::path::Path,
+    sheet: Option<String>,
+    sender: &Sender<LoadMessage>,
+    stop: &AtomicBool,
+    ctx: &egui::Context,
+) -> Result<(), String> {
+    let sheets = spreadsheet::sheet_names(path).map_err(|e| e.to_string())?;
+    let mut spreadsheet = Spreadsheet::open(path, sheet.as_deref()).map_err(|e| e.to_string())?;
+    let mut mapper = OrganizationMapper::new(spreadsheet.headers());
+    let columns = mapper.columns();
+    let headers = spreadsheet.headers().to_vec();
+    let targets = columns
+        .roles()
+        .iter()
+        .map(|role| match role {
+            ColumnRole::Field(field) => field.column().to_owned(),
+            ColumnRole::ImportNotes => "import notes".to_owned(),
+        })
+        .collect();
+    let labels = (0..headers.len()).map(|i| columns.label(i)).collect();
+    let header_issues = columns.header_issues(spreadsheet.header_row(), &headers);
+    let sheet_name = if sheets.is_empty() {
+        None
+    } else {
+        Some(sheet.unwrap_or_else(|| sheets[0].clone()))
+    };
+    let opened = LoadMessage::Opened {
+        sheets,
+        sheet: sheet_name,
+        description: spreadsheet.description().to_owned(),
+        headers,
+        targets,
+        labels,
+        notices: spreadsheet
+            .notices()
+            .iter()
+            .map(|n| n.message.clone())
+            .collect(),
+        header_issues,
+    };
+    if sender.send(opened).is_err() {
+        return Ok(());
+    }
+    ctx.request_repaint();
+
+    let bytes_read = spreadsheet.bytes_read_counter();
+    let bytes_total = spreadsheet.bytes_total().max(1);
+    let mut row = SheetRow::default();
+    let mut chunk = RowStore::default();
+    let mut issues = Vec::new();
+    let mut counts = PreviewCounts::default();
+    let mut first = true;
+    let mut last_send = Instant::now();
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let more = spreadsheet.read_row(&mut row).map_err(|e| e.to_string())?;
+        if more {
+            let outcome = mapper.map_row(&row);
+            let status = if outcome.organization.is_none() {
+                counts.would_fail += 1;
+                RowStatus::Fails
+            } else if outcome.issues.is_empty() {
+                counts.would_import += 1;
+                RowStatus::Imports
+            } else {
+                counts.would_import += 1;
+                RowStatus::ImportsWithWarnings
+            };
+            counts.rows += 1;
+            counts.warnings += outcome
+                .issues
+                .iter()
+                .filter(|i| i.severity == Severity::Warning)
+                .count() as u64;
+            chunk.push(&row, status);
+            issues.extend(outcome.issues);
+        }
+        let due = if first {
+            chunk.len() >= FIRST_CHUNK_ROWS
+        } else {
+            chunk.len() >= CHUNK_ROWS || last_send.elapsed() >= CHUNK_TIME
+        };
+        if (due || !more) && (chunk.len() > 0 || !more) {
+            let fraction_read =
+                (bytes_read.load(Ordering::Relaxed) as f64 / bytes_total as f64).min(1.0) as f32;
+            let message = LoadMessage::Rows {
+                rows: std::mem::take(&mut chunk),
+                issues: std::mem::take(&mut issues),
+                counts: std::mem::take(&mut counts),
+                fraction_read,
+            };
+            if sender.send(message).is_err() {
+                return Ok(());
+            }
+            ctx.request_repaint();
+            first = false;
+            last_send = Instant::now();
+        }
+        if !more {
+            return Ok(());
+        }
+    }
+}
+
+/// Draws the preview of one file.
+pub fn preview_ui(ui: &mut egui::Ui, preview: &mut Preview, actions: &mut Vec<Action>) {
+    file_header_ui(ui, preview, actions);
+    if let Some(message) = &preview.failed {
+        ui.add_space(8.0);
+        theme::error_banner_ui(ui, message);
+        return;
+    }
+    for issue in preview.sheet_errors() {
+        theme::error_banner_ui(ui, &issue.message);
+    }
+    for notice in &preview.notices {
+        ui.label(RichText::new(format!("ℹ {notice}")).weak());
+    }
+    summary_ui(ui, preview);
+    ui.add_space(4.0);
+    let problems_height = (ui.available_height() * 0.25).clamp(90.0, 220.0);
+    StripBuilder::new(ui)
+        .size(Size::remainder().at_least(120.0))
+        .size(Size::exact(problems_height))
+        .vertical(|mut strip| {
+            strip.cell(|ui| {
+                // Wide sheets scroll sideways; the table scrolls its rows itself.
+                egui::ScrollArea::horizontal()
+                    .id_salt("preview-columns")
+                    .show(ui, |ui| table_ui(ui, preview));
+            });
+            strip.cell(|ui| {
+                ui.separator();
+                problems_ui(ui, preview);
+            });
+        });
+}
+
+fn file_header_ui(ui: &mut egui::Ui, preview: &Preview, actions: &mut Vec<Action>) {
+    ui.horizontal(|ui| {
+        ui.label(theme::bold(preview.file_name()).size(20.0));
+        if !preview.description.is_empty() {
+            ui.weak(&preview.description);
+        }
+        if preview.sheets.len() > 1 {
+            let current = preview.sheet.clone().unwrap_or_default();
+            ui.add_space(12.0);
+            ui.label("Sheet:");
+            egui::ComboBox::from_id_salt("sheet")
+                .selected_text(&current)
+                .show_ui(ui, |ui| {
+                    for name in &preview.sheets {
+                        if ui.selectable_label(*name == current, name).clicked() && *name != current
+                        {
+                            actions.push(Action::PickSheet(name.clone()));
+                        }
+                    }
+                });
+        }
+    });
+}
+
+fn summary_ui(ui: &mut egui::Ui, preview: &mut Preview) {
+    let counts = preview.counts;
+    ui.horizontal_wrapped(|ui| {
+        ui.label(theme::bold(format!("{} rows", theme::thousands(counts.rows))).size(16.0));
+        ui.label("·");
+        ui.label(
+            theme::bold(format!(
+                "{} will import",
+                theme::thousands(counts.would_import)
+            ))
+            .color(OK_TEXT)
+            .size(16.0),
+        );
+        ui.label("·");
+        let fail =
+            theme::bold(format!("{} will fail", theme::thousands(counts.would_fail))).size(16.0);
+        ui.label(if counts.would_fail > 0 {
+            fail.color(FAIL_TEXT)
+        } else {
+            fail
+        });
+        ui.label("·");
+        let warn =
+            theme::bold(format!("{} warnings", theme::thousands(counts.warnings))).size(16.0);
+        ui.label(if counts.warnings > 0 {
+            warn.color(WARN_TEXT)
+        } else {
+            warn
+        });
+        ui.add_space(16.0);
+        let problems = preview.problem_rows.len();
+        ui.add_enabled_ui(problems > 0 || preview.only_problems, |ui| {
+            ui.checkbox(
+                &mut preview.only_problems,
+                format!(
+                    "Only rows with problems ({})",
+                    theme::thousands(problems as u64)
+                ),
+            );
+        });
+        if !preview.finished {
+            ui.add_space(12.0);
+            ui.spinner();
+            ui.add(
+                egui::ProgressBar::new(preview.fraction_read)
+                    .desired_width(160.0)
+                    .text(format!("Reading… {:.0}%", preview.fraction_read * 100.0)),
+            );
+        }
+    });
+}
+
+fn problems_ui(ui: &mut egui::Ui, preview: &mut Preview) {
+    ui.add_space(4.0);
+    ui.label(theme::bold(format!(
+        "Problems ({})",
+        theme::thousands(preview.issues.len() as u64)
+    )));
+    if preview.issues.is_empty() {
+        ui.label(RichText::new("✔ No problems found.").color(OK_TEXT));
+        return;
+    }
+    let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
+    let mut clicked = None;
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show_rows(ui, row_height, preview.issues.len(), |ui, range| {
+            for issue in &preview.issues[range] {
+                let (icon, color) = match issue.severity {
+                    Severity::Error => ("✖", FAIL_TEXT),
+                    Severity::Warning => ("⚠", WARN_TEXT),
+                };
+                let column = if issue.column.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {}", issue.column)
+                };
+                let text = RichText::new(format!(
+                    "{icon}  Row {}{column}: {}",
+                    issue.row, issue.message
+                ))
+                .color(color);
+                let response = ui.add(egui::Button::new(text).frame(false).truncate());
+                if response.on_hover_text("Show this row").clicked() {
+                    clicked = Some(issue.row);
+                }
+            }
+        });
+    if let Some(number) = clicked
+        && let Some(index) = preview.rows.index_of(number)
+    {
+        preview.reveal(index);
+    }
+}
+
+fn table_ui(ui: &mut egui::Ui, preview: &mut Preview) {
+    if preview.headers.is_empty() {
+        ui.centered_and_justified(|ui| {
+            ui.spinner();
+        });
+        return;
+    }
+    let visible_count = if preview.only_problems {
+        preview.problem_rows.len()
+    } else {
+        preview.rows.len()
+    };
+    let scroll_to = preview.scroll_to.take().map(|index| {
+        if preview.only_problems {
+            preview
+                .problem_rows
+                .binary_search(&index)
+                .unwrap_or_else(|i| i)
+        } else {
+            index
+        }
+    });
+    let row_height = ui.text_style_height(&egui::TextStyle::Body) + 8.0;
+    let mut builder = TableBuilder::new(ui)
+        .id_salt(("preview", preview.path.clone(), preview.sheet.clone()))
+        .striped(true)
+        .resizable(true)
+        .auto_shrink([false, false])
+        .sense(egui::Sense::click())
+        .cell_layout(egui::Layout::left_to_right(Align::Center))
+        .column(Column::exact(64.0));
+    for header in &preview.headers {
+        let width = (header.chars().count() as f32 * 8.5 + 24.0).clamp(90.0, 260.0);
+        builder = builder.column(Column::initial(width).at_least(50.0).clip(true));
+    }
+    if let Some(row) = scroll_to {
+        builder = builder.scroll_to_row(row, Some(Align::Center));
+    }
+    let mut clicked_row = None;
+    builder
+        .header(44.0, |mut header| {
+            header.col(|ui| {
+                ui.label(theme::bold("Row"));
+            });
+            for (index, name) in preview.headers.iter().enumerate() {
+                let target = &preview.targets[index];
+                header.col(|ui| {
+                    ui.vertical(|ui| {
+                        ui.label(theme::bold(if name.trim().is_empty() {
+                            "(no header)"
+                        } else {
+                            name.as_str()
+                        }));
+                        let mapped = if target == "import notes" {
+                            RichText::new("→ import notes").small().italics().weak()
+                        } else {
+                            RichText::new(format!("→ {target}"))
+                                .small()
+                                .color(theme::ACCENT)
+                        };
+                        ui.label(mapped);
+                    });
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(row_height, visible_count, |mut table_row| {
+                let index = if preview.only_problems {
+                    preview.problem_rows[table_row.index()]
+                } else {
+                    table_row.index()
+                };
+                table_row.set_selected(preview.selected == Some(index));
+                let number = preview.rows.number(index);
+                let status = preview.rows.status(index);
+                let issues = preview.issues_for(number);
+                let (_, response) = table_row.col(|ui| {
+                    if status == RowStatus::Fails {
+                        ui.painter().rect_filled(ui.max_rect(), 0.0, FAIL_FILL);
+                    }
+                    let text = match status {
+                        RowStatus::Fails => RichText::new(format!("✖ {number}")).color(FAIL_TEXT),
+                        RowStatus::ImportsWithWarnings => {
+                            RichText::new(format!("⚠ {number}")).color(WARN_TEXT)
+                        }
+                        RowStatus::Imports => RichText::new(number.to_string()).weak(),
+                    };
+                    let label = ui.label(text);
+                    if !issues.is_empty() {
+                        label.on_hover_text(issue_text(issues));
+                    }
+                });
+                if response.clicked() {
+                    clicked_row = Some(index);
+                }
+                let mut cells = preview.rows.cells(index);
+                for label in &preview.labels {
+                    let cell = cells.next().unwrap_or("");
+                    let cell_issues: Vec<&RowIssue> =
+                        issues.iter().filter(|i| &i.column == label).collect();
+                    let (_, response) = table_row.col(|ui| {
+                        let fill = if cell_issues.iter().any(|i| i.severity == Severity::Error)
+                            || status == RowStatus::Fails
+                        {
+                            Some(FAIL_FILL)
+                        } else if !cell_issues.is_empty() {
+                            Some(WARN_FILL)
+                        } else {
+                            None
+                        };
+                        if let Some(fill) = fill {
+                            ui.painter().rect_filled(ui.max_rect(), 0.0, fill);
+                        }
+                        let shown = if cell.contains(['\n', '\r']) {
+                            cell.replace("\r\n", " ⏎ ").replace(['\n', '\r'], " ⏎ ")
+                        } else {
+                            cell.to_owned()
+                        };
+                        let response = ui.add(egui::Label::new(shown).truncate());
+                        if !cell_issues.is_empty() {
+                            let owned: Vec<RowIssue> =
+                                cell_issues.iter().map(|i| (*i).clone()).collect();
+                            response.on_hover_text(issue_text(&owned));
+                        }
+                    });
+                    if response.clicked() {
+                        clicked_row = Some(index);
+                    }
+                }
+            });
+        });
+    if let Some(index) = clicked_row {
+        preview.selected = Some(index);
+    }
+}
+
+fn issue_text(issues: &[RowIssue]) -> String {
+    issues
+        .iter()
+        .map(|issue| {
+            let kind = match issue.severity {
+                Severity::Error => "Will not import",
+                Severity::Warning => "Warning",
+            };
+            if issue.column.is_empty() {
+                format!("{kind}: {}", issue.message)
+            } else {
+                format!("{kind} ({}): {}", issue.column, issue.message)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,172 @@
+//! After an import: "X succeeded, Y failed", every failed row with its
+//! number and reason, the error report, and the way back.
+
+use std::path::Path;
+
+use eframe::egui::{self, Align, RichText};
+use egui_extras::{Column, TableBuilder};
+use pantry_import::report::ImportReport;
+
+use super::Action;
+use super::import_panel::{ImportOutcome, ImportRun};
+use super::theme::{self, FAIL_TEXT, OK_TEXT, WARN_TEXT};
+
+pub fn results_ui(
+    ui: &mut egui::Ui,
+    run: &ImportRun,
+    save_message: Option<&str>,
+    actions: &mut Vec<Action>,
+) {
+    ui.add_space(8.0);
+    match &run.outcome {
+        Some(ImportOutcome::Done(report)) => {
+            if report.cancelled {
+                ui.label(theme::bold("Import cancelled").size(24.0).color(WARN_TEXT));
+                ui.label(format!(
+                    "{} rows were stored before you cancelled; the rest of the file was not imported.",
+                    theme::thousands(report.succeeded)
+                ));
+            }
+            ui.horizontal(|ui| {
+                ui.label(
+                    theme::bold(format!("{} succeeded", theme::thousands(report.succeeded)))
+                        .size(26.0)
+                        .color(OK_TEXT),
+                );
+                let failed =
+                    theme::bold(format!("{} failed", theme::thousands(report.failed))).size(26.0);
+                ui.label(theme::bold(",").size(26.0));
+                ui.label(if report.failed > 0 {
+                    failed.color(FAIL_TEXT)
+                } else {
+                    failed.weak()
+                });
+            });
+        }
+        Some(ImportOutcome::Stopped { reason, report }) => {
+            ui.label(
+                theme::bold("The import stopped")
+                    .size(24.0)
+                    .color(FAIL_TEXT),
+            );
+            ui.add(egui::Label::new(RichText::new(reason).color(FAIL_TEXT)).wrap());
+            if let Some(report) = report {
+                ui.label(format!(
+                    "{} rows were stored before it stopped; running the import again will add the file's rows again.",
+                    theme::thousands(report.succeeded)
+                ));
+            }
+        }
+        None => return,
+    }
+    let Some(report) = run.report() else {
+        buttons_ui(ui, None, save_message, actions);
+        return;
+    };
+    ui.weak(format!(
+        "{} · {} rows in {:.1} s ({} rows/s) · {} warnings",
+        report.file.display(),
+        theme::thousands(report.total),
+        report.elapsed.as_secs_f64(),
+        theme::thousands(run.rows_per_second() as u64),
+        theme::thousands(report.warnings)
+    ));
+    ui.add_space(8.0);
+    buttons_ui(ui, Some(report), save_message, actions);
+    ui.add_space(10.0);
+    if report.failures.is_empty() {
+        ui.label(
+            RichText::new("✔ Every row was imported.")
+                .color(OK_TEXT)
+                .size(16.0),
+        );
+        return;
+    }
+    ui.label(theme::bold(format!(
+        "Failed rows ({})",
+        theme::thousands(report.failed)
+    )));
+    let row_height = ui.text_style_height(&egui::TextStyle::Body) + 8.0;
+    TableBuilder::new(ui)
+        .id_salt("failures")
+        .striped(true)
+        .auto_shrink([false, false])
+        .cell_layout(egui::Layout::left_to_right(Align::Center))
+        .column(Column::exact(70.0))
+        .column(
+            Column::initial(180.0)
+                .at_least(80.0)
+                .clip(true)
+                .resizable(true),
+        )
+        .column(Column::remainder().clip(true))
+        .header(28.0, |mut header| {
+            header.col(|ui| {
+                ui.label(theme::bold("Row"));
+            });
+            header.col(|ui| {
+                ui.label(theme::bold("Column"));
+            });
+            header.col(|ui| {
+                ui.label(theme::bold("Reason"));
+            });
+        })
+        .body(|body| {
+            body.rows(row_height, report.failures.len(), |mut row| {
+                let issue = &report.failures[row.index()];
+                row.col(|ui| {
+                    ui.label(issue.row.to_string());
+                });
+                row.col(|ui| {
+                    ui.label(&issue.column);
+                });
+                row.col(|ui| {
+                    ui.add(
+                        egui::Label::new(RichText::new(&issue.message).color(FAIL_TEXT)).truncate(),
+                    );
+                });
+            });
+        });
+}
+
+fn buttons_ui(
+    ui: &mut egui::Ui,
+    report: Option<&ImportReport>,
+    save_message: Option<&str>,
+    actions: &mut Vec<Action>,
+) {
+    ui.horizontal(|ui| {
+        if let Some(report) = report
+            && report.failed > 0
+            && ui
+                .add(theme::primary_button("Save error report…"))
+                .clicked()
+        {
+            actions.push(Action::SaveErrorReport);
+        }
+        if ui.button("Back to the preview").clicked() {
+            actions.push(Action::ShowPreview);
+        }
+        if ui.button("Import another file").clicked() {
+            actions.push(Action::StartOver);
+        }
+    });
+    if let Some(message) = save_message {
+        ui.label(message);
+    }
+}
+
+/// Writes the error report for `report` to `path`; says how it went.
+pub fn write_error_report(report: &ImportReport, sheet: Option<&str>, path: &Path) -> String {
+    let written = std::fs::File::create(path)
+        .map_err(|e| e.to_string())
+        .and_then(|file| {
+            report
+                .write_error_csv(sheet, std::io::BufWriter::new(file))
+                .map_err(|e| e.to_string())
+        });
+    match written {
+        Ok(()) => format!("✔ Saved the error report to {}", path.display()),
+        Err(error) => format!("✖ Could not save the error report: {error}"),
+    }
+}

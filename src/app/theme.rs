@@ -1,0 +1,97 @@
+//! Fonts and colours. The font (DejaVu Sans: Latin, Greek, Cyrillic) is
+//! bundled in the binary so every broker sees the same letters.
+
+use eframe::egui::{self, Color32, FontData, FontDefinitions, FontFamily, RichText};
+
+/// Rows that will not import.
+pub const FAIL_FILL: Color32 = Color32::from_rgb(253, 226, 226);
+/// Cells with a warning.
+pub const WARN_FILL: Color32 = Color32::from_rgb(255, 243, 205);
+/// Text for errors.
+pub const FAIL_TEXT: Color32 = Color32::from_rgb(176, 32, 32);
+/// Text for warnings.
+pub const WARN_TEXT: Color32 = Color32::from_rgb(146, 96, 0);
+/// Text for success.
+pub const OK_TEXT: Color32 = Color32::from_rgb(22, 120, 56);
+/// The brand colour of buttons that move the broker forward.
+pub const ACCENT: Color32 = Color32::from_rgb(30, 104, 84);
+
+/// Installs the bundled fonts and a light, calm look.
+pub fn install(ctx: &egui::Context) {
+    let mut fonts = FontDefinitions::empty();
+    fonts.font_data.insert(
+        "DejaVuSans".to_owned(),
+        std::sync::Arc::new(FontData::from_static(include_bytes!(
+            "../../fonts/DejaVuSans.ttf"
+        ))),
+    );
+    fonts.font_data.insert(
+        "DejaVuSans-Bold".to_owned(),
+        std::sync::Arc::new(FontData::from_static(include_bytes!(
+            "../../fonts/DejaVuSans-Bold.ttf"
+        ))),
+    );
+    fonts
+        .families
+        .insert(FontFamily::Proportional, vec!["DejaVuSans".to_owned()]);
+    fonts
+        .families
+        .insert(FontFamily::Monospace, vec!["DejaVuSans".to_owned()]);
+    fonts.families.insert(
+        FontFamily::Name("bold".into()),
+        vec!["DejaVuSans-Bold".to_owned(), "DejaVuSans".to_owned()],
+    );
+    ctx.set_fonts(fonts);
+    ctx.set_theme(egui::Theme::Light);
+    ctx.global_style_mut(|style| {
+        style.spacing.item_spacing = egui::vec2(8.0, 6.0);
+        style.spacing.button_padding = egui::vec2(10.0, 5.0);
+        style.spacing.interact_size.y = 26.0;
+    });
+}
+
+/// Bold text in the bundled bold face.
+pub fn bold(text: impl Into<String>) -> RichText {
+    RichText::new(text).family(FontFamily::Name("bold".into()))
+}
+
+/// A button that moves the broker forward (open, import).
+pub fn primary_button(text: impl Into<String>) -> egui::Button<'static> {
+    egui::Button::new(bold(text).color(Color32::WHITE).size(15.0))
+        .fill(ACCENT)
+        .min_size(egui::vec2(0.0, 34.0))
+}
+
+/// A red strip with a message; returns true when dismissed.
+pub fn error_banner_ui(ui: &mut egui::Ui, message: &str) -> bool {
+    let mut dismissed = false;
+    egui::Frame::new()
+        .fill(FAIL_FILL)
+        .inner_margin(egui::Margin::symmetric(12, 8))
+        .corner_radius(4.0)
+        .show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.label(bold("⚠").color(FAIL_TEXT).size(16.0));
+                ui.add(egui::Label::new(RichText::new(message).color(FAIL_TEXT)).wrap());
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    if ui.button("Dismiss").clicked() {
+                        dismissed = true;
+                    }
+                });
+            });
+        });
+    dismissed
+}
+
+/// Formats 1234567 as "1,234,567".
+pub fn thousands(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
