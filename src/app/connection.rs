@@ -254,19 +254,22 @@ pub fn connection_ui(ui: &mut egui::Ui, form: &mut ConnectionForm, actions: &mut
     });
     ui.add_space(4.0);
     if form.use_url {
+        let label = ui.label("Connection string");
         ui.add(
             egui::TextEdit::singleline(&mut form.url)
                 .hint_text("postgresql://user:password@host:5432/postgres")
                 .desired_width(f32::INFINITY),
-        );
+        )
+        .labelled_by(label.id);
         ui.label(
             RichText::new("For Supabase: Project Settings → Database → Connection string. TLS is required there and turned on for you.")
                 .small()
                 .weak(),
         );
         ui.horizontal(|ui| {
-            ui.label("Password");
-            ui.add(
+            field(
+                ui,
+                "Password",
                 egui::TextEdit::singleline(&mut form.password)
                     .password(true)
                     .hint_text("if not in the string")
@@ -278,33 +281,48 @@ pub fn connection_ui(ui: &mut egui::Ui, form: &mut ConnectionForm, actions: &mut
             .num_columns(2)
             .spacing([8.0, 6.0])
             .show(ui, |ui| {
-                ui.label("Host");
-                ui.add(egui::TextEdit::singleline(&mut form.host).desired_width(f32::INFINITY));
+                field(
+                    ui,
+                    "Host",
+                    egui::TextEdit::singleline(&mut form.host).desired_width(f32::INFINITY),
+                );
                 ui.end_row();
-                ui.label("Port");
-                ui.add(egui::TextEdit::singleline(&mut form.port).desired_width(80.0));
+                field(
+                    ui,
+                    "Port",
+                    egui::TextEdit::singleline(&mut form.port).desired_width(80.0),
+                );
                 ui.end_row();
-                ui.label("Database");
-                ui.add(egui::TextEdit::singleline(&mut form.database).desired_width(f32::INFINITY));
+                field(
+                    ui,
+                    "Database",
+                    egui::TextEdit::singleline(&mut form.database).desired_width(f32::INFINITY),
+                );
                 ui.end_row();
-                ui.label("User");
-                ui.add(egui::TextEdit::singleline(&mut form.user).desired_width(f32::INFINITY));
+                field(
+                    ui,
+                    "User",
+                    egui::TextEdit::singleline(&mut form.user).desired_width(f32::INFINITY),
+                );
                 ui.end_row();
-                ui.label("Password");
-                ui.add(
+                field(
+                    ui,
+                    "Password",
                     egui::TextEdit::singleline(&mut form.password)
                         .password(true)
                         .desired_width(f32::INFINITY),
                 );
                 ui.end_row();
-                ui.label("TLS");
+                let label = ui.label("TLS");
                 egui::ComboBox::from_id_salt("tls")
                     .selected_text(tls_label(form.tls))
                     .show_ui(ui, |ui| {
                         for mode in TlsMode::ALL {
                             ui.selectable_value(&mut form.tls, mode, tls_label(mode));
                         }
-                    });
+                    })
+                    .response
+                    .labelled_by(label.id);
                 ui.end_row();
             });
     }
@@ -369,6 +387,12 @@ pub fn connection_ui(ui: &mut egui::Ui, form: &mut ConnectionForm, actions: &mut
             ui.add(egui::Label::new(RichText::new(format!("✖ {message}")).color(FAIL_TEXT)).wrap());
         }
     }
+}
+
+/// A text field announced by its label, so screen readers name it.
+fn field(ui: &mut egui::Ui, label: &str, edit: egui::TextEdit<'_>) {
+    let label = ui.label(label);
+    ui.add(edit).labelled_by(label.id);
 }
 
 fn tls_label(mode: TlsMode) -> &'static str {

@@ -5,10 +5,10 @@
 //! [`PantryApp::logic`] drains every frame; workers wake the window with
 //! `request_repaint`.
 
-mod connection;
-mod import_panel;
+pub mod connection;
+pub mod import_panel;
 mod open_file;
-mod preview;
+pub mod preview;
 mod results;
 mod sidebar;
 mod theme;
@@ -260,14 +260,8 @@ impl PantryApp {
                 .save_file()
                 .await
                 .map(|h| h.path().to_path_buf());
-            let message = match target {
-                None => None,
-                Some(path) => Some(results::write_error_report(
-                    &report,
-                    sheet.as_deref(),
-                    &path,
-                )),
-            };
+            let message =
+                target.map(|path| results::write_error_report(&report, sheet.as_deref(), &path));
             let _ = sender.send(message);
             ctx.request_repaint();
         });

@@ -41,12 +41,14 @@ pub fn open_file_ui(ui: &mut egui::Ui, typed_path: &mut String, actions: &mut Ve
                     }
                     ui.add_space(14.0);
                     ui.horizontal(|ui| {
-                        ui.weak("or type its path:");
-                        let field = ui.add(
-                            egui::TextEdit::singleline(typed_path)
-                                .hint_text("/home/me/Accounts.xlsx")
-                                .desired_width(280.0),
-                        );
+                        let label = ui.weak("or type its path:");
+                        let field = ui
+                            .add(
+                                egui::TextEdit::singleline(typed_path)
+                                    .hint_text("/home/me/Accounts.xlsx")
+                                    .desired_width(280.0),
+                            )
+                            .labelled_by(label.id);
                         let entered =
                             field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
                         if (ui.button("Open").clicked() || entered) && !typed_path.trim().is_empty()

@@ -407,7 +407,7 @@ fn load(
         } else {
             chunk.len() >= CHUNK_ROWS || last_send.elapsed() >= CHUNK_TIME
         };
-        if (due || !more) && (chunk.len() > 0 || !more) {
+        if !more || (due && !chunk.ends.is_empty()) {
             let fraction_read =
                 (bytes_read.load(Ordering::Relaxed) as f64 / bytes_total as f64).min(1.0) as f32;
             let message = LoadMessage::Rows {
@@ -472,7 +472,7 @@ fn file_header_ui(ui: &mut egui::Ui, preview: &Preview, actions: &mut Vec<Action
         if preview.sheets.len() > 1 {
             let current = preview.sheet.clone().unwrap_or_default();
             ui.add_space(12.0);
-            ui.label("Sheet:");
+            let label = ui.label("Sheet:");
             egui::ComboBox::from_id_salt("sheet")
                 .selected_text(&current)
                 .show_ui(ui, |ui| {
@@ -482,7 +482,9 @@ fn file_header_ui(ui: &mut egui::Ui, preview: &Preview, actions: &mut Vec<Action
                             actions.push(Action::PickSheet(name.clone()));
                         }
                     }
-                });
+                })
+                .response
+                .labelled_by(label.id);
         }
     });
 }

@@ -64,9 +64,7 @@ pub fn sidebar_ui(ui: &mut egui::Ui, app: &PantryApp, actions: &mut Vec<Action>)
 }
 
 fn current_step(app: &PantryApp) -> usize {
-    if app.import.is_some() {
-        3
-    } else if app.connection.is_verified() {
+    if app.import.is_some() || app.connection.is_verified() {
         3
     } else if app.preview_ready() {
         2

@@ -1,0 +1,243 @@
+//! The real window, driven headless with egui_kittest (no GPU, no display):
+//! open a file, read the counts, click through an import against the test
+//! PostgreSQL, cancel one, and see a bad file's error.
+
+#[allow(dead_code)]
+#[path = "../src/app/mod.rs"]
+mod app;
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use app::PantryApp;
+use common::TestDatabase;
+use eframe::egui;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+fn window(file: Option<PathBuf>) -> Harness<'static, PantryApp> {
+    Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .build_eframe(move |cc| PantryApp::new(cc, file))
+}
+
+/// Steps the window until `done` holds, as a person waiting would.
+fn wait_for(
+    harness: &mut Harness<'static, PantryApp>,
+    what: &str,
+    done: impl Fn(&PantryApp) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !done(harness.state()) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    harness.run_steps(3);
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn import_finished(app: &PantryApp) -> bool {
+    app.import.as_ref().is_some_and(|run| !run.is_running())
+}
+
+#[test]
+fn a_messy_file_shows_its_counts_and_problems_without_a_database() {
+    let mut harness = window(Some(data("broker_accounts_1252.csv")));
+    wait_for(&mut harness, "the preview", PantryApp::preview_ready);
+    harness.get_by_label("13 rows");
+    harness.get_by_label("11 will import");
+    harness.get_by_label("2 will fail");
+    harness.get_by_label("6 warnings");
+    harness.get_by_label("Problems (8)");
+    harness.get_by_label("✖  Row 4, Organizations: Missing required field 'name'");
+    harness.get_by_label("Import 11 organizations");
+    // The mapping shows under each header.
+    harness.get_by_label("→ priority");
+    assert!(
+        !harness
+            .get_all_by_label("→ import notes")
+            .collect::<Vec<_>>()
+            .is_empty()
+    );
+
+    // Clicking a problem selects its row.
+    harness
+        .get_by_label(
+            "⚠  Row 12, SEGMENT: Unknown segment 'Food Truck', kept as written (type customer)",
+        )
+        .click();
+    harness.run_steps(3);
+    let preview = harness.state().preview.as_ref().unwrap();
+    assert_eq!(preview.selected.map(|i| preview.rows.number(i)), Some(12));
+
+    // Only rows with problems: 7 of 13.
+    harness.get_by_label("Only rows with problems (7)").click();
+    harness.run_steps(3);
+    assert!(harness.state().preview.as_ref().unwrap().only_problems);
+    assert!(harness.query_by_label("Gastro Pub 7").is_none());
+    harness.get_by_label("Mystery Org");
+}
+
+#[test]
+fn clicking_import_stores_the_rows_and_shows_the_result() {
+    let rt = runtime();
+    let db = rt.block_on(TestDatabase::migrated());
+    let mut harness = window(Some(data("broker_accounts_1252.csv")));
+    wait_for(&mut harness, "the preview", PantryApp::preview_ready);
+
+    harness.get_by_label("Connection string").click();
+    harness.run_steps(2);
+    harness.state_mut().connection.url = db.url.clone();
+    harness.run_steps(2);
+    harness.get_by_label("Test connection").click();
+    wait_for(&mut harness, "the connection test", |app| {
+        app.connection.is_verified()
+    });
+    assert!(harness.query_by_label_contains("✔ Connected").is_some());
+
+    harness.get_by_label("Import 11 organizations").click();
+    wait_for(&mut harness, "the import", import_finished);
+    harness.get_by_label("11 succeeded");
+    harness.get_by_label("2 failed");
+    harness.get_by_label("Failed rows (2)");
+    harness.get_by_label("Missing required field 'name'");
+    harness.get_by_label("Save error report…");
+    assert_eq!(
+        rt.block_on(db.count("SELECT count(*) FROM organizations")),
+        11
+    );
+
+    // Back to start: the drop zone again.
+    harness.get_by_label("Import another file").click();
+    harness.run_steps(3);
+    harness.get_by_label("Drop your spreadsheet here");
+}
+
+#[test]
+fn a_missing_crm_schema_is_offered_and_created() {
+    let rt = runtime();
+    let db = rt.block_on(TestDatabase::create());
+    let mut harness = window(Some(data("broker_accounts.xlsx")));
+    wait_for(&mut harness, "the preview", PantryApp::preview_ready);
+    harness.state_mut().connection.fill_from_url(&db.url);
+    // The form changes shape; let the layout settle before clicking.
+    harness.run_steps(2);
+    harness.get_by_label("Test connection").click();
+    wait_for(&mut harness, "the connection test", |app| {
+        matches!(
+            app.connection.status,
+            app::connection::ConnectionStatus::NeedsMigration(_)
+        )
+    });
+    harness.get_by_label("Create the CRM tables").click();
+    wait_for(&mut harness, "the migration", |app| {
+        app.connection.is_verified()
+    });
+    assert_eq!(
+        rt.block_on(db.count(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'organizations'"
+        )),
+        1
+    );
+}
+
+#[test]
+fn cancel_stops_the_import_and_says_what_was_stored() {
+    let rt = runtime();
+    let db = rt.block_on(TestDatabase::migrated());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.csv");
+    let mut text = String::from("Organizations,CITY\n");
+    for i in 0..150_000 {
+        text.push_str(&format!("Account {i},Chicago\n"));
+    }
+    std::fs::write(&path, text).unwrap();
+
+    let mut harness = window(Some(path));
+    wait_for(&mut harness, "the preview", PantryApp::preview_ready);
+    harness.state_mut().connection.fill_from_url(&db.url);
+    // The form changes shape; let the layout settle before clicking.
+    harness.run_steps(2);
+    harness.get_by_label("Import 150,000 organizations").click();
+    wait_for(&mut harness, "the import to start", |app| {
+        app.import.is_some()
+    });
+    harness.get_by_label("Cancel").click();
+    wait_for(&mut harness, "the import to stop", import_finished);
+    harness.get_by_label("Import cancelled");
+    let report = harness
+        .state()
+        .import
+        .as_ref()
+        .unwrap()
+        .report()
+        .unwrap()
+        .clone();
+    assert!(report.cancelled);
+    let stored = rt.block_on(db.count("SELECT count(*) FROM organizations")) as u64;
+    assert_eq!(report.succeeded, stored);
+    assert!(stored < 150_000, "{stored}");
+    assert_eq!(stored % 5_000, 0, "whole batches only");
+}
+
+#[test]
+fn a_binary_file_shows_a_clear_error_in_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("photo.csv");
+    std::fs::write(
+        &path,
+        [0u8, 159, 146, 150, 0, 0, 1, 2, 3, 0, 0, 0].repeat(100),
+    )
+    .unwrap();
+    let mut harness = window(None);
+    harness.get_by_label("Drop your spreadsheet here");
+    // Dropped on the window, as from a file manager.
+    harness
+        .input_mut()
+        .dropped_files
+        .push(Arc::new(DroppedPath(path)));
+    wait_for(
+        &mut harness,
+        "the file to be read",
+        PantryApp::preview_ready,
+    );
+    assert!(
+        harness
+            .query_by_label_contains("this is not a spreadsheet: it holds binary data")
+            .is_some()
+    );
+    assert!(
+        harness
+            .query_by_label_contains("Import 0 organizations")
+            .is_some()
+    );
+}
+
+/// A file dropped on the window.
+#[derive(Debug)]
+struct DroppedPath(PathBuf);
+
+impl egui::DroppedFile for DroppedPath {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
