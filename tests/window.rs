@@ -112,7 +112,7 @@ fn clicking_import_stores_the_rows_and_shows_the_result() {
 
     harness.get_by_label("Import 11 organizations").click();
     wait_for(&mut harness, "the import", import_finished);
-    harness.get_by_label("11 succeeded");
+    harness.get_by_label("11 succeeded, ");
     harness.get_by_label("2 failed");
     harness.get_by_label("Failed rows (2)");
     harness.get_by_label("Missing required field 'name'");
@@ -154,6 +154,32 @@ fn a_missing_crm_schema_is_offered_and_created() {
         )),
         1
     );
+}
+
+#[test]
+fn importing_into_a_database_without_the_crm_tables_offers_to_create_them() {
+    let rt = runtime();
+    let db = rt.block_on(TestDatabase::create());
+    let mut harness = window(Some(data("broker_accounts_1252.csv")));
+    wait_for(&mut harness, "the preview", PantryApp::preview_ready);
+    harness.state_mut().connection.fill_from_url(&db.url);
+    harness.run_steps(2);
+    harness.get_by_label("Import 11 organizations").click();
+    wait_for(&mut harness, "the import attempt", |app| {
+        matches!(
+            app.connection.status,
+            app::connection::ConnectionStatus::NeedsMigration(_)
+        )
+    });
+    // The preview stays, the button offers the tables, and nothing was stored.
+    assert!(harness.state().import.is_none());
+    harness.get_by_label("Create the CRM tables").click();
+    wait_for(&mut harness, "the migration", |app| {
+        app.connection.is_verified()
+    });
+    harness.get_by_label("Import 11 organizations").click();
+    wait_for(&mut harness, "the import", import_finished);
+    harness.get_by_label("11 succeeded, ");
 }
 
 #[test]

@@ -20,6 +20,8 @@ use super::{Action, PantryApp};
 pub enum ImportOutcome {
     /// It ran to the end (or was cancelled); the report says which.
     Done(ImportReport),
+    /// The database has no CRM tables yet; nothing was sent.
+    NeedsSchema(String),
     /// It could not run, or stopped part way; `report` says what was stored.
     Stopped {
         reason: String,
@@ -62,6 +64,7 @@ impl ImportRun {
             let outcome = match import::import_file(&path, &settings, &options, task_progress).await
             {
                 Ok(report) => ImportOutcome::Done(report),
+                Err(ImportError::NotMigrated) => ImportOutcome::NeedsSchema(settings.describe()),
                 Err(ImportError::Interrupted { reason, report }) => ImportOutcome::Stopped {
                     reason,
                     report: Some(*report),
@@ -113,7 +116,7 @@ impl ImportRun {
         match &self.outcome {
             Some(ImportOutcome::Done(report)) => Some(report),
             Some(ImportOutcome::Stopped { report, .. }) => report.as_ref(),
-            None => None,
+            Some(ImportOutcome::NeedsSchema(_)) | None => None,
         }
     }
 
@@ -261,7 +264,7 @@ fn finished_ui(ui: &mut egui::Ui, run: &ImportRun, actions: &mut Vec<Action>) {
         Some(ImportOutcome::Stopped { reason, .. }) => {
             ui.add(egui::Label::new(RichText::new(format!("✖ {reason}")).color(FAIL_TEXT)).wrap());
         }
-        None => {}
+        Some(ImportOutcome::NeedsSchema(_)) | None => {}
     }
     if ui.button("Show results").clicked() {
         actions.push(Action::ShowResults);

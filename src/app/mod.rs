@@ -314,13 +314,24 @@ impl eframe::App for PantryApp {
         if let Some(run) = &mut self.import
             && run.poll()
         {
-            self.showing_results = true;
+            if let Some(import_panel::ImportOutcome::NeedsSchema(description)) = &run.outcome {
+                // Nothing was sent: offer to create the tables, keep the preview.
+                self.connection.status =
+                    connection::ConnectionStatus::NeedsMigration(description.clone());
+                self.import = None;
+            } else {
+                self.showing_results = true;
+            }
         }
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let mut actions = Vec::new();
-        sidebar::sidebar_ui(ui, self, &mut actions);
+        // On a small window the table matters more than the navigation.
+        let width = ui.available_width();
+        if width >= 1000.0 {
+            sidebar::sidebar_ui(ui, self, &mut actions);
+        }
         if let Some(message) = self.error.clone() {
             egui::Panel::top("error").show(ui, |ui| {
                 if theme::error_banner_ui(ui, &message) {
@@ -332,7 +343,7 @@ impl eframe::App for PantryApp {
             egui::Panel::right("database")
                 .resizable(true)
                 .default_size(340.0)
-                .size_range(280.0..=480.0)
+                .size_range(260.0..=(width * 0.4).max(260.0))
                 .show(ui, |ui| {
                     egui::ScrollArea::vertical().show(ui, |ui| {
                         connection::connection_ui(ui, &mut self.connection, &mut actions);

@@ -518,17 +518,19 @@ fn summary_ui(ui: &mut egui::Ui, preview: &mut Preview) {
         } else {
             warn
         });
-        ui.add_space(16.0);
+    });
+    ui.horizontal(|ui| {
         let problems = preview.problem_rows.len();
-        ui.add_enabled_ui(problems > 0 || preview.only_problems, |ui| {
-            ui.checkbox(
+        ui.add_enabled(
+            problems > 0 || preview.only_problems,
+            egui::Checkbox::new(
                 &mut preview.only_problems,
                 format!(
                     "Only rows with problems ({})",
                     theme::thousands(problems as u64)
                 ),
-            );
-        });
+            ),
+        );
         if !preview.finished {
             ui.add_space(12.0);
             ui.spinner();

@@ -28,14 +28,17 @@ pub fn results_ui(
                 ));
             }
             ui.horizontal(|ui| {
+                ui.spacing_mut().item_spacing.x = 0.0;
                 ui.label(
-                    theme::bold(format!("{} succeeded", theme::thousands(report.succeeded)))
-                        .size(26.0)
-                        .color(OK_TEXT),
+                    theme::bold(format!(
+                        "{} succeeded, ",
+                        theme::thousands(report.succeeded)
+                    ))
+                    .size(26.0)
+                    .color(OK_TEXT),
                 );
                 let failed =
                     theme::bold(format!("{} failed", theme::thousands(report.failed))).size(26.0);
-                ui.label(theme::bold(",").size(26.0));
                 ui.label(if report.failed > 0 {
                     failed.color(FAIL_TEXT)
                 } else {
@@ -57,7 +60,7 @@ pub fn results_ui(
                 ));
             }
         }
-        None => return,
+        Some(ImportOutcome::NeedsSchema(_)) | None => return,
     }
     let Some(report) = run.report() else {
         buttons_ui(ui, None, save_message, actions);
