@@ -1,0 +1,272 @@
+//! `cargo bench`: how close `pantry-import import` comes to PostgreSQL's own
+//! `psql \copy` on this machine.
+//!
+//! For each size it generates a broker sheet (the seed's headers, a few messy
+//! rows), imports it into a fresh migrated database, exports the finished
+//! rows, loads those with `psql \copy` into a second fresh migrated database
+//! (same table, same indexes), and prints rows/s for both, the ratio, and
+//! peak memory (from `/usr/bin/time -v`). It also times `check`.
+//!
+//! Sizes default to 500, 200,000 and 1,000,000; pass others as arguments:
+//! `cargo bench -- 200000`. The server is `PANTRY_BENCH_DATABASE_URL`
+//! (default `postgres://postgres@127.0.0.1:5432/postgres`). A benchmark, not
+//! a test: it prints figures and never fails on a slow machine.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+const COLUMNS: &str = "id, name, type, priority, segment, primary_manager_name, secondary_manager_name, \
+    website, phone, address_line_1, city, state_province, postal_code, country, notes, is_active, import_notes";
+
+struct Run {
+    seconds: f64,
+    peak_kib: u64,
+    stdout: String,
+}
+
+fn main() {
+    let sizes: Vec<u64> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.replace(['_', ','], "").parse().ok())
+        .collect();
+    let sizes = if sizes.is_empty() {
+        vec![500, 200_000, 1_000_000]
+    } else {
+        sizes
+    };
+    let admin = std::env::var("PANTRY_BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let binary = PathBuf::from(env!("CARGO_BIN_EXE_pantry-import"));
+    let work = std::env::temp_dir().join(format!("pantry-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work).expect("a temporary folder");
+
+    let mut table = String::new();
+    let _ = writeln!(
+        table,
+        "{:>9} | {:>9} | {:>11} | {:>9} | {:>11} | {:>6} | {:>11} | {:>8} | {:>10}",
+        "rows",
+        "import s",
+        "import r/s",
+        "\\copy s",
+        "\\copy r/s",
+        "ratio",
+        "import peak",
+        "check s",
+        "check peak"
+    );
+    for &rows in &sizes {
+        let sheet = work.join(format!("accounts-{rows}.csv"));
+        let bytes = generate(&sheet, rows);
+        eprintln!("{rows} rows: {:.1} MB generated", bytes as f64 / 1e6);
+
+        let check = timed(Command::new(&binary).args(["check", path(&sheet), "--json"]));
+
+        let import_db = fresh_database(&admin, &binary, &format!("pantry_bench_import_{rows}"));
+        let import = timed(Command::new(&binary).args([
+            "import",
+            path(&sheet),
+            "--database-url",
+            &import_db,
+            "--json",
+        ]));
+        let report: serde_json::Value = serde_json::from_str(&import.stdout).unwrap_or_default();
+        let stored = report["succeeded"].as_u64().unwrap_or(0);
+
+        let finished = work.join(format!("finished-{rows}.csv"));
+        psql(
+            &import_db,
+            &format!(
+                "\\copy (SELECT {COLUMNS} FROM organizations) TO '{}' WITH (FORMAT csv)",
+                finished.display()
+            ),
+        );
+        let copy_db = fresh_database(&admin, &binary, &format!("pantry_bench_copy_{rows}"));
+        let copy = timed(Command::new("psql").args([
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            &copy_db,
+            "-c",
+            &format!(
+                "\\copy organizations ({COLUMNS}) FROM '{}' WITH (FORMAT csv)",
+                finished.display()
+            ),
+        ]));
+
+        let _ = writeln!(
+            table,
+            "{:>9} | {:>9.3} | {:>11.0} | {:>9.3} | {:>11.0} | {:>6.2} | {:>8.1} MB | {:>8.3} | {:>7.1} MB",
+            rows,
+            import.seconds,
+            stored as f64 / import.seconds,
+            copy.seconds,
+            stored as f64 / copy.seconds,
+            import.seconds / copy.seconds,
+            import.peak_kib as f64 / 1024.0,
+            check.seconds,
+            check.peak_kib as f64 / 1024.0,
+        );
+        eprintln!(
+            "  stored {stored} of {rows} (failed {}); import {:.3}s, \\copy {:.3}s",
+            report["failed"], import.seconds, copy.seconds
+        );
+        drop_database(&admin, &format!("pantry_bench_import_{rows}"));
+        drop_database(&admin, &format!("pantry_bench_copy_{rows}"));
+        let _ = std::fs::remove_file(&sheet);
+        let _ = std::fs::remove_file(&finished);
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    println!("\n{table}");
+    println!(
+        "ratio = import time / \\copy time of the same finished rows into the same table (lower is better)"
+    );
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("temporary paths are UTF-8")
+}
+
+/// Runs a command under `/usr/bin/time -v`, returning wall time and peak RSS.
+fn timed(command: &mut Command) -> Run {
+    let program = command.get_program().to_owned();
+    let args: Vec<_> = command.get_args().map(ToOwned::to_owned).collect();
+    let started = Instant::now();
+    let output = Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg(&program)
+        .args(&args)
+        .output()
+        .expect("/usr/bin/time runs (Debian package 'time')");
+    let seconds = started.elapsed().as_secs_f64();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let peak_kib = stderr
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    if !matches!(output.status.code(), Some(0 | 1)) {
+        eprintln!("{program:?} failed: {stderr}");
+    }
+    Run {
+        seconds,
+        peak_kib,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+    }
+}
+
+fn psql(url: &str, command: &str) {
+    let status = Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", command])
+        .status()
+        .expect("psql runs");
+    assert!(status.success(), "psql {command}");
+}
+
+fn with_database(admin: &str, database: &str) -> String {
+    let mut url = url::Url::parse(admin).expect("PANTRY_BENCH_DATABASE_URL is a postgres:// URL");
+    url.set_path(&format!("/{database}"));
+    url.to_string()
+}
+
+fn drop_database(admin: &str, name: &str) {
+    psql(
+        admin,
+        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+    );
+}
+
+/// A new database with the CRM schema, its URL.
+fn fresh_database(admin: &str, binary: &Path, name: &str) -> String {
+    drop_database(admin, name);
+    psql(admin, &format!("CREATE DATABASE {name}"));
+    let url = with_database(admin, name);
+    let status = Command::new(binary)
+        .args(["migrate", "--database-url", &url])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("migrate runs");
+    assert!(status.success(), "migrate {name}");
+    url
+}
+
+/// Writes `rows` broker rows (about 190 bytes each) and returns the size.
+fn generate(path: &Path, rows: u64) -> u64 {
+    use std::io::Write;
+    const SEGMENTS: [&str; 10] = [
+        "Distributor",
+        "Casual",
+        "Chain/Group Member",
+        "Ethnic",
+        "Pizza",
+        "Fine Dining",
+        "Gastropub",
+        "Caterer",
+        "Education",
+        "",
+    ];
+    const CITIES: [(&str, &str, &str); 6] = [
+        ("Chicago", "IL", "60601"),
+        ("Hoboken", "NJ", "07030"),
+        ("Boston", "MA", "02134"),
+        ("Houston", "TX", "77077"),
+        ("Denver", "CO", "80202"),
+        ("Seattle", "WA", "98101"),
+    ];
+    const MANAGERS: [&str; 4] = ["Jane Doe", "Bob Smith", "Ana Ruiz", "Li Wei"];
+    let file = std::fs::File::create(path).expect("the sheet can be written");
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let _ = writeln!(
+        out,
+        "Organizations,PRIORITY-FOCUS (A-D),SEGMENT,DISTRIBUTOR,PRIMARY ACCT. MANAGER,SECONDARY ACCT. MANAGER,LINKEDIN,PHONE,STREET ADDRESS,CITY,STATE,Zip Code,NOTES"
+    );
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for i in 0..rows {
+        // xorshift: deterministic, no dependency.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let r = state;
+        let (city, st, zip) = CITIES[(r % 6) as usize];
+        let name = if i % 997 == 13 {
+            String::new()
+        } else {
+            format!("Account {i} {city} Grill")
+        };
+        let priority = match i % 50 {
+            0 => "A+",
+            7 => "High",
+            _ => ["A", "B", "C", "D", "b", ""][(r >> 8) as usize % 6],
+        };
+        let segment = if i % 211 == 5 {
+            "Food Truck"
+        } else {
+            SEGMENTS[(r >> 16) as usize % 10]
+        };
+        let distributor = if segment == "Distributor" {
+            ""
+        } else {
+            ["Sysco", "US Foods", "Gordon Food Service"][(r >> 20) as usize % 3]
+        };
+        let notes = if i % 17 == 0 {
+            "\"Call before noon, ask for the chef\""
+        } else {
+            "Met at the trade show"
+        };
+        let _ = writeln!(
+            out,
+            "{name},{priority},{segment},{distributor},{},{},https://www.linkedin.com/company/account-{i},(312) 555-{:04},{} Main St,{city},{st},{zip},{notes}",
+            MANAGERS[(r >> 24) as usize % 4],
+            MANAGERS[(r >> 28) as usize % 4],
+            r % 10_000,
+            r % 9_000 + 1,
+        );
+    }
+    out.flush().expect("the sheet is written");
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
