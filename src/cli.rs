@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use pantry_import::database::ConnectionSettings;
+use pantry_import::history;
 use pantry_import::import::{self, ImportError, ImportOptions, ImportProgress};
 use pantry_import::migrate::migrate;
 use pantry_import::report::ImportReport;
@@ -59,6 +60,29 @@ pub enum Command {
         /// Print one JSON object instead of a summary.
         #[arg(long)]
         json: bool,
+        /// Import the file even if it was imported completely before.
+        #[arg(long)]
+        again: bool,
+    },
+    /// List the latest imports, newest first.
+    History {
+        /// postgres:// URL or key=value string (default: DATABASE_URL, then PG* variables).
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Soft-delete the rows of one import (sets deleted_at).
+    Undo {
+        /// The import's number, as `history` and `import` show it.
+        import: i64,
+        /// postgres:// URL or key=value string (default: DATABASE_URL, then PG* variables).
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+        /// Also undo rows edited since the import.
+        #[arg(long)]
+        force: bool,
     },
     /// Create or update the CRM schema.
     Migrate {
@@ -110,11 +134,13 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             batch_size,
             errors_csv,
             json,
+            again,
         } => {
             let settings = settings(database_url.as_deref())?;
             let options = ImportOptions {
                 sheet: sheet.clone(),
                 batch_size: usize::try_from(batch_size).unwrap_or(import::DEFAULT_BATCH_SIZE),
+                again,
             };
             let runtime = runtime()?;
             let progress = ImportProgress::new(None);
@@ -136,6 +162,66 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 }
                 Err(other) => Err(other.into()),
             }
+        }
+        Command::History { database_url, json } => {
+            let settings = settings(database_url.as_deref())?;
+            let imports = runtime()?.block_on(async {
+                let client = settings.connect().await?;
+                anyhow::Ok(history::list(&client, 50).await?)
+            })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&imports)?);
+            } else if imports.is_empty() {
+                println!("no imports yet");
+            } else {
+                println!(
+                    "{:>6}  {:<16}  {:<9}  {:>9}  {:>7}  file",
+                    "import", "started", "status", "stored", "failed"
+                );
+                for batch in imports {
+                    let sheet = if batch.sheet.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" [{}]", batch.sheet)
+                    };
+                    println!(
+                        "{:>6}  {:<16}  {:<9}  {:>9}  {:>7}  {}{sheet}",
+                        batch.id,
+                        batch.started_at,
+                        batch.status,
+                        batch.succeeded,
+                        batch.failed,
+                        batch.file_name
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Undo {
+            import,
+            database_url,
+            force,
+        } => {
+            let settings = settings(database_url.as_deref())?;
+            let report = runtime()?.block_on(async {
+                let mut client = settings.connect().await?;
+                anyhow::Ok(history::undo(&mut client, import, force).await?)
+            })?;
+            println!(
+                "import {}: {} rows soft-deleted",
+                report.import_id, report.soft_deleted
+            );
+            if report.edited_left_alone.is_empty() {
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!(
+                "{} rows were edited since the import and were left alone (pass --force to undo them too):",
+                report.edited_left_alone.len()
+            );
+            for (row, name) in &report.edited_left_alone {
+                println!("  row {row}: {name}");
+            }
+            Ok(ExitCode::from(1))
         }
         Command::Migrate { database_url } => {
             let settings = settings(database_url.as_deref())?;

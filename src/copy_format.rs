@@ -12,9 +12,10 @@ use crate::organization::Organization;
 /// they travel in the COPY stream.
 pub const COPY_ORGANIZATIONS: &str = "COPY organizations (id, name, type, priority, segment, \
     primary_manager_name, secondary_manager_name, website, phone, address_line_1, city, \
-    state_province, postal_code, country, notes, is_active, import_notes) FROM STDIN (FORMAT binary)";
+    state_province, postal_code, country, notes, is_active, import_notes, import_batch_id, \
+    import_source_row) FROM STDIN (FORMAT binary)";
 
-const FIELD_COUNT: i16 = 17;
+const FIELD_COUNT: i16 = 19;
 const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
 
 /// A batch of organizations encoded as COPY tuples, remembering where each
@@ -36,8 +37,8 @@ impl CopyBatch {
         }
     }
 
-    /// Appends one organization with its key.
-    pub fn push(&mut self, organization: &Organization, id: Uuid) {
+    /// Appends one organization with its key and the import it belongs to.
+    pub fn push(&mut self, organization: &Organization, id: Uuid, import_id: i64) {
         self.starts.push(self.tuples.len());
         self.source_rows.push(organization.source_row);
         let out = &mut self.tuples;
@@ -59,6 +60,10 @@ impl CopyBatch {
         put_text(out, organization.notes.as_deref());
         put_bytes(out, &[u8::from(organization.is_active)]);
         put_text(out, organization.import_notes.as_deref());
+        put_bytes(out, &import_id.to_be_bytes());
+        // Spreadsheet rows fit in an int4 (Excel stops at 1,048,576).
+        let source_row = i32::try_from(organization.source_row).unwrap_or(i32::MAX);
+        put_bytes(out, &source_row.to_be_bytes());
     }
 
     /// Number of rows in the batch.

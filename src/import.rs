@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 
 use crate::copy_format::{COPY_ORGANIZATIONS, CopyBatch};
 use crate::database::{ConnectError, ConnectionSettings};
+use crate::history::{self, ImportBatch};
 use crate::organization::{OrganizationMapper, RowIssue, RowOutcome, Severity};
 use crate::report::ImportReport;
 use crate::spreadsheet::{FileNotice, ReadError, SheetRow, Spreadsheet};
@@ -28,6 +29,8 @@ pub struct ImportOptions {
     pub sheet: Option<String>,
     /// Rows per COPY batch.
     pub batch_size: usize,
+    /// Import the file even if it was imported completely before.
+    pub again: bool,
 }
 
 impl Default for ImportOptions {
@@ -35,6 +38,7 @@ impl Default for ImportOptions {
         ImportOptions {
             sheet: None,
             batch_size: DEFAULT_BATCH_SIZE,
+            again: false,
         }
     }
 }
@@ -61,6 +65,14 @@ pub enum ImportError {
         "the database has no CRM schema yet (table organizations with import_notes is missing): run `pantry-import migrate` first"
     )]
     NotMigrated,
+    /// This file was imported completely before; nothing was done.
+    #[error("{} was already imported completely (import {}, {}, {} rows stored); pass --again to import it a second time", path.display(), batch.id, batch.started_at, batch.succeeded)]
+    AlreadyImported {
+        /// The file.
+        path: PathBuf,
+        /// The earlier import.
+        batch: Box<ImportBatch>,
+    },
     /// The database refused something that is not about a single row.
     #[error("the database refused the import: {0}")]
     Database(String),
@@ -311,14 +323,55 @@ pub async fn import_file(
 
     let open_path = path.to_path_buf();
     let sheet = options.sheet.clone();
-    let (mut spreadsheet, mut mapper, header_issues) =
-        tokio::task::spawn_blocking(move || open_sheet(&open_path, sheet.as_deref()))
-            .await
-            .map_err(|e| ImportError::Database(format!("the reader stopped: {e}")))??;
+    let (mut spreadsheet, mut mapper, header_issues, fingerprint) =
+        tokio::task::spawn_blocking(move || {
+            let (spreadsheet, mapper, issues) = open_sheet(&open_path, sheet.as_deref())?;
+            let fingerprint = history::fingerprint(&open_path)?;
+            Ok::<_, ImportError>((spreadsheet, mapper, issues, fingerprint))
+        })
+        .await
+        .map_err(|e| ImportError::Database(format!("the reader stopped: {e}")))??;
     let notices: Vec<FileNotice> = spreadsheet.notices().to_vec();
+    let sheet_name = options.sheet.clone().unwrap_or_default();
+    let file_name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
 
     let client = settings.connect().await?;
     ensure_schema(&client).await?;
+
+    // The history decides: a new import, a resumed one, or none at all.
+    let history_error = |e: history::HistoryError| ImportError::Database(e.to_string());
+    let earlier = history::latest_for(&client, &fingerprint, &sheet_name)
+        .await
+        .map_err(history_error)?;
+    let (import_id, stored) = match earlier {
+        Some(batch) if batch.status == "finished" && !options.again => {
+            return Err(ImportError::AlreadyImported {
+                path: path.to_path_buf(),
+                batch: Box::new(batch),
+            });
+        }
+        Some(batch) if batch.status != "finished" => {
+            history::resume(&client, batch.id)
+                .await
+                .map_err(history_error)?;
+            let stored = history::stored_rows(&client, batch.id)
+                .await
+                .map_err(history_error)?;
+            (batch.id, stored)
+        }
+        _ => {
+            let id = history::begin(&client, &file_name, &fingerprint, &sheet_name)
+                .await
+                .map_err(history_error)?;
+            (id, Vec::new())
+        }
+    };
+    let already_stored = stored.len() as u64;
+    progress.succeeded.store(already_stored, Ordering::Relaxed);
+    progress.wake();
 
     // A small channel: the reader runs at most two batches ahead, so memory
     // stays flat whatever the file's size.
@@ -331,7 +384,15 @@ pub async fn import_file(
             let mut closed = false;
             let result = map_rows(&mut spreadsheet, &mut mapper, &reader_progress, |outcome| {
                 match &outcome.organization {
-                    Some(organization) => chunk.batch.push(organization, uuid::Uuid::now_v7()),
+                    // Stored by the interrupted run this one resumes.
+                    Some(organization)
+                        if u32::try_from(organization.source_row)
+                            .is_ok_and(|row| stored.binary_search(&row).is_ok()) => {}
+                    Some(organization) => {
+                        chunk
+                            .batch
+                            .push(organization, uuid::Uuid::now_v7(), import_id);
+                    }
                     None => chunk.invalid_rows += 1,
                 }
                 chunk.issues.extend(outcome.issues);
@@ -378,9 +439,15 @@ pub async fn import_file(
                     progress
                         .failed
                         .fetch_add(refusals.len() as u64, Ordering::Relaxed);
+                    let refused = refusals.len() as u64;
                     issues.extend(refusals);
                     progress.batches_done.fetch_add(1, Ordering::Relaxed);
                     progress.wake();
+                    if let Err(error) =
+                        history::record_batch(&client, import_id, stored, refused).await
+                    {
+                        break LoadEnd::Failed(error.to_string());
+                    }
                 }
                 Err(reason) => break LoadEnd::Failed(reason),
             }
@@ -396,17 +463,33 @@ pub async fn import_file(
     let _ = reader.join();
     progress.wake();
 
-    let report = ImportReport::new(
+    let (status, total_rows) = match &end {
+        LoadEnd::Finished => ("finished", Some(settled + already_stored)),
+        LoadEnd::Cancelled => ("cancelled", None),
+        LoadEnd::Failed(_) => ("failed", None),
+    };
+    let mut report = ImportReport::new(
         path,
         notices,
-        settled,
-        succeeded,
+        settled + already_stored,
+        succeeded + already_stored,
         issues,
         matches!(end, LoadEnd::Cancelled),
         started.elapsed(),
     );
+    report.import_id = Some(import_id);
+    report.already_stored = already_stored;
+    // When the connection is gone this fails too; the import then stays
+    // 'running' in the history and the next run resumes it.
+    let closed = history::finish(&client, import_id, status, total_rows, report.failed).await;
     match end {
-        LoadEnd::Finished | LoadEnd::Cancelled => Ok(report),
+        LoadEnd::Finished | LoadEnd::Cancelled => match closed {
+            Ok(()) => Ok(report),
+            Err(error) => Err(ImportError::Interrupted {
+                reason: error.to_string(),
+                report: Box::new(report),
+            }),
+        },
         LoadEnd::Failed(reason) => Err(ImportError::Interrupted {
             reason,
             report: Box::new(report),
@@ -431,13 +514,14 @@ pub async fn ensure_schema(client: &tokio_postgres::Client) -> Result<(), Import
         .query_one(
             "SELECT count(*) FROM information_schema.columns \
              WHERE table_schema = current_schema() AND table_name = 'organizations' \
-             AND column_name IN ('import_notes', 'primary_manager_name', 'secondary_manager_name')",
+             AND column_name IN ('import_notes', 'primary_manager_name', 'secondary_manager_name', \
+             'import_batch_id', 'import_source_row')",
             &[],
         )
         .await
         .map_err(|e| ImportError::Database(database_reason(&e)))?;
     let found: i64 = row.get(0);
-    if found == 3 {
+    if found == 5 {
         Ok(())
     } else {
         Err(ImportError::NotMigrated)
@@ -457,7 +541,7 @@ async fn load_batch(
     while let Some(rows) = pending.pop() {
         match copy_rows(client, batch, rows.clone()).await {
             Ok(()) => {}
-            Err(error) if error.as_db_error().is_some() && !client.is_closed() => {
+            Err(error) if is_row_refusal(&error) && !client.is_closed() => {
                 if rows.len() == 1 {
                     refusals.push(RowIssue {
                         row: batch.source_rows()[rows.start],
@@ -474,6 +558,12 @@ async fn load_batch(
                     pending.push(middle..rows.end);
                     pending.push(rows.start..middle);
                 }
+            }
+            Err(error) if error.as_db_error().is_some() => {
+                return Err(format!(
+                    "the database refused the import: {}",
+                    database_reason(&error)
+                ));
             }
             Err(error) => {
                 return Err(format!(
@@ -500,9 +590,28 @@ async fn copy_rows(
     Ok(())
 }
 
+/// Whether the database refused the rows themselves (bad data, a constraint,
+/// a trigger), as opposed to the whole import (privileges, missing table).
+fn is_row_refusal(error: &tokio_postgres::Error) -> bool {
+    error.as_db_error().is_some_and(|db| {
+        let code = db.code().code();
+        // 22 data exception, 23 integrity constraint, P0 raised by a trigger,
+        // 54 program limit (a value too large for an index).
+        ["22", "23", "P0", "54"]
+            .iter()
+            .any(|class| code.starts_with(class))
+    })
+}
+
 /// The database's own words for an error, with its detail when it has one.
 pub fn database_reason(error: &tokio_postgres::Error) -> String {
     match error.as_db_error() {
+        Some(db) if *db.code() == tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE => {
+            format!(
+                "{} (the database role needs SELECT and INSERT on organizations, and SELECT, INSERT and UPDATE on import_batches)",
+                db.message()
+            )
+        }
         Some(db) => match db.detail() {
             Some(detail) => format!("{} ({detail})", db.message()),
             None => db.message().to_owned(),

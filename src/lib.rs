@@ -12,7 +12,8 @@
 //!   [`migrate`] applies `migrations/`.
 //! - [`import`] runs the pipeline (read and encode on one thread, binary
 //!   `COPY` in batches on the connection) and reports [`import::ImportProgress`];
-//!   [`report`] turns the outcome into text, JSON or an error-report CSV.
+//!   [`report`] turns the outcome into text, JSON or an error-report CSV;
+//!   [`history`] records every import so it can resume, refuse a repeat, or be undone.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -32,6 +33,7 @@
 
 pub mod copy_format;
 pub mod database;
+pub mod history;
 pub mod import;
 pub mod migrate;
 pub mod organization;

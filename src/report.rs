@@ -37,6 +37,11 @@ pub struct ImportReport {
     pub notices: Vec<FileNotice>,
     /// Whether the run was cancelled before the end.
     pub cancelled: bool,
+    /// The import's number in the history (`None` for a check).
+    pub import_id: Option<i64>,
+    /// Rows an earlier, interrupted run of this import had stored already
+    /// (included in `succeeded`).
+    pub already_stored: u64,
     /// Wall time.
     #[serde(serialize_with = "serialize_seconds", rename = "seconds")]
     pub elapsed: Duration,
@@ -84,6 +89,8 @@ impl ImportReport {
             warning_list,
             notices,
             cancelled,
+            import_id: None,
+            already_stored: 0,
             elapsed,
         }
     }
@@ -99,6 +106,15 @@ impl ImportReport {
         let mut out = String::new();
         for notice in &self.notices {
             let _ = writeln!(out, "note: {}", notice.message);
+        }
+        if let Some(id) = self.import_id
+            && self.already_stored > 0
+        {
+            let _ = writeln!(
+                out,
+                "resuming import {id}: {} of {} rows already stored",
+                self.already_stored, self.total
+            );
         }
         let _ = writeln!(
             out,

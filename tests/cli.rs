@@ -36,7 +36,7 @@ async fn migrate_twice_then_the_schema_is_up_to_date() {
     let first = pantry(&["migrate", "--database-url", &db.url]);
     assert!(first.status.success(), "{}", stderr(&first));
     assert!(
-        stdout(&first).contains("applied V1__crm_schema"),
+        stdout(&first).contains("applied V1__crm_schema, V2__import_history"),
         "{}",
         stdout(&first)
     );
@@ -60,7 +60,7 @@ async fn migrate_twice_then_the_schema_is_up_to_date() {
     assert_eq!(
         db.count("SELECT count(*) FROM refinery_schema_history")
             .await,
-        1
+        2
     );
 }
 

@@ -1,0 +1,267 @@
+//! Import history (`import_batches`): which file was imported when, by whom,
+//! with what outcome; which rows each import stored, so an interrupted import
+//! resumes where it stopped and one import can be undone.
+
+use std::io::Read;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::spreadsheet::ReadError;
+
+/// One recorded import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImportBatch {
+    /// The number brokers and scripts use (`pantry-import undo 7`).
+    pub id: i64,
+    /// The file's name (not its folder).
+    pub file_name: String,
+    /// Worksheet, empty for text files.
+    pub sheet: String,
+    /// running, finished, cancelled, failed or undone.
+    pub status: String,
+    /// Data rows of the file, once read to the end.
+    pub total_rows: Option<i32>,
+    /// Rows stored.
+    pub succeeded: i32,
+    /// Rows refused.
+    pub failed: i32,
+    /// When it started, `YYYY-MM-DD HH:MM` in the server's time zone.
+    pub started_at: String,
+    /// When it ended.
+    pub finished_at: Option<String>,
+    /// The database role that ran it.
+    pub run_by: String,
+}
+
+/// What an undo did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UndoReport {
+    /// The import undone.
+    pub import_id: i64,
+    /// Rows soft-deleted now.
+    pub soft_deleted: u64,
+    /// Rows edited since the import, left alone (unless forced): row number and name.
+    pub edited_left_alone: Vec<(i32, String)>,
+}
+
+/// Why the history could not be read or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// No import has that number.
+    #[error("there is no import number {0}")]
+    NoSuchImport(i64),
+    /// The database refused.
+    #[error("{0}")]
+    Database(String),
+}
+
+impl From<tokio_postgres::Error> for HistoryError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        HistoryError::Database(crate::import::database_reason(&error))
+    }
+}
+
+const BATCH_COLUMNS: &str = "id, file_name, sheet, status, total_rows, succeeded, failed, \
+    to_char(started_at, 'YYYY-MM-DD HH24:MI'), to_char(finished_at, 'YYYY-MM-DD HH24:MI'), run_by";
+
+fn batch_from_row(row: &tokio_postgres::Row) -> ImportBatch {
+    ImportBatch {
+        id: row.get(0),
+        file_name: row.get(1),
+        sheet: row.get(2),
+        status: row.get(3),
+        total_rows: row.get(4),
+        succeeded: row.get(5),
+        failed: row.get(6),
+        started_at: row.get(7),
+        finished_at: row.get(8),
+        run_by: row.get(9),
+    }
+}
+
+/// The BLAKE3 hash of the file's bytes, in hex: the same content is the same
+/// file, whatever its name or date.
+pub fn fingerprint(path: &Path) -> Result<String, ReadError> {
+    let io_error = |source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(io_error)?;
+    let mut hasher = blake3::Hasher::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buffer).map_err(io_error)?;
+        if n == 0 {
+            return Ok(hasher.finalize().to_hex().to_string());
+        }
+        hasher.update(&buffer[..n]);
+    }
+}
+
+/// The latest import of this content and sheet that was not undone.
+pub async fn latest_for(
+    client: &tokio_postgres::Client,
+    fingerprint: &str,
+    sheet: &str,
+) -> Result<Option<ImportBatch>, HistoryError> {
+    let row = client
+        .query_opt(
+            &format!(
+                "SELECT {BATCH_COLUMNS} FROM import_batches \
+                 WHERE entity = 'organizations' AND file_fingerprint = $1 AND sheet = $2 AND status <> 'undone' \
+                 ORDER BY id DESC LIMIT 1"
+            ),
+            &[&fingerprint, &sheet],
+        )
+        .await?;
+    Ok(row.as_ref().map(batch_from_row))
+}
+
+/// Records a new import and returns its number.
+pub async fn begin(
+    client: &tokio_postgres::Client,
+    file_name: &str,
+    fingerprint: &str,
+    sheet: &str,
+) -> Result<i64, HistoryError> {
+    let row = client
+        .query_one(
+            "INSERT INTO import_batches (file_name, file_fingerprint, sheet) VALUES ($1, $2, $3) RETURNING id",
+            &[&file_name, &fingerprint, &sheet],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// Marks an earlier import as running again (it is being resumed).
+pub async fn resume(client: &tokio_postgres::Client, id: i64) -> Result<(), HistoryError> {
+    client
+        .execute(
+            "UPDATE import_batches SET status = 'running', finished_at = NULL WHERE id = $1",
+            &[&id],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The spreadsheet rows an import has stored, sorted.
+pub async fn stored_rows(
+    client: &tokio_postgres::Client,
+    id: i64,
+) -> Result<Vec<u32>, HistoryError> {
+    let rows = client
+        .query(
+            "SELECT import_source_row FROM organizations WHERE import_batch_id = $1 AND import_source_row IS NOT NULL ORDER BY 1",
+            &[&id],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| u32::try_from(r.get::<_, i32>(0)).ok())
+        .collect())
+}
+
+/// Adds to an import's counts after a batch.
+pub async fn record_batch(
+    client: &tokio_postgres::Client,
+    id: i64,
+    stored: u64,
+    refused: u64,
+) -> Result<(), HistoryError> {
+    let stored = i32::try_from(stored).unwrap_or(i32::MAX);
+    let refused = i32::try_from(refused).unwrap_or(i32::MAX);
+    client
+        .execute(
+            "UPDATE import_batches SET succeeded = succeeded + $2, failed = failed + $3 WHERE id = $1",
+            &[&id, &stored, &refused],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Closes an import: its status, the rows read, and counts recomputed from
+/// the rows actually stored.
+pub async fn finish(
+    client: &tokio_postgres::Client,
+    id: i64,
+    status: &str,
+    total_rows: Option<u64>,
+    failed: u64,
+) -> Result<(), HistoryError> {
+    let total = total_rows.and_then(|t| i32::try_from(t).ok());
+    let failed = i32::try_from(failed).unwrap_or(i32::MAX);
+    client
+        .execute(
+            "UPDATE import_batches SET status = $2, finished_at = now(), total_rows = coalesce($3, total_rows), \
+             failed = $4, succeeded = (SELECT count(*) FROM organizations WHERE import_batch_id = $1) \
+             WHERE id = $1",
+            &[&id, &status, &total, &failed],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The latest imports, newest first.
+pub async fn list(
+    client: &tokio_postgres::Client,
+    limit: i64,
+) -> Result<Vec<ImportBatch>, HistoryError> {
+    let rows = client
+        .query(
+            &format!("SELECT {BATCH_COLUMNS} FROM import_batches ORDER BY id DESC LIMIT $1"),
+            &[&limit],
+        )
+        .await?;
+    Ok(rows.iter().map(batch_from_row).collect())
+}
+
+/// Soft-deletes (sets `deleted_at` on) the rows one import stored. Rows edited
+/// since the import are listed and left alone unless `force`.
+pub async fn undo(
+    client: &mut tokio_postgres::Client,
+    id: i64,
+    force: bool,
+) -> Result<UndoReport, HistoryError> {
+    let transaction = client.transaction().await?;
+    let exists = transaction
+        .query_opt(
+            "SELECT 1 FROM import_batches WHERE id = $1 FOR UPDATE",
+            &[&id],
+        )
+        .await?;
+    if exists.is_none() {
+        return Err(HistoryError::NoSuchImport(id));
+    }
+    let edited: Vec<(i32, String)> = transaction
+        .query(
+            "SELECT import_source_row, name FROM organizations \
+             WHERE import_batch_id = $1 AND deleted_at IS NULL AND updated_at > created_at \
+             ORDER BY import_source_row",
+            &[&id],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let soft_deleted = transaction
+        .execute(
+            "UPDATE organizations SET deleted_at = now() \
+             WHERE import_batch_id = $1 AND deleted_at IS NULL AND ($2 OR updated_at <= created_at)",
+            &[&id, &force],
+        )
+        .await?;
+    transaction
+        .execute(
+            "UPDATE import_batches SET status = 'undone' WHERE id = $1 \
+             AND NOT EXISTS (SELECT 1 FROM organizations WHERE import_batch_id = $1 AND deleted_at IS NULL)",
+            &[&id],
+        )
+        .await?;
+    transaction.commit().await?;
+    Ok(UndoReport {
+        import_id: id,
+        soft_deleted,
+        edited_left_alone: if force { Vec::new() } else { edited },
+    })
+}
