@@ -183,6 +183,76 @@ fn importing_into_a_database_without_the_crm_tables_offers_to_create_them() {
 }
 
 #[test]
+fn a_second_import_of_the_same_file_asks_first_and_the_history_can_undo_it() {
+    let rt = runtime();
+    let db = rt.block_on(TestDatabase::migrated());
+    let mut harness = window(Some(data("broker_accounts_1252.csv")));
+    wait_for(&mut harness, "the preview", PantryApp::preview_ready);
+    harness.state_mut().connection.fill_from_url(&db.url);
+    harness.run_steps(2);
+    harness.get_by_label("Import 11 organizations").click();
+    wait_for(&mut harness, "the import", import_finished);
+
+    harness.get_by_label("Import this file again").click();
+    wait_for(&mut harness, "the question", |app| {
+        app.repeat_question.is_some()
+    });
+    harness.get_by_label("This file was imported already");
+    assert_eq!(
+        rt.block_on(db.count("SELECT count(*) FROM organizations")),
+        11
+    );
+    harness.get_by_label("Import again anyway").click();
+    wait_for(&mut harness, "the second import", |app| {
+        app.import.as_ref().is_some_and(|run| !run.is_running())
+    });
+    assert_eq!(
+        rt.block_on(db.count("SELECT count(*) FROM organizations")),
+        22
+    );
+
+    // Past imports: undo the second one.
+    wait_for(&mut harness, "the history", |app| {
+        app.history.imports.len() == 2
+    });
+    harness.get_by_label("#2");
+    harness
+        .get_all_by_label("Undo this import…")
+        .next()
+        .unwrap()
+        .click();
+    harness.run_steps(2);
+    harness.get_by_label("Yes, undo it").click();
+    wait_for(&mut harness, "the undo", |app| {
+        app.history
+            .imports
+            .first()
+            .is_some_and(|batch| batch.status == "undone")
+    });
+    assert!(
+        harness
+            .query_by_label_contains("Import 2: 11 rows removed")
+            .is_some()
+    );
+    assert_eq!(
+        rt.block_on(db.count("SELECT count(*) FROM organizations WHERE deleted_at IS NULL")),
+        11
+    );
+}
+
+#[test]
+fn the_remembered_connection_never_holds_the_password() {
+    let mut harness = window(None);
+    let form = &mut harness.state_mut().connection;
+    form.fill_from_url("postgres://broker:Sup3r-Secret@db.example.com:5432/crm?sslmode=require");
+    form.password = "An0ther-Secret".to_owned();
+    let saved = serde_json::to_string(&form.remembered()).unwrap();
+    assert!(saved.contains("broker@db.example.com"), "{saved}");
+    assert!(!saved.contains("Sup3r-Secret"), "{saved}");
+    assert!(!saved.contains("An0ther-Secret"), "{saved}");
+}
+
+#[test]
 fn cancel_stops_the_import_and_says_what_was_stored() {
     let rt = runtime();
     let db = rt.block_on(TestDatabase::migrated());

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use eframe::egui::{self, RichText};
 use pantry_import::database::ConnectionSettings;
+use pantry_import::history::ImportBatch;
 use pantry_import::import::{self, ImportError, ImportOptions, ImportProgress};
 use pantry_import::report::ImportReport;
 
@@ -22,6 +23,8 @@ pub enum ImportOutcome {
     Done(ImportReport),
     /// The database has no CRM tables yet; nothing was sent.
     NeedsSchema(String),
+    /// The same file was imported completely before; nothing was sent.
+    AlreadyImported(Box<ImportBatch>),
     /// It could not run, or stopped part way; `report` says what was stored.
     Stopped {
         reason: String,
@@ -49,11 +52,13 @@ impl ImportRun {
         sheet: Option<String>,
         settings: ConnectionSettings,
         expected: PreviewCounts,
+        again: bool,
     ) -> ImportRun {
         let waker_ctx = ctx.clone();
         let progress = ImportProgress::new(Some(Arc::new(move || waker_ctx.request_repaint())));
         let options = ImportOptions {
             sheet,
+            again,
             ..ImportOptions::default()
         };
         let batch_size = options.batch_size;
@@ -65,6 +70,9 @@ impl ImportRun {
             {
                 Ok(report) => ImportOutcome::Done(report),
                 Err(ImportError::NotMigrated) => ImportOutcome::NeedsSchema(settings.describe()),
+                Err(ImportError::AlreadyImported { batch, .. }) => {
+                    ImportOutcome::AlreadyImported(batch)
+                }
                 Err(ImportError::Interrupted { reason, report }) => ImportOutcome::Stopped {
                     reason,
                     report: Some(*report),
@@ -116,7 +124,7 @@ impl ImportRun {
         match &self.outcome {
             Some(ImportOutcome::Done(report)) => Some(report),
             Some(ImportOutcome::Stopped { report, .. }) => report.as_ref(),
-            Some(ImportOutcome::NeedsSchema(_)) | None => None,
+            Some(ImportOutcome::NeedsSchema(_) | ImportOutcome::AlreadyImported(_)) | None => None,
         }
     }
 
@@ -143,6 +151,10 @@ pub fn import_ui(ui: &mut egui::Ui, app: &PantryApp, actions: &mut Vec<Action>) 
     ui.separator();
     ui.add_space(6.0);
     ui.label(theme::bold("Import").size(17.0));
+    if let Some(batch) = &app.repeat_question {
+        repeat_question_ui(ui, batch, actions);
+        return;
+    }
     match &app.import {
         Some(run) if run.is_running() => running_ui(ui, run, actions),
         Some(run) => {
@@ -199,6 +211,31 @@ fn start_button_ui(
     if !app.connection.is_verified() && ready {
         ui.weak("Tip: test the connection first.");
     }
+}
+
+fn repeat_question_ui(ui: &mut egui::Ui, batch: &ImportBatch, actions: &mut Vec<Action>) {
+    egui::Frame::new()
+        .fill(theme::WARN_FILL)
+        .inner_margin(egui::Margin::same(10))
+        .corner_radius(4.0)
+        .show(ui, |ui| {
+            ui.label(theme::bold("This file was imported already").color(theme::WARN_TEXT));
+            ui.label(format!(
+                "Import #{} of {} on {} stored {} organizations. Importing it again adds them a second time.",
+                batch.id,
+                batch.file_name,
+                batch.started_at,
+                theme::thousands(u64::try_from(batch.succeeded).unwrap_or(0))
+            ));
+            ui.horizontal(|ui| {
+                if ui.button("Import again anyway").clicked() {
+                    actions.push(Action::ImportAgainAnyway);
+                }
+                if ui.button("Don't import").clicked() {
+                    actions.push(Action::DismissRepeat);
+                }
+            });
+        });
 }
 
 fn running_ui(ui: &mut egui::Ui, run: &ImportRun, actions: &mut Vec<Action>) {
@@ -264,7 +301,7 @@ fn finished_ui(ui: &mut egui::Ui, run: &ImportRun, actions: &mut Vec<Action>) {
         Some(ImportOutcome::Stopped { reason, .. }) => {
             ui.add(egui::Label::new(RichText::new(format!("✖ {reason}")).color(FAIL_TEXT)).wrap());
         }
-        Some(ImportOutcome::NeedsSchema(_)) | None => {}
+        Some(ImportOutcome::NeedsSchema(_) | ImportOutcome::AlreadyImported(_)) | None => {}
     }
     if ui.button("Show results").clicked() {
         actions.push(Action::ShowResults);

@@ -6,6 +6,7 @@
 //! `request_repaint`.
 
 pub mod connection;
+pub mod history_panel;
 pub mod import_panel;
 mod open_file;
 pub mod preview;
@@ -54,6 +55,11 @@ pub enum Action {
     TestConnection,
     Migrate,
     StartImport,
+    /// Import a file the history says was imported completely before.
+    ImportAgainAnyway,
+    DismissRepeat,
+    RefreshHistory,
+    UndoImport(i64),
     CancelImport,
     SaveErrorReport,
     ShowResults,
@@ -70,6 +76,9 @@ pub struct PantryApp {
     loader: Option<PreviewLoader>,
     pub connection: ConnectionForm,
     pub import: Option<ImportRun>,
+    /// A finished earlier import of the same file, while the broker decides.
+    pub repeat_question: Option<pantry_import::history::ImportBatch>,
+    pub history: history_panel::HistoryPanel,
     /// Whether the results of the last import are on screen.
     pub showing_results: bool,
     /// A problem to show at the top of the window until dismissed.
@@ -124,6 +133,8 @@ impl PantryApp {
             loader: None,
             connection,
             import: None,
+            repeat_question: None,
+            history: history_panel::HistoryPanel::default(),
             showing_results: false,
             error,
             typed_path: String::new(),
@@ -172,7 +183,15 @@ impl PantryApp {
             }
             Action::TestConnection => self.connection.test(&self.runtime, &self.ctx),
             Action::Migrate => self.connection.migrate(&self.runtime, &self.ctx),
-            Action::StartImport => self.start_import(),
+            Action::StartImport => self.start_import(false),
+            Action::ImportAgainAnyway => self.start_import(true),
+            Action::DismissRepeat => self.repeat_question = None,
+            Action::RefreshHistory => self.refresh_history(),
+            Action::UndoImport(id) => {
+                if let Ok(settings) = self.connection.settings() {
+                    self.history.undo(&self.runtime, &self.ctx, settings, id);
+                }
+            }
             Action::CancelImport => {
                 if let Some(run) = &self.import {
                     run.progress.cancel();
@@ -218,7 +237,14 @@ impl PantryApp {
         self.file_dialog = Some(receiver);
     }
 
-    fn start_import(&mut self) {
+    fn refresh_history(&mut self) {
+        if let Ok(settings) = self.connection.settings() {
+            self.history.refresh(&self.runtime, &self.ctx, settings);
+        }
+    }
+
+    fn start_import(&mut self, again: bool) {
+        self.repeat_question = None;
         let Some(preview) = &self.preview else {
             return;
         };
@@ -237,6 +263,7 @@ impl PantryApp {
             preview.sheet.clone(),
             settings,
             preview.counts,
+            again,
         ));
         self.showing_results = false;
     }
@@ -310,18 +337,32 @@ impl eframe::App for PantryApp {
         {
             self.loader = None;
         }
+        let verified_before = self.connection.is_verified();
         self.connection.poll();
+        if !verified_before && self.connection.is_verified() {
+            self.refresh_history();
+        }
+        if self.history.poll() {
+            self.refresh_history();
+        }
         if let Some(run) = &mut self.import
             && run.poll()
         {
-            if let Some(import_panel::ImportOutcome::NeedsSchema(description)) = &run.outcome {
-                // Nothing was sent: offer to create the tables, keep the preview.
-                self.connection.status =
-                    connection::ConnectionStatus::NeedsMigration(description.clone());
-                self.import = None;
-            } else {
-                self.showing_results = true;
+            match &run.outcome {
+                Some(import_panel::ImportOutcome::NeedsSchema(description)) => {
+                    // Nothing was sent: offer to create the tables, keep the preview.
+                    self.connection.status =
+                        connection::ConnectionStatus::NeedsMigration(description.clone());
+                    self.import = None;
+                }
+                Some(import_panel::ImportOutcome::AlreadyImported(batch)) => {
+                    // Nothing was sent: ask before importing the same file twice.
+                    self.repeat_question = Some((**batch).clone());
+                    self.import = None;
+                }
+                _ => self.showing_results = true,
             }
+            self.refresh_history();
         }
     }
 
@@ -349,6 +390,11 @@ impl eframe::App for PantryApp {
                         connection::connection_ui(ui, &mut self.connection, &mut actions);
                         ui.add_space(12.0);
                         import_panel::import_ui(ui, self, &mut actions);
+                        if self.connection.is_verified() || self.history.loaded {
+                            ui.add_space(12.0);
+                            ui.separator();
+                            history_panel::history_ui(ui, &mut self.history, &mut actions);
+                        }
                     });
                 });
         }

@@ -60,7 +60,7 @@ pub fn results_ui(
                 ));
             }
         }
-        Some(ImportOutcome::NeedsSchema(_)) | None => return,
+        Some(ImportOutcome::NeedsSchema(_) | ImportOutcome::AlreadyImported(_)) | None => return,
     }
     let Some(report) = run.report() else {
         buttons_ui(ui, None, save_message, actions);
