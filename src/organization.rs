@@ -298,6 +298,8 @@ impl ColumnMap {
         let mut fields = HashMap::new();
         let mut roles = Vec::with_capacity(headers.len());
         let mut labels: Vec<String> = Vec::with_capacity(headers.len());
+        // Headers seen so far, so a sheet with thousands of columns stays fast.
+        let mut seen = std::collections::HashSet::with_capacity(headers.len());
         let mut email = None;
         for (index, header) in headers.iter().enumerate() {
             let trimmed = header.trim();
@@ -314,7 +316,7 @@ impl ColumnMap {
             let letter = column_letter(index);
             let label = if trimmed.is_empty() {
                 format!("Column {letter}")
-            } else if labels.iter().any(|l| l == trimmed) {
+            } else if !seen.insert(trimmed) {
                 format!("{trimmed} (column {letter})")
             } else {
                 trimmed.to_owned()
@@ -364,13 +366,13 @@ impl ColumnMap {
                 severity: Severity::Error,
             });
         }
+        let mut seen = std::collections::HashSet::with_capacity(headers.len());
         for (index, header) in headers.iter().enumerate() {
             let trimmed = header.trim();
             if trimmed.is_empty() {
                 continue;
             }
-            let first = headers.iter().position(|h| h.trim() == trimmed);
-            if first != Some(index) {
+            if !seen.insert(trimmed) {
                 issues.push(RowIssue {
                     row: header_row,
                     column: self.label(index),

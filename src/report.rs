@@ -77,6 +77,13 @@ impl ImportReport {
         let (failures, warning_list): (Vec<_>, Vec<_>) = issues
             .into_iter()
             .partition(|i| i.severity == Severity::Error);
+        let mut notices = notices;
+        if total == 0 && !cancelled {
+            notices.push(FileNotice {
+                row: None,
+                message: "The sheet has a header row but no data rows below it".to_owned(),
+            });
+        }
         let mut failed_rows: Vec<u64> = failures.iter().map(|i| i.row).collect();
         failed_rows.dedup();
         ImportReport {
