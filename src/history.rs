@@ -1,11 +1,16 @@
 //! Import history (`import_batches`): which file was imported when, by whom,
 //! with what outcome; which rows each import stored, so an interrupted import
 //! resumes where it stopped and one import can be undone.
+//!
+//! Queries use unnamed statements (`*_typed`), so they work through
+//! transaction-mode poolers (PgBouncer, Supabase's port 6543) where a named
+//! prepared statement may land on another server connection.
 
 use std::io::Read;
 use std::path::Path;
 
 use serde::Serialize;
+use tokio_postgres::types::Type;
 
 use crate::spreadsheet::ReadError;
 
@@ -106,13 +111,13 @@ pub async fn latest_for(
     sheet: &str,
 ) -> Result<Option<ImportBatch>, HistoryError> {
     let row = client
-        .query_opt(
+        .query_typed_opt(
             &format!(
                 "SELECT {BATCH_COLUMNS} FROM import_batches \
                  WHERE entity = 'organizations' AND file_fingerprint = $1 AND sheet = $2 AND status <> 'undone' \
                  ORDER BY id DESC LIMIT 1"
             ),
-            &[&fingerprint, &sheet],
+            &[(&fingerprint, Type::TEXT), (&sheet, Type::TEXT)],
         )
         .await?;
     Ok(row.as_ref().map(batch_from_row))
@@ -126,9 +131,9 @@ pub async fn begin(
     sheet: &str,
 ) -> Result<i64, HistoryError> {
     let row = client
-        .query_one(
+        .query_typed_one(
             "INSERT INTO import_batches (file_name, file_fingerprint, sheet) VALUES ($1, $2, $3) RETURNING id",
-            &[&file_name, &fingerprint, &sheet],
+            &[(&file_name, Type::TEXT), (&fingerprint, Type::TEXT), (&sheet, Type::TEXT)],
         )
         .await?;
     Ok(row.get(0))
@@ -137,9 +142,9 @@ pub async fn begin(
 /// Marks an earlier import as running again (it is being resumed).
 pub async fn resume(client: &tokio_postgres::Client, id: i64) -> Result<(), HistoryError> {
     client
-        .execute(
+        .execute_typed(
             "UPDATE import_batches SET status = 'running', finished_at = NULL WHERE id = $1",
-            &[&id],
+            &[(&id, Type::INT8)],
         )
         .await?;
     Ok(())
@@ -151,9 +156,9 @@ pub async fn stored_rows(
     id: i64,
 ) -> Result<Vec<u32>, HistoryError> {
     let rows = client
-        .query(
+        .query_typed(
             "SELECT import_source_row FROM organizations WHERE import_batch_id = $1 AND import_source_row IS NOT NULL ORDER BY 1",
-            &[&id],
+            &[(&id, Type::INT8)],
         )
         .await?;
     Ok(rows
@@ -162,7 +167,7 @@ pub async fn stored_rows(
         .collect())
 }
 
-/// Adds to an import's counts after a batch.
+/// Adds to an import's counts (refused rows, after a batch was bisected).
 pub async fn record_batch(
     client: &tokio_postgres::Client,
     id: i64,
@@ -172,9 +177,25 @@ pub async fn record_batch(
     let stored = i32::try_from(stored).unwrap_or(i32::MAX);
     let refused = i32::try_from(refused).unwrap_or(i32::MAX);
     client
-        .execute(
+        .execute_typed(
             "UPDATE import_batches SET succeeded = succeeded + $2, failed = failed + $3 WHERE id = $1",
-            &[&id, &stored, &refused],
+            &[(&id, Type::INT8), (&stored, Type::INT4), (&refused, Type::INT4)],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Adds `stored` rows to an import's count (inside the batch's transaction).
+pub async fn count_stored(
+    client: &tokio_postgres::Client,
+    id: i64,
+    stored: u64,
+) -> Result<(), tokio_postgres::Error> {
+    let stored = i32::try_from(stored).unwrap_or(i32::MAX);
+    client
+        .execute_typed(
+            "UPDATE import_batches SET succeeded = succeeded + $2 WHERE id = $1",
+            &[(&id, Type::INT8), (&stored, Type::INT4)],
         )
         .await?;
     Ok(())
@@ -192,11 +213,11 @@ pub async fn finish(
     let total = total_rows.and_then(|t| i32::try_from(t).ok());
     let failed = i32::try_from(failed).unwrap_or(i32::MAX);
     client
-        .execute(
+        .execute_typed(
             "UPDATE import_batches SET status = $2, finished_at = now(), total_rows = coalesce($3, total_rows), \
              failed = $4, succeeded = (SELECT count(*) FROM organizations WHERE import_batch_id = $1) \
              WHERE id = $1",
-            &[&id, &status, &total, &failed],
+            &[(&id, Type::INT8), (&status, Type::TEXT), (&total, Type::INT4), (&failed, Type::INT4)],
         )
         .await?;
     Ok(())
@@ -208,9 +229,9 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<ImportBatch>, HistoryError> {
     let rows = client
-        .query(
+        .query_typed(
             &format!("SELECT {BATCH_COLUMNS} FROM import_batches ORDER BY id DESC LIMIT $1"),
-            &[&limit],
+            &[(&limit, Type::INT8)],
         )
         .await?;
     Ok(rows.iter().map(batch_from_row).collect())
@@ -225,37 +246,37 @@ pub async fn undo(
 ) -> Result<UndoReport, HistoryError> {
     let transaction = client.transaction().await?;
     let exists = transaction
-        .query_opt(
+        .query_typed_opt(
             "SELECT 1 FROM import_batches WHERE id = $1 FOR UPDATE",
-            &[&id],
+            &[(&id, Type::INT8)],
         )
         .await?;
     if exists.is_none() {
         return Err(HistoryError::NoSuchImport(id));
     }
     let edited: Vec<(i32, String)> = transaction
-        .query(
+        .query_typed(
             "SELECT import_source_row, name FROM organizations \
              WHERE import_batch_id = $1 AND deleted_at IS NULL AND updated_at > created_at \
              ORDER BY import_source_row",
-            &[&id],
+            &[(&id, Type::INT8)],
         )
         .await?
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
     let soft_deleted = transaction
-        .execute(
+        .execute_typed(
             "UPDATE organizations SET deleted_at = now() \
              WHERE import_batch_id = $1 AND deleted_at IS NULL AND ($2 OR updated_at <= created_at)",
-            &[&id, &force],
+            &[(&id, Type::INT8), (&force, Type::BOOL)],
         )
         .await?;
     transaction
-        .execute(
+        .execute_typed(
             "UPDATE import_batches SET status = 'undone' WHERE id = $1 \
              AND NOT EXISTS (SELECT 1 FROM organizations WHERE import_batch_id = $1 AND deleted_at IS NULL)",
-            &[&id],
+            &[(&id, Type::INT8)],
         )
         .await?;
     transaction.commit().await?;

@@ -430,7 +430,7 @@ pub async fn import_file(
         settled += chunk.invalid_rows;
         issues.extend(chunk.issues);
         if !chunk.batch.is_empty() {
-            match load_batch(&client, &chunk.batch).await {
+            match load_batch(&client, &chunk.batch, import_id).await {
                 Ok(refusals) => {
                     let stored = (chunk.batch.len() - refusals.len()) as u64;
                     succeeded += stored;
@@ -439,15 +439,9 @@ pub async fn import_file(
                     progress
                         .failed
                         .fetch_add(refusals.len() as u64, Ordering::Relaxed);
-                    let refused = refusals.len() as u64;
                     issues.extend(refusals);
                     progress.batches_done.fetch_add(1, Ordering::Relaxed);
                     progress.wake();
-                    if let Err(error) =
-                        history::record_batch(&client, import_id, stored, refused).await
-                    {
-                        break LoadEnd::Failed(error.to_string());
-                    }
                 }
                 Err(reason) => break LoadEnd::Failed(reason),
             }
@@ -511,7 +505,7 @@ impl ReadChunk {
 /// Checks the CRM schema is there before any row is sent.
 pub async fn ensure_schema(client: &tokio_postgres::Client) -> Result<(), ImportError> {
     let row = client
-        .query_one(
+        .query_typed_one(
             "SELECT count(*) FROM information_schema.columns \
              WHERE table_schema = current_schema() AND table_name = 'organizations' \
              AND column_name IN ('import_notes', 'primary_manager_name', 'secondary_manager_name', \
@@ -530,16 +524,31 @@ pub async fn ensure_schema(client: &tokio_postgres::Client) -> Result<(), Import
 
 /// Loads one batch. A batch the database refuses is split in halves until
 /// the refused rows stand alone, so only they fail, each with the database's
-/// reason. A broken connection ends the import.
+/// reason. A broken connection, or a refusal of the whole import (such as a
+/// missing privilege), ends the import.
 async fn load_batch(
     client: &tokio_postgres::Client,
     batch: &CopyBatch,
+    import_id: i64,
 ) -> Result<Vec<RowIssue>, String> {
+    let fatal = |error: &tokio_postgres::Error| {
+        if error.as_db_error().is_some() {
+            format!(
+                "the database refused the import: {}",
+                database_reason(error)
+            )
+        } else {
+            format!(
+                "the connection to the database failed: {}",
+                database_reason(error)
+            )
+        }
+    };
     let mut refusals = Vec::new();
     let mut pending = Vec::new();
     pending.push(0..batch.len());
     while let Some(rows) = pending.pop() {
-        match copy_rows(client, batch, rows.clone()).await {
+        match copy_rows(client, batch, rows.clone(), import_id).await {
             Ok(()) => {}
             Err(error) if is_row_refusal(&error) && !client.is_closed() => {
                 if rows.len() == 1 {
@@ -559,35 +568,45 @@ async fn load_batch(
                     pending.push(rows.start..middle);
                 }
             }
-            Err(error) if error.as_db_error().is_some() => {
-                return Err(format!(
-                    "the database refused the import: {}",
-                    database_reason(&error)
-                ));
-            }
-            Err(error) => {
-                return Err(format!(
-                    "the connection to the database failed: {}",
-                    database_reason(&error)
-                ));
-            }
+            Err(error) => return Err(fatal(&error)),
         }
+    }
+    if !refusals.is_empty() {
+        history::record_batch(client, import_id, 0, refusals.len() as u64)
+            .await
+            .map_err(|e| format!("the database refused the import: {e}"))?;
     }
     Ok(refusals)
 }
 
+/// One transaction: the rows' COPY and the import's count move together, so
+/// the history never disagrees with the table. The statement is prepared and
+/// closed inside the transaction, which keeps transaction-mode poolers happy.
 async fn copy_rows(
     client: &tokio_postgres::Client,
     batch: &CopyBatch,
     rows: std::ops::Range<usize>,
+    import_id: i64,
 ) -> Result<(), tokio_postgres::Error> {
-    let sink = client
-        .copy_in::<_, bytes::Bytes>(COPY_ORGANIZATIONS)
-        .await?;
-    let mut sink = std::pin::pin!(sink);
-    sink.send(batch.payload(rows)).await?;
-    sink.as_mut().finish().await?;
-    Ok(())
+    client.batch_execute("BEGIN").await?;
+    let copied = async {
+        let statement = client.prepare(COPY_ORGANIZATIONS).await?;
+        let sink = client.copy_in::<_, bytes::Bytes>(&statement).await?;
+        let mut sink = std::pin::pin!(sink);
+        sink.send(batch.payload(rows)).await?;
+        let stored = sink.as_mut().finish().await?;
+        history::count_stored(client, import_id, stored).await
+    }
+    .await;
+    match copied {
+        Ok(()) => client.batch_execute("COMMIT").await,
+        Err(error) => {
+            // The connection may be gone; the rollback is best effort and
+            // the server rolls back a dead session's transaction by itself.
+            let _ = client.batch_execute("ROLLBACK").await;
+            Err(error)
+        }
+    }
 }
 
 /// Whether the database refused the rows themselves (bad data, a constraint,

@@ -33,6 +33,11 @@ pub fn with_database(admin: &str, database: &str) -> String {
 impl TestDatabase {
     /// Creates an empty database with a unique name.
     pub async fn create() -> TestDatabase {
+        TestDatabase::create_on(&admin_url()).await
+    }
+
+    /// Creates an empty database on the server of `admin_url`.
+    pub async fn create_on(admin_url: &str) -> TestDatabase {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let name = format!(
             "pantry_test_{}_{}_{}",
@@ -40,7 +45,7 @@ impl TestDatabase {
             COUNTER.fetch_add(1, Ordering::Relaxed),
             uuid::Uuid::now_v7().simple().to_string()[24..].to_owned()
         );
-        let admin_url = admin_url();
+        let admin_url = admin_url.to_owned();
         let admin = ConnectionSettings::parse(&admin_url)
             .unwrap()
             .connect()
