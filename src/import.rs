@@ -16,11 +16,13 @@ use crate::organization::{OrganizationMapper, RowIssue, RowOutcome, Severity};
 use crate::report::ImportReport;
 use crate::spreadsheet::{FileNotice, ReadError, SheetRow, Spreadsheet};
 
-/// Rows per COPY batch unless told otherwise. Chosen by measurement (see
-/// README, "Performance"): large enough that per-batch round trips vanish,
-/// small enough that progress moves several times a second and a refused
-/// batch is cheap to bisect.
-pub const DEFAULT_BATCH_SIZE: usize = 5_000;
+/// Rows per COPY batch unless told otherwise. Chosen by measurement (README,
+/// "Performance"): every batch is a transaction whose commit waits for the
+/// WAL flush, so 200,000 rows took 2.4-2.7 s in batches of 1,000, 1.8-2.0 s
+/// in batches of 5,000 and 1.4-1.5 s in batches of 20,000; peak memory rose
+/// from 22 to 70 MB. 20,000 still moves the progress bar several times a
+/// second and keeps bisecting a refused batch short.
+pub const DEFAULT_BATCH_SIZE: usize = 20_000;
 
 /// What to import and how.
 #[derive(Debug, Clone)]
