@@ -187,6 +187,7 @@ impl Preview {
 
 enum LoadMessage {
     Opened {
+        bytes_total: u64,
         sheets: Vec<String>,
         sheet: Option<String>,
         description: String,
@@ -224,6 +225,7 @@ impl PreviewLoader {
         loop {
             match self.receiver.try_recv() {
                 Ok(LoadMessage::Opened {
+                    bytes_total,
                     sheets,
                     sheet,
                     description,
@@ -233,6 +235,12 @@ impl PreviewLoader {
                     notices,
                     header_issues,
                 }) => {
+                    // The cells take about the file's size; reserving it once
+                    // avoids doubling the buffer as chunks arrive.
+                    preview
+                        .rows
+                        .text
+                        .reserve(usize::try_from(bytes_total).unwrap_or(0));
                     preview.sheets = sheets;
                     preview.sheet = sheet;
                     preview.description = description;
@@ -350,6 +358,11 @@ fn load(
         Some(sheet.unwrap_or_else(|| sheets[0].clone()))
     };
     let opened = LoadMessage::Opened {
+        bytes_total: if spreadsheet.kind() == spreadsheet::FileKind::Text {
+            spreadsheet.bytes_total()
+        } else {
+            0
+        },
         sheets,
         sheet: sheet_name,
         description: spreadsheet.description().to_owned(),
