@@ -67,6 +67,20 @@ pub enum Action {
     StartOver,
 }
 
+/// What a native file dialog gave back.
+enum DialogAnswer {
+    Picked(PathBuf),
+    Cancelled,
+    /// The desktop has no dialog to show (on Linux: no XDG desktop portal).
+    Unavailable,
+}
+
+/// A dialog that "returns nothing" faster than a person can press Cancel
+/// was never shown: rfd reports a missing portal the same way as a cancel.
+fn dialog_unavailable(asked: std::time::Instant) -> bool {
+    asked.elapsed() < std::time::Duration::from_millis(250)
+}
+
 /// The whole state of the window.
 pub struct PantryApp {
     runtime: Arc<tokio::runtime::Runtime>,
@@ -86,7 +100,7 @@ pub struct PantryApp {
     /// Path typed into the "open" box.
     pub typed_path: String,
     pending: Vec<Action>,
-    file_dialog: Option<std::sync::mpsc::Receiver<Option<PathBuf>>>,
+    file_dialog: Option<std::sync::mpsc::Receiver<DialogAnswer>>,
     /// The last message about saving the error report.
     pub save_message: Option<String>,
     save_dialog: Option<std::sync::mpsc::Receiver<Option<String>>>,
@@ -221,6 +235,7 @@ impl PantryApp {
         let (sender, receiver) = std::sync::mpsc::channel();
         let ctx = self.ctx.clone();
         self.runtime.spawn(async move {
+            let asked = std::time::Instant::now();
             let picked = rfd::AsyncFileDialog::new()
                 .set_title("Open a spreadsheet")
                 .add_filter(
@@ -231,7 +246,12 @@ impl PantryApp {
                 .pick_file()
                 .await
                 .map(|handle| handle.path().to_path_buf());
-            let _ = sender.send(picked);
+            let answer = match picked {
+                Some(path) => DialogAnswer::Picked(path),
+                None if dialog_unavailable(asked) => DialogAnswer::Unavailable,
+                None => DialogAnswer::Cancelled,
+            };
+            let _ = sender.send(answer);
             ctx.request_repaint();
         });
         self.file_dialog = Some(receiver);
@@ -280,6 +300,7 @@ impl PantryApp {
         let (sender, receiver) = std::sync::mpsc::channel();
         let ctx = self.ctx.clone();
         self.runtime.spawn(async move {
+            let asked = std::time::Instant::now();
             let target = rfd::AsyncFileDialog::new()
                 .set_title("Save the error report")
                 .set_file_name(format!("{stem} - errors.csv"))
@@ -287,8 +308,22 @@ impl PantryApp {
                 .save_file()
                 .await
                 .map(|h| h.path().to_path_buf());
-            let message =
-                target.map(|path| results::write_error_report(&report, sheet.as_deref(), &path));
+            let message = match target {
+                Some(path) => Some(results::write_error_report(
+                    &report,
+                    sheet.as_deref(),
+                    &path,
+                )),
+                None if dialog_unavailable(asked) => {
+                    // No dialog on this desktop: put it beside the spreadsheet and say where.
+                    let path = report.file.with_file_name(format!("{stem} - errors.csv"));
+                    Some(format!(
+                        "No file dialog is available on this desktop. {}",
+                        results::write_error_report(&report, sheet.as_deref(), &path)
+                    ))
+                }
+                None => None,
+            };
             let _ = sender.send(message);
             ctx.request_repaint();
         });
@@ -311,10 +346,18 @@ impl eframe::App for PantryApp {
         }
         if let Some(receiver) = &self.file_dialog {
             match receiver.try_recv() {
-                Ok(picked) => {
+                Ok(answer) => {
                     self.file_dialog = None;
-                    if let Some(path) = picked {
-                        self.pending.push(Action::OpenPath(path));
+                    match answer {
+                        DialogAnswer::Picked(path) => self.pending.push(Action::OpenPath(path)),
+                        DialogAnswer::Cancelled => {}
+                        DialogAnswer::Unavailable => {
+                            self.error = Some(
+                                "No file dialog is available on this desktop (its XDG portal is not running). \
+                                 Drop the file on the window, or type its path below."
+                                    .to_owned(),
+                            );
+                        }
                     }
                 }
                 Err(std::sync::mpsc::TryRecvError::Disconnected) => self.file_dialog = None,
