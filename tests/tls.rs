@@ -138,3 +138,39 @@ async fn imports_through_pgbouncer_in_transaction_mode() {
         "the history works through the pooler too"
     );
 }
+
+#[tokio::test]
+async fn a_wrong_password_is_refused_plainly_and_never_shown() {
+    let db = TestDatabase::create_on(&env("PANTRY_TEST_TLS_URL")).await;
+    // The only role the TLS server asks a password of (see scripts/test).
+    db.client()
+        .await
+        .batch_execute(
+            "DO $$ BEGIN CREATE ROLE pantry_password_check LOGIN PASSWORD 'right-horse-battery'; \
+             EXCEPTION WHEN duplicate_object THEN NULL; END $$",
+        )
+        .await
+        .unwrap();
+    let wrong = with_tls(
+        &db.url
+            .replace("postgres@", "pantry_password_check:Wrong-Secret-42@"),
+        "require",
+        None,
+    );
+    let output = pantry(&["history", "--database-url", &wrong]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(
+        message.contains("the server refused the password for user 'pantry_password_check'"),
+        "{message}"
+    );
+    assert!(!message.contains("Wrong-Secret-42"), "{message}");
+
+    let right = wrong.replace("Wrong-Secret-42", "right-horse-battery");
+    let output = pantry(&["history", "--database-url", &right]);
+    assert!(
+        !stderr(&output).contains("refused the password"),
+        "{}",
+        stderr(&output)
+    );
+}
