@@ -69,7 +69,10 @@ async fn a_server_restart_mid_import_is_reported_and_the_rerun_completes_it() {
         "{reason}"
     );
     assert!(report.succeeded < 80_000, "{}", report.succeeded);
-    eprintln!("the interrupted import said: {reason} ({} rows stored)", report.succeeded);
+    eprintln!(
+        "the interrupted import said: {reason} ({} rows stored)",
+        report.succeeded
+    );
 
     // Run it again: it resumes, and every row is there exactly once.
     let report = import_file(
