@@ -541,7 +541,7 @@ async fn load_batch(
             )
         } else {
             format!(
-                "the connection to the database failed: {}",
+                "the connection to the database was lost ({}); run the same import again to resume it",
                 database_reason(error)
             )
         }

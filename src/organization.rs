@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::BuildHasher;
 
 use serde::Serialize;
 use serde::ser::SerializeMap;
@@ -287,7 +286,9 @@ pub struct ColumnMap {
     roles: Vec<ColumnRole>,
     /// Keys used in `import_notes` (header as written, made unique).
     labels: Vec<String>,
-    fields: HashMap<Field, usize>,
+    /// The column of each field, indexed by `Field as usize` (looked up
+    /// many times per row, so an array rather than a map).
+    fields: [Option<usize>; Field::ALL.len()],
     email: Option<usize>,
 }
 
@@ -295,7 +296,7 @@ impl ColumnMap {
     /// Maps `headers`. The first column matching a field wins; later ones
     /// (and every unknown column) go to `import_notes`.
     pub fn new(headers: &[String]) -> ColumnMap {
-        let mut fields = HashMap::new();
+        let mut fields = [None; Field::ALL.len()];
         let mut roles = Vec::with_capacity(headers.len());
         let mut labels: Vec<String> = Vec::with_capacity(headers.len());
         // Headers seen so far, so a sheet with thousands of columns stays fast.
@@ -304,8 +305,8 @@ impl ColumnMap {
         for (index, header) in headers.iter().enumerate() {
             let trimmed = header.trim();
             let role = match Field::from_header(trimmed) {
-                Some(field) if !fields.contains_key(&field) => {
-                    fields.insert(field, index);
+                Some(field) if fields[field as usize].is_none() => {
+                    fields[field as usize] = Some(index);
                     ColumnRole::Field(field)
                 }
                 _ => ColumnRole::ImportNotes,
@@ -347,12 +348,12 @@ impl ColumnMap {
 
     /// The column that fills `field`, if any.
     pub fn column_of(&self, field: Field) -> Option<usize> {
-        self.fields.get(&field).copied()
+        self.fields[field as usize]
     }
 
     /// Whether some column gives the organization's name.
     pub fn has_name(&self) -> bool {
-        self.fields.contains_key(&Field::Name)
+        self.fields[Field::Name as usize].is_some()
     }
 
     /// Sheet-level problems: no name column, blank or repeated headers.
@@ -407,8 +408,10 @@ const SEGMENTS: [(&str, &str); 9] = [
 pub struct OrganizationMapper {
     columns: ColumnMap,
     /// Hash of the normalised name to the first row that had it.
-    names_seen: HashMap<u64, u64>,
-    hasher: std::collections::hash_map::RandomState,
+    names_seen: HashMap<u64, u64, ahash::RandomState>,
+    hasher: ahash::RandomState,
+    /// Reused for the normalised name, so no row allocates for it.
+    name_scratch: String,
 }
 
 impl OrganizationMapper {
@@ -416,8 +419,9 @@ impl OrganizationMapper {
     pub fn new(headers: &[String]) -> OrganizationMapper {
         OrganizationMapper {
             columns: ColumnMap::new(headers),
-            names_seen: HashMap::new(),
-            hasher: std::collections::hash_map::RandomState::new(),
+            names_seen: HashMap::default(),
+            hasher: ahash::RandomState::new(),
+            name_scratch: String::new(),
         }
     }
 
@@ -499,9 +503,22 @@ impl OrganizationMapper {
                 "Missing required field 'name'".to_owned(),
             ));
         } else {
-            let key = self
-                .hasher
-                .hash_one(name.to_lowercase().split_whitespace().collect::<Vec<_>>());
+            // Same name ignoring case and spacing: "ABC  restaurant" is "ABC Restaurant".
+            self.name_scratch.clear();
+            for word in name.split_whitespace() {
+                if !self.name_scratch.is_empty() {
+                    self.name_scratch.push(' ');
+                }
+                if word.is_ascii() {
+                    let start = self.name_scratch.len();
+                    self.name_scratch.push_str(word);
+                    self.name_scratch[start..].make_ascii_lowercase();
+                } else {
+                    self.name_scratch
+                        .extend(word.chars().flat_map(char::to_lowercase));
+                }
+            }
+            let key = self.hasher.hash_one(self.name_scratch.as_str());
             match self.names_seen.get(&key) {
                 Some(&first) => issues.push(warning(
                     number,
