@@ -167,35 +167,20 @@ pub async fn stored_rows(
         .collect())
 }
 
-/// Adds to an import's counts (refused rows, after a batch was bisected).
+/// Adds to an import's counts: stored rows inside each batch's transaction,
+/// refused rows after a batch was bisected.
 pub async fn record_batch(
     client: &tokio_postgres::Client,
     id: i64,
     stored: u64,
     refused: u64,
-) -> Result<(), HistoryError> {
+) -> Result<(), tokio_postgres::Error> {
     let stored = i32::try_from(stored).unwrap_or(i32::MAX);
     let refused = i32::try_from(refused).unwrap_or(i32::MAX);
     client
         .execute_typed(
             "UPDATE import_batches SET succeeded = succeeded + $2, failed = failed + $3 WHERE id = $1",
             &[(&id, Type::INT8), (&stored, Type::INT4), (&refused, Type::INT4)],
-        )
-        .await?;
-    Ok(())
-}
-
-/// Adds `stored` rows to an import's count (inside the batch's transaction).
-pub async fn count_stored(
-    client: &tokio_postgres::Client,
-    id: i64,
-    stored: u64,
-) -> Result<(), tokio_postgres::Error> {
-    let stored = i32::try_from(stored).unwrap_or(i32::MAX);
-    client
-        .execute_typed(
-            "UPDATE import_batches SET succeeded = succeeded + $2 WHERE id = $1",
-            &[(&id, Type::INT8), (&stored, Type::INT4)],
         )
         .await?;
     Ok(())

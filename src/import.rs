@@ -576,7 +576,7 @@ async fn load_batch(
     if !refusals.is_empty() {
         history::record_batch(client, import_id, 0, refusals.len() as u64)
             .await
-            .map_err(|e| format!("the database refused the import: {e}"))?;
+            .map_err(|e| fatal(&e))?;
     }
     Ok(refusals)
 }
@@ -597,7 +597,7 @@ async fn copy_rows(
         let mut sink = std::pin::pin!(sink);
         sink.send(batch.payload(rows)).await?;
         let stored = sink.as_mut().finish().await?;
-        history::count_stored(client, import_id, stored).await
+        history::record_batch(client, import_id, stored, 0).await
     }
     .await;
     match copied {

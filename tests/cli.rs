@@ -3,24 +3,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use common::TestDatabase;
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name)
-}
-
-fn pantry(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pantry-import"))
-        .args(args)
-        .env_remove("DATABASE_URL")
-        .output()
-        .expect("the binary runs")
-}
+use common::{TestDatabase, data, pantry};
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()

@@ -7,24 +7,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::TestDatabase;
+use common::{TestDatabase, write_accounts};
 use pantry_import::import::{ImportOptions, ImportProgress, import_file};
-
-fn write_sheet(rows: usize) -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("accounts.csv");
-    let mut text = String::from("Organizations,PRIORITY-FOCUS (A-D),SEGMENT,CITY\n");
-    for i in 0..rows {
-        text.push_str(&format!("Account {i},B,Pizza,Chicago\n"));
-    }
-    std::fs::write(&path, text).unwrap();
-    (dir, path)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn progress_counts_every_batch_and_wakes_the_watcher() {
     let db = TestDatabase::migrated().await;
-    let (_dir, path) = write_sheet(20_000);
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_accounts(dir.path(), 20_000);
     let wakes = Arc::new(AtomicU64::new(0));
     let counter = Arc::clone(&wakes);
     let progress = ImportProgress::new(Some(Arc::new(move || {
@@ -68,7 +58,8 @@ async fn progress_counts_every_batch_and_wakes_the_watcher() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_stops_between_batches_and_reports_what_was_committed() {
     let db = TestDatabase::migrated().await;
-    let (_dir, path) = write_sheet(200_000);
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_accounts(dir.path(), 200_000);
     let progress = ImportProgress::new(None);
     let watcher = Arc::clone(&progress);
     let canceller = tokio::spawn(async move {

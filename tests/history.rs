@@ -3,41 +3,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::TestDatabase;
+use common::{TestDatabase, data, pantry, text, write_accounts};
 use pantry_import::import::{ImportError, ImportOptions, ImportProgress, import_file};
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name)
-}
-
-fn pantry(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pantry-import"))
-        .args(args)
-        .env_remove("DATABASE_URL")
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn write_sheet(dir: &Path, rows: usize) -> PathBuf {
-    let path = dir.join("accounts.csv");
-    let mut text = String::from("Organizations,CITY\n");
-    for i in 0..rows {
-        text.push_str(&format!("Account {i},Chicago\n"));
-    }
-    std::fs::write(&path, text).unwrap();
-    path
-}
 
 #[tokio::test]
 async fn a_finished_import_is_not_repeated_unless_asked() {
@@ -79,7 +49,7 @@ async fn a_finished_import_is_not_repeated_unless_asked() {
 async fn a_cut_connection_is_resumed_with_every_row_stored_once() {
     let db = TestDatabase::migrated().await;
     let dir = tempfile::tempdir().unwrap();
-    let path = write_sheet(dir.path(), 60_000);
+    let path = write_accounts(dir.path(), 60_000);
     let options = ImportOptions {
         batch_size: 1_000,
         ..ImportOptions::default()

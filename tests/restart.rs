@@ -5,11 +5,10 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use common::TestDatabase;
+use common::{TestDatabase, write_accounts};
 use pantry_import::database::ConnectionSettings;
 use pantry_import::import::{ImportError, ImportOptions, ImportProgress, import_file};
 
@@ -19,23 +18,13 @@ fn env(name: &str) -> String {
     })
 }
 
-fn write_sheet(dir: &Path, rows: usize) -> std::path::PathBuf {
-    let path = dir.join("accounts.csv");
-    let mut text = String::from("Organizations,CITY\n");
-    for i in 0..rows {
-        text.push_str(&format!("Account {i},Chicago\n"));
-    }
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_restart_mid_import_is_reported_and_the_rerun_completes_it() {
     let db = TestDatabase::create_on(&env("PANTRY_TEST_TLS_URL")).await;
     let settings = ConnectionSettings::parse(&db.url).unwrap();
     pantry_import::migrate::migrate(&settings).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let path = write_sheet(dir.path(), 80_000);
+    let path = write_accounts(dir.path(), 80_000);
     let options = ImportOptions {
         batch_size: 500,
         ..ImportOptions::default()

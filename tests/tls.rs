@@ -6,24 +6,14 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use common::{TestDatabase, with_database};
+use common::{TestDatabase, pantry, with_database};
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!("{name} is not set: run the tests with ./scripts/test, which starts the TLS server and PgBouncer")
     })
-}
-
-fn pantry(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pantry-import"))
-        .args(args)
-        .env_remove("DATABASE_URL")
-        .env_remove("PGSSLMODE")
-        .env_remove("PGSSLROOTCERT")
-        .output()
-        .expect("the binary runs")
 }
 
 fn sample() -> String {

@@ -12,16 +12,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::PantryApp;
-use common::TestDatabase;
+use common::{TestDatabase, data};
 use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name)
-}
 
 fn window(file: Option<PathBuf>) -> Harness<'static, PantryApp> {
     Harness::builder()

@@ -105,6 +105,23 @@ impl ConnectionForm {
         }
     }
 
+    /// Everything the broker can type, to notice an edit (which makes the
+    /// last test's answer stale).
+    fn typed(&self) -> (bool, [String; 6], TlsMode) {
+        (
+            self.use_url,
+            [
+                self.url.clone(),
+                self.host.clone(),
+                self.port.clone(),
+                self.database.clone(),
+                self.user.clone(),
+                self.password.clone(),
+            ],
+            self.tls,
+        )
+    }
+
     /// Whether the last test connected to a migrated CRM.
     pub fn is_verified(&self) -> bool {
         matches!(self.status, ConnectionStatus::Ready(_))
@@ -238,16 +255,7 @@ pub fn connection_ui(ui: &mut egui::Ui, form: &mut ConnectionForm, actions: &mut
     ui.label(theme::bold("CRM database").size(17.0));
     ui.weak("Where the organizations go. Local PostgreSQL or Supabase.");
     ui.add_space(6.0);
-    let before = (
-        form.use_url,
-        form.url.clone(),
-        form.host.clone(),
-        form.port.clone(),
-        form.database.clone(),
-        form.user.clone(),
-        form.password.clone(),
-        form.tls,
-    );
+    let before = form.typed();
     ui.horizontal(|ui| {
         ui.selectable_value(&mut form.use_url, false, "Host and user");
         ui.selectable_value(&mut form.use_url, true, "Connection string");
@@ -326,16 +334,7 @@ pub fn connection_ui(ui: &mut egui::Ui, form: &mut ConnectionForm, actions: &mut
                 ui.end_row();
             });
     }
-    let after = (
-        form.use_url,
-        form.url.clone(),
-        form.host.clone(),
-        form.port.clone(),
-        form.database.clone(),
-        form.user.clone(),
-        form.password.clone(),
-        form.tls,
-    );
+    let after = form.typed();
     if before != after
         && !matches!(
             form.status,

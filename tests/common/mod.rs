@@ -116,3 +116,38 @@ impl Drop for TestDatabase {
         .join();
     }
 }
+
+/// A sample file of the project's own, under `tests/data/`.
+pub fn data(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+/// Runs the `pantry-import` binary (without the caller's `DATABASE_URL` or
+/// TLS variables, so only the arguments count).
+pub fn pantry(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_pantry-import"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("PGSSLMODE")
+        .env_remove("PGSSLROOTCERT")
+        .output()
+        .expect("the binary runs")
+}
+
+/// Bytes a process printed, as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Writes `accounts.csv` with `rows` distinct organizations into `dir`.
+pub fn write_accounts(dir: &std::path::Path, rows: usize) -> std::path::PathBuf {
+    let path = dir.join("accounts.csv");
+    let mut text = String::from("Organizations,CITY\n");
+    for i in 0..rows {
+        text.push_str(&format!("Account {i},Chicago\n"));
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
