@@ -166,6 +166,8 @@ pub struct Spreadsheet {
     bytes_total: u64,
     bytes_read: Arc<AtomicU64>,
     description: String,
+    sheet_names: Vec<String>,
+    sheet: Option<String>,
 }
 
 enum RowSource {
@@ -241,6 +243,17 @@ impl Spreadsheet {
     /// "workbook sheet 'Accounts'".
     pub fn description(&self) -> &str {
         &self.description
+    }
+
+    /// The worksheets of a workbook, in order, for a sheet picker (none for
+    /// text files).
+    pub fn sheet_names(&self) -> &[String] {
+        &self.sheet_names
+    }
+
+    /// The worksheet being read, for workbooks.
+    pub fn sheet(&self) -> Option<&str> {
+        self.sheet.as_deref()
     }
 
     /// The file's size in bytes.
@@ -478,6 +491,8 @@ fn open_text(
             "{kind_name}, {}, {delimiter_name}-separated",
             encoding_label(encoding)
         ),
+        sheet_names: Vec::new(),
+        sheet: None,
     })
 }
 
@@ -736,32 +751,9 @@ fn open_workbook(
         bytes_total,
         bytes_read: Arc::new(AtomicU64::new(0)),
         description: format!("workbook sheet '{name}'"),
+        sheet: Some(name),
+        sheet_names: worksheets,
     })
-}
-
-/// The worksheet names of a workbook, in order, for a sheet picker. Text
-/// files have none.
-pub fn sheet_names(path: &Path) -> Result<Vec<String>, ReadError> {
-    let mut head = Vec::new();
-    File::open(path)
-        .and_then(|f| f.take(8).read_to_end(&mut head))
-        .map_err(|source| ReadError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    if sniff_kind(path, &head)? != FileKind::Workbook {
-        return Ok(Vec::new());
-    }
-    let workbook = calamine::open_workbook_auto(path).map_err(|error| ReadError::Workbook {
-        path: path.to_path_buf(),
-        message: error.to_string(),
-    })?;
-    Ok(workbook
-        .sheets_metadata()
-        .iter()
-        .filter(|s| s.typ == calamine::SheetType::WorkSheet)
-        .map(|s| s.name.clone())
-        .collect())
 }
 
 /// The spreadsheet's name for a zero-based column: A, B, ..., Z, AA, ...

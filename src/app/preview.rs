@@ -337,8 +337,8 @@ fn load(
     stop: &AtomicBool,
     ctx: &egui::Context,
 ) -> Result<(), String> {
-    let sheets = spreadsheet::sheet_names(path).map_err(|e| e.to_string())?;
     let mut spreadsheet = Spreadsheet::open(path, sheet.as_deref()).map_err(|e| e.to_string())?;
+    let sheets = spreadsheet.sheet_names().to_vec();
     let mut mapper = OrganizationMapper::new(spreadsheet.headers());
     let columns = mapper.columns();
     let headers = spreadsheet.headers().to_vec();
@@ -352,11 +352,7 @@ fn load(
         .collect();
     let labels = (0..headers.len()).map(|i| columns.label(i)).collect();
     let header_issues = columns.header_issues(spreadsheet.header_row(), &headers);
-    let sheet_name = if sheets.is_empty() {
-        None
-    } else {
-        Some(sheet.unwrap_or_else(|| sheets[0].clone()))
-    };
+    let sheet_name = spreadsheet.sheet().map(str::to_owned);
     let opened = LoadMessage::Opened {
         bytes_total: if spreadsheet.kind() == spreadsheet::FileKind::Text {
             spreadsheet.bytes_total()
