@@ -9,8 +9,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use pantry_import::database::ConnectionSettings;
+use pantry_import::entity::Entity;
 use pantry_import::history;
 use pantry_import::import::{self, ImportError, ImportOptions, ImportProgress};
+use pantry_import::links::{LinkPolicies, LinkPolicy};
 use pantry_import::migrate::migrate;
 use pantry_import::report::ImportReport;
 
@@ -34,6 +36,9 @@ pub enum Command {
         /// Worksheet of a workbook (default: the first).
         #[arg(long)]
         sheet: Option<String>,
+        /// What the rows are (default: from the sheet's name, else its headers).
+        #[arg(long, value_name = "ENTITY", value_parser = parse_entity)]
+        entity: Option<Entity>,
         /// Print one JSON object instead of a summary.
         #[arg(long)]
         json: bool,
@@ -41,7 +46,7 @@ pub enum Command {
         #[arg(long, value_name = "PATH")]
         errors_csv: Option<PathBuf>,
     },
-    /// Import the organizations of a file into the CRM.
+    /// Import the rows of a file into the CRM.
     Import {
         /// The spreadsheet.
         file: PathBuf,
@@ -51,6 +56,15 @@ pub enum Command {
         /// Worksheet of a workbook (default: the first).
         #[arg(long)]
         sheet: Option<String>,
+        /// What the rows are: organizations, contacts, products, opportunities
+        /// or interactions (default: from the sheet's name, else its headers).
+        #[arg(long, value_name = "ENTITY", value_parser = parse_entity)]
+        entity: Option<Entity>,
+        /// What a link column does with a name the CRM lacks: fail the row,
+        /// leave the link empty, or create the organization (default: fail
+        /// for required links, empty for optional ones).
+        #[arg(long, value_enum, value_name = "POLICY")]
+        links: Option<LinksArg>,
         /// Rows per COPY batch.
         #[arg(long, default_value_t = import::DEFAULT_BATCH_SIZE as u64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
         batch_size: u64,
@@ -92,6 +106,21 @@ pub enum Command {
     },
 }
 
+/// `--links`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LinksArg {
+    /// The row fails.
+    Fail,
+    /// The link stays empty (the name is kept in import notes).
+    Empty,
+    /// A new organization is created (links to organizations only).
+    Create,
+}
+
+fn parse_entity(text: &str) -> Result<Entity, String> {
+    text.parse().map_err(|e: pantry_import::entity::UnknownEntity| e.to_string())
+}
+
 /// Runs a headless command and turns its outcome into the exit status.
 pub fn run(command: Command) -> ExitCode {
     match execute(command) {
@@ -114,11 +143,12 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
         Command::Check {
             file,
             sheet,
+            entity,
             json,
             errors_csv,
         } => {
             let progress = ImportProgress::new(None);
-            let report = import::check_file(&file, sheet.as_deref(), &progress)?;
+            let report = import::check_file(&file, sheet.as_deref(), entity, &progress)?;
             finish(
                 &report,
                 sheet.as_deref(),
@@ -131,6 +161,8 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             file,
             database_url,
             sheet,
+            entity,
+            links,
             batch_size,
             errors_csv,
             json,
@@ -139,6 +171,15 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             let settings = settings(database_url.as_deref())?;
             let options = ImportOptions {
                 sheet: sheet.clone(),
+                entity,
+                links: LinkPolicies {
+                    all: links.map(|policy| match policy {
+                        LinksArg::Fail => LinkPolicy::Fail,
+                        LinksArg::Empty => LinkPolicy::Empty,
+                        LinksArg::Create => LinkPolicy::Create,
+                    }),
+                    ..LinkPolicies::default()
+                },
                 batch_size: usize::try_from(batch_size).unwrap_or(import::DEFAULT_BATCH_SIZE),
                 again,
             };
@@ -175,8 +216,8 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 println!("no imports yet");
             } else {
                 println!(
-                    "{:>6}  {:<16}  {:<9}  {:>9}  {:>7}  file",
-                    "import", "started", "status", "stored", "failed"
+                    "{:>6}  {:<16}  {:<13}  {:<9}  {:>9}  {:>7}  file",
+                    "import", "started", "entity", "status", "stored", "failed"
                 );
                 for batch in imports {
                     let sheet = if batch.sheet.is_empty() {
@@ -185,10 +226,11 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                         format!(" [{}]", batch.sheet)
                     };
                     println!(
-                        "{:>6}  {:<16}  {:<9}  {:>9}  {:>7}  {}{sheet}",
+                        "{:>6}  {:<16}  {:<13}  {:<9}  {:>9}  {:>7}  {}{sheet}",
                         batch.id,
                         batch.started_at,
-                        batch.status,
+                        batch.entity.name(),
+                        batch.status.as_str(),
                         batch.succeeded,
                         batch.failed,
                         batch.file_name

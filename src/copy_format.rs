@@ -1,25 +1,32 @@
-//! PostgreSQL's binary `COPY` format for organizations, encoded on the
-//! reading thread so the loader only ships bytes.
+//! PostgreSQL's binary `COPY` format for any entity's records, so the
+//! loader only ships bytes. The column list comes from the entity's
+//! description ([`EntityDescription::copy_columns`]).
 
 use std::ops::Range;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use chrono::{Local, TimeZone, Utc};
+use tokio_postgres::types::{ToSql, Type};
 use uuid::Uuid;
 
-use crate::organization::Organization;
+use crate::entity::{EntityDescription, FixedValue};
+use crate::mapping::{Record, Value};
 
-/// The one statement that loads organizations. Values never appear in SQL:
-/// they travel in the COPY stream.
-pub const COPY_ORGANIZATIONS: &str = "COPY organizations (id, name, type, priority, segment, \
-    primary_manager_name, secondary_manager_name, website, phone, address_line_1, city, \
-    state_province, postal_code, country, notes, is_active, import_notes, import_batch_id, \
-    import_source_row) FROM STDIN (FORMAT binary)";
-
-const FIELD_COUNT: i16 = 19;
 const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
 
-/// A batch of organizations encoded as COPY tuples, remembering where each
-/// row's tuple starts so any slice of the batch can be sent again alone.
+/// The one statement that loads an entity's records. Values never appear
+/// in SQL: they travel in the COPY stream; the table and columns are the
+/// description's own names.
+pub fn copy_statement(description: &EntityDescription) -> String {
+    format!(
+        "COPY {} ({}) FROM STDIN (FORMAT binary)",
+        description.table,
+        description.copy_columns().join(", ")
+    )
+}
+
+/// A batch of records encoded as COPY tuples, remembering where each row's
+/// tuple starts so any slice of the batch can be sent again alone.
 #[derive(Debug, Default)]
 pub struct CopyBatch {
     tuples: BytesMut,
@@ -37,32 +44,32 @@ impl CopyBatch {
         }
     }
 
-    /// Appends one organization with its key and the import it belongs to.
-    pub fn push(&mut self, organization: &Organization, id: Uuid, import_id: i64) {
+    /// Appends one record with its key and the import it belongs to, in the
+    /// order of [`copy_statement`]. Links must be resolved ([`Value::Key`]);
+    /// an unresolved name is stored as NULL.
+    pub fn push(&mut self, description: &EntityDescription, record: &Record, id: Uuid, import_id: i64) {
         self.starts.push(self.tuples.len());
-        self.source_rows.push(organization.source_row);
+        self.source_rows.push(record.source_row);
         let out = &mut self.tuples;
-        out.put_i16(FIELD_COUNT);
+        let count = 1 + record.values.len() + description.fixed.len() + 3;
+        out.put_i16(i16::try_from(count).unwrap_or(i16::MAX));
         put_bytes(out, id.as_bytes());
-        put_text(out, Some(&organization.name));
-        put_text(out, Some(organization.organization_type.label()));
-        put_text(out, Some(organization.priority.label()));
-        put_text(out, Some(&organization.segment));
-        put_text(out, organization.primary_manager_name.as_deref());
-        put_text(out, organization.secondary_manager_name.as_deref());
-        put_text(out, organization.website.as_deref());
-        put_text(out, organization.phone.as_deref());
-        put_text(out, organization.address_line_1.as_deref());
-        put_text(out, organization.city.as_deref());
-        put_text(out, organization.state_province.as_deref());
-        put_text(out, organization.postal_code.as_deref());
-        put_text(out, Some(organization.country));
-        put_text(out, organization.notes.as_deref());
-        put_bytes(out, &[u8::from(organization.is_active)]);
-        put_text(out, organization.import_notes.as_deref());
+        for value in &record.values {
+            put_value(out, value);
+        }
+        for (_, fixed) in description.fixed {
+            match fixed {
+                FixedValue::Text(text) => put_bytes(out, text.as_bytes()),
+                FixedValue::Bool(value) => put_bytes(out, &[u8::from(*value)]),
+            }
+        }
+        match record.notes.to_json() {
+            Some(notes) => put_bytes(out, notes.as_bytes()),
+            None => out.put_i32(-1),
+        }
         put_bytes(out, &import_id.to_be_bytes());
         // Spreadsheet rows fit in an int4 (Excel stops at 1,048,576).
-        let source_row = i32::try_from(organization.source_row).unwrap_or(i32::MAX);
+        let source_row = i32::try_from(record.source_row).unwrap_or(i32::MAX);
         put_bytes(out, &source_row.to_be_bytes());
     }
 
@@ -110,9 +117,41 @@ fn put_bytes(out: &mut BytesMut, value: &[u8]) {
     out.put_slice(value);
 }
 
-fn put_text(out: &mut BytesMut, value: Option<&str>) {
+/// One value in its column type's binary form.
+fn put_value(out: &mut BytesMut, value: &Value) {
     match value {
-        Some(text) => put_bytes(out, text.as_bytes()),
-        None => out.put_i32(-1),
+        Value::Null | Value::LinkName(_) => out.put_i32(-1),
+        Value::Text(text) => put_bytes(out, text.as_bytes()),
+        Value::Label(label) => put_bytes(out, label.as_bytes()),
+        Value::Bool(value) => put_bytes(out, &[u8::from(*value)]),
+        Value::Int(value) => put_bytes(out, &value.to_be_bytes()),
+        Value::Key(key) => put_bytes(out, key.as_bytes()),
+        Value::Money(amount) => put_sql(out, amount, &Type::NUMERIC),
+        Value::Date(date) => put_sql(out, date, &Type::DATE),
+        Value::Timestamp(moment) => {
+            // A sheet's times are the broker's wall clock: this machine's zone.
+            let utc = Local
+                .from_local_datetime(moment)
+                .earliest()
+                .map_or_else(|| Utc.from_utc_datetime(moment), |local| local.with_timezone(&Utc));
+            put_sql(out, &utc, &Type::TIMESTAMPTZ);
+        }
+    }
+}
+
+/// A value in the binary form tokio-postgres gives it, behind its length.
+fn put_sql<T: ToSql>(out: &mut BytesMut, value: &T, kind: &Type) {
+    let length_at = out.len();
+    out.put_i32(0);
+    match value.to_sql(kind, out) {
+        Ok(_) => {
+            let length = i32::try_from(out.len() - length_at - 4).unwrap_or(i32::MAX);
+            out[length_at..length_at + 4].copy_from_slice(&length.to_be_bytes());
+        }
+        // Only out-of-range values fail (a date past year 294,276): NULL.
+        Err(_) => {
+            out.truncate(length_at);
+            out.put_i32(-1);
+        }
     }
 }

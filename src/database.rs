@@ -650,6 +650,26 @@ impl ServerCertVerifier for ChainOnly {
     }
 }
 
+/// The database's own words for an error, with its detail when it has one.
+pub fn database_reason(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) if *db.code() == tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE => {
+            format!(
+                "{} (the database role needs SELECT and INSERT on the CRM tables it imports into and links to, and SELECT, INSERT and UPDATE on import_batches)",
+                db.message()
+            )
+        }
+        Some(db) => match db.detail() {
+            Some(detail) => format!("{} ({detail})", db.message()),
+            None => db.message().to_owned(),
+        },
+        None => match std::error::Error::source(error) {
+            Some(source) => format!("{error}: {source}"),
+            None => error.to_string(),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

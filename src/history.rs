@@ -12,19 +12,69 @@ use std::path::Path;
 use serde::Serialize;
 use tokio_postgres::types::Type;
 
+use crate::database::database_reason;
+use crate::entity::Entity;
 use crate::spreadsheet::ReadError;
+
+/// Where an import stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImportStatus {
+    /// Started and not ended: running now, or cut off (then it resumes).
+    Running,
+    /// Every row was read and settled.
+    Finished,
+    /// Stopped by the user; running it again resumes it.
+    Cancelled,
+    /// Stopped by an error; running it again resumes it.
+    Failed,
+    /// Its rows were soft-deleted.
+    Undone,
+}
+
+impl ImportStatus {
+    /// The word `import_batches.status` stores.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportStatus::Running => "running",
+            ImportStatus::Finished => "finished",
+            ImportStatus::Cancelled => "cancelled",
+            ImportStatus::Failed => "failed",
+            ImportStatus::Undone => "undone",
+        }
+    }
+
+    fn parse(text: &str) -> ImportStatus {
+        match text {
+            "finished" => ImportStatus::Finished,
+            "cancelled" => ImportStatus::Cancelled,
+            "failed" => ImportStatus::Failed,
+            "undone" => ImportStatus::Undone,
+            // The table's CHECK allows nothing else.
+            _ => ImportStatus::Running,
+        }
+    }
+}
+
+impl std::fmt::Display for ImportStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// One recorded import.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImportBatch {
     /// The number brokers and scripts use (`pantry-import undo 7`).
     pub id: i64,
+    /// What it imported.
+    pub entity: Entity,
     /// The file's name (not its folder).
     pub file_name: String,
     /// Worksheet, empty for text files.
     pub sheet: String,
-    /// running, finished, cancelled, failed or undone.
-    pub status: String,
+    /// Where it stands.
+    pub status: ImportStatus,
     /// Data rows of the file, once read to the end.
     pub total_rows: Option<i32>,
     /// Rows stored.
@@ -63,25 +113,29 @@ pub enum HistoryError {
 
 impl From<tokio_postgres::Error> for HistoryError {
     fn from(error: tokio_postgres::Error) -> Self {
-        HistoryError::Database(crate::import::database_reason(&error))
+        HistoryError::Database(database_reason(&error))
     }
 }
 
-const BATCH_COLUMNS: &str = "id, file_name, sheet, status, total_rows, succeeded, failed, \
+const BATCH_COLUMNS: &str = "id, entity, file_name, sheet, status, total_rows, succeeded, failed, \
     to_char(started_at, 'YYYY-MM-DD HH24:MI'), to_char(finished_at, 'YYYY-MM-DD HH24:MI'), run_by";
 
 fn batch_from_row(row: &tokio_postgres::Row) -> ImportBatch {
+    let entity: String = row.get(1);
+    let status: String = row.get(4);
     ImportBatch {
         id: row.get(0),
-        file_name: row.get(1),
-        sheet: row.get(2),
-        status: row.get(3),
-        total_rows: row.get(4),
-        succeeded: row.get(5),
-        failed: row.get(6),
-        started_at: row.get(7),
-        finished_at: row.get(8),
-        run_by: row.get(9),
+        // Rows written before entities had names are organizations.
+        entity: entity.parse().unwrap_or(Entity::Organizations),
+        file_name: row.get(2),
+        sheet: row.get(3),
+        status: ImportStatus::parse(&status),
+        total_rows: row.get(5),
+        succeeded: row.get(6),
+        failed: row.get(7),
+        started_at: row.get(8),
+        finished_at: row.get(9),
+        run_by: row.get(10),
     }
 }
 
@@ -104,9 +158,10 @@ pub fn fingerprint(path: &Path) -> Result<String, ReadError> {
     }
 }
 
-/// The latest import of this content and sheet that was not undone.
+/// The latest import of this content and sheet as `entity` that was not undone.
 pub async fn latest_for(
     client: &tokio_postgres::Client,
+    entity: Entity,
     fingerprint: &str,
     sheet: &str,
 ) -> Result<Option<ImportBatch>, HistoryError> {
@@ -114,10 +169,10 @@ pub async fn latest_for(
         .query_typed_opt(
             &format!(
                 "SELECT {BATCH_COLUMNS} FROM import_batches \
-                 WHERE entity = 'organizations' AND file_fingerprint = $1 AND sheet = $2 AND status <> 'undone' \
+                 WHERE entity = $1 AND file_fingerprint = $2 AND sheet = $3 AND status <> 'undone' \
                  ORDER BY id DESC LIMIT 1"
             ),
-            &[(&fingerprint, Type::TEXT), (&sheet, Type::TEXT)],
+            &[(&entity.name(), Type::TEXT), (&fingerprint, Type::TEXT), (&sheet, Type::TEXT)],
         )
         .await?;
     Ok(row.as_ref().map(batch_from_row))
@@ -126,14 +181,20 @@ pub async fn latest_for(
 /// Records a new import and returns its number.
 pub async fn begin(
     client: &tokio_postgres::Client,
+    entity: Entity,
     file_name: &str,
     fingerprint: &str,
     sheet: &str,
 ) -> Result<i64, HistoryError> {
     let row = client
         .query_typed_one(
-            "INSERT INTO import_batches (file_name, file_fingerprint, sheet) VALUES ($1, $2, $3) RETURNING id",
-            &[(&file_name, Type::TEXT), (&fingerprint, Type::TEXT), (&sheet, Type::TEXT)],
+            "INSERT INTO import_batches (entity, file_name, file_fingerprint, sheet) VALUES ($1, $2, $3, $4) RETURNING id",
+            &[
+                (&entity.name(), Type::TEXT),
+                (&file_name, Type::TEXT),
+                (&fingerprint, Type::TEXT),
+                (&sheet, Type::TEXT),
+            ],
         )
         .await?;
     Ok(row.get(0))
@@ -150,14 +211,19 @@ pub async fn resume(client: &tokio_postgres::Client, id: i64) -> Result<(), Hist
     Ok(())
 }
 
-/// The spreadsheet rows an import has stored, sorted.
+/// The spreadsheet rows an import of `entity` has stored, sorted.
 pub async fn stored_rows(
     client: &tokio_postgres::Client,
+    entity: Entity,
     id: i64,
 ) -> Result<Vec<u32>, HistoryError> {
+    // The table name is the description's own, never the user's.
     let rows = client
         .query_typed(
-            "SELECT import_source_row FROM organizations WHERE import_batch_id = $1 AND import_source_row IS NOT NULL ORDER BY 1",
+            &format!(
+                "SELECT import_source_row FROM {} WHERE import_batch_id = $1 AND import_source_row IS NOT NULL ORDER BY 1",
+                entity.description().table
+            ),
             &[(&id, Type::INT8)],
         )
         .await?;
@@ -190,8 +256,9 @@ pub async fn record_batch(
 /// the rows actually stored.
 pub async fn finish(
     client: &tokio_postgres::Client,
+    entity: Entity,
     id: i64,
-    status: &str,
+    status: ImportStatus,
     total_rows: Option<u64>,
     failed: u64,
 ) -> Result<(), HistoryError> {
@@ -199,10 +266,13 @@ pub async fn finish(
     let failed = i32::try_from(failed).unwrap_or(i32::MAX);
     client
         .execute_typed(
-            "UPDATE import_batches SET status = $2, finished_at = now(), total_rows = coalesce($3, total_rows), \
-             failed = $4, succeeded = (SELECT count(*) FROM organizations WHERE import_batch_id = $1) \
-             WHERE id = $1",
-            &[(&id, Type::INT8), (&status, Type::TEXT), (&total, Type::INT4), (&failed, Type::INT4)],
+            &format!(
+                "UPDATE import_batches SET status = $2, finished_at = now(), total_rows = coalesce($3, total_rows), \
+                 failed = $4, succeeded = (SELECT count(*) FROM {} WHERE import_batch_id = $1 AND import_source_row IS NOT NULL) \
+                 WHERE id = $1",
+                entity.description().table
+            ),
+            &[(&id, Type::INT8), (&status.as_str(), Type::TEXT), (&total, Type::INT4), (&failed, Type::INT4)],
         )
         .await?;
     Ok(())
@@ -222,45 +292,76 @@ pub async fn list(
     Ok(rows.iter().map(batch_from_row).collect())
 }
 
-/// Soft-deletes (sets `deleted_at` on) the rows one import stored. Rows edited
-/// since the import are listed and left alone unless `force`.
+/// Soft-deletes (sets `deleted_at` on) the rows one import stored, and the
+/// organizations it created for links. Rows edited since the import are
+/// listed and left alone unless `force`.
 pub async fn undo(
     client: &mut tokio_postgres::Client,
     id: i64,
     force: bool,
 ) -> Result<UndoReport, HistoryError> {
     let transaction = client.transaction().await?;
-    let exists = transaction
+    let entity = transaction
         .query_typed_opt(
-            "SELECT 1 FROM import_batches WHERE id = $1 FOR UPDATE",
+            "SELECT entity FROM import_batches WHERE id = $1 FOR UPDATE",
             &[(&id, Type::INT8)],
         )
-        .await?;
-    if exists.is_none() {
-        return Err(HistoryError::NoSuchImport(id));
-    }
+        .await?
+        .ok_or(HistoryError::NoSuchImport(id))?;
+    let entity: Entity = entity
+        .get::<_, String>(0)
+        .parse()
+        .unwrap_or(Entity::Organizations);
+    let description = entity.description();
+    // Each entity's own words for a row: a name, or a person's, or a subject.
+    let shown = match entity {
+        Entity::Contacts => "first_name || ' ' || last_name",
+        Entity::Interactions => "subject",
+        _ => "name",
+    };
     let edited: Vec<(i32, String)> = transaction
         .query_typed(
-            "SELECT import_source_row, name FROM organizations \
-             WHERE import_batch_id = $1 AND deleted_at IS NULL AND updated_at > created_at \
-             ORDER BY import_source_row",
+            &format!(
+                "SELECT import_source_row, {shown} FROM {table} \
+                 WHERE import_batch_id = $1 AND import_source_row IS NOT NULL \
+                 AND deleted_at IS NULL AND updated_at > created_at \
+                 ORDER BY import_source_row",
+                table = description.table
+            ),
             &[(&id, Type::INT8)],
         )
         .await?
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    let soft_deleted = transaction
+    let mut soft_deleted = transaction
         .execute_typed(
-            "UPDATE organizations SET deleted_at = now() \
-             WHERE import_batch_id = $1 AND deleted_at IS NULL AND ($2 OR updated_at <= created_at)",
+            &format!(
+                "UPDATE {} SET deleted_at = now() \
+                 WHERE import_batch_id = $1 AND deleted_at IS NULL AND ($2 OR updated_at <= created_at)",
+                description.table
+            ),
             &[(&id, Type::INT8), (&force, Type::BOOL)],
         )
         .await?;
+    if entity != Entity::Organizations {
+        // Organizations created for links by this import (no source row).
+        soft_deleted += transaction
+            .execute_typed(
+                "UPDATE organizations SET deleted_at = now() \
+                 WHERE import_batch_id = $1 AND import_source_row IS NULL AND deleted_at IS NULL \
+                 AND ($2 OR updated_at <= created_at)",
+                &[(&id, Type::INT8), (&force, Type::BOOL)],
+            )
+            .await?;
+    }
     transaction
         .execute_typed(
-            "UPDATE import_batches SET status = 'undone' WHERE id = $1 \
-             AND NOT EXISTS (SELECT 1 FROM organizations WHERE import_batch_id = $1 AND deleted_at IS NULL)",
+            &format!(
+                "UPDATE import_batches SET status = 'undone' WHERE id = $1 \
+                 AND NOT EXISTS (SELECT 1 FROM {} WHERE import_batch_id = $1 AND deleted_at IS NULL)",
+                description.table
+            ),
             &[(&id, Type::INT8)],
         )
         .await?;

@@ -1,5 +1,7 @@
-//! The import engine: read, map and encode on one thread while the database
-//! loads the previous batch with `COPY`, and report progress as it goes.
+//! The import engine: read and map on one thread while the database loads
+//! the previous batch with `COPY`, and report progress as it goes. The same
+//! engine serves every entity: links are resolved batch by batch
+//! ([`crate::links`]) before the rows are encoded and sent.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -8,13 +10,16 @@ use std::time::{Duration, Instant};
 
 use futures_util::SinkExt;
 use tokio::sync::mpsc;
+use tokio_postgres::types::Type;
 
-use crate::copy_format::{COPY_ORGANIZATIONS, CopyBatch};
-use crate::database::{ConnectError, ConnectionSettings};
-use crate::history::{self, ImportBatch};
-use crate::organization::{OrganizationMapper, RowIssue, RowOutcome, Severity};
+use crate::copy_format::{CopyBatch, copy_statement};
+use crate::database::{ConnectError, ConnectionSettings, database_reason};
+use crate::entity::{Entity, EntityDescription};
+use crate::history::{self, ImportBatch, ImportStatus};
+use crate::links::{LinkPolicies, LinkResolver};
+use crate::mapping::{MappedSheet, Record, RowIssue, Severity};
 use crate::report::ImportReport;
-use crate::spreadsheet::{FileNotice, ReadError, SheetRow, Spreadsheet};
+use crate::spreadsheet::{FileNotice, ReadError};
 
 /// Rows per COPY batch unless told otherwise. Chosen by measurement (README,
 /// "Performance"): every batch is a transaction whose commit waits for the
@@ -29,6 +34,10 @@ pub const DEFAULT_BATCH_SIZE: usize = 20_000;
 pub struct ImportOptions {
     /// Worksheet name for workbooks (first sheet when `None`).
     pub sheet: Option<String>,
+    /// The entity the rows are (from the sheet name or headers when `None`).
+    pub entity: Option<Entity>,
+    /// What link columns do with names the CRM lacks.
+    pub links: LinkPolicies,
     /// Rows per COPY batch.
     pub batch_size: usize,
     /// Import the file even if it was imported completely before.
@@ -39,6 +48,8 @@ impl Default for ImportOptions {
     fn default() -> Self {
         ImportOptions {
             sheet: None,
+            entity: None,
+            links: LinkPolicies::default(),
             batch_size: DEFAULT_BATCH_SIZE,
             again: false,
         }
@@ -51,7 +62,7 @@ pub enum ImportError {
     /// The file could not be read.
     #[error(transparent)]
     Read(#[from] ReadError),
-    /// The sheet has no column for the organization name.
+    /// The sheet lacks a column the entity needs.
     #[error("{path}: {message}")]
     Sheet {
         /// The file.
@@ -64,9 +75,12 @@ pub enum ImportError {
     Connect(#[from] ConnectError),
     /// The database lacks the CRM schema.
     #[error(
-        "the database has no CRM schema yet (table organizations with import_notes is missing): run `pantry-import migrate` first"
+        "the database has no CRM schema for {entity} yet (table {entity} with import_notes, import_batch_id and import_source_row is missing): run `pantry-import migrate` first"
     )]
-    NotMigrated,
+    NotMigrated {
+        /// The entity whose table is missing or old.
+        entity: Entity,
+    },
     /// This file was imported completely before; nothing was done.
     #[error("{} was already imported completely (import {}, {}, {} rows stored); pass --again to import it a second time", path.display(), batch.id, batch.started_at, batch.succeeded)]
     AlreadyImported {
@@ -198,109 +212,121 @@ impl ImportProgress {
     }
 }
 
-/// Everything learned while reading a file, before (or without) a database.
-struct SheetPass {
-    issues: Vec<RowIssue>,
-    total: u64,
-    failed: u64,
-}
-
-/// Opens the file and checks its header; the header's own problems come back
-/// as issues (and a missing name column as an error).
+/// Opens the sheet as its entity; a header that lacks a required column
+/// stops here, naming it.
 fn open_sheet(
     path: &Path,
     sheet: Option<&str>,
-) -> Result<(Spreadsheet, OrganizationMapper, Vec<RowIssue>), ImportError> {
-    let spreadsheet = Spreadsheet::open(path, sheet)?;
-    let mapper = OrganizationMapper::new(spreadsheet.headers());
-    let header_issues = mapper
-        .columns()
-        .header_issues(spreadsheet.header_row(), spreadsheet.headers());
-    if let Some(fatal) = header_issues.iter().find(|i| i.severity == Severity::Error) {
+    entity: Option<Entity>,
+) -> Result<MappedSheet, ImportError> {
+    let mapped = MappedSheet::open(path, sheet, entity)?;
+    if let Some(fatal) = mapped.fatal_issue() {
         return Err(ImportError::Sheet {
             path: path.to_path_buf(),
             message: format!("row {}: {}", fatal.row, fatal.message),
         });
     }
-    Ok((spreadsheet, mapper, header_issues))
+    Ok(mapped)
 }
 
-/// Reads every row of `spreadsheet`, maps it, and hands each outcome to
-/// `each`, which returns `false` to stop early.
-fn map_rows(
-    spreadsheet: &mut Spreadsheet,
-    mapper: &mut OrganizationMapper,
-    progress: &ImportProgress,
-    mut each: impl FnMut(RowOutcome) -> bool,
-) -> Result<(), ReadError> {
-    if let Ok(mut slot) = progress.bytes_read.lock() {
-        *slot = Some((spreadsheet.bytes_read_counter(), spreadsheet.bytes_total()));
-    }
-    let mut row = SheetRow::default();
-    let mut read = 0u64;
-    while spreadsheet.read_row(&mut row)? {
-        read += 1;
-        progress.rows_read.store(read, Ordering::Relaxed);
-        if !each(mapper.map_row(&row)) {
-            return Ok(());
+/// Counts each row read on `progress`, and wakes its watcher now and then.
+struct ReadCounter<'a> {
+    progress: &'a ImportProgress,
+    read: u64,
+    last_wake: Instant,
+}
+
+impl<'a> ReadCounter<'a> {
+    fn start(progress: &'a ImportProgress, sheet: &MappedSheet) -> ReadCounter<'a> {
+        let spreadsheet = sheet.spreadsheet();
+        if let Ok(mut slot) = progress.bytes_read.lock() {
+            *slot = Some((spreadsheet.bytes_read_counter(), spreadsheet.bytes_total()));
+        }
+        ReadCounter {
+            progress,
+            read: 0,
+            last_wake: Instant::now(),
         }
     }
-    progress.rows_total.store(read, Ordering::Relaxed);
-    progress.reading_done.store(true, Ordering::Relaxed);
-    Ok(())
+
+    fn row(&mut self) {
+        self.read += 1;
+        self.progress.rows_read.store(self.read, Ordering::Relaxed);
+        if self.last_wake.elapsed() > Duration::from_millis(50) {
+            self.last_wake = Instant::now();
+            self.progress.wake();
+        }
+    }
+
+    fn end(self, complete: bool) {
+        if complete {
+            self.progress.rows_total.store(self.read, Ordering::Relaxed);
+            self.progress.reading_done.store(true, Ordering::Relaxed);
+        }
+        self.progress.wake();
+    }
 }
 
 /// Reads, maps and validates a file without any database: the report says
-/// what an import would do (`succeeded` = would import).
+/// what an import would do (`succeeded` = would import). Links are not
+/// looked up: only a database knows its names.
 pub fn check_file(
     path: &Path,
     sheet: Option<&str>,
+    entity: Option<Entity>,
     progress: &ImportProgress,
 ) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
-    let (mut spreadsheet, mut mapper, header_issues) = open_sheet(path, sheet)?;
-    let mut pass = SheetPass {
-        issues: header_issues,
-        total: 0,
-        failed: 0,
-    };
-    let mut last_wake = Instant::now();
-    map_rows(&mut spreadsheet, &mut mapper, progress, |outcome| {
-        pass.total += 1;
-        if outcome.organization.is_some() {
+    let mut mapped = open_sheet(path, sheet, entity)?;
+    let mut issues = mapped.header_issues().to_vec();
+    let (mut total, mut failed) = (0u64, 0u64);
+    let mut counter = ReadCounter::start(progress, &mapped);
+    mapped.map_rows(|_, outcome| {
+        counter.row();
+        total += 1;
+        if outcome.record.is_some() {
             progress.succeeded.fetch_add(1, Ordering::Relaxed);
         } else {
-            pass.failed += 1;
+            failed += 1;
             progress.failed.fetch_add(1, Ordering::Relaxed);
         }
-        pass.issues.extend(outcome.issues);
-        if last_wake.elapsed() > Duration::from_millis(50) {
-            last_wake = Instant::now();
-            progress.wake();
-        }
+        issues.extend(outcome.issues);
         !progress.is_cancelled()
     })?;
-    progress.wake();
     let cancelled = progress.is_cancelled();
-    Ok(ImportReport::new(
+    counter.end(!cancelled);
+    let mut report = ImportReport::new(
         path,
-        spreadsheet.notices().to_vec(),
-        pass.total,
-        pass.total - pass.failed,
-        pass.issues,
+        mapped.notices().to_vec(),
+        total,
+        total - failed,
+        issues,
         cancelled,
         started.elapsed(),
-    ))
+    );
+    report.entity = mapped.entity();
+    Ok(report)
 }
 
-/// What the reading thread sends the loader: a batch of encoded rows, the
-/// issues of the rows read since the last message, and, in the last message,
-/// how reading ended.
+/// What the reading thread sends the loader: a batch of records, the issues
+/// of the rows read since the last message, and, in the last message, how
+/// reading ended.
 struct ReadChunk {
-    batch: CopyBatch,
+    records: Vec<Record>,
     issues: Vec<RowIssue>,
     invalid_rows: u64,
     end: Option<Result<(), ReadError>>,
+}
+
+impl ReadChunk {
+    fn new(batch_size: usize) -> ReadChunk {
+        ReadChunk {
+            records: Vec::with_capacity(batch_size),
+            issues: Vec::new(),
+            invalid_rows: 0,
+            end: None,
+        }
+    }
 }
 
 /// How the loading loop ended.
@@ -310,7 +336,51 @@ enum LoadEnd {
     Failed(String),
 }
 
-/// Imports the organizations of `path` into the database of `settings`.
+/// Where an import starts: a new entry in the history, or an interrupted
+/// one resumed with the rows it had stored.
+async fn start_or_resume(
+    client: &tokio_postgres::Client,
+    path: &Path,
+    entity: Entity,
+    fingerprint: &str,
+    sheet_name: &str,
+    again: bool,
+) -> Result<(i64, Vec<u32>), ImportError> {
+    let history_error = |e: history::HistoryError| ImportError::Database(e.to_string());
+    let file_name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let earlier = history::latest_for(client, entity, fingerprint, sheet_name)
+        .await
+        .map_err(history_error)?;
+    match earlier {
+        Some(batch) if batch.status == ImportStatus::Finished && !again => {
+            Err(ImportError::AlreadyImported {
+                path: path.to_path_buf(),
+                batch: Box::new(batch),
+            })
+        }
+        Some(batch) if batch.status != ImportStatus::Finished => {
+            history::resume(client, batch.id)
+                .await
+                .map_err(history_error)?;
+            let stored = history::stored_rows(client, entity, batch.id)
+                .await
+                .map_err(history_error)?;
+            Ok((batch.id, stored))
+        }
+        _ => {
+            let id = history::begin(client, entity, &file_name, fingerprint, sheet_name)
+                .await
+                .map_err(history_error)?;
+            Ok((id, Vec::new()))
+        }
+    }
+}
+
+/// Imports the rows of `path` into the database of `settings`, as the
+/// entity `options` names or the sheet shows.
 pub async fn import_file(
     path: &Path,
     settings: &ConnectionSettings,
@@ -325,52 +395,39 @@ pub async fn import_file(
 
     let open_path = path.to_path_buf();
     let sheet = options.sheet.clone();
-    let (mut spreadsheet, mut mapper, header_issues, fingerprint) =
-        tokio::task::spawn_blocking(move || {
-            let (spreadsheet, mapper, issues) = open_sheet(&open_path, sheet.as_deref())?;
-            let fingerprint = history::fingerprint(&open_path)?;
-            Ok::<_, ImportError>((spreadsheet, mapper, issues, fingerprint))
-        })
-        .await
-        .map_err(|e| ImportError::Database(format!("the reader stopped: {e}")))??;
-    let notices: Vec<FileNotice> = spreadsheet.notices().to_vec();
+    let entity = options.entity;
+    let (mut mapped, fingerprint) = tokio::task::spawn_blocking(move || {
+        let mapped = open_sheet(&open_path, sheet.as_deref(), entity)?;
+        let fingerprint = history::fingerprint(&open_path)?;
+        Ok::<_, ImportError>((mapped, fingerprint))
+    })
+    .await
+    .map_err(|e| ImportError::Database(format!("the reader stopped: {e}")))??;
+    let entity = mapped.entity();
+    let description = entity.description();
+    let notices: Vec<FileNotice> = mapped.notices().to_vec();
+    let header_issues = mapped.header_issues().to_vec();
     let sheet_name = options.sheet.clone().unwrap_or_default();
-    let file_name = path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
+    let mut links = {
+        let columns = mapped.columns();
+        LinkResolver::new(entity, &options.links, |field| {
+            columns
+                .column_of_field(field.column)
+                .map_or_else(|| field.label.to_owned(), |i| columns.label(i))
+        })
+    };
 
     let client = settings.connect().await?;
-    ensure_schema(&client).await?;
-
-    // The history decides: a new import, a resumed one, or none at all.
-    let history_error = |e: history::HistoryError| ImportError::Database(e.to_string());
-    let earlier = history::latest_for(&client, &fingerprint, &sheet_name)
-        .await
-        .map_err(history_error)?;
-    let (import_id, stored) = match earlier {
-        Some(batch) if batch.status == "finished" && !options.again => {
-            return Err(ImportError::AlreadyImported {
-                path: path.to_path_buf(),
-                batch: Box::new(batch),
-            });
-        }
-        Some(batch) if batch.status != "finished" => {
-            history::resume(&client, batch.id)
-                .await
-                .map_err(history_error)?;
-            let stored = history::stored_rows(&client, batch.id)
-                .await
-                .map_err(history_error)?;
-            (batch.id, stored)
-        }
-        _ => {
-            let id = history::begin(&client, &file_name, &fingerprint, &sheet_name)
-                .await
-                .map_err(history_error)?;
-            (id, Vec::new())
-        }
-    };
+    ensure_schema(&client, entity).await?;
+    let (import_id, stored) = start_or_resume(
+        &client,
+        path,
+        entity,
+        &fingerprint,
+        &sheet_name,
+        options.again,
+    )
+    .await?;
     let already_stored = stored.len() as u64;
     progress.succeeded.store(already_stored, Ordering::Relaxed);
     progress.wake();
@@ -384,21 +441,19 @@ pub async fn import_file(
         .spawn(move || {
             let mut chunk = ReadChunk::new(batch_size);
             let mut closed = false;
-            let result = map_rows(&mut spreadsheet, &mut mapper, &reader_progress, |outcome| {
-                match &outcome.organization {
+            let mut counter = ReadCounter::start(&reader_progress, &mapped);
+            let result = mapped.map_rows(|_, outcome| {
+                counter.row();
+                match outcome.record {
                     // Stored by the interrupted run this one resumes.
-                    Some(organization)
-                        if u32::try_from(organization.source_row)
+                    Some(record)
+                        if u32::try_from(record.source_row)
                             .is_ok_and(|row| stored.binary_search(&row).is_ok()) => {}
-                    Some(organization) => {
-                        chunk
-                            .batch
-                            .push(organization, uuid::Uuid::now_v7(), import_id);
-                    }
+                    Some(record) => chunk.records.push(record),
                     None => chunk.invalid_rows += 1,
                 }
                 chunk.issues.extend(outcome.issues);
-                if chunk.batch.len() >= batch_size {
+                if chunk.records.len() >= batch_size {
                     let full = std::mem::replace(&mut chunk, ReadChunk::new(batch_size));
                     if sender.blocking_send(full).is_err() {
                         closed = true;
@@ -407,6 +462,7 @@ pub async fn import_file(
                 }
                 !reader_progress.is_cancelled()
             });
+            counter.end(result.is_ok() && !reader_progress.is_cancelled());
             if !closed {
                 chunk.end = Some(result);
                 let _ = sender.blocking_send(chunk);
@@ -418,6 +474,7 @@ pub async fn import_file(
     let mut succeeded = 0u64;
     // Rows stored, refused or invalid so far: what the report's total covers.
     let mut settled = 0u64;
+    let statement = copy_statement(description);
     let end = loop {
         let Some(chunk) = receiver.recv().await else {
             break LoadEnd::Failed("the file reader stopped unexpectedly".to_owned());
@@ -431,17 +488,17 @@ pub async fn import_file(
             .fetch_add(chunk.invalid_rows, Ordering::Relaxed);
         settled += chunk.invalid_rows;
         issues.extend(chunk.issues);
-        if !chunk.batch.is_empty() {
-            match load_batch(&client, &chunk.batch, import_id).await {
-                Ok(refusals) => {
-                    let stored = (chunk.batch.len() - refusals.len()) as u64;
-                    succeeded += stored;
-                    settled += chunk.batch.len() as u64;
-                    progress.succeeded.fetch_add(stored, Ordering::Relaxed);
+        if !chunk.records.is_empty() {
+            let rows = chunk.records.len() as u64;
+            match load_records(&client, &mut links, &statement, description, chunk.records, import_id).await {
+                Ok(outcome) => {
+                    succeeded += outcome.stored;
+                    settled += rows;
+                    progress.succeeded.fetch_add(outcome.stored, Ordering::Relaxed);
                     progress
                         .failed
-                        .fetch_add(refusals.len() as u64, Ordering::Relaxed);
-                    issues.extend(refusals);
+                        .fetch_add(rows - outcome.stored, Ordering::Relaxed);
+                    issues.extend(outcome.issues);
                     progress.batches_done.fetch_add(1, Ordering::Relaxed);
                     progress.wake();
                 }
@@ -460,9 +517,9 @@ pub async fn import_file(
     progress.wake();
 
     let (status, total_rows) = match &end {
-        LoadEnd::Finished => ("finished", Some(settled + already_stored)),
-        LoadEnd::Cancelled => ("cancelled", None),
-        LoadEnd::Failed(_) => ("failed", None),
+        LoadEnd::Finished => (ImportStatus::Finished, Some(settled + already_stored)),
+        LoadEnd::Cancelled => (ImportStatus::Cancelled, None),
+        LoadEnd::Failed(_) => (ImportStatus::Failed, None),
     };
     let mut report = ImportReport::new(
         path,
@@ -473,11 +530,14 @@ pub async fn import_file(
         matches!(end, LoadEnd::Cancelled),
         started.elapsed(),
     );
+    report.entity = entity;
     report.import_id = Some(import_id);
     report.already_stored = already_stored;
+    report.created_links = links.created().to_vec();
     // When the connection is gone this fails too; the import then stays
     // 'running' in the history and the next run resumes it.
-    let closed = history::finish(&client, import_id, status, total_rows, report.failed).await;
+    let closed =
+        history::finish(&client, entity, import_id, status, total_rows, report.failed).await;
     match end {
         LoadEnd::Finished | LoadEnd::Cancelled => match closed {
             Ok(()) => Ok(report),
@@ -493,64 +553,114 @@ pub async fn import_file(
     }
 }
 
-impl ReadChunk {
-    fn new(batch_size: usize) -> ReadChunk {
-        ReadChunk {
-            batch: CopyBatch::with_capacity(batch_size),
-            issues: Vec::new(),
-            invalid_rows: 0,
-            end: None,
-        }
-    }
-}
-
-/// Checks the CRM schema is there before any row is sent.
-pub async fn ensure_schema(client: &tokio_postgres::Client) -> Result<(), ImportError> {
+/// Checks the entity's table has every column the import writes (and the
+/// link lookups need) before any row is sent.
+pub async fn ensure_schema(
+    client: &tokio_postgres::Client,
+    entity: Entity,
+) -> Result<(), ImportError> {
+    let description = entity.description();
+    let wanted: Vec<&str> = description.copy_columns();
     let row = client
         .query_typed_one(
             "SELECT count(*) FROM information_schema.columns \
-             WHERE table_schema = current_schema() AND table_name = 'organizations' \
-             AND column_name IN ('import_notes', 'primary_manager_name', 'secondary_manager_name', \
-             'import_batch_id', 'import_source_row')",
-            &[],
+             WHERE table_schema = current_schema() AND table_name = $1 AND column_name = ANY($2)",
+            &[(&description.table, Type::TEXT), (&wanted, Type::TEXT_ARRAY)],
         )
         .await
         .map_err(|e| ImportError::Database(database_reason(&e)))?;
     let found: i64 = row.get(0);
-    if found == 5 {
+    let links_ready = if description.fields.iter().any(|f| f.link().is_some()) {
+        client
+            .query_typed_one(
+                "SELECT to_regprocedure('pantry_name_key(text)') IS NOT NULL",
+                &[],
+            )
+            .await
+            .map_err(|e| ImportError::Database(database_reason(&e)))?
+            .get::<_, bool>(0)
+    } else {
+        true
+    };
+    if usize::try_from(found).is_ok_and(|f| f == wanted.len()) && links_ready {
         Ok(())
     } else {
-        Err(ImportError::NotMigrated)
+        Err(ImportError::NotMigrated { entity })
+    }
+}
+
+/// What loading one batch did.
+struct Loaded {
+    stored: u64,
+    issues: Vec<RowIssue>,
+}
+
+/// Resolves a batch's links, encodes the records that keep them, and loads
+/// those; rows whose links fail are reported, not sent.
+async fn load_records(
+    client: &tokio_postgres::Client,
+    links: &mut LinkResolver,
+    statement: &str,
+    description: &EntityDescription,
+    records: Vec<Record>,
+    import_id: i64,
+) -> Result<Loaded, String> {
+    let resolved = links
+        .resolve(client, import_id, records)
+        .await
+        .map_err(|e| fatal_reason(&e))?;
+    let mut issues = resolved.issues;
+    if resolved.records.is_empty() {
+        if resolved.failed > 0 {
+            history::record_batch(client, import_id, 0, resolved.failed)
+                .await
+                .map_err(|e| fatal_reason(&e))?;
+        }
+        return Ok(Loaded { stored: 0, issues });
+    }
+    let mut batch = CopyBatch::with_capacity(resolved.records.len());
+    for record in &resolved.records {
+        batch.push(description, record, uuid::Uuid::now_v7(), import_id);
+    }
+    let refusals = load_batch(client, statement, &batch, import_id, resolved.failed).await?;
+    let stored = (batch.len() - refusals.len()) as u64;
+    issues.extend(refusals);
+    Ok(Loaded { stored, issues })
+}
+
+/// What ends an import rather than a row: a refusal of the whole import
+/// (such as a missing privilege) or a lost connection.
+fn fatal_reason(error: &tokio_postgres::Error) -> String {
+    if error.as_db_error().is_some() {
+        format!(
+            "the database refused the import: {}",
+            database_reason(error)
+        )
+    } else {
+        format!(
+            "the connection to the database was lost ({}); run the same import again to resume it",
+            database_reason(error)
+        )
     }
 }
 
 /// Loads one batch. A batch the database refuses is split in halves until
 /// the refused rows stand alone, so only they fail, each with the database's
 /// reason. A broken connection, or a refusal of the whole import (such as a
-/// missing privilege), ends the import.
+/// missing privilege), ends the import. `already_failed` rows of the batch
+/// (their links) are added to the history's count with the refusals.
 async fn load_batch(
     client: &tokio_postgres::Client,
+    statement: &str,
     batch: &CopyBatch,
     import_id: i64,
+    already_failed: u64,
 ) -> Result<Vec<RowIssue>, String> {
-    let fatal = |error: &tokio_postgres::Error| {
-        if error.as_db_error().is_some() {
-            format!(
-                "the database refused the import: {}",
-                database_reason(error)
-            )
-        } else {
-            format!(
-                "the connection to the database was lost ({}); run the same import again to resume it",
-                database_reason(error)
-            )
-        }
-    };
     let mut refusals = Vec::new();
     let mut pending = Vec::new();
     pending.push(0..batch.len());
     while let Some(rows) = pending.pop() {
-        match copy_rows(client, batch, rows.clone(), import_id).await {
+        match copy_rows(client, statement, batch, rows.clone(), import_id).await {
             Ok(()) => {}
             Err(error) if is_row_refusal(&error) && !client.is_closed() => {
                 if rows.len() == 1 {
@@ -570,13 +680,14 @@ async fn load_batch(
                     pending.push(rows.start..middle);
                 }
             }
-            Err(error) => return Err(fatal(&error)),
+            Err(error) => return Err(fatal_reason(&error)),
         }
     }
-    if !refusals.is_empty() {
-        history::record_batch(client, import_id, 0, refusals.len() as u64)
+    let failed = refusals.len() as u64 + already_failed;
+    if failed > 0 {
+        history::record_batch(client, import_id, 0, failed)
             .await
-            .map_err(|e| fatal(&e))?;
+            .map_err(|e| fatal_reason(&e))?;
     }
     Ok(refusals)
 }
@@ -586,13 +697,14 @@ async fn load_batch(
 /// closed inside the transaction, which keeps transaction-mode poolers happy.
 async fn copy_rows(
     client: &tokio_postgres::Client,
+    statement: &str,
     batch: &CopyBatch,
     rows: std::ops::Range<usize>,
     import_id: i64,
 ) -> Result<(), tokio_postgres::Error> {
     client.batch_execute("BEGIN").await?;
     let copied = async {
-        let statement = client.prepare(COPY_ORGANIZATIONS).await?;
+        let statement = client.prepare(statement).await?;
         let sink = client.copy_in::<_, bytes::Bytes>(&statement).await?;
         let mut sink = std::pin::pin!(sink);
         sink.send(batch.payload(rows)).await?;
@@ -622,24 +734,4 @@ fn is_row_refusal(error: &tokio_postgres::Error) -> bool {
             .iter()
             .any(|class| code.starts_with(class))
     })
-}
-
-/// The database's own words for an error, with its detail when it has one.
-pub fn database_reason(error: &tokio_postgres::Error) -> String {
-    match error.as_db_error() {
-        Some(db) if *db.code() == tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE => {
-            format!(
-                "{} (the database role needs SELECT and INSERT on organizations, and SELECT, INSERT and UPDATE on import_batches)",
-                db.message()
-            )
-        }
-        Some(db) => match db.detail() {
-            Some(detail) => format!("{} ({detail})", db.message()),
-            None => db.message().to_owned(),
-        },
-        None => match std::error::Error::source(error) {
-            Some(source) => format!("{error}: {source}"),
-            None => error.to_string(),
-        },
-    }
 }

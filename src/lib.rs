@@ -6,8 +6,13 @@
 //! - [`spreadsheet`] reads CSV/TSV/TXT (UTF-8, UTF-16, Windows-1252, any of
 //!   `,` `;` tab `|`) and Excel/OpenDocument workbooks, row by row, with the
 //!   row numbers the broker sees in Excel.
-//! - [`organization`] is the fixed mapping of the spec: one raw row becomes a
-//!   typed [`organization::Organization`] or fails with a [`organization::RowIssue`].
+//! - [`entity`] describes the five CRM entities once, as data: tables,
+//!   fields, header aliases, kinds, limits, enumerations and links.
+//! - [`mapping`] applies a description to a sheet: one raw row becomes a typed
+//!   [`mapping::Record`] or fails with a [`mapping::RowIssue`]; [`values`]
+//!   holds the rules that read money, numbers, dates, durations and yes/no.
+//! - [`links`] turns names in link columns into the keys of records already
+//!   in the CRM, in bulk.
 //! - [`database`] connects (URLs, `key=value`, `PG*` variables, TLS by rustls),
 //!   [`migrate`] applies `migrations/`.
 //! - [`import`] runs the pipeline (read and encode on one thread, binary
@@ -33,9 +38,12 @@
 
 pub mod copy_format;
 pub mod database;
+pub mod entity;
 pub mod history;
 pub mod import;
+pub mod links;
+pub mod mapping;
 pub mod migrate;
-pub mod organization;
 pub mod report;
 pub mod spreadsheet;
+pub mod values;

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::organization::{RowIssue, Severity};
+use crate::entity::Entity;
+use crate::links::CreatedOrganization;
+use crate::mapping::{RowIssue, Severity};
 use crate::spreadsheet::{FileNotice, ReadError, SheetRow, Spreadsheet};
 
 /// How many failed rows the short summary lists before saying "and N more".
@@ -20,6 +22,8 @@ const SUMMARY_LINES: usize = 50;
 pub struct ImportReport {
     /// The file read.
     pub file: PathBuf,
+    /// What its rows were imported as.
+    pub entity: Entity,
     /// Data rows read (blank rows are not counted).
     pub total: u64,
     /// Rows stored (for a check: rows that would be stored).
@@ -42,9 +46,21 @@ pub struct ImportReport {
     /// Rows an earlier, interrupted run of this import had stored already
     /// (included in `succeeded`).
     pub already_stored: u64,
+    /// Organizations created for link names the CRM lacked (the `create`
+    /// link policy); the JSON gives their number as `created_links` and the
+    /// list as `created_organizations`.
+    #[serde(serialize_with = "serialize_count", rename = "created_links")]
+    pub created_links: Vec<CreatedOrganization>,
     /// Wall time.
     #[serde(serialize_with = "serialize_seconds", rename = "seconds")]
     pub elapsed: Duration,
+}
+
+fn serialize_count<S: serde::Serializer>(
+    created: &[CreatedOrganization],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(created.len() as u64)
 }
 
 fn serialize_notices<S: serde::Serializer>(
@@ -88,6 +104,7 @@ impl ImportReport {
         failed_rows.dedup();
         ImportReport {
             file: file.to_path_buf(),
+            entity: Entity::Organizations,
             total,
             succeeded,
             failed: failed_rows.len() as u64,
@@ -98,13 +115,21 @@ impl ImportReport {
             cancelled,
             import_id: None,
             already_stored: 0,
+            created_links: Vec::new(),
             elapsed,
         }
     }
 
     /// The spec's JSON object.
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        if let Some(object) = value.as_object_mut() {
+            object.insert(
+                "created_organizations".to_owned(),
+                serde_json::to_value(&self.created_links).unwrap_or_default(),
+            );
+        }
+        serde_json::to_string_pretty(&value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
     }
 
     /// A few lines for a terminal: the counts, then the failed rows.
@@ -125,14 +150,31 @@ impl ImportReport {
         }
         let _ = writeln!(
             out,
-            "{}: {} rows, {} {verb}, {} failed, {} warnings{}",
+            "{} ({}): {} rows, {} {verb}, {} failed, {} warnings{}",
             self.file.display(),
+            self.entity,
             self.total,
             self.succeeded,
             self.failed,
             self.warnings,
             if self.cancelled { " (cancelled)" } else { "" }
         );
+        if !self.created_links.is_empty() {
+            let names: Vec<String> = self
+                .created_links
+                .iter()
+                .take(10)
+                .map(|c| format!("{} ({})", c.name, c.organization_type))
+                .collect();
+            let more = self.created_links.len().saturating_sub(10);
+            let _ = writeln!(
+                out,
+                "created {}: {}{}",
+                Entity::Organizations.count(self.created_links.len() as u64),
+                names.join(", "),
+                if more > 0 { format!(" and {more} more") } else { String::new() }
+            );
+        }
         for issue in self.failures.iter().take(SUMMARY_LINES) {
             let _ = writeln!(out, "  failed {issue}");
         }

@@ -222,7 +222,7 @@ async fn a_role_that_may_only_insert_and_read_can_import() {
         "{message}"
     );
     assert!(
-        message.contains("needs SELECT and INSERT on organizations"),
+        message.contains("needs SELECT and INSERT on the CRM tables"),
         "{message}"
     );
     assert_eq!(db.count("SELECT count(*) FROM organizations").await, 11);

@@ -6,6 +6,7 @@ use std::sync::mpsc::{self, Receiver};
 
 use eframe::egui::{self, RichText};
 use pantry_import::database::{ConnectionSettings, TlsMode, without_password};
+use pantry_import::entity::Entity;
 use pantry_import::import::{ImportError, ensure_schema};
 use pantry_import::migrate::migrate;
 use serde::{Deserialize, Serialize};
@@ -234,11 +235,16 @@ async fn check(settings: &ConnectionSettings, migrate_first: bool) -> Connection
         Err(error) => return ConnectionStatus::Failed(capitalise(&error.to_string())),
     };
     let description = settings.describe();
-    match ensure_schema(&client).await {
-        Ok(()) => ConnectionStatus::Ready(description),
-        Err(ImportError::NotMigrated) => ConnectionStatus::NeedsMigration(description),
-        Err(error) => ConnectionStatus::Failed(capitalise(&error.to_string())),
+    for entity in Entity::ALL {
+        match ensure_schema(&client, entity).await {
+            Ok(()) => {}
+            Err(ImportError::NotMigrated { .. }) => {
+                return ConnectionStatus::NeedsMigration(description);
+            }
+            Err(error) => return ConnectionStatus::Failed(capitalise(&error.to_string())),
+        }
     }
+    ConnectionStatus::Ready(description)
 }
 
 fn capitalise(text: &str) -> String {
@@ -253,7 +259,7 @@ fn capitalise(text: &str) -> String {
 pub fn connection_ui(ui: &mut egui::Ui, form: &mut ConnectionForm, actions: &mut Vec<Action>) {
     ui.add_space(8.0);
     ui.label(theme::bold("CRM database").size(17.0));
-    ui.weak("Where the organizations go. Local PostgreSQL or Supabase.");
+    ui.weak("The Kitchen Pantry CRM's database: local PostgreSQL or Supabase.");
     ui.add_space(6.0);
     let before = form.typed();
     ui.horizontal(|ui| {

@@ -4,7 +4,7 @@ use std::sync::mpsc::{self, Receiver};
 
 use eframe::egui::{self, RichText};
 use pantry_import::database::ConnectionSettings;
-use pantry_import::history::{self, ImportBatch, UndoReport};
+use pantry_import::history::{self, ImportBatch, ImportStatus, UndoReport};
 
 use super::Action;
 use super::theme::{self, FAIL_TEXT, OK_TEXT, WARN_TEXT};
@@ -146,27 +146,29 @@ pub fn history_ui(ui: &mut egui::Ui, panel: &mut HistoryPanel, actions: &mut Vec
                 ui.horizontal_wrapped(|ui| {
                     ui.label(theme::bold(format!("#{}", batch.id)));
                     ui.label(&batch.file_name);
+                    ui.weak(batch.entity.name());
                 });
-                let status_color = match batch.status.as_str() {
-                    "finished" => OK_TEXT,
-                    "undone" => egui::Color32::GRAY,
+                let status_color = match batch.status {
+                    ImportStatus::Finished => OK_TEXT,
+                    ImportStatus::Undone => egui::Color32::GRAY,
                     _ => WARN_TEXT,
                 };
                 ui.horizontal_wrapped(|ui| {
                     ui.weak(&batch.started_at);
-                    ui.label(RichText::new(&batch.status).color(status_color));
+                    ui.label(RichText::new(batch.status.as_str()).color(status_color));
                     ui.weak(format!(
                         "{} stored, {} failed",
                         theme::thousands(u64::try_from(batch.succeeded).unwrap_or(0)),
                         theme::thousands(u64::try_from(batch.failed).unwrap_or(0))
                     ));
                 });
-                if batch.status != "undone" {
+                if batch.status != ImportStatus::Undone {
                     if panel.confirm_undo == Some(batch.id) {
                         ui.label(
                             RichText::new(format!(
-                                "Remove the {} organizations of import #{}? Rows edited since stay.",
+                                "Remove the {} {} of import #{}? Rows edited since stay.",
                                 theme::thousands(u64::try_from(batch.succeeded).unwrap_or(0)),
+                                batch.entity.name(),
                                 batch.id
                             ))
                             .color(WARN_TEXT),

@@ -8,6 +8,8 @@ use std::time::Instant;
 
 use eframe::egui::{self, RichText};
 use pantry_import::database::ConnectionSettings;
+use pantry_import::entity::Entity;
+use pantry_import::links::{LinkPolicies, LinkPolicy};
 use pantry_import::history::ImportBatch;
 use pantry_import::import::{self, ImportError, ImportOptions, ImportProgress};
 use pantry_import::report::ImportReport;
@@ -50,6 +52,8 @@ impl ImportRun {
         ctx: &egui::Context,
         path: PathBuf,
         sheet: Option<String>,
+        entity: Entity,
+        links: LinkPolicies,
         settings: ConnectionSettings,
         expected: PreviewCounts,
         again: bool,
@@ -58,6 +62,8 @@ impl ImportRun {
         let progress = ImportProgress::new(Some(Arc::new(move || waker_ctx.request_repaint())));
         let options = ImportOptions {
             sheet,
+            entity: Some(entity),
+            links,
             again,
             ..ImportOptions::default()
         };
@@ -69,7 +75,9 @@ impl ImportRun {
             let outcome = match import::import_file(&path, &settings, &options, task_progress).await
             {
                 Ok(report) => ImportOutcome::Done(report),
-                Err(ImportError::NotMigrated) => ImportOutcome::NeedsSchema(settings.describe()),
+                Err(ImportError::NotMigrated { .. }) => {
+                    ImportOutcome::NeedsSchema(settings.describe())
+                }
                 Err(ImportError::AlreadyImported { batch, .. }) => {
                     ImportOutcome::AlreadyImported(batch)
                 }
@@ -187,10 +195,14 @@ fn start_button_ui(
 ) {
     let counts = preview.counts;
     let ready = preview.finished && preview.failed.is_none() && counts.would_import > 0;
+    link_policies_ui(ui, app, preview, actions);
     let text = format!(
-        "Import {} organization{}",
-        theme::thousands(counts.would_import),
-        if counts.would_import == 1 { "" } else { "s" }
+        "Import {}",
+        preview.entity.count(counts.would_import).replacen(
+            &counts.would_import.to_string(),
+            &theme::thousands(counts.would_import),
+            1
+        )
     );
     let button = ui.add_enabled(ready, theme::primary_button(text));
     if button.clicked() {
@@ -213,6 +225,56 @@ fn start_button_ui(
     }
 }
 
+/// Per link column: what a name the CRM lacks does to its row.
+fn link_policies_ui(
+    ui: &mut egui::Ui,
+    app: &PantryApp,
+    preview: &super::preview::Preview,
+    actions: &mut Vec<Action>,
+) {
+    if preview.link_columns.is_empty() {
+        return;
+    }
+    ui.label(theme::bold("Names not found in the CRM"));
+    let description = preview.entity.description();
+    egui::Grid::new("link-policies")
+        .num_columns(2)
+        .spacing([8.0, 4.0])
+        .show(ui, |ui| {
+            for column in &preview.link_columns {
+                let Some(field) = description
+                    .field_index(column.field)
+                    .map(|i| &description.fields[i])
+                else {
+                    continue;
+                };
+                let Some(target) = field.link() else { continue };
+                let chosen = app.link_policies.for_field(field);
+                let label = ui.label(format!("{} ({})", column.header, target.entity.singular()));
+                egui::ComboBox::from_id_salt(("link-policy", column.field))
+                    .selected_text(chosen.describe())
+                    .show_ui(ui, |ui| {
+                        for policy in LinkPolicy::ALL {
+                            if policy.applies_to(target)
+                                && ui.selectable_label(policy == chosen, policy.describe()).clicked()
+                            {
+                                actions.push(Action::SetLinkPolicy(column.field, policy));
+                            }
+                        }
+                    })
+                    .response
+                    .labelled_by(label.id)
+                    .on_hover_text(if column.required {
+                        "This link is required: a row whose name is not found fails unless the organization is created"
+                    } else {
+                        "Left empty, the name is kept in the row's import notes"
+                    });
+                ui.end_row();
+            }
+        });
+    ui.add_space(6.0);
+}
+
 fn repeat_question_ui(ui: &mut egui::Ui, batch: &ImportBatch, actions: &mut Vec<Action>) {
     egui::Frame::new()
         .fill(theme::WARN_FILL)
@@ -221,11 +283,12 @@ fn repeat_question_ui(ui: &mut egui::Ui, batch: &ImportBatch, actions: &mut Vec<
         .show(ui, |ui| {
             ui.label(theme::bold("This file was imported already").color(theme::WARN_TEXT));
             ui.label(format!(
-                "Import #{} of {} on {} stored {} organizations. Importing it again adds them a second time.",
+                "Import #{} of {} on {} stored {} {}. Importing it again adds them a second time.",
                 batch.id,
                 batch.file_name,
                 batch.started_at,
-                theme::thousands(u64::try_from(batch.succeeded).unwrap_or(0))
+                theme::thousands(u64::try_from(batch.succeeded).unwrap_or(0)),
+                batch.entity.name()
             ));
             ui.horizontal(|ui| {
                 if ui.button("Import again anyway").clicked() {

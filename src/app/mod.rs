@@ -18,6 +18,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use eframe::egui;
+use pantry_import::entity::Entity;
+use pantry_import::links::{LinkPolicies, LinkPolicy};
 
 use connection::ConnectionForm;
 use import_panel::ImportRun;
@@ -52,6 +54,10 @@ pub enum Action {
     OpenDialog,
     OpenPath(PathBuf),
     PickSheet(String),
+    /// Read the open file's rows as another entity.
+    PickEntity(Entity),
+    /// What a link column does with names the CRM lacks.
+    SetLinkPolicy(&'static str, LinkPolicy),
     TestConnection,
     Migrate,
     StartImport,
@@ -93,6 +99,8 @@ pub struct PantryApp {
     /// A finished earlier import of the same file, while the broker decides.
     pub repeat_question: Option<pantry_import::history::ImportBatch>,
     pub history: history_panel::HistoryPanel,
+    /// Per link column of the open file, what names the CRM lacks do.
+    pub link_policies: LinkPolicies,
     /// Whether the results of the last import are on screen.
     pub showing_results: bool,
     /// A problem to show at the top of the window until dismissed.
@@ -149,6 +157,7 @@ impl PantryApp {
             import: None,
             repeat_question: None,
             history: history_panel::HistoryPanel::default(),
+            link_policies: LinkPolicies::default(),
             showing_results: false,
             error,
             typed_path: String::new(),
@@ -158,13 +167,14 @@ impl PantryApp {
             save_dialog: None,
         };
         if let Some(file) = file {
-            app.open(file, None);
+            app.open(file, None, None);
         }
         app
     }
 
-    /// Starts reading `path` in the background; the first rows show at once.
-    pub fn open(&mut self, path: PathBuf, sheet: Option<String>) {
+    /// Starts reading `path` in the background as `entity` (or what its
+    /// sheet shows); the first rows show at once.
+    pub fn open(&mut self, path: PathBuf, sheet: Option<String>, entity: Option<Entity>) {
         if self.import.as_ref().is_some_and(ImportRun::is_running) {
             self.error = Some(
                 "An import is running; cancel it or wait before opening another file.".to_owned(),
@@ -176,7 +186,8 @@ impl PantryApp {
         self.import = None;
         self.save_message = None;
         self.typed_path = path.display().to_string();
-        let (preview, loader) = preview::start_loading(path, sheet, self.ctx.clone());
+        self.link_policies = LinkPolicies::default();
+        let (preview, loader) = preview::start_loading(path, sheet, entity, self.ctx.clone());
         self.preview = Some(preview);
         self.loader = Some(loader);
     }
@@ -189,11 +200,20 @@ impl PantryApp {
     fn handle(&mut self, action: Action) {
         match action {
             Action::OpenDialog => self.open_dialog(),
-            Action::OpenPath(path) => self.open(path, None),
+            Action::OpenPath(path) => self.open(path, None, None),
             Action::PickSheet(sheet) => {
                 if let Some(path) = self.preview.as_ref().map(|p| p.path.clone()) {
-                    self.open(path, Some(sheet));
+                    self.open(path, Some(sheet), None);
                 }
+            }
+            Action::PickEntity(entity) => {
+                if let Some(preview) = &self.preview {
+                    let (path, sheet) = (preview.path.clone(), preview.sheet.clone());
+                    self.open(path, sheet, Some(entity));
+                }
+            }
+            Action::SetLinkPolicy(field, policy) => {
+                self.link_policies.by_field.insert(field.to_owned(), policy);
             }
             Action::TestConnection => self.connection.test(&self.runtime, &self.ctx),
             Action::Migrate => self.connection.migrate(&self.runtime, &self.ctx),
@@ -281,6 +301,8 @@ impl PantryApp {
             &self.ctx,
             preview.path.clone(),
             preview.sheet.clone(),
+            preview.entity,
+            self.link_policies.clone(),
             settings,
             preview.counts,
             again,

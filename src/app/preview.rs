@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 
 use eframe::egui::{self, Align, RichText};
 use egui_extras::{Column, Size, StripBuilder, TableBuilder};
-use pantry_import::organization::{ColumnRole, OrganizationMapper, RowIssue, Severity};
-use pantry_import::spreadsheet::{self, SheetRow, Spreadsheet};
+use pantry_import::entity::{Entity, EntityChoice};
+use pantry_import::mapping::{MappedSheet, RowIssue, Severity};
+use pantry_import::spreadsheet::{self, SheetRow};
 
 use super::Action;
 use super::theme::{self, FAIL_FILL, FAIL_TEXT, OK_TEXT, WARN_FILL, WARN_TEXT};
@@ -104,12 +105,30 @@ pub struct PreviewCounts {
     pub warnings: u64,
 }
 
+/// A link column of the sheet, for the import's choice of what names the
+/// CRM lacks do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkColumn {
+    /// The field (`organization_id`).
+    pub field: &'static str,
+    /// The column's header.
+    pub header: String,
+    /// What it links to.
+    pub target: Entity,
+    /// Whether a blank cell fails the row.
+    pub required: bool,
+}
+
 /// A file as the preview shows it.
 #[derive(Debug)]
 pub struct Preview {
     pub path: PathBuf,
     pub sheet: Option<String>,
     pub sheets: Vec<String>,
+    /// What the rows are read as, and why.
+    pub entity: Entity,
+    pub entity_choice: EntityChoice,
+    pub link_columns: Vec<LinkColumn>,
     pub description: String,
     pub headers: Vec<String>,
     /// Per column: the CRM field it fills, or "import notes".
@@ -133,11 +152,18 @@ pub struct Preview {
 }
 
 impl Preview {
-    fn new(path: PathBuf, sheet: Option<String>) -> Preview {
+    fn new(path: PathBuf, sheet: Option<String>, entity: Option<Entity>) -> Preview {
         Preview {
             path,
             sheet,
             sheets: Vec::new(),
+            entity: entity.unwrap_or(Entity::Organizations),
+            entity_choice: if entity.is_some() {
+                EntityChoice::Given
+            } else {
+                EntityChoice::Headers
+            },
+            link_columns: Vec::new(),
             description: String::new(),
             headers: Vec::new(),
             targets: Vec::new(),
@@ -190,6 +216,9 @@ enum LoadMessage {
         bytes_total: u64,
         sheets: Vec<String>,
         sheet: Option<String>,
+        entity: Entity,
+        entity_choice: EntityChoice,
+        link_columns: Vec<LinkColumn>,
         description: String,
         headers: Vec<String>,
         targets: Vec<String>,
@@ -228,6 +257,9 @@ impl PreviewLoader {
                     bytes_total,
                     sheets,
                     sheet,
+                    entity,
+                    entity_choice,
+                    link_columns,
                     description,
                     headers,
                     targets,
@@ -243,6 +275,9 @@ impl PreviewLoader {
                         .reserve(usize::try_from(bytes_total).unwrap_or(0));
                     preview.sheets = sheets;
                     preview.sheet = sheet;
+                    preview.entity = entity;
+                    preview.entity_choice = entity_choice;
+                    preview.link_columns = link_columns;
                     preview.description = description;
                     preview.headers = headers;
                     preview.targets = targets;
@@ -297,10 +332,12 @@ impl PreviewLoader {
     }
 }
 
-/// Starts reading `path` on a thread of its own.
+/// Starts reading `path` on a thread of its own, as `entity` (or the
+/// entity its sheet name or headers say).
 pub fn start_loading(
     path: PathBuf,
     sheet: Option<String>,
+    entity: Option<Entity>,
     ctx: egui::Context,
 ) -> (Preview, PreviewLoader) {
     let (sender, receiver) = mpsc::channel();
@@ -311,7 +348,14 @@ pub fn start_loading(
     let spawned = std::thread::Builder::new()
         .name("pantry-import preview".to_owned())
         .spawn(move || {
-            let outcome = load(&thread_path, thread_sheet, &sender, &thread_stop, &ctx);
+            let outcome = load(
+                &thread_path,
+                thread_sheet,
+                entity,
+                &sender,
+                &thread_stop,
+                &ctx,
+            );
             let last = match outcome {
                 Ok(()) => LoadMessage::Finished,
                 Err(message) => LoadMessage::Failed(message),
@@ -319,7 +363,7 @@ pub fn start_loading(
             let _ = sender.send(last);
             ctx.request_repaint();
         });
-    let preview = Preview::new(path, sheet);
+    let preview = Preview::new(path, sheet, entity);
     if let Err(error) = spawned {
         let (sender, receiver) = mpsc::channel();
         let _ = sender.send(LoadMessage::Failed(format!(
@@ -333,66 +377,84 @@ pub fn start_loading(
 fn load(
     path: &std::path::Path,
     sheet: Option<String>,
+    entity: Option<Entity>,
     sender: &Sender<LoadMessage>,
     stop: &AtomicBool,
     ctx: &egui::Context,
 ) -> Result<(), String> {
-    let mut spreadsheet = Spreadsheet::open(path, sheet.as_deref()).map_err(|e| e.to_string())?;
-    let sheets = spreadsheet.sheet_names().to_vec();
-    let mut mapper = OrganizationMapper::new(spreadsheet.headers());
-    let columns = mapper.columns();
+    let mut mapped =
+        MappedSheet::open(path, sheet.as_deref(), entity).map_err(|e| e.to_string())?;
+    let spreadsheet = mapped.spreadsheet();
+    let columns = mapped.columns();
     let headers = spreadsheet.headers().to_vec();
-    let targets = columns
-        .roles()
+    let description = mapped.entity().description();
+    let link_columns = description
+        .fields
         .iter()
-        .map(|role| match role {
-            ColumnRole::Field(field) => field.column().to_owned(),
-            ColumnRole::ImportNotes => "import notes".to_owned(),
+        .filter_map(|field| {
+            let target = field.link()?;
+            let column = columns.column_of_field(field.column)?;
+            Some(LinkColumn {
+                field: field.column,
+                header: columns.label(column),
+                target: target.entity,
+                required: field.required,
+            })
         })
         .collect();
-    let labels = (0..headers.len()).map(|i| columns.label(i)).collect();
-    let header_issues = columns.header_issues(spreadsheet.header_row(), &headers);
-    let sheet_name = spreadsheet.sheet().map(str::to_owned);
     let opened = LoadMessage::Opened {
         bytes_total: if spreadsheet.kind() == spreadsheet::FileKind::Text {
             spreadsheet.bytes_total()
         } else {
             0
         },
-        sheets,
-        sheet: sheet_name,
+        sheets: spreadsheet.sheet_names().to_vec(),
+        sheet: spreadsheet.sheet().map(str::to_owned),
+        entity: mapped.entity(),
+        entity_choice: mapped.entity_choice(),
+        link_columns,
         description: spreadsheet.description().to_owned(),
-        headers,
-        targets,
-        labels,
-        notices: spreadsheet
-            .notices()
-            .iter()
-            .map(|n| n.message.clone())
+        targets: (0..headers.len())
+            .map(|i| columns.target(i).to_owned())
             .collect(),
-        header_issues,
+        labels: (0..headers.len()).map(|i| columns.label(i)).collect(),
+        headers,
+        notices: mapped.notices().iter().map(|n| n.message.clone()).collect(),
+        header_issues: mapped.header_issues().to_vec(),
     };
     if sender.send(opened).is_err() {
         return Ok(());
     }
     ctx.request_repaint();
 
-    let bytes_read = spreadsheet.bytes_read_counter();
-    let bytes_total = spreadsheet.bytes_total().max(1);
-    let mut row = SheetRow::default();
+    let bytes_read = mapped.spreadsheet().bytes_read_counter();
+    let bytes_total = mapped.spreadsheet().bytes_total().max(1);
     let mut chunk = RowStore::default();
     let mut issues = Vec::new();
     let mut counts = PreviewCounts::default();
     let mut first = true;
     let mut last_send = Instant::now();
-    loop {
-        if stop.load(Ordering::Relaxed) {
-            return Ok(());
-        }
-        let more = spreadsheet.read_row(&mut row).map_err(|e| e.to_string())?;
-        if more {
-            let outcome = mapper.map_row(&row);
-            let status = if outcome.organization.is_none() {
+    let mut receiver_gone = false;
+    let send = |chunk: &mut RowStore, issues: &mut Vec<RowIssue>, counts: &mut PreviewCounts| {
+        let fraction_read =
+            (bytes_read.load(Ordering::Relaxed) as f64 / bytes_total as f64).min(1.0) as f32;
+        let message = LoadMessage::Rows {
+            rows: std::mem::take(chunk),
+            issues: std::mem::take(issues),
+            counts: std::mem::take(counts),
+            fraction_read,
+        };
+        let sent = sender.send(message).is_ok();
+        ctx.request_repaint();
+        sent
+    };
+    mapped
+        .map_rows(|row, outcome| {
+            if stop.load(Ordering::Relaxed) {
+                receiver_gone = true;
+                return false;
+            }
+            let status = if outcome.record.is_none() {
                 counts.would_fail += 1;
                 RowStatus::Fails
             } else if outcome.issues.is_empty() {
@@ -408,34 +470,28 @@ fn load(
                 .iter()
                 .filter(|i| i.severity == Severity::Warning)
                 .count() as u64;
-            chunk.push(&row, status);
+            chunk.push(row, status);
             issues.extend(outcome.issues);
-        }
-        let due = if first {
-            chunk.len() >= FIRST_CHUNK_ROWS
-        } else {
-            chunk.len() >= CHUNK_ROWS || last_send.elapsed() >= CHUNK_TIME
-        };
-        if !more || (due && !chunk.ends.is_empty()) {
-            let fraction_read =
-                (bytes_read.load(Ordering::Relaxed) as f64 / bytes_total as f64).min(1.0) as f32;
-            let message = LoadMessage::Rows {
-                rows: std::mem::take(&mut chunk),
-                issues: std::mem::take(&mut issues),
-                counts: std::mem::take(&mut counts),
-                fraction_read,
+            let due = if first {
+                chunk.len() >= FIRST_CHUNK_ROWS
+            } else {
+                chunk.len() >= CHUNK_ROWS || last_send.elapsed() >= CHUNK_TIME
             };
-            if sender.send(message).is_err() {
-                return Ok(());
+            if due {
+                if !send(&mut chunk, &mut issues, &mut counts) {
+                    receiver_gone = true;
+                    return false;
+                }
+                first = false;
+                last_send = Instant::now();
             }
-            ctx.request_repaint();
-            first = false;
-            last_send = Instant::now();
-        }
-        if !more {
-            return Ok(());
-        }
+            true
+        })
+        .map_err(|e| e.to_string())?;
+    if !receiver_gone {
+        send(&mut chunk, &mut issues, &mut counts);
     }
+    Ok(())
 }
 
 /// Draws the preview of one file.
@@ -473,11 +529,33 @@ pub fn preview_ui(ui: &mut egui::Ui, preview: &mut Preview, actions: &mut Vec<Ac
 }
 
 fn file_header_ui(ui: &mut egui::Ui, preview: &Preview, actions: &mut Vec<Action>) {
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.label(theme::bold(preview.file_name()).size(20.0));
         if !preview.description.is_empty() {
             ui.weak(&preview.description);
         }
+        ui.add_space(12.0);
+        let label = ui.label("Rows are:");
+        egui::ComboBox::from_id_salt("entity")
+            .selected_text(preview.entity.title())
+            .show_ui(ui, |ui| {
+                for entity in Entity::ALL {
+                    if ui
+                        .selectable_label(entity == preview.entity, entity.title())
+                        .clicked()
+                        && entity != preview.entity
+                    {
+                        actions.push(Action::PickEntity(entity));
+                    }
+                }
+            })
+            .response
+            .labelled_by(label.id)
+            .on_hover_text(match preview.entity_choice {
+                EntityChoice::Given => "Chosen by you",
+                EntityChoice::SheetName => "Recognised from the sheet's name",
+                EntityChoice::Headers => "Recognised from the column headers",
+            });
         if preview.sheets.len() > 1 {
             let current = preview.sheet.clone().unwrap_or_default();
             ui.add_space(12.0);

@@ -3,6 +3,8 @@
 
 use eframe::egui::{self, Color32, RichText};
 
+use pantry_import::entity::Entity;
+
 use super::theme::{self, ACCENT};
 use super::{Action, PantryApp};
 
@@ -24,12 +26,30 @@ pub fn sidebar_ui(ui: &mut egui::Ui, app: &PantryApp, actions: &mut Vec<Action>)
             ui.label(theme::bold("Pantry Import").size(20.0).color(ACCENT));
             ui.weak("Kitchen Pantry CRM");
             ui.add_space(16.0);
-            ui.label(RichText::new("IMPORT / EXPORT").small().weak());
-            let _ = ui.selectable_label(true, "⬆  Organizations");
-            ui.add_enabled(false, egui::Button::selectable(false, "   Contacts"))
-                .on_disabled_hover_text("Contacts come in a later version");
-            ui.add_enabled(false, egui::Button::selectable(false, "   Products"))
-                .on_disabled_hover_text("Products come in a later version");
+            ui.label(RichText::new("IMPORT AS").small().weak());
+            let open_entity = app.preview.as_ref().map(|p| p.entity);
+            for entity in Entity::ALL {
+                let selected = open_entity == Some(entity);
+                let text = if selected {
+                    format!("⬆  {}", entity.title())
+                } else {
+                    format!("    {}", entity.title())
+                };
+                let button = ui.add_enabled(
+                    open_entity.is_some(),
+                    egui::Button::selectable(selected, text),
+                );
+                let button = if open_entity.is_some() {
+                    button.on_hover_text(format!("Read this file's rows as {}", entity.name()))
+                } else {
+                    button.on_disabled_hover_text(
+                        "Open a spreadsheet first; what its rows are is recognised from its sheet name or headers",
+                    )
+                };
+                if button.clicked() && !selected {
+                    actions.push(Action::PickEntity(entity));
+                }
+            }
             ui.add_space(20.0);
             ui.label(RichText::new("STEPS").small().weak());
             for (index, step) in STEPS.iter().enumerate() {

@@ -1,0 +1,904 @@
+//! The five CRM entities, each described once, as data: its table, the
+//! sheet names that hold it, and its fields with their header aliases,
+//! kinds, limits, enumerations, required flags and links.
+//!
+//! Everything else reads these descriptions: the mapping ([`crate::mapping`])
+//! turns a row into a record field by field, the `COPY` column list and the
+//! schema check ([`crate::copy_format`], [`crate::import`]) come from the
+//! stored fields, and the history ([`crate::history`]) counts rows in
+//! [`EntityDescription::table`]. A field's rule is found from here in one
+//! step: its [`FieldKind`] names the function of [`crate::values`] (or the
+//! organization rule of [`crate::mapping`]) that reads it.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::LazyLock;
+
+use crate::values::enum_key;
+
+/// One of the CRM's five entities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Entity {
+    /// Principals, distributors, customers: the accounts list.
+    Organizations,
+    /// The people at those organizations.
+    Contacts,
+    /// The principals' products.
+    Products,
+    /// The deals in the pipeline.
+    Opportunities,
+    /// The log of calls, emails and visits.
+    Interactions,
+}
+
+impl Entity {
+    /// Every entity, in dependency order (what links to what comes later).
+    pub const ALL: [Entity; 5] = [
+        Entity::Organizations,
+        Entity::Contacts,
+        Entity::Products,
+        Entity::Opportunities,
+        Entity::Interactions,
+    ];
+
+    /// The name scripts use and `import_batches.entity` stores.
+    pub fn name(self) -> &'static str {
+        self.description().table
+    }
+
+    /// One record, in a sentence: "organization", "contact"...
+    pub fn singular(self) -> &'static str {
+        match self {
+            Entity::Organizations => "organization",
+            Entity::Contacts => "contact",
+            Entity::Products => "product",
+            Entity::Opportunities => "opportunity",
+            Entity::Interactions => "interaction",
+        }
+    }
+
+    /// The name with a capital, for titles: "Organizations".
+    pub fn title(self) -> &'static str {
+        match self {
+            Entity::Organizations => "Organizations",
+            Entity::Contacts => "Contacts",
+            Entity::Products => "Products",
+            Entity::Opportunities => "Opportunities",
+            Entity::Interactions => "Interactions",
+        }
+    }
+
+    /// `count` records in words: "1 contact", "3 opportunities".
+    pub fn count(self, count: u64) -> String {
+        if count == 1 {
+            format!("1 {}", self.singular())
+        } else {
+            format!("{count} {}", self.name())
+        }
+    }
+
+    /// Its description.
+    pub fn description(self) -> &'static EntityDescription {
+        match self {
+            Entity::Organizations => &ORGANIZATIONS,
+            Entity::Contacts => &CONTACTS,
+            Entity::Products => &PRODUCTS,
+            Entity::Opportunities => &OPPORTUNITIES,
+            Entity::Interactions => &INTERACTIONS,
+        }
+    }
+}
+
+impl fmt::Display for Entity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An entity name that is not one of the five.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "unknown entity '{0}' (use organizations, contacts, products, opportunities or interactions)"
+)]
+pub struct UnknownEntity(pub String);
+
+impl FromStr for Entity {
+    type Err = UnknownEntity;
+
+    /// Takes the plural or singular name, in any case.
+    fn from_str(text: &str) -> Result<Entity, UnknownEntity> {
+        let key = enum_key(text);
+        Entity::ALL
+            .into_iter()
+            .find(|e| key == enum_key(e.name()) || key == enum_key(e.singular()))
+            .ok_or_else(|| UnknownEntity(text.to_owned()))
+    }
+}
+
+/// An entity's table and fields.
+#[derive(Debug)]
+pub struct EntityDescription {
+    /// Which entity.
+    pub entity: Entity,
+    /// Its table in the CRM.
+    pub table: &'static str,
+    /// Sheet names that hold it, as header keys (see [`header_key`]).
+    pub sheet_names: &'static [&'static str],
+    /// Its fields, in the order of the spec's table.
+    pub fields: &'static [FieldSpec],
+    /// Columns every imported record gets with the same value.
+    pub fixed: &'static [(&'static str, FixedValue)],
+    /// In-file duplicate warnings: the first key whose fields are all filled
+    /// is the row's key.
+    pub duplicate_keys: &'static [DuplicateKey],
+}
+
+/// A value the import writes into every record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FixedValue {
+    /// A text or enum label.
+    Text(&'static str),
+    /// A boolean.
+    Bool(bool),
+}
+
+/// A key that makes two rows of one file the same record.
+#[derive(Debug)]
+pub struct DuplicateKey {
+    /// How the warning names it: "Duplicate contact {what}: ...".
+    pub what: &'static str,
+    /// The fields (database columns) that make the key.
+    pub fields: &'static [&'static str],
+}
+
+/// One field: where it goes, which headers fill it and how its cells are read.
+#[derive(Debug)]
+pub struct FieldSpec {
+    /// The database column (for [`FieldKind::FullName`], the name mapping
+    /// files use for the full-name column, which fills two columns).
+    pub column: &'static str,
+    /// The header the spec's table gives it, for messages.
+    pub label: &'static str,
+    /// Headers that map to it (matched by [`header_key`]), the spec's first.
+    pub aliases: &'static [&'static str],
+    /// How a cell becomes a value.
+    pub kind: FieldKind,
+    /// A blank cell (or no column) fails the row.
+    pub required: bool,
+    /// The column's length limit in characters, as `migrations/` declares it.
+    pub max_chars: Option<usize>,
+}
+
+impl FieldSpec {
+    /// Whether the field is a column of the table (the full-name column is
+    /// not: it fills first and last name).
+    pub fn is_stored(&self) -> bool {
+        !matches!(self.kind, FieldKind::FullName)
+    }
+
+    /// The link this field makes, if it is one.
+    pub fn link(&self) -> Option<&LinkTarget> {
+        match &self.kind {
+            FieldKind::Link(target) => Some(target),
+            _ => None,
+        }
+    }
+}
+
+/// How a field's cells are read; each kind's rule is one function of
+/// [`crate::values`] or of the organization rules in [`crate::mapping`].
+#[derive(Debug)]
+pub enum FieldKind {
+    /// Text as written (trimmed).
+    Text,
+    /// Text as written; odd ones warned ([`crate::values::looks_like_phone`]).
+    Phone,
+    /// Trimmed; malformed ones kept and warned ([`crate::values::looks_like_email`]).
+    Email,
+    /// One of an enumeration's labels ([`Enumeration::find`]).
+    Enum {
+        /// Its labels and aliases.
+        enumeration: &'static Enumeration,
+        /// The label a blank cell gets (`None`: empty, or fails when required).
+        blank: Option<&'static str>,
+        /// What an unknown value does.
+        unknown: UnknownValue,
+    },
+    /// Money in US format ([`crate::values::money`]) with this many digits
+    /// left of the point.
+    Money(u32),
+    /// A whole number ([`crate::values::whole_number`]).
+    WholeNumber,
+    /// Days, also in weeks, months or years ([`crate::values::shelf_life_days`]).
+    ShelfLifeDays,
+    /// Minutes, also as `1h 30m` or `1:30` ([`crate::values::duration_minutes`]).
+    DurationMinutes,
+    /// 0 to 100 ([`crate::values::probability`]).
+    Probability,
+    /// yes/no ([`crate::values::yes_no`]); `blank` is what a blank cell means.
+    YesNo {
+        /// The value of a blank cell.
+        blank: bool,
+    },
+    /// A date ([`crate::values::date`]), with the column-level day-first guess.
+    Date,
+    /// A date with an optional time ([`crate::values::date_time`]).
+    DateTime,
+    /// A link by name to a record already in the CRM ([`crate::links`]).
+    Link(LinkTarget),
+    /// A contact's full name, split at the last space into first and last name.
+    FullName,
+    /// Organization priority A-D: `A+` is A (warning), blank or unknown is C.
+    Priority,
+    /// Organization segment through the segment table; it also sets the type.
+    Segment,
+    /// Organization type; a TYPE column wins over the one SEGMENT implies.
+    OrganizationType,
+    /// A US ZIP code whose leading zeros Excel dropped gets them back.
+    PostalCode,
+}
+
+/// What a value an enumeration does not know does to its row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnknownValue {
+    /// The row fails, listing the allowed values.
+    Fail,
+    /// The field stays empty, with a warning.
+    Empty,
+    /// The field gets this label, with a warning.
+    Default(&'static str),
+}
+
+/// What a link field points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkTarget {
+    /// The entity linked to.
+    pub entity: Entity,
+    /// For links to organizations: the type the column implies, given to an
+    /// organization created for a name not found (and expected of a match).
+    pub implied_type: Option<&'static str>,
+    /// Matched among the records of the row's own organization, when given.
+    pub within_organization: bool,
+}
+
+/// A database enum's labels, each with the aliases a sheet may use.
+#[derive(Debug)]
+pub struct Enumeration {
+    /// How messages name it: "role", "category".
+    pub name: &'static str,
+    /// `(label, aliases)`.
+    pub values: &'static [(&'static str, &'static [&'static str])],
+    keys: LazyLock<HashMap<String, &'static str>>,
+}
+
+impl Enumeration {
+    /// The label `text` stands for, matching loosely ([`enum_key`]): the
+    /// label itself or one of its aliases.
+    pub fn find(&self, text: &str) -> Option<&'static str> {
+        self.keys.get(&enum_key(text)).copied()
+    }
+
+    /// The labels, for messages: "beverages, dairy, ...".
+    pub fn allowed(&self) -> String {
+        self.values
+            .iter()
+            .map(|(label, _)| *label)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn keys_of(values: &'static [(&'static str, &'static [&'static str])]) -> HashMap<String, &'static str> {
+        let mut keys = HashMap::new();
+        for (label, aliases) in values {
+            keys.insert(enum_key(label), *label);
+            for alias in *aliases {
+                keys.insert(enum_key(alias), *label);
+            }
+        }
+        keys
+    }
+}
+
+macro_rules! enumeration {
+    ($name:literal, [$(($label:literal, [$($alias:literal),*])),* $(,)?]) => {{
+        const VALUES: &[(&str, &[&str])] = &[$(($label, &[$($alias),*])),*];
+        Enumeration {
+            name: $name,
+            values: VALUES,
+            keys: LazyLock::new(|| Enumeration::keys_of(VALUES)),
+        }
+    }};
+}
+
+/// `organization_type`.
+pub static ORGANIZATION_TYPES: Enumeration = enumeration!(
+    "type",
+    [
+        ("principal", ["manufacturer", "brand", "supplier"]),
+        ("distributor", ["distribution"]),
+        ("customer", ["operator"]),
+        ("prospect", []),
+        ("vendor", []),
+    ]
+);
+
+/// `contact_role`.
+pub static CONTACT_ROLES: Enumeration = enumeration!(
+    "role",
+    [
+        ("decision_maker", ["Decision Maker", "DM"]),
+        ("influencer", []),
+        ("buyer", ["Purchaser"]),
+        ("end_user", ["End User", "User"]),
+        ("gatekeeper", []),
+        ("champion", []),
+    ]
+);
+
+/// `product_category`.
+pub static PRODUCT_CATEGORIES: Enumeration = enumeration!(
+    "category",
+    [
+        ("beverages", []),
+        ("dairy", []),
+        ("frozen", []),
+        ("fresh_produce", ["Produce", "Fresh Produce"]),
+        ("meat_poultry", ["Meat", "Poultry", "Meat & Poultry"]),
+        ("seafood", ["Fish"]),
+        ("dry_goods", ["Dry Goods", "Grocery"]),
+        ("spices_seasonings", ["Spices", "Seasonings"]),
+        ("baking_supplies", ["Baking"]),
+        ("cleaning_supplies", ["Cleaning", "Chemicals"]),
+        ("paper_products", ["Paper", "Disposables"]),
+        ("equipment", []),
+    ]
+);
+
+/// `opportunity_stage`.
+pub static OPPORTUNITY_STAGES: Enumeration = enumeration!(
+    "stage",
+    [
+        ("New Lead", ["New", "Lead"]),
+        ("Initial Outreach", ["Outreach", "Contacted"]),
+        ("Sample/Visit Offered", ["Sample", "Visit", "Sample Offered"]),
+        ("Awaiting Response", ["Waiting", "Pending"]),
+        ("Feedback Logged", ["Feedback"]),
+        ("Demo Scheduled", ["Demo"]),
+        ("Closed - Won", ["Won", "Closed Won"]),
+        ("Closed - Lost", ["Lost", "Closed Lost"]),
+    ]
+);
+
+/// `interaction_type`.
+pub static INTERACTION_TYPES: Enumeration = enumeration!(
+    "type",
+    [
+        ("call", ["Phone", "Phone Call"]),
+        ("email", ["E-mail"]),
+        ("meeting", []),
+        ("demo", []),
+        ("proposal", []),
+        ("follow_up", ["Follow Up", "Follow-up"]),
+        ("trade_show", ["Trade Show", "Show"]),
+        ("site_visit", ["Visit", "Site Visit"]),
+        ("contract_review", ["Contract"]),
+    ]
+);
+
+/// The organization segment table: `(SEGMENT as the seed's sheets write it,
+/// CRM segment)`. A CRM segment written as such is kept too.
+pub const SEGMENTS: [(&str, &str); 9] = [
+    ("distributor", "Distribution"),
+    ("casual", "Casual Dining"),
+    ("chain/group member", "Chain Restaurant"),
+    ("ethnic", "Ethnic Cuisine"),
+    ("pizza", "Pizza Restaurant"),
+    ("fine dining", "Fine Dining"),
+    ("gastropub", "Gastropub"),
+    ("caterer", "Catering"),
+    ("education", "Educational Institution"),
+];
+
+const fn field(
+    column: &'static str,
+    label: &'static str,
+    aliases: &'static [&'static str],
+    kind: FieldKind,
+) -> FieldSpec {
+    FieldSpec {
+        column,
+        label,
+        aliases,
+        kind,
+        required: false,
+        max_chars: None,
+    }
+}
+
+const fn text(
+    column: &'static str,
+    label: &'static str,
+    aliases: &'static [&'static str],
+    max_chars: usize,
+) -> FieldSpec {
+    FieldSpec {
+        column,
+        label,
+        aliases,
+        kind: FieldKind::Text,
+        required: false,
+        max_chars: Some(max_chars),
+    }
+}
+
+const fn required(mut spec: FieldSpec) -> FieldSpec {
+    spec.required = true;
+    spec
+}
+
+const fn limited(mut spec: FieldSpec, max_chars: usize) -> FieldSpec {
+    spec.max_chars = Some(max_chars);
+    spec
+}
+
+const fn link(entity: Entity, implied_type: Option<&'static str>, within: bool) -> FieldKind {
+    FieldKind::Link(LinkTarget {
+        entity,
+        implied_type,
+        within_organization: within,
+    })
+}
+
+/// The seed's "Field Mapping Guide".
+pub static ORGANIZATIONS: EntityDescription = EntityDescription {
+    entity: Entity::Organizations,
+    table: "organizations",
+    sheet_names: &["organizations", "organization", "accounts", "account", "customers", "companies"],
+    fields: &[
+        required(text(
+            "name",
+            "Organizations",
+            &["Organizations", "Organization", "Organization Name", "Name", "Company", "Company Name", "Account Name"],
+            255,
+        )),
+        field("priority", "PRIORITY-FOCUS (A-D)", &["PRIORITY-FOCUS (A-D)", "Priority Focus", "Priority"], FieldKind::Priority),
+        limited(field("segment", "SEGMENT", &["Segment"], FieldKind::Segment), 100),
+        field("type", "TYPE", &["Type", "Organization Type"], FieldKind::OrganizationType),
+        field(
+            "primary_manager_name",
+            "PRIMARY ACCT. MANAGER",
+            &["Primary Acct. Manager", "Primary Account Manager", "Primary Manager"],
+            FieldKind::Text,
+        ),
+        field(
+            "secondary_manager_name",
+            "SECONDARY ACCT. MANAGER",
+            &["Secondary Acct. Manager", "Secondary Account Manager", "Secondary Manager"],
+            FieldKind::Text,
+        ),
+        text("website", "LINKEDIN", &["LinkedIn", "Website"], 255),
+        limited(field("phone", "PHONE", &["Phone", "Phone Number", "Telephone"], FieldKind::Phone), 50),
+        text("address_line_1", "STREET ADDRESS", &["Street Address", "Address", "Address Line 1", "Street"], 255),
+        text("city", "CITY", &["City"], 100),
+        text("state_province", "STATE", &["State", "State/Province", "Province"], 100),
+        limited(field("postal_code", "Zip Code", &["Zip Code", "Zip", "Postal Code", "Postcode"], FieldKind::PostalCode), 20),
+        field("notes", "NOTES", &["Notes", "Note"], FieldKind::Text),
+    ],
+    fixed: &[("country", FixedValue::Text("US")), ("is_active", FixedValue::Bool(true))],
+    duplicate_keys: &[DuplicateKey { what: "name", fields: &["name"] }],
+};
+
+/// SPEC.md, "Contacts".
+pub static CONTACTS: EntityDescription = EntityDescription {
+    entity: Entity::Contacts,
+    table: "contacts",
+    sheet_names: &["contacts", "contact", "people", "buyers"],
+    fields: &[
+        required(text("first_name", "First Name", &["First Name", "First", "Given Name"], 100)),
+        required(text("last_name", "Last Name", &["Last Name", "Surname", "Last", "Family Name"], 100)),
+        field("full_name", "Name", &["Name", "Contact", "Full Name", "Contact Name"], FieldKind::FullName),
+        field(
+            "organization_id",
+            "Organization",
+            &["Organization", "Organizations", "Company", "Account", "Restaurant", "Customer"],
+            link(Entity::Organizations, None, false),
+        ),
+        text("title", "Title", &["Title", "Job Title", "Position"], 100),
+        field(
+            "role",
+            "Role",
+            &["Role"],
+            FieldKind::Enum { enumeration: &CONTACT_ROLES, blank: None, unknown: UnknownValue::Empty },
+        ),
+        limited(field("email", "Email", &["Email", "Email Address"], FieldKind::Email), 255),
+        limited(field("phone", "Phone", &["Phone", "Office Phone", "Work Phone", "Direct"], FieldKind::Phone), 50),
+        limited(field("mobile_phone", "Mobile", &["Mobile", "Cell", "Mobile Phone", "Cell Phone"], FieldKind::Phone), 50),
+        text("linkedin_url", "LinkedIn", &["LinkedIn", "LinkedIn URL"], 255),
+        text("department", "Department", &["Department", "Dept"], 100),
+        text("purchase_influence", "Purchase Influence", &["Purchase Influence"], 50),
+        text("decision_authority", "Decision Authority", &["Decision Authority"], 50),
+        field(
+            "is_primary_contact",
+            "Primary",
+            &["Primary", "Primary Contact", "Main Contact"],
+            FieldKind::YesNo { blank: false },
+        ),
+        field("notes", "Notes", &["Notes", "Note"], FieldKind::Text),
+    ],
+    fixed: &[],
+    duplicate_keys: &[
+        DuplicateKey { what: "email", fields: &["email"] },
+        DuplicateKey { what: "name", fields: &["first_name", "last_name", "organization_id"] },
+    ],
+};
+
+/// SPEC.md, "Products".
+pub static PRODUCTS: EntityDescription = EntityDescription {
+    entity: Entity::Products,
+    table: "products",
+    sheet_names: &["products", "product", "items", "catalog", "catalogue"],
+    fields: &[
+        required(text("name", "Product", &["Product", "Product Name", "Name", "Item", "Item Name"], 255)),
+        required(field(
+            "principal_id",
+            "Principal",
+            &["Principal", "Manufacturer", "Brand", "Supplier", "Vendor"],
+            link(Entity::Organizations, Some("principal"), false),
+        )),
+        text("sku", "SKU", &["SKU", "Item #", "Item No", "Product Code", "Code"], 100),
+        required(field(
+            "category",
+            "Category",
+            &["Category"],
+            FieldKind::Enum { enumeration: &PRODUCT_CATEGORIES, blank: None, unknown: UnknownValue::Fail },
+        )),
+        field("description", "Description", &["Description"], FieldKind::Text),
+        field("unit_cost", "Unit Cost", &["Unit Cost", "Cost"], FieldKind::Money(10)),
+        field("list_price", "List Price", &["List Price", "Price", "Case Price"], FieldKind::Money(10)),
+        field(
+            "min_order_quantity",
+            "Min Order",
+            &["Min Order", "MOQ", "Minimum Order", "Minimum Order Quantity"],
+            FieldKind::WholeNumber,
+        ),
+        field("storage_requirements", "Storage", &["Storage", "Storage Requirements"], FieldKind::Text),
+        field("shelf_life_days", "Shelf Life", &["Shelf Life", "Shelf Life Days"], FieldKind::ShelfLifeDays),
+        text("season", "Season", &["Season", "Seasonality"], 100),
+        field("specifications", "Specifications", &["Specifications", "Specs", "Pack Size"], FieldKind::Text),
+        field("is_active", "Active", &["Active", "Is Active"], FieldKind::YesNo { blank: true }),
+    ],
+    fixed: &[],
+    duplicate_keys: &[
+        DuplicateKey { what: "SKU", fields: &["sku", "principal_id"] },
+        DuplicateKey { what: "name", fields: &["name", "principal_id"] },
+    ],
+};
+
+/// SPEC.md, "Opportunities".
+pub static OPPORTUNITIES: EntityDescription = EntityDescription {
+    entity: Entity::Opportunities,
+    table: "opportunities",
+    sheet_names: &["opportunities", "opportunity", "deals", "pipeline"],
+    fields: &[
+        required(text("name", "Opportunity", &["Opportunity", "Opportunity Name", "Deal", "Deal Name", "Name"], 255)),
+        required(field(
+            "organization_id",
+            "Organization",
+            &["Organization", "Customer", "Account", "Company", "Operator"],
+            link(Entity::Organizations, None, false),
+        )),
+        field("contact_id", "Contact", &["Contact"], link(Entity::Contacts, None, true)),
+        field("principal_id", "Principal", &["Principal"], link(Entity::Organizations, Some("principal"), false)),
+        field(
+            "distributor_id",
+            "Distributor",
+            &["Distributor"],
+            link(Entity::Organizations, Some("distributor"), false),
+        ),
+        field(
+            "stage",
+            "Stage",
+            &["Stage"],
+            FieldKind::Enum {
+                enumeration: &OPPORTUNITY_STAGES,
+                blank: Some("New Lead"),
+                unknown: UnknownValue::Default("New Lead"),
+            },
+        ),
+        field(
+            "estimated_value",
+            "Value",
+            &["Value", "Estimated Value", "Amount", "Deal Size", "Annual Value"],
+            FieldKind::Money(13),
+        ),
+        field("probability", "Probability", &["Probability", "Win %", "Chance"], FieldKind::Probability),
+        field(
+            "expected_close_date",
+            "Close Date",
+            &["Close Date", "Expected Close", "Expected Close Date"],
+            FieldKind::Date,
+        ),
+        field("next_action", "Next Action", &["Next Action", "Next Step"], FieldKind::Text),
+        field("competition", "Competition", &["Competition", "Competitors"], FieldKind::Text),
+        field("decision_criteria", "Decision Criteria", &["Decision Criteria"], FieldKind::Text),
+        field("notes", "Notes", &["Notes", "Note"], FieldKind::Text),
+    ],
+    fixed: &[],
+    duplicate_keys: &[],
+};
+
+/// SPEC.md, "Interactions".
+pub static INTERACTIONS: EntityDescription = EntityDescription {
+    entity: Entity::Interactions,
+    table: "interactions",
+    sheet_names: &["interactions", "interaction", "activities", "activity", "activitylog", "calls", "visits"],
+    fields: &[
+        required(field(
+            "type",
+            "Type",
+            &["Type", "Activity", "Activity Type", "Interaction Type"],
+            FieldKind::Enum { enumeration: &INTERACTION_TYPES, blank: None, unknown: UnknownValue::Fail },
+        )),
+        required(text("subject", "Subject", &["Subject", "Summary", "Title", "Topic"], 255)),
+        required(field(
+            "interaction_date",
+            "Date",
+            &["Date", "Interaction Date", "Activity Date", "When"],
+            FieldKind::DateTime,
+        )),
+        field("description", "Description", &["Description", "Details"], FieldKind::Text),
+        field(
+            "duration_minutes",
+            "Duration",
+            &["Duration", "Minutes", "Duration Minutes"],
+            FieldKind::DurationMinutes,
+        ),
+        field(
+            "follow_up_required",
+            "Follow Up",
+            &["Follow Up", "Follow-up Required", "Follow Up Needed"],
+            FieldKind::YesNo { blank: false },
+        ),
+        field("follow_up_date", "Follow Up Date", &["Follow Up Date"], FieldKind::Date),
+        field("follow_up_notes", "Follow Up Notes", &["Follow Up Notes"], FieldKind::Text),
+        field("outcome", "Outcome", &["Outcome", "Result"], FieldKind::Text),
+        field("contact_id", "Contact", &["Contact"], link(Entity::Contacts, None, true)),
+        field(
+            "organization_id",
+            "Organization",
+            &["Organization", "Company", "Account", "Customer"],
+            link(Entity::Organizations, None, false),
+        ),
+        field("opportunity_id", "Opportunity", &["Opportunity", "Deal"], link(Entity::Opportunities, None, true)),
+    ],
+    fixed: &[],
+    duplicate_keys: &[],
+};
+
+impl EntityDescription {
+    /// The field that a header names, matching ignoring case, spaces and
+    /// punctuation (`PRIORITY-FOCUS (A-D)`, `Priority Focus` and `priority`
+    /// all name organizations' priority).
+    pub fn field_for_header(&self, header: &str) -> Option<usize> {
+        let key = header_key(header);
+        if key.is_empty() {
+            return None;
+        }
+        self.fields
+            .iter()
+            .position(|f| f.aliases.iter().any(|alias| header_key(alias) == key))
+    }
+
+    /// The index of the field stored in `column`.
+    pub fn field_index(&self, column: &str) -> Option<usize> {
+        self.fields.iter().position(|f| f.column == column)
+    }
+
+    /// The stored fields, in `COPY` order.
+    pub fn stored_fields(&self) -> impl Iterator<Item = &FieldSpec> {
+        self.fields.iter().filter(|f| f.is_stored())
+    }
+
+    /// Every column an import writes, in `COPY` order: the key, the stored
+    /// fields, the fixed values, then the import's own columns.
+    pub fn copy_columns(&self) -> Vec<&'static str> {
+        let mut columns = vec!["id"];
+        columns.extend(self.fields.iter().filter(|f| f.is_stored()).map(|f| f.column));
+        columns.extend(self.fixed.iter().map(|(column, _)| *column));
+        columns.extend(["import_notes", "import_batch_id", "import_source_row"]);
+        columns
+    }
+
+    /// How many of `headers` name a field of this entity (each field counted once).
+    pub fn header_matches(&self, headers: &[String]) -> usize {
+        let mut seen = vec![false; self.fields.len()];
+        for header in headers {
+            if let Some(index) = self.field_for_header(header) {
+                seen[index] = true;
+            }
+        }
+        seen.iter().filter(|s| **s).count()
+    }
+}
+
+/// Why a sheet was taken for an entity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntityChoice {
+    /// The user said so (`--entity`, or the window's choice).
+    Given,
+    /// The sheet's name says so ("Contacts", "Pipeline").
+    SheetName,
+    /// Its headers match this entity's best.
+    Headers,
+}
+
+/// The entity a sheet holds: its name when that names one, else the entity
+/// whose known headers it matches best (ties go to the earlier entity; a
+/// sheet that matches none is taken for organizations, whose missing name
+/// column is then reported).
+pub fn detect_entity(sheet_name: Option<&str>, headers: &[String]) -> (Entity, EntityChoice) {
+    if let Some(name) = sheet_name {
+        let key = header_key(name);
+        if let Some(entity) = Entity::ALL
+            .into_iter()
+            .find(|e| e.description().sheet_names.contains(&key.as_str()))
+        {
+            return (entity, EntityChoice::SheetName);
+        }
+    }
+    let mut best = (Entity::Organizations, 0usize);
+    for entity in Entity::ALL {
+        let description = entity.description();
+        // Having every required field counts for one more match, so a
+        // "First Name, Last Name, Company" sheet is contacts, not organizations.
+        let required_present = description.fields.iter().filter(|f| f.required).all(|f| {
+            headers.iter().any(|h| {
+                description
+                    .field_for_header(h)
+                    .is_some_and(|i| std::ptr::eq(&description.fields[i], f))
+            })
+        });
+        let score = description.header_matches(headers) * 2 + usize::from(required_present);
+        if score > best.1 {
+            best = (entity, score);
+        }
+    }
+    (best.0, EntityChoice::Headers)
+}
+
+/// A header (or sheet name) reduced to lower-case letters and digits, `#`
+/// read as "number".
+pub fn header_key(header: &str) -> String {
+    let mut key = String::with_capacity(header.len());
+    for c in header.chars() {
+        if c == '#' {
+            // "Item #" is "Item Number", not "Item".
+            key.push_str("number");
+        } else if c.is_alphanumeric() {
+            key.extend(c.to_lowercase());
+        }
+    }
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(names: &[&str]) -> Vec<String> {
+        names.iter().map(|h| (*h).to_owned()).collect()
+    }
+
+    #[test]
+    fn every_alias_is_a_header_key_and_names_one_field() {
+        for entity in Entity::ALL {
+            let description = entity.description();
+            let mut seen = std::collections::HashSet::new();
+            for field in description.fields {
+                for alias in field.aliases {
+                    assert!(seen.insert(header_key(alias)), "{entity}: alias {alias} names two fields");
+                }
+            }
+            for name in description.sheet_names {
+                assert_eq!(header_key(name), *name);
+            }
+        }
+    }
+
+    #[test]
+    fn headers_match_ignoring_case_spaces_and_punctuation() {
+        let orgs = &ORGANIZATIONS;
+        let column = |h: &str| orgs.field_for_header(h).map(|i| orgs.fields[i].column);
+        assert_eq!(column("PRIORITY-FOCUS (A-D)"), Some("priority"));
+        assert_eq!(column("Priority Focus"), Some("priority"));
+        assert_eq!(column(" priority "), Some("priority"));
+        assert_eq!(column("Primary Acct Manager"), Some("primary_manager_name"));
+        assert_eq!(column("ZIP CODE"), Some("postal_code"));
+        assert_eq!(column("Company"), Some("name"));
+        assert_eq!(column("DISTRIBUTOR"), None);
+        assert_eq!(column("Territory"), None);
+        let products = &PRODUCTS;
+        assert_eq!(
+            products.field_for_header("Item").map(|i| products.fields[i].column),
+            Some("name")
+        );
+        assert_eq!(
+            products.field_for_header("Item #").map(|i| products.fields[i].column),
+            Some("sku")
+        );
+        let opportunities = &OPPORTUNITIES;
+        assert_eq!(
+            opportunities.field_for_header("Win %").map(|i| opportunities.fields[i].column),
+            Some("probability")
+        );
+    }
+
+    #[test]
+    fn enumerations_match_loosely_with_their_aliases() {
+        assert_eq!(CONTACT_ROLES.find("Decision Maker"), Some("decision_maker"));
+        assert_eq!(CONTACT_ROLES.find("DM"), Some("decision_maker"));
+        assert_eq!(CONTACT_ROLES.find("decision-makers"), Some("decision_maker"));
+        assert_eq!(CONTACT_ROLES.find("Purchaser"), Some("buyer"));
+        assert_eq!(CONTACT_ROLES.find("Chef"), None);
+        assert_eq!(PRODUCT_CATEGORIES.find("Meat and Poultry"), Some("meat_poultry"));
+        assert_eq!(PRODUCT_CATEGORIES.find("Fish"), Some("seafood"));
+        assert_eq!(PRODUCT_CATEGORIES.find("beverage"), Some("beverages"));
+        assert_eq!(PRODUCT_CATEGORIES.find("Disposables"), Some("paper_products"));
+        assert_eq!(OPPORTUNITY_STAGES.find("closed won"), Some("Closed - Won"));
+        assert_eq!(OPPORTUNITY_STAGES.find("Sample / Visit Offered"), Some("Sample/Visit Offered"));
+        assert_eq!(OPPORTUNITY_STAGES.find("Contacted"), Some("Initial Outreach"));
+        assert_eq!(INTERACTION_TYPES.find("Phone Call"), Some("call"));
+        assert_eq!(INTERACTION_TYPES.find("follow-up"), Some("follow_up"));
+        assert_eq!(INTERACTION_TYPES.find("Trade Shows"), Some("trade_show"));
+        assert_eq!(INTERACTION_TYPES.find("Contract"), Some("contract_review"));
+        assert!(PRODUCT_CATEGORIES.allowed().starts_with("beverages, dairy, frozen"));
+    }
+
+    #[test]
+    fn entity_names_parse() {
+        assert_eq!("contacts".parse::<Entity>().ok(), Some(Entity::Contacts));
+        assert_eq!("Opportunity".parse::<Entity>().ok(), Some(Entity::Opportunities));
+        assert!("deals".parse::<Entity>().is_err());
+        assert_eq!(Entity::Products.count(1), "1 product");
+        assert_eq!(Entity::Opportunities.count(3), "3 opportunities");
+    }
+
+    #[test]
+    fn the_entity_comes_from_the_sheet_name_else_the_headers() {
+        let contacts = headers(&["First Name", "Last Name", "Company", "Email", "Phone"]);
+        assert_eq!(detect_entity(None, &contacts), (Entity::Contacts, EntityChoice::Headers));
+        assert_eq!(
+            detect_entity(Some("Buyers"), &headers(&["Who"])),
+            (Entity::Contacts, EntityChoice::SheetName)
+        );
+        assert_eq!(
+            detect_entity(Some("Activity Log"), &headers(&["x"])).0,
+            Entity::Interactions
+        );
+        let seed = headers(&["Organizations", "PRIORITY-FOCUS (A-D)", "SEGMENT", "PHONE", "CITY"]);
+        assert_eq!(detect_entity(Some("Sheet1"), &seed).0, Entity::Organizations);
+        let products = headers(&["Product", "Manufacturer", "SKU", "Category", "Case Price"]);
+        assert_eq!(detect_entity(None, &products).0, Entity::Products);
+        let deals = headers(&["Deal Name", "Customer", "Stage", "Amount", "Close Date"]);
+        assert_eq!(detect_entity(None, &deals).0, Entity::Opportunities);
+        let calls = headers(&["Activity Type", "Subject", "Date", "Company", "Duration"]);
+        assert_eq!(detect_entity(None, &calls).0, Entity::Interactions);
+        // A full-name contacts sheet is still contacts.
+        let people = headers(&["Contact Name", "Company", "Email", "Title"]);
+        assert_eq!(detect_entity(None, &people).0, Entity::Contacts);
+        assert_eq!(detect_entity(None, &headers(&["Name", "City"])).0, Entity::Organizations);
+    }
+
+    #[test]
+    fn copy_columns_come_from_the_description() {
+        assert_eq!(
+            ORGANIZATIONS.copy_columns().join(", "),
+            "id, name, priority, segment, type, primary_manager_name, secondary_manager_name, \
+             website, phone, address_line_1, city, state_province, postal_code, notes, country, \
+             is_active, import_notes, import_batch_id, import_source_row"
+        );
+        assert!(!CONTACTS.copy_columns().contains(&"full_name"));
+    }
+}

@@ -1,0 +1,510 @@
+//! Links by name (SPEC.md, "Links by name"): a cell that names an
+//! organization, a contact or an opportunity becomes that record's key.
+//!
+//! Names match ignoring case, surrounding spaces and repeated inner spaces
+//! ([`name_key`], the same as the database's `pantry_name_key`), against the
+//! CRM's live records, which include the rows stored earlier in the same run.
+//! A batch's names are resolved together: one indexed query per linked
+//! entity and batch, never one per row, and each name is asked once per
+//! import.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+use tokio_postgres::types::Type;
+use uuid::Uuid;
+
+use crate::entity::{Entity, EntityDescription, FieldSpec, LinkTarget};
+use crate::mapping::{Record, RowIssue, Value};
+use crate::values::shorten;
+
+/// What a link whose name is not in the CRM does to its row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkPolicy {
+    /// The row fails (the default for required links).
+    Fail,
+    /// The link stays empty, with a warning; the name is kept in import
+    /// notes (the default for optional links).
+    Empty,
+    /// A new organization is created with the type the column implies
+    /// (links to organizations only; others fail).
+    Create,
+}
+
+impl LinkPolicy {
+    /// Every policy, for pickers.
+    pub const ALL: [LinkPolicy; 3] = [LinkPolicy::Fail, LinkPolicy::Empty, LinkPolicy::Create];
+
+    /// The default for a link field: fail when it is required.
+    pub fn default_for(field: &FieldSpec) -> LinkPolicy {
+        if field.required {
+            LinkPolicy::Fail
+        } else {
+            LinkPolicy::Empty
+        }
+    }
+
+    /// How the window names it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            LinkPolicy::Fail => "fail the row",
+            LinkPolicy::Empty => "leave it empty",
+            LinkPolicy::Create => "create the organization",
+        }
+    }
+
+    /// Whether it can apply to links to `target` (only organizations are created).
+    pub fn applies_to(self, target: &LinkTarget) -> bool {
+        self != LinkPolicy::Create || target.entity == Entity::Organizations
+    }
+}
+
+/// The policy of each link column: one for all (`--links`), or per field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkPolicies {
+    /// For every link column not named in `by_field`.
+    pub all: Option<LinkPolicy>,
+    /// By the field's database column (`principal_id`).
+    pub by_field: HashMap<String, LinkPolicy>,
+}
+
+impl LinkPolicies {
+    /// The policy in force for `field`. `Create` for a link that cannot
+    /// create (to a contact or opportunity) falls back to the default.
+    pub fn for_field(&self, field: &FieldSpec) -> LinkPolicy {
+        let chosen = self
+            .by_field
+            .get(field.column)
+            .copied()
+            .or(self.all)
+            .unwrap_or_else(|| LinkPolicy::default_for(field));
+        match field.link() {
+            Some(target) if !chosen.applies_to(target) => LinkPolicy::default_for(field),
+            _ => chosen,
+        }
+    }
+}
+
+/// How names are compared: lower case, single spaces, no surrounding spaces.
+pub fn name_key(name: &str) -> String {
+    let mut key = String::with_capacity(name.len());
+    for word in name.split_whitespace() {
+        if !key.is_empty() {
+            key.push(' ');
+        }
+        key.extend(word.chars().flat_map(char::to_lowercase));
+    }
+    key
+}
+
+/// A live record a name matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Candidate {
+    id: Uuid,
+    /// How a message names it: "Sysco (Chicago)".
+    shown: String,
+    /// Organizations: its type. Contacts and opportunities: none.
+    kind: Option<String>,
+    /// Contacts and opportunities: their organization.
+    organization: Option<Uuid>,
+}
+
+/// An organization created for a name that was not found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CreatedOrganization {
+    /// The name as the sheet wrote it.
+    pub name: String,
+    /// The type it was given.
+    #[serde(rename = "type")]
+    pub organization_type: &'static str,
+    /// The first row that named it.
+    pub row: u64,
+}
+
+/// What resolving one batch did.
+#[derive(Debug, Default)]
+pub struct ResolvedBatch {
+    /// Records whose every link was resolved (or left empty by policy).
+    pub records: Vec<Record>,
+    /// Problems: errors for the rows left out, warnings for the others.
+    pub issues: Vec<RowIssue>,
+    /// Rows left out.
+    pub failed: u64,
+}
+
+/// Resolves the link columns of one import, batch by batch, remembering
+/// every name it has looked up.
+#[derive(Debug)]
+pub struct LinkResolver {
+    description: &'static EntityDescription,
+    /// Link fields: (index among stored fields, spec, policy, label).
+    links: Vec<(usize, &'static FieldSpec, LinkPolicy, String)>,
+    known: HashMap<(Entity, String), Vec<Candidate>>,
+    created: Vec<CreatedOrganization>,
+}
+
+impl LinkResolver {
+    /// A resolver for `entity`; `label` names a field's column as issues do.
+    pub fn new(
+        entity: Entity,
+        policies: &LinkPolicies,
+        label: impl Fn(&FieldSpec) -> String,
+    ) -> LinkResolver {
+        let description = entity.description();
+        let mut links: Vec<(usize, &'static FieldSpec, LinkPolicy, String)> = description
+            .stored_fields()
+            .enumerate()
+            .filter(|(_, f)| f.link().is_some())
+            .map(|(i, f)| (i, f, policies.for_field(f), label(f)))
+            .collect();
+        // Organizations first: contacts and opportunities are looked up
+        // within the row's organization.
+        links.sort_by_key(|(_, f, _, _)| f.link().map(|t| t.within_organization));
+        LinkResolver {
+            description,
+            links,
+            known: HashMap::new(),
+            created: Vec::new(),
+        }
+    }
+
+    /// Whether the entity has any link column at all.
+    pub fn has_links(&self) -> bool {
+        !self.links.is_empty()
+    }
+
+    /// The organizations created so far.
+    pub fn created(&self) -> &[CreatedOrganization] {
+        &self.created
+    }
+
+    /// Resolves the links of `records`: looks up the names not seen yet,
+    /// creates the organizations the policy asks for (tied to `import_id`,
+    /// so undo removes them), and sets each link to its record's key.
+    pub async fn resolve(
+        &mut self,
+        client: &tokio_postgres::Client,
+        import_id: i64,
+        records: Vec<Record>,
+    ) -> Result<ResolvedBatch, tokio_postgres::Error> {
+        let mut batch = ResolvedBatch::default();
+        if self.links.is_empty() {
+            batch.records = records;
+            return Ok(batch);
+        }
+        for target in [Entity::Organizations, Entity::Contacts, Entity::Opportunities] {
+            self.look_up(client, target, &records).await?;
+        }
+        self.create_missing(client, import_id, &records).await?;
+        for mut record in records {
+            let mut issues = Vec::new();
+            let mut failed = false;
+            for (position, field, policy, label) in &self.links {
+                let Some(target) = field.link() else { continue };
+                let Some(Value::LinkName(name)) = record.values.get(*position).cloned() else {
+                    continue;
+                };
+                let organization = self.row_organization(&record);
+                let matches = self.matches(target, &name, organization);
+                let row = record.source_row;
+                let what = target.entity.singular();
+                record.values[*position] = match matches.as_slice() {
+                    [only] => {
+                        if let (Some(expected), Some(kind)) = (target.implied_type, &only.kind)
+                            && kind != expected
+                        {
+                            issues.push(RowIssue::warning(
+                                row,
+                                label.clone(),
+                                format!(
+                                    "'{}' is a {kind} in the CRM, not a {expected}; linked anyway",
+                                    shorten(&name)
+                                ),
+                            ));
+                        }
+                        Value::Key(only.id)
+                    }
+                    [] if *policy == LinkPolicy::Empty => {
+                        record.notes.push(label.clone(), &name);
+                        issues.push(RowIssue::warning(
+                            row,
+                            label.clone(),
+                            format!(
+                                "No {what} '{}' in the CRM; left empty (the name is kept in import notes)",
+                                shorten(&name)
+                            ),
+                        ));
+                        Value::Null
+                    }
+                    [] => {
+                        failed = true;
+                        issues.push(RowIssue::error(
+                            row,
+                            label.clone(),
+                            format!("No {what} '{}' in the CRM", shorten(&name)),
+                        ));
+                        Value::Null
+                    }
+                    several => {
+                        failed = true;
+                        let shown: Vec<&str> = several.iter().map(|c| c.shown.as_str()).collect();
+                        issues.push(RowIssue::error(
+                            row,
+                            label.clone(),
+                            format!(
+                                "'{}' matches {} {} in the CRM: {}",
+                                shorten(&name),
+                                several.len(),
+                                target.entity.name(),
+                                shown.join(", ")
+                            ),
+                        ));
+                        Value::Null
+                    }
+                };
+            }
+            batch.issues.extend(issues);
+            if failed {
+                batch.failed += 1;
+            } else {
+                batch.records.push(record);
+            }
+        }
+        Ok(batch)
+    }
+
+    /// The key of the row's own organization, once its link is resolved.
+    fn row_organization(&self, record: &Record) -> Option<Uuid> {
+        self.links.iter().find_map(|(position, field, _, _)| {
+            match (field.column, record.values.get(*position)) {
+                ("organization_id", Some(Value::Key(id))) => Some(*id),
+                _ => None,
+            }
+        })
+    }
+
+    /// The live records `name` names; for contacts and opportunities, those
+    /// of the row's organization when the row gives one.
+    fn matches(&self, target: &LinkTarget, name: &str, organization: Option<Uuid>) -> Vec<Candidate> {
+        let found = self
+            .known
+            .get(&(target.entity, lookup_key(target.entity, name)))
+            .cloned()
+            .unwrap_or_default();
+        match organization {
+            Some(organization) if target.within_organization => {
+                let within: Vec<Candidate> = found
+                    .iter()
+                    .filter(|c| c.organization == Some(organization))
+                    .cloned()
+                    .collect();
+                within
+            }
+            _ => found,
+        }
+    }
+
+    /// One query for every name of `target` in the batch not asked before.
+    async fn look_up(
+        &mut self,
+        client: &tokio_postgres::Client,
+        target: Entity,
+        records: &[Record],
+    ) -> Result<(), tokio_postgres::Error> {
+        let mut names: HashSet<String> = HashSet::new();
+        for (position, field, _, _) in &self.links {
+            if field.link().map(|t| t.entity) != Some(target) {
+                continue;
+            }
+            for record in records {
+                if let Some(Value::LinkName(name)) = record.values.get(*position) {
+                    let key = lookup_key(target, name);
+                    if !self.known.contains_key(&(target, key.clone())) {
+                        names.insert(key);
+                    }
+                }
+            }
+        }
+        if names.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<String> = names.into_iter().collect();
+        for key in &keys {
+            self.known.insert((target, key.clone()), Vec::new());
+        }
+        let rows = match target {
+            Entity::Organizations => {
+                client
+                    .query_typed(
+                        "SELECT id, name, coalesce(city, ''), type::text, NULL::uuid, pantry_name_key(name) \
+                         FROM organizations WHERE deleted_at IS NULL AND pantry_name_key(name) = ANY($1)",
+                        &[(&keys, Type::TEXT_ARRAY)],
+                    )
+                    .await?
+            }
+            Entity::Contacts => {
+                let (emails, names): (Vec<&String>, Vec<&String>) =
+                    keys.iter().partition(|k| k.contains('@'));
+                client
+                    .query_typed(
+                        "SELECT id, first_name || ' ' || last_name, coalesce(email, ''), NULL::text, organization_id, \
+                         CASE WHEN pantry_name_key(email) = ANY($1) THEN pantry_name_key(email) \
+                         ELSE pantry_name_key(first_name || ' ' || last_name) END \
+                         FROM contacts WHERE deleted_at IS NULL \
+                         AND (pantry_name_key(email) = ANY($1) OR pantry_name_key(first_name || ' ' || last_name) = ANY($2))",
+                        &[(&emails, Type::TEXT_ARRAY), (&names, Type::TEXT_ARRAY)],
+                    )
+                    .await?
+            }
+            Entity::Opportunities => {
+                client
+                    .query_typed(
+                        "SELECT o.id, o.name, coalesce(org.name, ''), NULL::text, o.organization_id, pantry_name_key(o.name) \
+                         FROM opportunities o LEFT JOIN organizations org ON org.id = o.organization_id \
+                         WHERE o.deleted_at IS NULL AND pantry_name_key(o.name) = ANY($1)",
+                        &[(&keys, Type::TEXT_ARRAY)],
+                    )
+                    .await?
+            }
+            Entity::Products | Entity::Interactions => Vec::new(),
+        };
+        for row in rows {
+            let name: String = row.get(1);
+            let detail: String = row.get(2);
+            let key: String = row.get(5);
+            let candidate = Candidate {
+                id: row.get(0),
+                shown: if detail.is_empty() {
+                    name
+                } else {
+                    format!("{name} ({detail})")
+                },
+                kind: row.get(3),
+                organization: row.get(4),
+            };
+            self.known.entry((target, key)).or_default().push(candidate);
+        }
+        Ok(())
+    }
+
+    /// Creates, in one statement, the organizations that link columns with
+    /// the `Create` policy name and the CRM lacks.
+    async fn create_missing(
+        &mut self,
+        client: &tokio_postgres::Client,
+        import_id: i64,
+        records: &[Record],
+    ) -> Result<(), tokio_postgres::Error> {
+        let mut ids = Vec::new();
+        let mut names = Vec::new();
+        let mut types = Vec::new();
+        let mut planned = HashSet::new();
+        for (position, field, policy, _) in &self.links {
+            let Some(target) = field.link() else { continue };
+            if *policy != LinkPolicy::Create || target.entity != Entity::Organizations {
+                continue;
+            }
+            for record in records {
+                let Some(Value::LinkName(name)) = record.values.get(*position) else {
+                    continue;
+                };
+                let key = name_key(name);
+                let missing = self
+                    .known
+                    .get(&(Entity::Organizations, key.clone()))
+                    .is_some_and(Vec::is_empty);
+                if missing && planned.insert(key) {
+                    let organization_type = target.implied_type.unwrap_or("customer");
+                    ids.push(Uuid::now_v7());
+                    names.push(name.clone());
+                    types.push(organization_type);
+                    self.created.push(CreatedOrganization {
+                        name: name.clone(),
+                        organization_type,
+                        row: record.source_row,
+                    });
+                }
+            }
+        }
+        if ids.is_empty() {
+            return Ok(());
+        }
+        client
+            .execute_typed(
+                "INSERT INTO organizations (id, name, type, import_batch_id) \
+                 SELECT n.id, n.name, n.type::organization_type, $4 \
+                 FROM unnest($1::uuid[], $2::text[], $3::text[]) AS n(id, name, type)",
+                &[
+                    (&ids, Type::UUID_ARRAY),
+                    (&names, Type::TEXT_ARRAY),
+                    (&types, Type::TEXT_ARRAY),
+                    (&import_id, Type::INT8),
+                ],
+            )
+            .await?;
+        for ((id, name), kind) in ids.into_iter().zip(names).zip(types) {
+            self.known.insert(
+                (Entity::Organizations, name_key(&name)),
+                vec![Candidate {
+                    id,
+                    shown: name,
+                    kind: Some(kind.to_owned()),
+                    organization: None,
+                }],
+            );
+        }
+        Ok(())
+    }
+
+    /// The entity the resolver links for.
+    pub fn entity(&self) -> Entity {
+        self.description.entity
+    }
+}
+
+/// The key a name is looked up by: contacts are found by email when the
+/// cell holds one, else by full name.
+fn lookup_key(target: Entity, name: &str) -> String {
+    match target {
+        Entity::Contacts if name.contains('@') => name.trim().to_lowercase(),
+        _ => name_key(name),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entity::{CONTACTS, OPPORTUNITIES, PRODUCTS};
+
+    #[test]
+    fn names_match_ignoring_case_and_spacing() {
+        assert_eq!(name_key("  Sysco   Foods  "), "sysco foods");
+        assert_eq!(name_key("SYSCO\tFoods"), "sysco foods");
+        assert_eq!(lookup_key(Entity::Contacts, " Jane@Acme.com "), "jane@acme.com");
+        assert_eq!(lookup_key(Entity::Contacts, "Jane  Smith"), "jane smith");
+    }
+
+    #[test]
+    fn policies_default_by_required_and_create_only_organizations() {
+        let principal = &PRODUCTS.fields[PRODUCTS.field_index("principal_id").unwrap()];
+        let contact = &OPPORTUNITIES.fields[OPPORTUNITIES.field_index("contact_id").unwrap()];
+        let organization = &CONTACTS.fields[CONTACTS.field_index("organization_id").unwrap()];
+        let defaults = LinkPolicies::default();
+        assert_eq!(defaults.for_field(principal), LinkPolicy::Fail);
+        assert_eq!(defaults.for_field(organization), LinkPolicy::Empty);
+        let create = LinkPolicies {
+            all: Some(LinkPolicy::Create),
+            by_field: HashMap::new(),
+        };
+        assert_eq!(create.for_field(principal), LinkPolicy::Create);
+        assert_eq!(create.for_field(contact), LinkPolicy::Empty);
+        let mut by_field = HashMap::new();
+        by_field.insert("organization_id".to_owned(), LinkPolicy::Fail);
+        let mixed = LinkPolicies {
+            all: Some(LinkPolicy::Create),
+            by_field,
+        };
+        assert_eq!(mixed.for_field(organization), LinkPolicy::Fail);
+    }
+}
