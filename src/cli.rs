@@ -118,7 +118,8 @@ pub enum LinksArg {
 }
 
 fn parse_entity(text: &str) -> Result<Entity, String> {
-    text.parse().map_err(|e: pantry_import::entity::UnknownEntity| e.to_string())
+    text.parse()
+        .map_err(|e: pantry_import::entity::UnknownEntity| e.to_string())
 }
 
 /// Runs a headless command and turns its outcome into the exit status.

@@ -47,7 +47,13 @@ impl CopyBatch {
     /// Appends one record with its key and the import it belongs to, in the
     /// order of [`copy_statement`]. Links must be resolved ([`Value::Key`]);
     /// an unresolved name is stored as NULL.
-    pub fn push(&mut self, description: &EntityDescription, record: &Record, id: Uuid, import_id: i64) {
+    pub fn push(
+        &mut self,
+        description: &EntityDescription,
+        record: &Record,
+        id: Uuid,
+        import_id: i64,
+    ) {
         self.starts.push(self.tuples.len());
         self.source_rows.push(record.source_row);
         let out = &mut self.tuples;
@@ -130,10 +136,10 @@ fn put_value(out: &mut BytesMut, value: &Value) {
         Value::Date(date) => put_sql(out, date, &Type::DATE),
         Value::Timestamp(moment) => {
             // A sheet's times are the broker's wall clock: this machine's zone.
-            let utc = Local
-                .from_local_datetime(moment)
-                .earliest()
-                .map_or_else(|| Utc.from_utc_datetime(moment), |local| local.with_timezone(&Utc));
+            let utc = Local.from_local_datetime(moment).earliest().map_or_else(
+                || Utc.from_utc_datetime(moment),
+                |local| local.with_timezone(&Utc),
+            );
             put_sql(out, &utc, &Type::TIMESTAMPTZ);
         }
     }

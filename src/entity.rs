@@ -289,7 +289,9 @@ impl Enumeration {
             .join(", ")
     }
 
-    fn keys_of(values: &'static [(&'static str, &'static [&'static str])]) -> HashMap<String, &'static str> {
+    fn keys_of(
+        values: &'static [(&'static str, &'static [&'static str])],
+    ) -> HashMap<String, &'static str> {
         let mut keys = HashMap::new();
         for (label, aliases) in values {
             keys.insert(enum_key(label), *label);
@@ -362,7 +364,10 @@ pub static OPPORTUNITY_STAGES: Enumeration = enumeration!(
     [
         ("New Lead", ["New", "Lead"]),
         ("Initial Outreach", ["Outreach", "Contacted"]),
-        ("Sample/Visit Offered", ["Sample", "Visit", "Sample Offered"]),
+        (
+            "Sample/Visit Offered",
+            ["Sample", "Visit", "Sample Offered"]
+        ),
         ("Awaiting Response", ["Waiting", "Pending"]),
         ("Feedback Logged", ["Feedback"]),
         ("Demo Scheduled", ["Demo"]),
@@ -455,39 +460,107 @@ const fn link(entity: Entity, implied_type: Option<&'static str>, within: bool) 
 pub static ORGANIZATIONS: EntityDescription = EntityDescription {
     entity: Entity::Organizations,
     table: "organizations",
-    sheet_names: &["organizations", "organization", "accounts", "account", "customers", "companies"],
+    sheet_names: &[
+        "organizations",
+        "organization",
+        "accounts",
+        "account",
+        "customers",
+        "companies",
+    ],
     fields: &[
         required(text(
             "name",
             "Organizations",
-            &["Organizations", "Organization", "Organization Name", "Name", "Company", "Company Name", "Account Name"],
+            &[
+                "Organizations",
+                "Organization",
+                "Organization Name",
+                "Name",
+                "Company",
+                "Company Name",
+                "Account Name",
+            ],
             255,
         )),
-        field("priority", "PRIORITY-FOCUS (A-D)", &["PRIORITY-FOCUS (A-D)", "Priority Focus", "Priority"], FieldKind::Priority),
-        limited(field("segment", "SEGMENT", &["Segment"], FieldKind::Segment), 100),
-        field("type", "TYPE", &["Type", "Organization Type"], FieldKind::OrganizationType),
+        field(
+            "priority",
+            "PRIORITY-FOCUS (A-D)",
+            &["PRIORITY-FOCUS (A-D)", "Priority Focus", "Priority"],
+            FieldKind::Priority,
+        ),
+        limited(
+            field("segment", "SEGMENT", &["Segment"], FieldKind::Segment),
+            100,
+        ),
+        field(
+            "type",
+            "TYPE",
+            &["Type", "Organization Type"],
+            FieldKind::OrganizationType,
+        ),
         field(
             "primary_manager_name",
             "PRIMARY ACCT. MANAGER",
-            &["Primary Acct. Manager", "Primary Account Manager", "Primary Manager"],
+            &[
+                "Primary Acct. Manager",
+                "Primary Account Manager",
+                "Primary Manager",
+            ],
             FieldKind::Text,
         ),
         field(
             "secondary_manager_name",
             "SECONDARY ACCT. MANAGER",
-            &["Secondary Acct. Manager", "Secondary Account Manager", "Secondary Manager"],
+            &[
+                "Secondary Acct. Manager",
+                "Secondary Account Manager",
+                "Secondary Manager",
+            ],
             FieldKind::Text,
         ),
         text("website", "LINKEDIN", &["LinkedIn", "Website"], 255),
-        limited(field("phone", "PHONE", &["Phone", "Phone Number", "Telephone"], FieldKind::Phone), 50),
-        text("address_line_1", "STREET ADDRESS", &["Street Address", "Address", "Address Line 1", "Street"], 255),
+        limited(
+            field(
+                "phone",
+                "PHONE",
+                &["Phone", "Phone Number", "Telephone"],
+                FieldKind::Phone,
+            ),
+            50,
+        ),
+        text(
+            "address_line_1",
+            "STREET ADDRESS",
+            &["Street Address", "Address", "Address Line 1", "Street"],
+            255,
+        ),
         text("city", "CITY", &["City"], 100),
-        text("state_province", "STATE", &["State", "State/Province", "Province"], 100),
-        limited(field("postal_code", "Zip Code", &["Zip Code", "Zip", "Postal Code", "Postcode"], FieldKind::PostalCode), 20),
+        text(
+            "state_province",
+            "STATE",
+            &["State", "State/Province", "Province"],
+            100,
+        ),
+        limited(
+            field(
+                "postal_code",
+                "Zip Code",
+                &["Zip Code", "Zip", "Postal Code", "Postcode"],
+                FieldKind::PostalCode,
+            ),
+            20,
+        ),
         field("notes", "NOTES", &["Notes", "Note"], FieldKind::Text),
     ],
-    fixed: &[("country", FixedValue::Text("US")), ("is_active", FixedValue::Bool(true))],
-    duplicate_keys: &[DuplicateKey { what: "name", fields: &["name"] }],
+    fixed: &[
+        ("country", FixedValue::Text("US")),
+        ("is_active", FixedValue::Bool(true)),
+    ],
+    duplicate_keys: &[DuplicateKey {
+        what: "name",
+        fields: &["name"],
+    }],
 };
 
 /// SPEC.md, "Contacts".
@@ -496,13 +569,35 @@ pub static CONTACTS: EntityDescription = EntityDescription {
     table: "contacts",
     sheet_names: &["contacts", "contact", "people", "buyers"],
     fields: &[
-        required(text("first_name", "First Name", &["First Name", "First", "Given Name"], 100)),
-        required(text("last_name", "Last Name", &["Last Name", "Surname", "Last", "Family Name"], 100)),
-        field("full_name", "Name", &["Name", "Contact", "Full Name", "Contact Name"], FieldKind::FullName),
+        required(text(
+            "first_name",
+            "First Name",
+            &["First Name", "First", "Given Name"],
+            100,
+        )),
+        required(text(
+            "last_name",
+            "Last Name",
+            &["Last Name", "Surname", "Last", "Family Name"],
+            100,
+        )),
+        field(
+            "full_name",
+            "Name",
+            &["Name", "Contact", "Full Name", "Contact Name"],
+            FieldKind::FullName,
+        ),
         field(
             "organization_id",
             "Organization",
-            &["Organization", "Organizations", "Company", "Account", "Restaurant", "Customer"],
+            &[
+                "Organization",
+                "Organizations",
+                "Company",
+                "Account",
+                "Restaurant",
+                "Customer",
+            ],
             link(Entity::Organizations, None, false),
         ),
         text("title", "Title", &["Title", "Job Title", "Position"], 100),
@@ -510,15 +605,58 @@ pub static CONTACTS: EntityDescription = EntityDescription {
             "role",
             "Role",
             &["Role"],
-            FieldKind::Enum { enumeration: &CONTACT_ROLES, blank: None, unknown: UnknownValue::Empty },
+            FieldKind::Enum {
+                enumeration: &CONTACT_ROLES,
+                blank: None,
+                unknown: UnknownValue::Empty,
+            },
         ),
-        limited(field("email", "Email", &["Email", "Email Address"], FieldKind::Email), 255),
-        limited(field("phone", "Phone", &["Phone", "Office Phone", "Work Phone", "Direct"], FieldKind::Phone), 50),
-        limited(field("mobile_phone", "Mobile", &["Mobile", "Cell", "Mobile Phone", "Cell Phone"], FieldKind::Phone), 50),
-        text("linkedin_url", "LinkedIn", &["LinkedIn", "LinkedIn URL"], 255),
+        limited(
+            field(
+                "email",
+                "Email",
+                &["Email", "Email Address"],
+                FieldKind::Email,
+            ),
+            255,
+        ),
+        limited(
+            field(
+                "phone",
+                "Phone",
+                &["Phone", "Office Phone", "Work Phone", "Direct"],
+                FieldKind::Phone,
+            ),
+            50,
+        ),
+        limited(
+            field(
+                "mobile_phone",
+                "Mobile",
+                &["Mobile", "Cell", "Mobile Phone", "Cell Phone"],
+                FieldKind::Phone,
+            ),
+            50,
+        ),
+        text(
+            "linkedin_url",
+            "LinkedIn",
+            &["LinkedIn", "LinkedIn URL"],
+            255,
+        ),
         text("department", "Department", &["Department", "Dept"], 100),
-        text("purchase_influence", "Purchase Influence", &["Purchase Influence"], 50),
-        text("decision_authority", "Decision Authority", &["Decision Authority"], 50),
+        text(
+            "purchase_influence",
+            "Purchase Influence",
+            &["Purchase Influence"],
+            50,
+        ),
+        text(
+            "decision_authority",
+            "Decision Authority",
+            &["Decision Authority"],
+            50,
+        ),
         field(
             "is_primary_contact",
             "Primary",
@@ -529,8 +667,14 @@ pub static CONTACTS: EntityDescription = EntityDescription {
     ],
     fixed: &[],
     duplicate_keys: &[
-        DuplicateKey { what: "email", fields: &["email"] },
-        DuplicateKey { what: "name", fields: &["first_name", "last_name", "organization_id"] },
+        DuplicateKey {
+            what: "email",
+            fields: &["email"],
+        },
+        DuplicateKey {
+            what: "name",
+            fields: &["first_name", "last_name", "organization_id"],
+        },
     ],
 };
 
@@ -540,39 +684,99 @@ pub static PRODUCTS: EntityDescription = EntityDescription {
     table: "products",
     sheet_names: &["products", "product", "items", "catalog", "catalogue"],
     fields: &[
-        required(text("name", "Product", &["Product", "Product Name", "Name", "Item", "Item Name"], 255)),
+        required(text(
+            "name",
+            "Product",
+            &["Product", "Product Name", "Name", "Item", "Item Name"],
+            255,
+        )),
         required(field(
             "principal_id",
             "Principal",
             &["Principal", "Manufacturer", "Brand", "Supplier", "Vendor"],
             link(Entity::Organizations, Some("principal"), false),
         )),
-        text("sku", "SKU", &["SKU", "Item #", "Item No", "Product Code", "Code"], 100),
+        text(
+            "sku",
+            "SKU",
+            &["SKU", "Item #", "Item No", "Product Code", "Code"],
+            100,
+        ),
         required(field(
             "category",
             "Category",
             &["Category"],
-            FieldKind::Enum { enumeration: &PRODUCT_CATEGORIES, blank: None, unknown: UnknownValue::Fail },
+            FieldKind::Enum {
+                enumeration: &PRODUCT_CATEGORIES,
+                blank: None,
+                unknown: UnknownValue::Fail,
+            },
         )),
-        field("description", "Description", &["Description"], FieldKind::Text),
-        field("unit_cost", "Unit Cost", &["Unit Cost", "Cost"], FieldKind::Money(10)),
-        field("list_price", "List Price", &["List Price", "Price", "Case Price"], FieldKind::Money(10)),
+        field(
+            "description",
+            "Description",
+            &["Description"],
+            FieldKind::Text,
+        ),
+        field(
+            "unit_cost",
+            "Unit Cost",
+            &["Unit Cost", "Cost"],
+            FieldKind::Money(10),
+        ),
+        field(
+            "list_price",
+            "List Price",
+            &["List Price", "Price", "Case Price"],
+            FieldKind::Money(10),
+        ),
         field(
             "min_order_quantity",
             "Min Order",
-            &["Min Order", "MOQ", "Minimum Order", "Minimum Order Quantity"],
+            &[
+                "Min Order",
+                "MOQ",
+                "Minimum Order",
+                "Minimum Order Quantity",
+            ],
             FieldKind::WholeNumber,
         ),
-        field("storage_requirements", "Storage", &["Storage", "Storage Requirements"], FieldKind::Text),
-        field("shelf_life_days", "Shelf Life", &["Shelf Life", "Shelf Life Days"], FieldKind::ShelfLifeDays),
+        field(
+            "storage_requirements",
+            "Storage",
+            &["Storage", "Storage Requirements"],
+            FieldKind::Text,
+        ),
+        field(
+            "shelf_life_days",
+            "Shelf Life",
+            &["Shelf Life", "Shelf Life Days"],
+            FieldKind::ShelfLifeDays,
+        ),
         text("season", "Season", &["Season", "Seasonality"], 100),
-        field("specifications", "Specifications", &["Specifications", "Specs", "Pack Size"], FieldKind::Text),
-        field("is_active", "Active", &["Active", "Is Active"], FieldKind::YesNo { blank: true }),
+        field(
+            "specifications",
+            "Specifications",
+            &["Specifications", "Specs", "Pack Size"],
+            FieldKind::Text,
+        ),
+        field(
+            "is_active",
+            "Active",
+            &["Active", "Is Active"],
+            FieldKind::YesNo { blank: true },
+        ),
     ],
     fixed: &[],
     duplicate_keys: &[
-        DuplicateKey { what: "SKU", fields: &["sku", "principal_id"] },
-        DuplicateKey { what: "name", fields: &["name", "principal_id"] },
+        DuplicateKey {
+            what: "SKU",
+            fields: &["sku", "principal_id"],
+        },
+        DuplicateKey {
+            what: "name",
+            fields: &["name", "principal_id"],
+        },
     ],
 };
 
@@ -582,15 +786,36 @@ pub static OPPORTUNITIES: EntityDescription = EntityDescription {
     table: "opportunities",
     sheet_names: &["opportunities", "opportunity", "deals", "pipeline"],
     fields: &[
-        required(text("name", "Opportunity", &["Opportunity", "Opportunity Name", "Deal", "Deal Name", "Name"], 255)),
+        required(text(
+            "name",
+            "Opportunity",
+            &[
+                "Opportunity",
+                "Opportunity Name",
+                "Deal",
+                "Deal Name",
+                "Name",
+            ],
+            255,
+        )),
         required(field(
             "organization_id",
             "Organization",
             &["Organization", "Customer", "Account", "Company", "Operator"],
             link(Entity::Organizations, None, false),
         )),
-        field("contact_id", "Contact", &["Contact"], link(Entity::Contacts, None, true)),
-        field("principal_id", "Principal", &["Principal"], link(Entity::Organizations, Some("principal"), false)),
+        field(
+            "contact_id",
+            "Contact",
+            &["Contact"],
+            link(Entity::Contacts, None, true),
+        ),
+        field(
+            "principal_id",
+            "Principal",
+            &["Principal"],
+            link(Entity::Organizations, Some("principal"), false),
+        ),
         field(
             "distributor_id",
             "Distributor",
@@ -610,19 +835,45 @@ pub static OPPORTUNITIES: EntityDescription = EntityDescription {
         field(
             "estimated_value",
             "Value",
-            &["Value", "Estimated Value", "Amount", "Deal Size", "Annual Value"],
+            &[
+                "Value",
+                "Estimated Value",
+                "Amount",
+                "Deal Size",
+                "Annual Value",
+            ],
             FieldKind::Money(13),
         ),
-        field("probability", "Probability", &["Probability", "Win %", "Chance"], FieldKind::Probability),
+        field(
+            "probability",
+            "Probability",
+            &["Probability", "Win %", "Chance"],
+            FieldKind::Probability,
+        ),
         field(
             "expected_close_date",
             "Close Date",
             &["Close Date", "Expected Close", "Expected Close Date"],
             FieldKind::Date,
         ),
-        field("next_action", "Next Action", &["Next Action", "Next Step"], FieldKind::Text),
-        field("competition", "Competition", &["Competition", "Competitors"], FieldKind::Text),
-        field("decision_criteria", "Decision Criteria", &["Decision Criteria"], FieldKind::Text),
+        field(
+            "next_action",
+            "Next Action",
+            &["Next Action", "Next Step"],
+            FieldKind::Text,
+        ),
+        field(
+            "competition",
+            "Competition",
+            &["Competition", "Competitors"],
+            FieldKind::Text,
+        ),
+        field(
+            "decision_criteria",
+            "Decision Criteria",
+            &["Decision Criteria"],
+            FieldKind::Text,
+        ),
         field("notes", "Notes", &["Notes", "Note"], FieldKind::Text),
     ],
     fixed: &[],
@@ -633,22 +884,44 @@ pub static OPPORTUNITIES: EntityDescription = EntityDescription {
 pub static INTERACTIONS: EntityDescription = EntityDescription {
     entity: Entity::Interactions,
     table: "interactions",
-    sheet_names: &["interactions", "interaction", "activities", "activity", "activitylog", "calls", "visits"],
+    sheet_names: &[
+        "interactions",
+        "interaction",
+        "activities",
+        "activity",
+        "activitylog",
+        "calls",
+        "visits",
+    ],
     fields: &[
         required(field(
             "type",
             "Type",
             &["Type", "Activity", "Activity Type", "Interaction Type"],
-            FieldKind::Enum { enumeration: &INTERACTION_TYPES, blank: None, unknown: UnknownValue::Fail },
+            FieldKind::Enum {
+                enumeration: &INTERACTION_TYPES,
+                blank: None,
+                unknown: UnknownValue::Fail,
+            },
         )),
-        required(text("subject", "Subject", &["Subject", "Summary", "Title", "Topic"], 255)),
+        required(text(
+            "subject",
+            "Subject",
+            &["Subject", "Summary", "Title", "Topic"],
+            255,
+        )),
         required(field(
             "interaction_date",
             "Date",
             &["Date", "Interaction Date", "Activity Date", "When"],
             FieldKind::DateTime,
         )),
-        field("description", "Description", &["Description", "Details"], FieldKind::Text),
+        field(
+            "description",
+            "Description",
+            &["Description", "Details"],
+            FieldKind::Text,
+        ),
         field(
             "duration_minutes",
             "Duration",
@@ -661,17 +934,42 @@ pub static INTERACTIONS: EntityDescription = EntityDescription {
             &["Follow Up", "Follow-up Required", "Follow Up Needed"],
             FieldKind::YesNo { blank: false },
         ),
-        field("follow_up_date", "Follow Up Date", &["Follow Up Date"], FieldKind::Date),
-        field("follow_up_notes", "Follow Up Notes", &["Follow Up Notes"], FieldKind::Text),
-        field("outcome", "Outcome", &["Outcome", "Result"], FieldKind::Text),
-        field("contact_id", "Contact", &["Contact"], link(Entity::Contacts, None, true)),
+        field(
+            "follow_up_date",
+            "Follow Up Date",
+            &["Follow Up Date"],
+            FieldKind::Date,
+        ),
+        field(
+            "follow_up_notes",
+            "Follow Up Notes",
+            &["Follow Up Notes"],
+            FieldKind::Text,
+        ),
+        field(
+            "outcome",
+            "Outcome",
+            &["Outcome", "Result"],
+            FieldKind::Text,
+        ),
+        field(
+            "contact_id",
+            "Contact",
+            &["Contact"],
+            link(Entity::Contacts, None, true),
+        ),
         field(
             "organization_id",
             "Organization",
             &["Organization", "Company", "Account", "Customer"],
             link(Entity::Organizations, None, false),
         ),
-        field("opportunity_id", "Opportunity", &["Opportunity", "Deal"], link(Entity::Opportunities, None, true)),
+        field(
+            "opportunity_id",
+            "Opportunity",
+            &["Opportunity", "Deal"],
+            link(Entity::Opportunities, None, true),
+        ),
     ],
     fixed: &[],
     duplicate_keys: &[],
@@ -705,7 +1003,12 @@ impl EntityDescription {
     /// fields, the fixed values, then the import's own columns.
     pub fn copy_columns(&self) -> Vec<&'static str> {
         let mut columns = vec!["id"];
-        columns.extend(self.fields.iter().filter(|f| f.is_stored()).map(|f| f.column));
+        columns.extend(
+            self.fields
+                .iter()
+                .filter(|f| f.is_stored())
+                .map(|f| f.column),
+        );
         columns.extend(self.fixed.iter().map(|(column, _)| *column));
         columns.extend(["import_notes", "import_batch_id", "import_source_row"]);
         columns
@@ -798,7 +1101,10 @@ mod tests {
             let mut seen = std::collections::HashSet::new();
             for field in description.fields {
                 for alias in field.aliases {
-                    assert!(seen.insert(header_key(alias)), "{entity}: alias {alias} names two fields");
+                    assert!(
+                        seen.insert(header_key(alias)),
+                        "{entity}: alias {alias} names two fields"
+                    );
                 }
             }
             for name in description.sheet_names {
@@ -821,16 +1127,22 @@ mod tests {
         assert_eq!(column("Territory"), None);
         let products = &PRODUCTS;
         assert_eq!(
-            products.field_for_header("Item").map(|i| products.fields[i].column),
+            products
+                .field_for_header("Item")
+                .map(|i| products.fields[i].column),
             Some("name")
         );
         assert_eq!(
-            products.field_for_header("Item #").map(|i| products.fields[i].column),
+            products
+                .field_for_header("Item #")
+                .map(|i| products.fields[i].column),
             Some("sku")
         );
         let opportunities = &OPPORTUNITIES;
         assert_eq!(
-            opportunities.field_for_header("Win %").map(|i| opportunities.fields[i].column),
+            opportunities
+                .field_for_header("Win %")
+                .map(|i| opportunities.fields[i].column),
             Some("probability")
         );
     }
@@ -839,27 +1151,49 @@ mod tests {
     fn enumerations_match_loosely_with_their_aliases() {
         assert_eq!(CONTACT_ROLES.find("Decision Maker"), Some("decision_maker"));
         assert_eq!(CONTACT_ROLES.find("DM"), Some("decision_maker"));
-        assert_eq!(CONTACT_ROLES.find("decision-makers"), Some("decision_maker"));
+        assert_eq!(
+            CONTACT_ROLES.find("decision-makers"),
+            Some("decision_maker")
+        );
         assert_eq!(CONTACT_ROLES.find("Purchaser"), Some("buyer"));
         assert_eq!(CONTACT_ROLES.find("Chef"), None);
-        assert_eq!(PRODUCT_CATEGORIES.find("Meat and Poultry"), Some("meat_poultry"));
+        assert_eq!(
+            PRODUCT_CATEGORIES.find("Meat and Poultry"),
+            Some("meat_poultry")
+        );
         assert_eq!(PRODUCT_CATEGORIES.find("Fish"), Some("seafood"));
         assert_eq!(PRODUCT_CATEGORIES.find("beverage"), Some("beverages"));
-        assert_eq!(PRODUCT_CATEGORIES.find("Disposables"), Some("paper_products"));
+        assert_eq!(
+            PRODUCT_CATEGORIES.find("Disposables"),
+            Some("paper_products")
+        );
         assert_eq!(OPPORTUNITY_STAGES.find("closed won"), Some("Closed - Won"));
-        assert_eq!(OPPORTUNITY_STAGES.find("Sample / Visit Offered"), Some("Sample/Visit Offered"));
-        assert_eq!(OPPORTUNITY_STAGES.find("Contacted"), Some("Initial Outreach"));
+        assert_eq!(
+            OPPORTUNITY_STAGES.find("Sample / Visit Offered"),
+            Some("Sample/Visit Offered")
+        );
+        assert_eq!(
+            OPPORTUNITY_STAGES.find("Contacted"),
+            Some("Initial Outreach")
+        );
         assert_eq!(INTERACTION_TYPES.find("Phone Call"), Some("call"));
         assert_eq!(INTERACTION_TYPES.find("follow-up"), Some("follow_up"));
         assert_eq!(INTERACTION_TYPES.find("Trade Shows"), Some("trade_show"));
         assert_eq!(INTERACTION_TYPES.find("Contract"), Some("contract_review"));
-        assert!(PRODUCT_CATEGORIES.allowed().starts_with("beverages, dairy, frozen"));
+        assert!(
+            PRODUCT_CATEGORIES
+                .allowed()
+                .starts_with("beverages, dairy, frozen")
+        );
     }
 
     #[test]
     fn entity_names_parse() {
         assert_eq!("contacts".parse::<Entity>().ok(), Some(Entity::Contacts));
-        assert_eq!("Opportunity".parse::<Entity>().ok(), Some(Entity::Opportunities));
+        assert_eq!(
+            "Opportunity".parse::<Entity>().ok(),
+            Some(Entity::Opportunities)
+        );
         assert!("deals".parse::<Entity>().is_err());
         assert_eq!(Entity::Products.count(1), "1 product");
         assert_eq!(Entity::Opportunities.count(3), "3 opportunities");
@@ -868,7 +1202,10 @@ mod tests {
     #[test]
     fn the_entity_comes_from_the_sheet_name_else_the_headers() {
         let contacts = headers(&["First Name", "Last Name", "Company", "Email", "Phone"]);
-        assert_eq!(detect_entity(None, &contacts), (Entity::Contacts, EntityChoice::Headers));
+        assert_eq!(
+            detect_entity(None, &contacts),
+            (Entity::Contacts, EntityChoice::Headers)
+        );
         assert_eq!(
             detect_entity(Some("Buyers"), &headers(&["Who"])),
             (Entity::Contacts, EntityChoice::SheetName)
@@ -877,8 +1214,17 @@ mod tests {
             detect_entity(Some("Activity Log"), &headers(&["x"])).0,
             Entity::Interactions
         );
-        let seed = headers(&["Organizations", "PRIORITY-FOCUS (A-D)", "SEGMENT", "PHONE", "CITY"]);
-        assert_eq!(detect_entity(Some("Sheet1"), &seed).0, Entity::Organizations);
+        let seed = headers(&[
+            "Organizations",
+            "PRIORITY-FOCUS (A-D)",
+            "SEGMENT",
+            "PHONE",
+            "CITY",
+        ]);
+        assert_eq!(
+            detect_entity(Some("Sheet1"), &seed).0,
+            Entity::Organizations
+        );
         let products = headers(&["Product", "Manufacturer", "SKU", "Category", "Case Price"]);
         assert_eq!(detect_entity(None, &products).0, Entity::Products);
         let deals = headers(&["Deal Name", "Customer", "Stage", "Amount", "Close Date"]);
@@ -888,7 +1234,10 @@ mod tests {
         // A full-name contacts sheet is still contacts.
         let people = headers(&["Contact Name", "Company", "Email", "Title"]);
         assert_eq!(detect_entity(None, &people).0, Entity::Contacts);
-        assert_eq!(detect_entity(None, &headers(&["Name", "City"])).0, Entity::Organizations);
+        assert_eq!(
+            detect_entity(None, &headers(&["Name", "City"])).0,
+            Entity::Organizations
+        );
     }
 
     #[test]

@@ -172,7 +172,11 @@ pub async fn latest_for(
                  WHERE entity = $1 AND file_fingerprint = $2 AND sheet = $3 AND status <> 'undone' \
                  ORDER BY id DESC LIMIT 1"
             ),
-            &[(&entity.name(), Type::TEXT), (&fingerprint, Type::TEXT), (&sheet, Type::TEXT)],
+            &[
+                (&entity.name(), Type::TEXT),
+                (&fingerprint, Type::TEXT),
+                (&sheet, Type::TEXT),
+            ],
         )
         .await?;
     Ok(row.as_ref().map(batch_from_row))

@@ -490,11 +490,22 @@ pub async fn import_file(
         issues.extend(chunk.issues);
         if !chunk.records.is_empty() {
             let rows = chunk.records.len() as u64;
-            match load_records(&client, &mut links, &statement, description, chunk.records, import_id).await {
+            match load_records(
+                &client,
+                &mut links,
+                &statement,
+                description,
+                chunk.records,
+                import_id,
+            )
+            .await
+            {
                 Ok(outcome) => {
                     succeeded += outcome.stored;
                     settled += rows;
-                    progress.succeeded.fetch_add(outcome.stored, Ordering::Relaxed);
+                    progress
+                        .succeeded
+                        .fetch_add(outcome.stored, Ordering::Relaxed);
                     progress
                         .failed
                         .fetch_add(rows - outcome.stored, Ordering::Relaxed);
@@ -536,8 +547,15 @@ pub async fn import_file(
     report.created_links = links.created().to_vec();
     // When the connection is gone this fails too; the import then stays
     // 'running' in the history and the next run resumes it.
-    let closed =
-        history::finish(&client, entity, import_id, status, total_rows, report.failed).await;
+    let closed = history::finish(
+        &client,
+        entity,
+        import_id,
+        status,
+        total_rows,
+        report.failed,
+    )
+    .await;
     match end {
         LoadEnd::Finished | LoadEnd::Cancelled => match closed {
             Ok(()) => Ok(report),
@@ -565,7 +583,10 @@ pub async fn ensure_schema(
         .query_typed_one(
             "SELECT count(*) FROM information_schema.columns \
              WHERE table_schema = current_schema() AND table_name = $1 AND column_name = ANY($2)",
-            &[(&description.table, Type::TEXT), (&wanted, Type::TEXT_ARRAY)],
+            &[
+                (&description.table, Type::TEXT),
+                (&wanted, Type::TEXT_ARRAY),
+            ],
         )
         .await
         .map_err(|e| ImportError::Database(database_reason(&e)))?;

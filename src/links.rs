@@ -193,7 +193,11 @@ impl LinkResolver {
             batch.records = records;
             return Ok(batch);
         }
-        for target in [Entity::Organizations, Entity::Contacts, Entity::Opportunities] {
+        for target in [
+            Entity::Organizations,
+            Entity::Contacts,
+            Entity::Opportunities,
+        ] {
             self.look_up(client, target, &records).await?;
         }
         self.create_missing(client, import_id, &records).await?;
@@ -286,7 +290,12 @@ impl LinkResolver {
 
     /// The live records `name` names; for contacts and opportunities, those
     /// of the row's organization when the row gives one.
-    fn matches(&self, target: &LinkTarget, name: &str, organization: Option<Uuid>) -> Vec<Candidate> {
+    fn matches(
+        &self,
+        target: &LinkTarget,
+        name: &str,
+        organization: Option<Uuid>,
+    ) -> Vec<Candidate> {
         let found = self
             .known
             .get(&(target.entity, lookup_key(target.entity, name)))
@@ -481,7 +490,10 @@ mod tests {
     fn names_match_ignoring_case_and_spacing() {
         assert_eq!(name_key("  Sysco   Foods  "), "sysco foods");
         assert_eq!(name_key("SYSCO\tFoods"), "sysco foods");
-        assert_eq!(lookup_key(Entity::Contacts, " Jane@Acme.com "), "jane@acme.com");
+        assert_eq!(
+            lookup_key(Entity::Contacts, " Jane@Acme.com "),
+            "jane@acme.com"
+        );
         assert_eq!(lookup_key(Entity::Contacts, "Jane  Smith"), "jane smith");
     }
 

@@ -172,7 +172,11 @@ impl ImportReport {
                 "created {}: {}{}",
                 Entity::Organizations.count(self.created_links.len() as u64),
                 names.join(", "),
-                if more > 0 { format!(" and {more} more") } else { String::new() }
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
             );
         }
         for issue in self.failures.iter().take(SUMMARY_LINES) {

@@ -221,7 +221,7 @@ fn a_second_import_of_the_same_file_asks_first_and_the_history_can_undo_it() {
         app.history
             .imports
             .first()
-            .is_some_and(|batch| batch.status == "undone")
+            .is_some_and(|batch| batch.status == pantry_import::history::ImportStatus::Undone)
     });
     assert!(
         harness

@@ -127,7 +127,10 @@ pub fn history_ui(ui: &mut egui::Ui, panel: &mut HistoryPanel, actions: &mut Vec
         .default_open(true)
         .show(ui, |ui| {
             ui.horizontal(|ui| {
-                if ui.add_enabled(!panel.busy, egui::Button::new("Refresh")).clicked() {
+                if ui
+                    .add_enabled(!panel.busy, egui::Button::new("Refresh"))
+                    .clicked()
+                {
                     actions.push(Action::RefreshHistory);
                 }
                 if panel.busy {
@@ -135,7 +138,11 @@ pub fn history_ui(ui: &mut egui::Ui, panel: &mut HistoryPanel, actions: &mut Vec
                 }
             });
             if let Some(message) = &panel.message {
-                let color = if message.starts_with('✖') { FAIL_TEXT } else { OK_TEXT };
+                let color = if message.starts_with('✖') {
+                    FAIL_TEXT
+                } else {
+                    OK_TEXT
+                };
                 ui.add(egui::Label::new(RichText::new(message).color(color)).wrap());
             }
             if panel.loaded && panel.imports.is_empty() {
@@ -181,7 +188,10 @@ pub fn history_ui(ui: &mut egui::Ui, panel: &mut HistoryPanel, actions: &mut Vec
                                 panel.confirm_undo = None;
                             }
                         });
-                    } else if ui.add_enabled(!panel.busy, egui::Button::new("Undo this import…")).clicked() {
+                    } else if ui
+                        .add_enabled(!panel.busy, egui::Button::new("Undo this import…"))
+                        .clicked()
+                    {
                         panel.confirm_undo = Some(batch.id);
                     }
                 }

@@ -8,10 +8,9 @@ use std::time::Instant;
 
 use eframe::egui::{self, RichText};
 use pantry_import::database::ConnectionSettings;
-use pantry_import::entity::Entity;
-use pantry_import::links::{LinkPolicies, LinkPolicy};
 use pantry_import::history::ImportBatch;
 use pantry_import::import::{self, ImportError, ImportOptions, ImportProgress};
+use pantry_import::links::LinkPolicy;
 use pantry_import::report::ImportReport;
 
 use super::preview::PreviewCounts;
@@ -51,22 +50,12 @@ impl ImportRun {
         runtime: &tokio::runtime::Runtime,
         ctx: &egui::Context,
         path: PathBuf,
-        sheet: Option<String>,
-        entity: Entity,
-        links: LinkPolicies,
+        options: ImportOptions,
         settings: ConnectionSettings,
         expected: PreviewCounts,
-        again: bool,
     ) -> ImportRun {
         let waker_ctx = ctx.clone();
         let progress = ImportProgress::new(Some(Arc::new(move || waker_ctx.request_repaint())));
-        let options = ImportOptions {
-            sheet,
-            entity: Some(entity),
-            links,
-            again,
-            ..ImportOptions::default()
-        };
         let batch_size = options.batch_size;
         let (sender, receiver) = mpsc::channel();
         let task_progress = Arc::clone(&progress);

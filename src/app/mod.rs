@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use eframe::egui;
 use pantry_import::entity::Entity;
+use pantry_import::import::ImportOptions;
 use pantry_import::links::{LinkPolicies, LinkPolicy};
 
 use connection::ConnectionForm;
@@ -300,12 +301,15 @@ impl PantryApp {
             &self.runtime,
             &self.ctx,
             preview.path.clone(),
-            preview.sheet.clone(),
-            preview.entity,
-            self.link_policies.clone(),
+            ImportOptions {
+                sheet: preview.sheet.clone(),
+                entity: Some(preview.entity),
+                links: self.link_policies.clone(),
+                again,
+                ..ImportOptions::default()
+            },
             settings,
             preview.counts,
-            again,
         ));
         self.showing_results = false;
     }
