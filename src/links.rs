@@ -346,7 +346,7 @@ impl LinkResolver {
             Entity::Organizations => {
                 client
                     .query_typed(
-                        "SELECT id, name, coalesce(city, ''), type::text, NULL::uuid, pantry_name_key(name) \
+                        "SELECT id, name, coalesce(city, ''), type::text, NULL::uuid, pantry_name_key(name), NULL::text \
                          FROM organizations WHERE deleted_at IS NULL AND pantry_name_key(name) = ANY($1)",
                         &[(&keys, Type::TEXT_ARRAY)],
                     )
@@ -358,8 +358,7 @@ impl LinkResolver {
                 client
                     .query_typed(
                         "SELECT id, first_name || ' ' || last_name, coalesce(email, ''), NULL::text, organization_id, \
-                         CASE WHEN pantry_name_key(email) = ANY($1) THEN pantry_name_key(email) \
-                         ELSE pantry_name_key(first_name || ' ' || last_name) END \
+                         pantry_name_key(first_name || ' ' || last_name), pantry_name_key(email) \
                          FROM contacts WHERE deleted_at IS NULL \
                          AND (pantry_name_key(email) = ANY($1) OR pantry_name_key(first_name || ' ' || last_name) = ANY($2))",
                         &[(&emails, Type::TEXT_ARRAY), (&names, Type::TEXT_ARRAY)],
@@ -369,7 +368,7 @@ impl LinkResolver {
             Entity::Opportunities => {
                 client
                     .query_typed(
-                        "SELECT o.id, o.name, coalesce(org.name, ''), NULL::text, o.organization_id, pantry_name_key(o.name) \
+                        "SELECT o.id, o.name, coalesce(org.name, ''), NULL::text, o.organization_id, pantry_name_key(o.name), NULL::text \
                          FROM opportunities o LEFT JOIN organizations org ON org.id = o.organization_id \
                          WHERE o.deleted_at IS NULL AND pantry_name_key(o.name) = ANY($1)",
                         &[(&keys, Type::TEXT_ARRAY)],
@@ -378,10 +377,10 @@ impl LinkResolver {
             }
             Entity::Products | Entity::Interactions => Vec::new(),
         };
+        let asked: HashSet<&String> = keys.iter().collect();
         for row in rows {
             let name: String = row.get(1);
             let detail: String = row.get(2);
-            let key: String = row.get(5);
             let candidate = Candidate {
                 id: row.get(0),
                 shown: if detail.is_empty() {
@@ -392,7 +391,17 @@ impl LinkResolver {
                 kind: row.get(3),
                 organization: row.get(4),
             };
-            self.known.entry((target, key)).or_default().push(candidate);
+            // A contact is found by its full name and by its email: it
+            // belongs under each key the batch asked for.
+            let keys: [Option<String>; 2] = [row.get(5), row.get(6)];
+            for key in keys.into_iter().flatten() {
+                if asked.contains(&key) {
+                    self.known
+                        .entry((target, key))
+                        .or_default()
+                        .push(candidate.clone());
+                }
+            }
         }
         Ok(())
     }
