@@ -7,8 +7,14 @@
 //! (same table, same indexes), and prints rows/s for both, the ratio, and
 //! peak memory (from `/usr/bin/time -v`). It also times `check`.
 //!
-//! Sizes default to 500, 200,000 and 1,000,000; pass others as arguments:
-//! `cargo bench -- 200000`. The server is `PANTRY_BENCH_DATABASE_URL`
+//! Then contacts: a sheet of contacts linked by organization name to
+//! organizations already in the CRM (one for every ten contacts) is imported,
+//! and the finished rows (links resolved) are loaded with `psql \copy` into
+//! the same table of a second database holding the same organizations.
+//!
+//! Sizes default to 500, 200,000 and 1,000,000 organizations and 1,000,000
+//! contacts; pass others as arguments: `cargo bench -- 200000 contacts=200000`
+//! (`contacts=0` skips them). The server is `PANTRY_BENCH_DATABASE_URL`
 //! (default `postgres://postgres@127.0.0.1:5432/postgres`). A benchmark, not
 //! a test: it prints figures and never fails on a slow machine.
 
@@ -17,8 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-const COLUMNS: &str = "id, name, type, priority, segment, primary_manager_name, secondary_manager_name, \
-    website, phone, address_line_1, city, state_province, postal_code, country, notes, is_active, import_notes";
+use pantry_import::entity::Entity;
 
 struct Run {
     seconds: f64,
@@ -26,15 +31,21 @@ struct Run {
     stdout: String,
 }
 
+/// The columns an import writes, as the description gives them.
+fn columns(entity: Entity) -> String {
+    entity.description().copy_columns().join(", ")
+}
+
 fn main() {
-    let sizes: Vec<u64> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.replace(['_', ','], "").parse().ok())
-        .collect();
-    let sizes = if sizes.is_empty() {
-        vec![500, 200_000, 1_000_000]
-    } else {
-        sizes
+    let arguments: Vec<String> = std::env::args().skip(1).collect();
+    let number = |text: &str| text.replace(['_', ','], "").parse::<u64>().ok();
+    let sizes: Vec<u64> = arguments.iter().filter_map(|a| number(a)).collect();
+    let contacts = arguments
+        .iter()
+        .find_map(|a| a.strip_prefix("contacts=").and_then(number));
+    let (sizes, contacts) = match (sizes.is_empty(), contacts) {
+        (true, None) => (vec![500, 200_000, 1_000_000], 1_000_000),
+        (_, contacts) => (sizes, contacts.unwrap_or(0)),
     };
     let admin = std::env::var("PANTRY_BENCH_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
@@ -78,7 +89,8 @@ fn main() {
         psql(
             &import_db,
             &format!(
-                "\\copy (SELECT {COLUMNS} FROM organizations) TO '{}' WITH (FORMAT csv)",
+                "\\copy (SELECT {} FROM organizations) TO '{}' WITH (FORMAT csv)",
+                columns(Entity::Organizations),
                 finished.display()
             ),
         );
@@ -91,7 +103,8 @@ fn main() {
             &copy_db,
             "-c",
             &format!(
-                "\\copy organizations ({COLUMNS}) FROM '{}' WITH (FORMAT csv)",
+                "\\copy organizations ({}) FROM '{}' WITH (FORMAT csv)",
+                columns(Entity::Organizations),
                 finished.display()
             ),
         ]));
@@ -118,11 +131,163 @@ fn main() {
         let _ = std::fs::remove_file(&sheet);
         let _ = std::fs::remove_file(&finished);
     }
+    if contacts > 0 {
+        let _ = writeln!(
+            table,
+            "\n{:>9} | {:>9} | {:>9} | {:>11} | {:>9} | {:>11} | {:>6} | {:>11}",
+            "contacts",
+            "linked to",
+            "import s",
+            "import r/s",
+            "\\copy s",
+            "\\copy r/s",
+            "ratio",
+            "import peak"
+        );
+        bench_contacts(&admin, &binary, &work, contacts, &mut table);
+    }
     let _ = std::fs::remove_dir_all(&work);
     println!("\n{table}");
     println!(
         "ratio = import time / \\copy time of the same finished rows into the same table (lower is better)"
     );
+}
+
+/// Contacts linked by name: `rows` contacts to `rows / 10` organizations
+/// already in the CRM.
+fn bench_contacts(admin: &str, binary: &Path, work: &Path, rows: u64, table: &mut String) {
+    use std::io::Write;
+    let organizations = (rows / 10).max(1);
+    let accounts = work.join("crm-accounts.csv");
+    let sheet = work.join(format!("contacts-{rows}.csv"));
+    {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&accounts).expect("writable"));
+        let _ = writeln!(out, "Organizations,CITY,SEGMENT");
+        for i in 0..organizations {
+            let _ = writeln!(out, "Account {i} Grill,Chicago,Casual");
+        }
+        out.flush().expect("written");
+        let mut out = std::io::BufWriter::with_capacity(
+            1 << 20,
+            std::fs::File::create(&sheet).expect("writable"),
+        );
+        let _ = writeln!(
+            out,
+            "First Name,Last Name,Email,Company,Title,Role,Phone,Primary"
+        );
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for i in 0..rows {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let r = state;
+            let _ = writeln!(
+                out,
+                "Pat{},Lee {i},pat.{i}@example.com,account {}  grill,Chef,{},(312) 555-{:04},{}",
+                r % 97,
+                r % organizations,
+                ["Decision Maker", "buyer", "Influencer", ""][(r >> 8) as usize % 4],
+                r % 10_000,
+                ["yes", "", "no"][(r >> 12) as usize % 3],
+            );
+        }
+        out.flush().expect("written");
+    }
+    eprintln!("{rows} contacts linked to {organizations} organizations");
+    let import_db = fresh_database(admin, binary, &format!("pantry_bench_contacts_{rows}"));
+    let loaded = Command::new(binary)
+        .args([
+            "import",
+            path(&accounts),
+            "--database-url",
+            &import_db,
+            "--json",
+        ])
+        .output()
+        .expect("import runs");
+    assert!(loaded.status.success(), "the CRM's organizations load");
+    let import = timed(Command::new(binary).args([
+        "import",
+        path(&sheet),
+        "--database-url",
+        &import_db,
+        "--json",
+    ]));
+    let report: serde_json::Value = serde_json::from_str(&import.stdout).unwrap_or_default();
+    let stored = report["succeeded"].as_u64().unwrap_or(0);
+
+    // The second database gets the same organizations (same keys), then the
+    // finished contacts are timed into the same table with \copy.
+    let crm = work.join("crm-organizations.csv");
+    let finished = work.join("finished-contacts.csv");
+    psql(
+        &import_db,
+        &format!(
+            "\\copy organizations TO '{}' WITH (FORMAT csv)",
+            crm.display()
+        ),
+    );
+    psql(
+        &import_db,
+        &format!(
+            "\\copy (SELECT {} FROM contacts) TO '{}' WITH (FORMAT csv)",
+            columns(Entity::Contacts),
+            finished.display()
+        ),
+    );
+    let copy_db = fresh_database(admin, binary, &format!("pantry_bench_contacts_copy_{rows}"));
+    psql(
+        &copy_db,
+        &format!(
+            "\\copy organizations FROM '{}' WITH (FORMAT csv)",
+            crm.display()
+        ),
+    );
+    let copy = timed(Command::new("psql").args([
+        "-X",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        &copy_db,
+        "-c",
+        &format!(
+            "\\copy contacts ({}) FROM '{}' WITH (FORMAT csv)",
+            columns(Entity::Contacts),
+            finished.display()
+        ),
+    ]));
+    let linked = Command::new("psql")
+        .args([
+            "-X",
+            "-tA",
+            &import_db,
+            "-c",
+            "SELECT count(*) FROM contacts WHERE organization_id IS NOT NULL",
+        ])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let _ = writeln!(
+        table,
+        "{:>9} | {:>9} | {:>9.3} | {:>11.0} | {:>9.3} | {:>11.0} | {:>6.2} | {:>8.1} MB",
+        rows,
+        organizations,
+        import.seconds,
+        stored as f64 / import.seconds,
+        copy.seconds,
+        stored as f64 / copy.seconds,
+        import.seconds / copy.seconds,
+        import.peak_kib as f64 / 1024.0,
+    );
+    eprintln!(
+        "  stored {stored} of {rows} contacts ({linked} linked, failed {}); import {:.3}s, \\copy {:.3}s",
+        report["failed"], import.seconds, copy.seconds
+    );
+    drop_database(admin, &format!("pantry_bench_contacts_{rows}"));
+    drop_database(admin, &format!("pantry_bench_contacts_copy_{rows}"));
+    for file in [&accounts, &sheet, &crm, &finished] {
+        let _ = std::fs::remove_file(file);
+    }
 }
 
 fn path(p: &Path) -> &str {

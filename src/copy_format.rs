@@ -79,6 +79,19 @@ impl CopyBatch {
         put_bytes(out, &source_row.to_be_bytes());
     }
 
+    /// Moves the rows of `other` to the end of this batch.
+    pub fn append(&mut self, other: CopyBatch) {
+        if self.is_empty() {
+            *self = other;
+            return;
+        }
+        let base = self.tuples.len();
+        self.tuples.extend_from_slice(&other.tuples);
+        self.starts
+            .extend(other.starts.iter().map(|start| base + start));
+        self.source_rows.extend(other.source_rows);
+    }
+
     /// Number of rows in the batch.
     pub fn len(&self) -> usize {
         self.starts.len()

@@ -29,6 +29,11 @@ use crate::spreadsheet::{FileNotice, ReadError};
 /// second and keeps bisecting a refused batch short.
 pub const DEFAULT_BATCH_SIZE: usize = 20_000;
 
+/// Records the reader hands over at a time (their links are looked up
+/// together). Smaller than a batch because a record in memory weighs several
+/// times its encoded row.
+const READ_CHUNK_ROWS: usize = 5_000;
+
 /// What to import and how.
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
@@ -331,20 +336,29 @@ pub fn check_file(
 /// of the rows read since the last message, and, in the last message, how
 /// reading ended.
 struct ReadChunk {
+    /// Records whose links the next stage resolves.
     records: Vec<Record>,
+    /// Rows of an entity without links, encoded by the reader itself so
+    /// the async side only ships bytes.
+    encoded: CopyBatch,
     issues: Vec<RowIssue>,
     invalid_rows: u64,
     end: Option<Result<(), ReadError>>,
 }
 
 impl ReadChunk {
-    fn new(batch_size: usize) -> ReadChunk {
+    fn new(rows: usize, encodes: bool) -> ReadChunk {
         ReadChunk {
-            records: Vec::with_capacity(batch_size),
+            records: Vec::with_capacity(if encodes { 0 } else { rows }),
+            encoded: CopyBatch::with_capacity(if encodes { rows } else { 0 }),
             issues: Vec::new(),
             invalid_rows: 0,
             end: None,
         }
+    }
+
+    fn len(&self) -> usize {
+        self.records.len() + self.encoded.len()
     }
 }
 
@@ -427,7 +441,7 @@ pub async fn import_file(
     let notices: Vec<FileNotice> = mapped.notices().to_vec();
     let header_issues = mapped.header_issues().to_vec();
     let sheet_name = options.sheet.clone().unwrap_or_default();
-    let mut links = {
+    let links = {
         let columns = mapped.columns();
         LinkResolver::new(entity, &options.links, |field| {
             columns
@@ -451,14 +465,21 @@ pub async fn import_file(
     progress.succeeded.store(already_stored, Ordering::Relaxed);
     progress.wake();
 
-    // A small channel: the reader runs at most two batches ahead, so memory
-    // stays flat whatever the file's size.
-    let (sender, mut receiver) = mpsc::channel::<ReadChunk>(2);
+    // The reader hands over records in small chunks and runs at most one
+    // chunk ahead: records weigh about four times their encoded rows, so
+    // memory stays flat (and near the encoded batches') whatever the size.
+    let encodes = !links.has_links();
+    let chunk_rows = if encodes {
+        batch_size
+    } else {
+        batch_size.min(READ_CHUNK_ROWS)
+    };
+    let (sender, receiver) = mpsc::channel::<ReadChunk>(1);
     let reader_progress = Arc::clone(&progress);
     let reader = std::thread::Builder::new()
         .name("pantry-import reader".to_owned())
         .spawn(move || {
-            let mut chunk = ReadChunk::new(batch_size);
+            let mut chunk = ReadChunk::new(chunk_rows, encodes);
             let mut closed = false;
             let mut counter = ReadCounter::start(&reader_progress, &mapped);
             let result = mapped.map_rows(|_, outcome| {
@@ -468,12 +489,17 @@ pub async fn import_file(
                     Some(record)
                         if u32::try_from(record.source_row)
                             .is_ok_and(|row| stored.binary_search(&row).is_ok()) => {}
+                    Some(record) if encodes => {
+                        chunk
+                            .encoded
+                            .push(description, &record, uuid::Uuid::now_v7(), import_id);
+                    }
                     Some(record) => chunk.records.push(record),
                     None => chunk.invalid_rows += 1,
                 }
                 chunk.issues.extend(outcome.issues);
-                if chunk.records.len() >= batch_size {
-                    let full = std::mem::replace(&mut chunk, ReadChunk::new(batch_size));
+                if chunk.len() >= chunk_rows {
+                    let full = std::mem::replace(&mut chunk, ReadChunk::new(chunk_rows, encodes));
                     if sender.blocking_send(full).is_err() {
                         closed = true;
                         return false;
@@ -489,46 +515,63 @@ pub async fn import_file(
         })
         .map_err(|e| ImportError::Database(format!("cannot start the reader: {e}")))?;
 
+    // Links are resolved, and rows encoded, one batch ahead of the load on a
+    // connection of their own, so the lookups overlap the COPY in flight.
+    let link_client = if links.has_links() {
+        Some(settings.connect().await?)
+    } else {
+        None
+    };
+    let (prepared_sender, mut prepared) = mpsc::channel::<PreparedChunk>(1);
+    let preparer = tokio::spawn(prepare_chunks(
+        links,
+        link_client,
+        Destination {
+            description,
+            import_id,
+            batch_size,
+        },
+        receiver,
+        prepared_sender,
+    ));
+
     let mut issues = header_issues;
     let mut succeeded = 0u64;
     // Rows stored, refused or invalid so far: what the report's total covers.
     let mut settled = 0u64;
     let statement = copy_statement(description);
     let end = loop {
-        let Some(chunk) = receiver.recv().await else {
+        let Some(chunk) = prepared.recv().await else {
             break LoadEnd::Failed("the file reader stopped unexpectedly".to_owned());
         };
         // Cancel takes effect between batches: the one in flight has finished.
         if progress.is_cancelled() {
             break LoadEnd::Cancelled;
         }
-        progress
-            .failed
-            .fetch_add(chunk.invalid_rows, Ordering::Relaxed);
-        settled += chunk.invalid_rows;
+        let not_stored = chunk.invalid_rows + chunk.unlinked_rows;
+        progress.failed.fetch_add(not_stored, Ordering::Relaxed);
+        settled += not_stored;
         issues.extend(chunk.issues);
-        if !chunk.records.is_empty() {
-            let rows = chunk.records.len() as u64;
-            match load_records(
+        if !chunk.batch.is_empty() || chunk.unlinked_rows > 0 {
+            let rows = chunk.batch.len() as u64;
+            match load_batch(
                 &client,
-                &mut links,
                 &statement,
-                description,
-                chunk.records,
+                &chunk.batch,
                 import_id,
+                chunk.unlinked_rows,
             )
             .await
             {
-                Ok(outcome) => {
-                    succeeded += outcome.stored;
+                Ok(refusals) => {
+                    let stored = rows - refusals.len() as u64;
+                    succeeded += stored;
                     settled += rows;
-                    progress
-                        .succeeded
-                        .fetch_add(outcome.stored, Ordering::Relaxed);
+                    progress.succeeded.fetch_add(stored, Ordering::Relaxed);
                     progress
                         .failed
-                        .fetch_add(rows - outcome.stored, Ordering::Relaxed);
-                    issues.extend(outcome.issues);
+                        .fetch_add(refusals.len() as u64, Ordering::Relaxed);
+                    issues.extend(refusals);
                     progress.batches_done.fetch_add(1, Ordering::Relaxed);
                     progress.wake();
                 }
@@ -539,10 +582,15 @@ pub async fn import_file(
             None => {}
             Some(Ok(())) if progress.is_cancelled() => break LoadEnd::Cancelled,
             Some(Ok(())) => break LoadEnd::Finished,
-            Some(Err(error)) => break LoadEnd::Failed(error.to_string()),
+            Some(Err(error)) => break LoadEnd::Failed(error),
         }
     };
-    drop(receiver);
+    // Closing the channel stops the linking stage, which stops the reader.
+    drop(prepared);
+    let created = preparer
+        .await
+        .map(|links| links.created().to_vec())
+        .unwrap_or_default();
     let _ = reader.join();
     progress.wake();
 
@@ -563,7 +611,7 @@ pub async fn import_file(
     report.entity = entity;
     report.import_id = Some(import_id);
     report.already_stored = already_stored;
-    report.created_links = links.created().to_vec();
+    report.created_links = created;
     // When the connection is gone this fails too; the import then stays
     // 'running' in the history and the next run resumes it.
     let closed = history::finish(
@@ -629,43 +677,86 @@ pub async fn ensure_schema(
     }
 }
 
-/// What loading one batch did.
-struct Loaded {
-    stored: u64,
+/// What the linking stage hands the loader: a batch ready to send.
+struct PreparedChunk {
+    batch: CopyBatch,
     issues: Vec<RowIssue>,
+    /// Rows that failed their mapping.
+    invalid_rows: u64,
+    /// Rows whose links failed (not found, ambiguous).
+    unlinked_rows: u64,
+    /// In the last message: how reading (or linking) ended.
+    end: Option<Result<(), String>>,
 }
 
-/// Resolves a batch's links, encodes the records that keep them, and loads
-/// those; rows whose links fail are reported, not sent.
-async fn load_records(
-    client: &tokio_postgres::Client,
-    links: &mut LinkResolver,
-    statement: &str,
-    description: &EntityDescription,
-    records: Vec<Record>,
+/// Where prepared rows go: the entity's table, in one import, in batches.
+struct Destination {
+    description: &'static EntityDescription,
     import_id: i64,
-) -> Result<Loaded, String> {
-    let resolved = links
-        .resolve(client, import_id, records)
-        .await
-        .map_err(|e| fatal_reason(&e))?;
-    let mut issues = resolved.issues;
-    if resolved.records.is_empty() {
-        if resolved.failed > 0 {
-            history::record_batch(client, import_id, 0, resolved.failed)
-                .await
-                .map_err(|e| fatal_reason(&e))?;
+    batch_size: usize,
+}
+
+impl PreparedChunk {
+    fn new(rows: usize) -> PreparedChunk {
+        PreparedChunk {
+            batch: CopyBatch::with_capacity(rows),
+            issues: Vec::new(),
+            invalid_rows: 0,
+            unlinked_rows: 0,
+            end: None,
         }
-        return Ok(Loaded { stored: 0, issues });
     }
-    let mut batch = CopyBatch::with_capacity(resolved.records.len());
-    for record in &resolved.records {
-        batch.push(description, record, uuid::Uuid::now_v7(), import_id);
+}
+
+/// The linking stage: resolves the links of each chunk the reader sends
+/// (on `client`, when the entity has link columns; one query per linked
+/// entity and chunk), encodes the rows that keep them, and hands the loader
+/// a batch once it holds `batch_size` rows. Returns the resolver, which
+/// knows the organizations it created.
+async fn prepare_chunks(
+    mut links: LinkResolver,
+    client: Option<tokio_postgres::Client>,
+    to: Destination,
+    mut input: mpsc::Receiver<ReadChunk>,
+    output: mpsc::Sender<PreparedChunk>,
+) -> LinkResolver {
+    let mut prepared = PreparedChunk::new(to.batch_size);
+    while let Some(chunk) = input.recv().await {
+        prepared.issues.extend(chunk.issues);
+        prepared.invalid_rows += chunk.invalid_rows;
+        prepared.end = chunk.end.map(|result| result.map_err(|e| e.to_string()));
+        let records = match &client {
+            Some(client) if !chunk.records.is_empty() => {
+                match links.resolve(client, to.import_id, chunk.records).await {
+                    Ok(resolved) => {
+                        prepared.issues.extend(resolved.issues);
+                        prepared.unlinked_rows += resolved.failed;
+                        resolved.records
+                    }
+                    Err(error) => {
+                        prepared.end = Some(Err(fatal_reason(&error)));
+                        let _ = output.send(prepared).await;
+                        return links;
+                    }
+                }
+            }
+            _ => chunk.records,
+        };
+        for record in &records {
+            prepared
+                .batch
+                .push(to.description, record, uuid::Uuid::now_v7(), to.import_id);
+        }
+        prepared.batch.append(chunk.encoded);
+        let last = prepared.end.is_some();
+        if last || prepared.batch.len() >= to.batch_size {
+            let full = std::mem::replace(&mut prepared, PreparedChunk::new(to.batch_size));
+            if output.send(full).await.is_err() || last {
+                return links;
+            }
+        }
     }
-    let refusals = load_batch(client, statement, &batch, import_id, resolved.failed).await?;
-    let stored = (batch.len() - refusals.len()) as u64;
-    issues.extend(refusals);
-    Ok(Loaded { stored, issues })
+    links
 }
 
 /// What ends an import rather than a row: a refusal of the whole import
@@ -698,7 +789,9 @@ async fn load_batch(
 ) -> Result<Vec<RowIssue>, String> {
     let mut refusals = Vec::new();
     let mut pending = Vec::new();
-    pending.push(0..batch.len());
+    if !batch.is_empty() {
+        pending.push(0..batch.len());
+    }
     while let Some(rows) = pending.pop() {
         match copy_rows(client, statement, batch, rows.clone(), import_id).await {
             Ok(()) => {}

@@ -342,12 +342,18 @@ impl LinkResolver {
         for key in &keys {
             self.known.insert((target, key.clone()), Vec::new());
         }
+        // One index probe per key: each key is looked up in a subquery that
+        // `OFFSET 0` keeps from being flattened, so the cost follows the
+        // batch's new names, not the size of the CRM. (`= ANY($1)` of 20,000
+        // names was measured at 2.5 s when the planner filtered row by row,
+        // and a hash join rescans every organization for every batch.)
         let rows = match target {
             Entity::Organizations => {
                 client
                     .query_typed(
-                        "SELECT id, name, coalesce(city, ''), type::text, NULL::uuid, pantry_name_key(name), NULL::text \
-                         FROM organizations WHERE deleted_at IS NULL AND pantry_name_key(name) = ANY($1)",
+                        "SELECT o.id, o.name, coalesce(o.city, ''), o.type::text, NULL::uuid, k.key \
+                         FROM unnest($1::text[]) AS k(key), LATERAL (SELECT * FROM organizations o \
+                         WHERE pantry_name_key(o.name) = k.key AND o.deleted_at IS NULL OFFSET 0) o",
                         &[(&keys, Type::TEXT_ARRAY)],
                     )
                     .await?
@@ -357,10 +363,14 @@ impl LinkResolver {
                     keys.iter().partition(|k| k.contains('@'));
                 client
                     .query_typed(
-                        "SELECT id, first_name || ' ' || last_name, coalesce(email, ''), NULL::text, organization_id, \
-                         pantry_name_key(first_name || ' ' || last_name), pantry_name_key(email) \
-                         FROM contacts WHERE deleted_at IS NULL \
-                         AND (pantry_name_key(email) = ANY($1) OR pantry_name_key(first_name || ' ' || last_name) = ANY($2))",
+                        "SELECT c.id, c.first_name || ' ' || c.last_name, coalesce(c.email, ''), NULL::text, c.organization_id, k.key \
+                         FROM unnest($1::text[]) AS k(key), LATERAL (SELECT * FROM contacts c \
+                         WHERE pantry_name_key(c.email) = k.key AND c.deleted_at IS NULL OFFSET 0) c \
+                         UNION ALL \
+                         SELECT c.id, c.first_name || ' ' || c.last_name, coalesce(c.email, ''), NULL::text, c.organization_id, k.key \
+                         FROM unnest($2::text[]) AS k(key), LATERAL (SELECT * FROM contacts c \
+                         WHERE pantry_name_key(c.first_name || ' ' || c.last_name) = k.key \
+                         AND c.deleted_at IS NULL OFFSET 0) c",
                         &[(&emails, Type::TEXT_ARRAY), (&names, Type::TEXT_ARRAY)],
                     )
                     .await?
@@ -368,19 +378,20 @@ impl LinkResolver {
             Entity::Opportunities => {
                 client
                     .query_typed(
-                        "SELECT o.id, o.name, coalesce(org.name, ''), NULL::text, o.organization_id, pantry_name_key(o.name), NULL::text \
-                         FROM opportunities o LEFT JOIN organizations org ON org.id = o.organization_id \
-                         WHERE o.deleted_at IS NULL AND pantry_name_key(o.name) = ANY($1)",
+                        "SELECT o.id, o.name, coalesce(org.name, ''), NULL::text, o.organization_id, k.key \
+                         FROM unnest($1::text[]) AS k(key), LATERAL (SELECT * FROM opportunities o \
+                         WHERE pantry_name_key(o.name) = k.key AND o.deleted_at IS NULL OFFSET 0) o \
+                         LEFT JOIN organizations org ON org.id = o.organization_id",
                         &[(&keys, Type::TEXT_ARRAY)],
                     )
                     .await?
             }
             Entity::Products | Entity::Interactions => Vec::new(),
         };
-        let asked: HashSet<&String> = keys.iter().collect();
         for row in rows {
             let name: String = row.get(1);
             let detail: String = row.get(2);
+            let key: String = row.get(5);
             let candidate = Candidate {
                 id: row.get(0),
                 shown: if detail.is_empty() {
@@ -391,17 +402,7 @@ impl LinkResolver {
                 kind: row.get(3),
                 organization: row.get(4),
             };
-            // A contact is found by its full name and by its email: it
-            // belongs under each key the batch asked for.
-            let keys: [Option<String>; 2] = [row.get(5), row.get(6)];
-            for key in keys.into_iter().flatten() {
-                if asked.contains(&key) {
-                    self.known
-                        .entry((target, key))
-                        .or_default()
-                        .push(candidate.clone());
-                }
-            }
+            self.known.entry((target, key)).or_default().push(candidate);
         }
         Ok(())
     }
