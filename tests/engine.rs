@@ -47,11 +47,12 @@ async fn progress_counts_every_batch_and_wakes_the_watcher() {
     );
     assert_eq!(
         db.count(
-            "SELECT count(*) FROM (SELECT id, lag(id) OVER (ORDER BY created_at, name) AS before
-             FROM organizations WHERE name IN ('Account 1', 'Account 2')) pairs WHERE before > id"
+            "SELECT count(*) FROM (SELECT id, lag(id) OVER (ORDER BY import_source_row) AS before
+             FROM organizations) pairs WHERE before > id"
         )
         .await,
-        0
+        0,
+        "every key is greater than the key of the row before it"
     );
 }
 
