@@ -301,24 +301,7 @@ pub fn check_file(
     let cancelled = progress.is_cancelled();
     counter.end(!cancelled);
     let mut notices = mapped.notices().to_vec();
-    let link_columns: Vec<String> = mapped
-        .entity()
-        .description()
-        .fields
-        .iter()
-        .filter(|f| f.link().is_some())
-        .filter_map(|f| mapped.columns().column_of_field(f.column))
-        .map(|column| format!("'{}'", mapped.columns().label(column)))
-        .collect();
-    if !link_columns.is_empty() {
-        notices.push(FileNotice {
-            row: None,
-            message: format!(
-                "The names in {} are matched against the CRM when importing; a check without a database cannot tell whether they exist",
-                link_columns.join(", ")
-            ),
-        });
-    }
+    notices.extend(mapped.offline_link_notice());
     let mut report = ImportReport::new(
         path,
         notices,

@@ -239,10 +239,20 @@ impl ColumnMap {
     }
 
     /// What column `index` fills, as the preview writes it under the header.
-    pub fn target(&self, index: usize) -> &'static str {
-        match self.roles.get(index) {
-            Some(ColumnRole::Field(field)) => self.description.fields[*field].column,
-            _ => "import notes",
+    pub fn target(&self, index: usize) -> Cow<'static, str> {
+        let Some(ColumnRole::Field(field)) = self.roles.get(index) else {
+            return Cow::Borrowed("import notes");
+        };
+        let spec = &self.description.fields[*field];
+        match &spec.kind {
+            FieldKind::FullName if self.splits_full_name() => {
+                Cow::Borrowed("first_name + last_name")
+            }
+            FieldKind::FullName => Cow::Borrowed("import notes"),
+            FieldKind::Link(target) => {
+                Cow::Owned(format!("{} (found by name)", target.entity.singular()))
+            }
+            _ => Cow::Borrowed(spec.column),
         }
     }
 
@@ -1159,6 +1169,28 @@ impl MappedSheet {
     /// Notes about the whole file: its encoding, guesses made for columns.
     pub fn notices(&self) -> &[FileNotice] {
         &self.notices
+    }
+
+    /// A note naming the link columns, whose names only a database can
+    /// check: for a check or preview made without one.
+    pub fn offline_link_notice(&self) -> Option<FileNotice> {
+        let columns = self.columns();
+        let named: Vec<String> = self
+            .entity()
+            .description()
+            .fields
+            .iter()
+            .filter(|f| f.link().is_some())
+            .filter_map(|f| columns.column_of_field(f.column))
+            .map(|column| format!("'{}'", columns.label(column)))
+            .collect();
+        (!named.is_empty()).then(|| FileNotice {
+            row: None,
+            message: format!(
+                "The names in {} are matched against the CRM when importing; without a database nobody can tell yet whether they exist",
+                named.join(", ")
+            ),
+        })
     }
 
     /// Reads every row, maps it, and hands both to `each`, which returns

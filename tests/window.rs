@@ -267,7 +267,7 @@ fn a_contacts_sheet_is_shown_as_contacts_and_imports_with_its_links() {
         pantry_import::entity::Entity::Contacts
     );
     harness.get_by_label("Import 4 contacts");
-    harness.get_by_label("→ organization_id");
+    harness.get_by_label("→ organization (found by name)");
     // The sidebar shows what the rows are, and every entity can be chosen.
     harness.get_by_label("⬆  Contacts");
     harness.get_by_label("    Products");

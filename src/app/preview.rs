@@ -415,11 +415,16 @@ fn load(
         link_columns,
         description: spreadsheet.description().to_owned(),
         targets: (0..headers.len())
-            .map(|i| columns.target(i).to_owned())
+            .map(|i| columns.target(i).into_owned())
             .collect(),
         labels: (0..headers.len()).map(|i| columns.label(i)).collect(),
         headers,
-        notices: mapped.notices().iter().map(|n| n.message.clone()).collect(),
+        notices: mapped
+            .notices()
+            .iter()
+            .chain(&mapped.offline_link_notice())
+            .map(|n| n.message.clone())
+            .collect(),
         header_issues: mapped.header_issues().to_vec(),
     };
     if sender.send(opened).is_err() {
