@@ -175,12 +175,9 @@ fn bench_contacts(admin: &str, binary: &Path, work: &Path, rows: u64, table: &mu
             out,
             "First Name,Last Name,Email,Company,Title,Role,Phone,Primary"
         );
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut random = Xorshift(0x9e37_79b9_7f4a_7c15);
         for i in 0..rows {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let r = state;
+            let r = random.next();
             let _ = writeln!(
                 out,
                 "Pat{},Lee {i},pat.{i}@example.com,account {}  grill,Chef,{},(312) 555-{:04},{}",
@@ -360,6 +357,18 @@ fn fresh_database(admin: &str, binary: &Path, name: &str) -> String {
     url
 }
 
+/// Deterministic pseudo-random numbers, so every run generates the same sheets.
+struct Xorshift(u64);
+
+impl Xorshift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
 /// Writes `rows` broker rows (about 190 bytes each) and returns the size.
 fn generate(path: &Path, rows: u64) -> u64 {
     use std::io::Write;
@@ -390,13 +399,9 @@ fn generate(path: &Path, rows: u64) -> u64 {
         out,
         "Organizations,PRIORITY-FOCUS (A-D),SEGMENT,DISTRIBUTOR,PRIMARY ACCT. MANAGER,SECONDARY ACCT. MANAGER,LINKEDIN,PHONE,STREET ADDRESS,CITY,STATE,Zip Code,NOTES"
     );
-    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut random = Xorshift(0x2545_f491_4f6c_dd1d);
     for i in 0..rows {
-        // xorshift: deterministic, no dependency.
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        let r = state;
+        let r = random.next();
         let (city, st, zip) = CITIES[(r % 6) as usize];
         let name = if i % 997 == 13 {
             String::new()

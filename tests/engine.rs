@@ -5,7 +5,6 @@ mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use common::{TestDatabase, write_accounts};
 use pantry_import::import::{ImportOptions, ImportProgress, import_file};
@@ -62,13 +61,7 @@ async fn cancel_stops_between_batches_and_reports_what_was_committed() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_accounts(dir.path(), 200_000);
     let progress = ImportProgress::new(None);
-    let watcher = Arc::clone(&progress);
-    let canceller = tokio::spawn(async move {
-        while watcher.snapshot().batches_done < 2 {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        watcher.cancel();
-    });
+    let canceller = common::cancel_after(&progress, 2);
     let options = ImportOptions {
         batch_size: 1_000,
         ..ImportOptions::default()

@@ -5,9 +5,6 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use chrono::{Local, NaiveDate, TimeZone};
 use common::{TestDatabase, data, pantry, text};
 use pantry_import::entity::Entity;
@@ -512,13 +509,7 @@ async fn history_resumes_refuses_a_repeat_and_undoes_every_entity() {
             ..ImportOptions::default()
         };
         let progress = ImportProgress::new(None);
-        let watcher = Arc::clone(&progress);
-        let canceller = tokio::spawn(async move {
-            while watcher.snapshot().batches_done < 2 {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-            watcher.cancel();
-        });
+        let canceller = common::cancel_after(&progress, 2);
         let first = import_file(&path, &db.settings(), &options, progress)
             .await
             .unwrap();

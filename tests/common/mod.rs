@@ -151,3 +151,17 @@ pub fn write_accounts(dir: &std::path::Path, rows: usize) -> std::path::PathBuf 
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// Cancels the import behind `progress` once `batches` batches are in.
+pub fn cancel_after(
+    progress: &std::sync::Arc<pantry_import::import::ImportProgress>,
+    batches: u64,
+) -> tokio::task::JoinHandle<()> {
+    let watcher = std::sync::Arc::clone(progress);
+    tokio::spawn(async move {
+        while watcher.snapshot().batches_done < batches {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        watcher.cancel();
+    })
+}
