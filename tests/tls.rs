@@ -127,6 +127,34 @@ async fn imports_through_pgbouncer_in_transaction_mode() {
         Some(2),
         "the history works through the pooler too"
     );
+    // Links by name are looked up on a second pooled connection, and created.
+    let contacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/contacts.csv");
+    let linked = pantry(&[
+        "import",
+        contacts.to_str().unwrap(),
+        "--database-url",
+        &pooled,
+        "--links",
+        "create",
+        "--batch-size",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(linked.status.code(), Some(1), "{}", stderr(&linked));
+    let report: serde_json::Value = serde_json::from_slice(&linked.stdout).unwrap();
+    assert_eq!(report["succeeded"], 4, "{report}");
+    assert_eq!(
+        report["created_links"], 3,
+        "Acme Foods, Sysco and Nowhere Inc: {report}"
+    );
+    assert_eq!(
+        db.count(
+            "SELECT count(*) FROM contacts c JOIN organizations o ON o.id = c.organization_id \
+             WHERE o.name = 'Nowhere Inc' AND c.last_name = 'Stone'"
+        )
+        .await,
+        1
+    );
 }
 
 #[tokio::test]
