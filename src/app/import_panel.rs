@@ -239,7 +239,13 @@ fn link_policies_ui(
                 };
                 let Some(target) = field.link() else { continue };
                 let chosen = app.link_policies.for_field(field);
-                let label = ui.label(format!("{} ({})", column.header, target.entity.singular()));
+                // "Company (organization)", but just "Organization".
+                let text = if column.header.eq_ignore_ascii_case(target.entity.singular()) {
+                    column.header.clone()
+                } else {
+                    format!("{} ({})", column.header, target.entity.singular())
+                };
+                let label = ui.label(text);
                 egui::ComboBox::from_id_salt(("link-policy", column.field))
                     .selected_text(chosen.describe())
                     .show_ui(ui, |ui| {
