@@ -150,13 +150,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
         } => {
             let progress = ImportProgress::new(None);
             let report = import::check_file(&file, sheet.as_deref(), entity, &progress)?;
-            finish(
-                &report,
-                sheet.as_deref(),
-                json,
-                errors_csv.as_deref(),
-                "would import",
-            )
+            finish(&report, json, errors_csv.as_deref(), "would import")
         }
         Command::Import {
             file,
@@ -171,7 +165,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
         } => {
             let settings = settings(database_url.as_deref())?;
             let options = ImportOptions {
-                sheet: sheet.clone(),
+                sheet,
                 entity,
                 links: LinkPolicies {
                     all: links.map(|policy| match policy {
@@ -187,13 +181,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             let runtime = runtime()?;
             let progress = ImportProgress::new(None);
             match runtime.block_on(import::import_file(&file, &settings, &options, progress)) {
-                Ok(report) => finish(
-                    &report,
-                    sheet.as_deref(),
-                    json,
-                    errors_csv.as_deref(),
-                    "succeeded",
-                ),
+                Ok(report) => finish(&report, json, errors_csv.as_deref(), "succeeded"),
                 Err(ImportError::Interrupted { reason, report }) => {
                     // Say what is stored before failing, so nobody guesses.
                     eprint!("{}", report.summary("succeeded"));
@@ -296,7 +284,6 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn finish(
     report: &ImportReport,
-    sheet: Option<&str>,
     json: bool,
     errors_csv: Option<&Path>,
     verb: &str,
@@ -305,7 +292,7 @@ fn finish(
         let file = std::fs::File::create(path)
             .with_context(|| format!("cannot write the error report {}", path.display()))?;
         report
-            .write_error_csv(sheet, std::io::BufWriter::new(file))
+            .write_error_csv(std::io::BufWriter::new(file))
             .with_context(|| format!("cannot write the error report {}", path.display()))?;
     }
     if json {

@@ -109,6 +109,14 @@ pub enum ConnectError {
     /// The database does not exist on that server.
     #[error("the server has no database named '{0}'")]
     NoSuchDatabase(String),
+    /// Something answered at the address, but not PostgreSQL.
+    #[error(
+        "the server at {target} answered, but it is not PostgreSQL: check the host and port (PostgreSQL usually listens on 5432, Supabase's pooler on 6543)"
+    )]
+    NotPostgres {
+        /// host:port
+        target: String,
+    },
     /// Any other refusal from the server.
     #[error("the server refused the connection: {0}")]
     Refused(String),
@@ -133,6 +141,13 @@ impl ConnectionSettings {
     /// leaves out comes from the `PG*` variables, then libpq's defaults.
     pub fn parse(text: &str) -> Result<ConnectionSettings, ConnectError> {
         let text = text.trim();
+        if let Some((scheme, _)) = text.split_once("://")
+            && !matches!(scheme, "postgres" | "postgresql")
+        {
+            return Err(ConnectError::InvalidSettings(format!(
+                "a connection URL starts with postgres:// or postgresql://, not {scheme}://"
+            )));
+        }
         let (cleaned, ssl) = split_tls_options(text)?;
         let mut config = tokio_postgres::Config::from_str(&cleaned)
             .map_err(|e| ConnectError::InvalidSettings(e.to_string()))?;
@@ -384,6 +399,16 @@ impl ConnectionSettings {
             .map(ToString::to_string)
             .unwrap_or_default();
         let lowered = format!("{text}: {source}").to_lowercase();
+        // Something answered, but not in PostgreSQL's protocol (a web server,
+        // another database on the port, a TLS-only proxy).
+        if lowered.contains("bytes remaining on stream")
+            || lowered.contains("unexpected message")
+            || lowered.contains("invalid message length")
+        {
+            return ConnectError::NotPostgres {
+                target: format!("{}:{}", self.host(), self.port()),
+            };
+        }
         if lowered.contains("server does not support tls")
             || lowered.contains("tls") && lowered.contains("not support")
         {
@@ -512,9 +537,13 @@ fn key_value_pairs(text: &str) -> Result<Vec<(String, String)>, ConnectError> {
             chars.next();
         }
         if chars.next() != Some('=') {
-            return Err(ConnectError::InvalidSettings(format!(
-                "'{key}' has no value (expected key=value)"
-            )));
+            return Err(ConnectError::InvalidSettings(if pairs.is_empty() {
+                format!(
+                    "'{key}' is not a connection string: paste a URL such as postgres://user:password@host:5432/database, or settings such as host=localhost dbname=crm"
+                )
+            } else {
+                format!("'{key}' has no value: write it as {key}=value")
+            }));
         }
         while chars.peek().is_some_and(|c| c.is_whitespace()) {
             chars.next();
@@ -713,6 +742,60 @@ mod tests {
             "host=db port=5432 user=broker"
         );
         assert_eq!(without_password("postgres://x:y@[bad"), "");
+    }
+
+    #[test]
+    fn mistyped_connection_strings_say_what_a_good_one_looks_like() {
+        let garbage = ConnectionSettings::parse("htp:/garbage")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            garbage.contains(
+                "'htp:/garbage' is not a connection string: paste a URL such as postgres://"
+            ),
+            "{garbage}"
+        );
+        let scheme = ConnectionSettings::parse("http://example.com/db")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            scheme.contains("starts with postgres:// or postgresql://, not http://"),
+            "{scheme}"
+        );
+        let half = ConnectionSettings::parse("host=localhost dbname")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            half.contains("'dbname' has no value: write it as dbname=value"),
+            "{half}"
+        );
+    }
+
+    /// A server that is not PostgreSQL (here: one that answers with HTTP).
+    #[tokio::test]
+    async fn a_server_that_is_not_postgresql_is_named_as_such() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                // Read the startup message first, as a web server reads a request.
+                let mut request = [0u8; 512];
+                let _ = socket.read(&mut request).await;
+                let _ = socket
+                    .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                    .await;
+                let _ = socket.shutdown().await;
+            }
+        });
+        let settings =
+            ConnectionSettings::parse(&format!("postgres://u@127.0.0.1:{port}/db?sslmode=disable"))
+                .unwrap();
+        let error = settings.connect().await.unwrap_err().to_string();
+        assert!(
+            error.contains("answered, but it is not PostgreSQL"),
+            "{error}"
+        );
     }
 
     #[test]

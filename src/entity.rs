@@ -1042,16 +1042,32 @@ pub enum EntityChoice {
 /// sheet that matches none is taken for organizations, whose missing name
 /// column is then reported).
 pub fn detect_entity(sheet_name: Option<&str>, headers: &[String]) -> (Entity, EntityChoice) {
+    match recognise(sheet_name, headers) {
+        Some(found) => found,
+        None => (best_by_headers(headers).0, EntityChoice::Headers),
+    }
+}
+
+/// The entity a sheet holds when something in it says so: its name, or at
+/// least two of its headers. A ReadMe or a Lists sheet is recognised as
+/// nothing.
+pub fn recognise(sheet_name: Option<&str>, headers: &[String]) -> Option<(Entity, EntityChoice)> {
     if let Some(name) = sheet_name {
         let key = header_key(name);
         if let Some(entity) = Entity::ALL
             .into_iter()
             .find(|e| e.description().sheet_names.contains(&key.as_str()))
         {
-            return (entity, EntityChoice::SheetName);
+            return Some((entity, EntityChoice::SheetName));
         }
     }
-    let mut best = (Entity::Organizations, 0usize);
+    let (entity, matches) = best_by_headers(headers);
+    (matches >= 2).then_some((entity, EntityChoice::Headers))
+}
+
+/// The entity whose known headers `headers` match best, and how many match.
+fn best_by_headers(headers: &[String]) -> (Entity, usize) {
+    let mut best = (Entity::Organizations, 0usize, 0usize);
     for entity in Entity::ALL {
         let description = entity.description();
         // Having every required field counts for one more match, so a
@@ -1063,12 +1079,13 @@ pub fn detect_entity(sheet_name: Option<&str>, headers: &[String]) -> (Entity, E
                     .is_some_and(|i| std::ptr::eq(&description.fields[i], f))
             })
         });
-        let score = description.header_matches(headers) * 2 + usize::from(required_present);
+        let matches = description.header_matches(headers);
+        let score = matches * 2 + usize::from(required_present);
         if score > best.1 {
-            best = (entity, score);
+            best = (entity, score, matches);
         }
     }
-    (best.0, EntityChoice::Headers)
+    (best.0, best.2)
 }
 
 /// A header (or sheet name) reduced to lower-case letters and digits, `#`

@@ -119,6 +119,7 @@ pub struct ImportProgress {
     batch_size: AtomicU64,
     batches_done: AtomicU64,
     succeeded: AtomicU64,
+    already_stored: AtomicU64,
     failed: AtomicU64,
     cancelled: AtomicBool,
     waker: std::sync::Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
@@ -147,8 +148,10 @@ pub struct ProgressSnapshot {
     pub batches_done: u64,
     /// Batches expected in all (estimated until reading is done).
     pub batches_total: u64,
-    /// Rows stored.
+    /// Rows stored, including those an interrupted run stored before.
     pub succeeded: u64,
+    /// Rows an interrupted earlier run had stored (this run resumes it).
+    pub already_stored: u64,
     /// Rows refused (by validation or the database).
     pub failed: u64,
 }
@@ -205,6 +208,7 @@ impl ImportProgress {
             batches_done: self.batches_done.load(Ordering::Relaxed),
             batches_total: rows_total_estimate.div_ceil(batch_size),
             succeeded: self.succeeded.load(Ordering::Relaxed),
+            already_stored: self.already_stored.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
         }
     }
@@ -312,6 +316,7 @@ pub fn check_file(
         started.elapsed(),
     );
     report.entity = mapped.entity();
+    report.sheet = mapped.spreadsheet().sheet().map(str::to_owned);
     Ok(report)
 }
 
@@ -423,7 +428,8 @@ pub async fn import_file(
     let description = entity.description();
     let notices: Vec<FileNotice> = mapped.notices().to_vec();
     let header_issues = mapped.header_issues().to_vec();
-    let sheet_name = options.sheet.clone().unwrap_or_default();
+    // The sheet read (which may not be the first, when that was a ReadMe).
+    let sheet_name = mapped.spreadsheet().sheet().unwrap_or_default().to_owned();
     let links = {
         let columns = mapped.columns();
         LinkResolver::new(entity, &options.links, |field| {
@@ -446,6 +452,9 @@ pub async fn import_file(
     .await?;
     let already_stored = stored.len() as u64;
     progress.succeeded.store(already_stored, Ordering::Relaxed);
+    progress
+        .already_stored
+        .store(already_stored, Ordering::Relaxed);
     progress.wake();
 
     // The reader hands over records in small chunks and runs at most one
@@ -592,6 +601,7 @@ pub async fn import_file(
         started.elapsed(),
     );
     report.entity = entity;
+    report.sheet = (!sheet_name.is_empty()).then_some(sheet_name);
     report.import_id = Some(import_id);
     report.already_stored = already_stored;
     report.created_links = created;

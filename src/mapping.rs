@@ -20,7 +20,7 @@ use serde::ser::SerializeMap;
 
 use crate::entity::{
     Entity, EntityChoice, EntityDescription, FieldKind, FieldSpec, ORGANIZATION_TYPES, SEGMENTS,
-    UnknownValue, detect_entity, header_key,
+    UnknownValue, detect_entity, header_key, recognise,
 };
 use crate::spreadsheet::{
     FileNotice, ReadError, SUSPICIOUS_RECORD_LINES, SheetRow, Spreadsheet, column_letter,
@@ -1091,7 +1091,12 @@ impl MappedSheet {
         sheet: Option<&str>,
         entity: Option<Entity>,
     ) -> Result<MappedSheet, ReadError> {
-        let spreadsheet = Spreadsheet::open(path, sheet)?;
+        let (spreadsheet, passed_over) = match (sheet, entity) {
+            (None, None) => open_recognised_sheet(path)?,
+            _ => (Spreadsheet::open(path, sheet)?, None),
+        };
+        let sheet = spreadsheet.sheet().map(str::to_owned);
+        let sheet = sheet.as_deref();
         let (entity, choice) = match entity {
             Some(entity) => (entity, EntityChoice::Given),
             None => detect_entity(spreadsheet.sheet(), spreadsheet.headers()),
@@ -1101,6 +1106,7 @@ impl MappedSheet {
             .columns()
             .header_issues(spreadsheet.header_row(), spreadsheet.headers());
         let mut notices = spreadsheet.notices().to_vec();
+        notices.extend(passed_over);
         if mapper.columns().splits_full_name() {
             notices.push(FileNotice {
                 row: None,
@@ -1208,6 +1214,43 @@ impl MappedSheet {
         }
         Ok(())
     }
+}
+
+/// A workbook's first sheet that holds something recognisable (its name or
+/// its headers name an entity), and a notice naming the sheets passed over
+/// (a ReadMe, a Lists sheet). When no sheet is recognised, the first.
+fn open_recognised_sheet(path: &Path) -> Result<(Spreadsheet, Option<FileNotice>), ReadError> {
+    let first = Spreadsheet::open(path, None)?;
+    if recognise(first.sheet(), first.headers()).is_some() || first.sheet_names().len() < 2 {
+        return Ok((first, None));
+    }
+    let names = first.sheet_names().to_vec();
+    let mut passed_over = vec![first.sheet().unwrap_or_default().to_owned()];
+    for name in names.iter().skip(1) {
+        // A sheet that cannot be read (empty, say) is passed over like a ReadMe.
+        let Ok(candidate) = Spreadsheet::open(path, Some(name)) else {
+            passed_over.push(name.clone());
+            continue;
+        };
+        if recognise(candidate.sheet(), candidate.headers()).is_some() {
+            let notice = FileNotice {
+                row: None,
+                message: format!(
+                    "Opened the sheet '{name}': the sheet{} {} before it hold{} nothing recognisable as accounts, contacts, products, deals or activities",
+                    if passed_over.len() == 1 { "" } else { "s" },
+                    passed_over
+                        .iter()
+                        .map(|n| format!("'{n}'"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if passed_over.len() == 1 { "s" } else { "" },
+                ),
+            };
+            return Ok((candidate, Some(notice)));
+        }
+        passed_over.push(name.clone());
+    }
+    Ok((first, None))
 }
 
 /// What a date column's numeric dates say about their order.

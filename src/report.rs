@@ -22,6 +22,8 @@ const SUMMARY_LINES: usize = 50;
 pub struct ImportReport {
     /// The file read.
     pub file: PathBuf,
+    /// The worksheet read, for workbooks.
+    pub sheet: Option<String>,
     /// What its rows were imported as.
     pub entity: Entity,
     /// Data rows read (blank rows are not counted).
@@ -104,6 +106,7 @@ impl ImportReport {
         failed_rows.dedup();
         ImportReport {
             file: file.to_path_buf(),
+            sheet: None,
             entity: Entity::Organizations,
             total,
             succeeded,
@@ -226,9 +229,9 @@ impl ImportReport {
     /// Writes the failed rows with their original cells and a reason column
     /// to `out`, as a UTF-8 CSV (with BOM, so Excel reads it right). The file
     /// is read again to find the rows, so nothing was held in memory.
-    pub fn write_error_csv(&self, sheet: Option<&str>, out: impl Write) -> Result<(), ReadError> {
+    pub fn write_error_csv(&self, out: impl Write) -> Result<(), ReadError> {
         let reasons = self.failure_reasons();
-        let mut spreadsheet = Spreadsheet::open(&self.file, sheet)?;
+        let mut spreadsheet = Spreadsheet::open(&self.file, self.sheet.as_deref())?;
         let io_error = |e: std::io::Error| ReadError::Io {
             path: self.file.clone(),
             source: e,

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::PantryApp;
+use app::theme::thousands;
 use common::{TestDatabase, data};
 use eframe::egui;
 use egui_kittest::Harness;
@@ -138,7 +139,11 @@ fn a_missing_crm_schema_is_offered_and_created() {
             app::connection::ConnectionStatus::NeedsMigration(_)
         )
     });
-    harness.get_by_label("Create the CRM tables").click();
+    harness
+        .get_all_by_label("Create the CRM tables")
+        .next()
+        .unwrap()
+        .click();
     wait_for(&mut harness, "the migration", |app| {
         app.connection.is_verified()
     });
@@ -165,9 +170,15 @@ fn importing_into_a_database_without_the_crm_tables_offers_to_create_them() {
             app::connection::ConnectionStatus::NeedsMigration(_)
         )
     });
-    // The preview stays, the button offers the tables, and nothing was stored.
+    // The preview stays, the import card itself offers the tables, and
+    // nothing was stored.
     assert!(harness.state().import.is_none());
-    harness.get_by_label("Create the CRM tables").click();
+    harness.get_by_label("The CRM tables are not in this database yet.");
+    harness
+        .get_all_by_label("Create the CRM tables")
+        .last()
+        .unwrap()
+        .click();
     wait_for(&mut harness, "the migration", |app| {
         app.connection.is_verified()
     });
@@ -187,7 +198,7 @@ fn a_second_import_of_the_same_file_asks_first_and_the_history_can_undo_it() {
     harness.get_by_label("Import 11 organizations").click();
     wait_for(&mut harness, "the import", import_finished);
 
-    harness.get_by_label("Import this file again").click();
+    harness.get_by_label("Import this file again…").click();
     wait_for(&mut harness, "the question", |app| {
         app.repeat_question.is_some()
     });
@@ -225,7 +236,7 @@ fn a_second_import_of_the_same_file_asks_first_and_the_history_can_undo_it() {
     });
     assert!(
         harness
-            .query_by_label_contains("Import 2: 11 rows removed")
+            .query_by_label_contains("Import #2: 11 rows taken out of the CRM")
             .is_some()
     );
     assert_eq!(
@@ -410,4 +421,212 @@ impl egui::DroppedFile for DroppedPath {
     fn bytes(&self) -> Result<Vec<u8>, String> {
         std::fs::read(&self.0).map_err(|e| e.to_string())
     }
+}
+
+/// Cancelled, the panel offers to resume (not to import twice), counts and
+/// times only what the resumed run did, and never says every row imported.
+#[test]
+fn a_cancelled_import_resumes_with_honest_words_and_counts() {
+    let rt = runtime();
+    let db = rt.block_on(TestDatabase::migrated());
+    let dir = tempfile::tempdir().unwrap();
+    let path = common::write_accounts(dir.path(), 100_000);
+    let mut harness = window(Some(path));
+    wait_for(&mut harness, "the preview", PantryApp::preview_ready);
+    harness.state_mut().connection.fill_from_url(&db.url);
+    harness.run_steps(2);
+    harness.get_by_label("Import 100,000 organizations").click();
+    wait_for(&mut harness, "the first batch", |app| {
+        app.import
+            .as_ref()
+            .is_some_and(|run| run.progress.snapshot().batches_done >= 1)
+    });
+    harness.get_by_label("Cancel").click();
+    wait_for(&mut harness, "the import to stop", import_finished);
+    let stored = rt.block_on(db.count("SELECT count(*) FROM organizations")) as u64;
+    assert!((20_000..100_000).contains(&stored), "{stored}");
+    harness.get_by_label("Import cancelled");
+    assert!(
+        harness
+            .query_by_label("✔ Every row was imported.")
+            .is_none()
+    );
+    harness.get_by_label("Back to the preview").click();
+    harness.run_steps(2);
+    assert!(
+        harness
+            .query_by_label_contains("adds its rows a second time")
+            .is_none(),
+        "a cancelled import resumes; it does not add rows twice"
+    );
+    let resume = format!("Resume ({} of 100,000 stored)", thousands(stored));
+    harness.get_by_label(&resume).click();
+    wait_for(&mut harness, "the resumed import", |app| {
+        import_finished(app)
+            && app
+                .import
+                .as_ref()
+                .and_then(|run| run.report())
+                .is_some_and(|report| report.already_stored > 0)
+    });
+    assert_eq!(
+        rt.block_on(db.count("SELECT count(*) FROM organizations")),
+        100_000
+    );
+    let report = harness
+        .state()
+        .import
+        .as_ref()
+        .unwrap()
+        .report()
+        .unwrap()
+        .clone();
+    assert_eq!(report.already_stored, stored);
+    assert_eq!(report.succeeded, 100_000);
+    harness.get_by_label("100,000 succeeded, ");
+    harness.get_by_label("✔ Every row was imported.");
+    assert!(
+        harness
+            .query_by_label_contains(&format!("{} rows ", thousands(100_000 - stored)))
+            .is_some()
+    );
+    assert!(
+        harness
+            .query_by_label_contains(&format!(
+                "{} more were stored by the earlier run this one resumed",
+                thousands(stored)
+            ))
+            .is_some()
+    );
+}
+
+/// Past imports belong to one database: switching empties the list, and the
+/// new database's list is its own.
+#[test]
+fn past_imports_follow_the_database_the_form_points_at() {
+    let rt = runtime();
+    let first = rt.block_on(TestDatabase::migrated());
+    let second = rt.block_on(TestDatabase::migrated());
+    let mut harness = window(Some(data("broker_accounts_1252.csv")));
+    wait_for(&mut harness, "the preview", PantryApp::preview_ready);
+    harness.state_mut().connection.fill_from_url(&first.url);
+    harness.run_steps(2);
+    harness.get_by_label("Import 11 organizations").click();
+    wait_for(&mut harness, "the import", import_finished);
+    wait_for(&mut harness, "the history", |app| {
+        app.history.imports.len() == 1
+    });
+    assert!(
+        harness
+            .state()
+            .history
+            .database
+            .as_deref()
+            .is_some_and(|d| d.contains(&first.name))
+    );
+
+    harness.state_mut().connection.fill_from_url(&second.url);
+    harness.run_steps(2);
+    assert!(
+        harness.state().history.imports.is_empty(),
+        "the first database's list is gone"
+    );
+    assert!(harness.query_by_label("Undo this import…").is_none());
+    harness.get_by_label("Test connection").click();
+    wait_for(&mut harness, "the second history", |app| {
+        app.history.loaded
+            && app
+                .history
+                .database
+                .as_deref()
+                .is_some_and(|d| d.contains(&second.name))
+    });
+    assert!(harness.state().history.imports.is_empty());
+    harness.get_by_label("No imports into this database yet.");
+}
+
+/// A typed path that names no file stays on the start screen with a reason
+/// that can be dismissed; nothing is ticked.
+#[test]
+fn a_bad_path_stays_on_the_start_screen_and_its_error_can_be_dismissed() {
+    let mut harness = window(None);
+    harness.state_mut().typed_path = "/no/such/folder/nosuch.csv".to_owned();
+    harness.run_steps(2);
+    harness.get_by_label("Open").click();
+    harness.run_steps(3);
+    assert!(harness.state().preview.is_none());
+    harness.get_by_label("Drop your spreadsheet here");
+    assert!(
+        harness
+            .query_by_label_contains("There is no file at /no/such/folder/nosuch.csv")
+            .is_some()
+    );
+    assert!(harness.query_by_label("✔").is_none(), "no step is done yet");
+    harness.get_by_label("Dismiss").click();
+    harness.run_steps(2);
+    assert!(harness.state().error.is_none());
+    assert!(
+        harness
+            .query_by_label_contains("There is no file at")
+            .is_none()
+    );
+}
+
+/// A sheet error is a state, not a message: it has no Dismiss button that
+/// would do nothing.
+#[test]
+fn a_sheet_error_has_no_dismiss_button_and_review_is_not_ticked() {
+    let mut harness = window(Some(data("products.csv")));
+    harness.state_mut().open(
+        data("products.csv"),
+        None,
+        Some(pantry_import::entity::Entity::Organizations),
+    );
+    wait_for(&mut harness, "the preview", PantryApp::preview_ready);
+    assert!(
+        harness
+            .query_all_by_label_contains("No column holds the organization name")
+            .next()
+            .is_some()
+    );
+    assert!(harness.query_by_label("Dismiss").is_none());
+    // "Open" is done, "Review" is where the broker is.
+    assert_eq!(harness.get_all_by_label("✔").count(), 1);
+    harness.get_by_label("▶");
+}
+
+/// At 900x600 the sidebar gives way, but another file can still be opened.
+#[test]
+fn a_small_window_keeps_a_way_to_open_another_file() {
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(900.0, 600.0))
+        .build_eframe(|cc| PantryApp::new(cc, Some(data("broker_accounts_1252.csv"))));
+    wait_for(&mut harness, "the preview", PantryApp::preview_ready);
+    assert!(
+        harness.query_by_label("STEPS").is_none(),
+        "no sidebar at 900 px"
+    );
+    harness.get_by_label("Open another file…").click();
+    harness.run_steps(3);
+    assert!(harness.state().preview.is_none());
+    harness.get_by_label("Drop your spreadsheet here");
+}
+
+/// A workbook whose first sheets are a ReadMe and a list opens on the sheet
+/// that holds accounts, and says which it passed over.
+#[test]
+fn a_workbook_opens_on_its_first_sheet_with_recognisable_rows() {
+    let mut harness = window(Some(data("broker_workbook_readme.xlsx")));
+    wait_for(&mut harness, "the preview", PantryApp::preview_ready);
+    let preview = harness.state().preview.as_ref().unwrap();
+    assert_eq!(preview.sheet.as_deref(), Some("Accounts"));
+    assert_eq!(preview.counts.would_import, 3);
+    assert!(
+        harness
+            .query_by_label_contains(
+                "the sheets 'ReadMe', 'Lists' before it hold nothing recognisable"
+            )
+            .is_some()
+    );
+    harness.get_by_label("Import 3 organizations");
 }

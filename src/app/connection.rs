@@ -2,8 +2,6 @@
 //! connection" that says plainly what is wrong, and creating the CRM tables
 //! when they are missing. Remembered between runs without the password.
 
-use std::sync::mpsc::{self, Receiver};
-
 use eframe::egui::{self, RichText};
 use pantry_import::database::{ConnectionSettings, TlsMode, without_password};
 use pantry_import::entity::Entity;
@@ -12,6 +10,7 @@ use pantry_import::migrate::migrate;
 use serde::{Deserialize, Serialize};
 
 use super::Action;
+use super::task::{self, Task};
 use super::theme::{self, FAIL_TEXT, OK_TEXT, WARN_TEXT};
 
 /// What "Test connection" found.
@@ -40,7 +39,6 @@ pub struct RememberedConnection {
 }
 
 /// The form as the broker fills it.
-#[derive(Debug)]
 pub struct ConnectionForm {
     pub use_url: bool,
     pub url: String,
@@ -51,7 +49,7 @@ pub struct ConnectionForm {
     pub password: String,
     pub tls: TlsMode,
     pub status: ConnectionStatus,
-    check: Option<Receiver<ConnectionStatus>>,
+    check: Option<Task<ConnectionStatus>>,
 }
 
 impl Default for ConnectionForm {
@@ -191,14 +189,9 @@ impl ConnectionForm {
                 return;
             }
         };
-        let (sender, receiver) = mpsc::channel();
-        let ctx = ctx.clone();
-        runtime.spawn(async move {
-            let status = check(&settings, migrate_first).await;
-            let _ = sender.send(status);
-            ctx.request_repaint();
-        });
-        self.check = Some(receiver);
+        self.check = Some(task::spawn(runtime, ctx, async move {
+            Ok(check(&settings, migrate_first).await)
+        }));
         self.status = if migrate_first {
             ConnectionStatus::Migrating
         } else {
@@ -208,20 +201,10 @@ impl ConnectionForm {
 
     /// Picks up the answer of a running test.
     pub fn poll(&mut self) {
-        if let Some(receiver) = &self.check {
-            match receiver.try_recv() {
-                Ok(status) => {
-                    self.status = status;
-                    self.check = None;
-                }
-                Err(mpsc::TryRecvError::Disconnected) => {
-                    self.status = ConnectionStatus::Failed(
-                        "The connection test stopped unexpectedly.".to_owned(),
-                    );
-                    self.check = None;
-                }
-                Err(mpsc::TryRecvError::Empty) => {}
-            }
+        match task::take_ready(&mut self.check) {
+            Some(Ok(status)) => self.status = status,
+            Some(Err(message)) => self.status = ConnectionStatus::Failed(capitalise(&message)),
+            None => {}
         }
     }
 }

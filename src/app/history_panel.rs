@@ -1,32 +1,40 @@
 //! Past imports of the connected CRM, each with an Undo button.
 
-use std::sync::mpsc::{self, Receiver};
-
 use eframe::egui::{self, RichText};
 use pantry_import::database::ConnectionSettings;
 use pantry_import::history::{self, ImportBatch, ImportStatus, UndoReport};
 
 use super::Action;
+use super::task::{self, Task};
 use super::theme::{self, FAIL_TEXT, OK_TEXT, WARN_TEXT};
 
-enum HistoryAnswer {
-    Listed(Result<Vec<ImportBatch>, String>),
-    Undone(Result<UndoReport, String>),
-}
-
-/// The list and what the last undo said.
+/// The list of one database's imports, and what the last undo said.
 #[derive(Default)]
 pub struct HistoryPanel {
     pub imports: Vec<ImportBatch>,
     pub message: Option<String>,
     pub loaded: bool,
-    busy: bool,
-    receiver: Option<Receiver<HistoryAnswer>>,
+    /// The database the list belongs to (`user@host:port/db`), shown above it.
+    pub database: Option<String>,
+    listing: Option<Task<Vec<ImportBatch>>>,
+    undoing: Option<Task<UndoReport>>,
     /// An undo waiting for the broker to confirm.
     pub confirm_undo: Option<i64>,
+    /// Scroll the confirmation into view on the next frame.
+    reveal_confirm: bool,
 }
 
 impl HistoryPanel {
+    /// Whether a listing or an undo is running.
+    pub fn busy(&self) -> bool {
+        self.listing.is_some() || self.undoing.is_some()
+    }
+
+    /// Forgets the list: the connection now points elsewhere (or nowhere).
+    pub fn forget(&mut self) {
+        *self = HistoryPanel::default();
+    }
+
     /// Reloads the list in the background.
     pub fn refresh(
         &mut self,
@@ -34,16 +42,19 @@ impl HistoryPanel {
         ctx: &egui::Context,
         settings: ConnectionSettings,
     ) {
-        self.spawn(runtime, ctx, async move {
-            let listed = match settings.connect().await {
-                Ok(client) => history::list(&client, 20).await.map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            HistoryAnswer::Listed(listed)
-        });
+        let database = settings.describe();
+        if self.database.as_deref() != Some(database.as_str()) {
+            // Another database: the old list must not be undone against it.
+            self.forget();
+            self.database = Some(database);
+        }
+        self.listing = Some(task::spawn(runtime, ctx, async move {
+            let client = settings.connect().await.map_err(|e| e.to_string())?;
+            history::list(&client, 20).await.map_err(|e| e.to_string())
+        }));
     }
 
-    /// Soft-deletes the rows of import `id` (edited rows are spared).
+    /// Marks the rows of import `id` deleted (rows edited since are spared).
     pub fn undo(
         &mut self,
         runtime: &tokio::runtime::Runtime,
@@ -52,73 +63,64 @@ impl HistoryPanel {
         id: i64,
     ) {
         self.confirm_undo = None;
-        self.spawn(runtime, ctx, async move {
-            let undone = match settings.connect().await {
-                Ok(mut client) => history::undo(&mut client, id, false)
-                    .await
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            HistoryAnswer::Undone(undone)
-        });
-    }
-
-    fn spawn(
-        &mut self,
-        runtime: &tokio::runtime::Runtime,
-        ctx: &egui::Context,
-        work: impl std::future::Future<Output = HistoryAnswer> + Send + 'static,
-    ) {
-        let (sender, receiver) = mpsc::channel();
-        let ctx = ctx.clone();
-        runtime.spawn(async move {
-            let _ = sender.send(work.await);
-            ctx.request_repaint();
-        });
-        self.receiver = Some(receiver);
-        self.busy = true;
+        self.undoing = Some(task::spawn(runtime, ctx, async move {
+            let mut client = settings.connect().await.map_err(|e| e.to_string())?;
+            history::undo(&mut client, id, false)
+                .await
+                .map_err(|e| e.to_string())
+        }));
     }
 
     /// Picks up answers; true when an undo finished (so the list should reload).
     pub fn poll(&mut self) -> bool {
-        let Some(receiver) = &self.receiver else {
-            return false;
-        };
-        let Ok(answer) = receiver.try_recv() else {
-            return false;
-        };
-        self.receiver = None;
-        self.busy = false;
-        match answer {
-            HistoryAnswer::Listed(Ok(imports)) => {
+        match task::take_ready(&mut self.listing) {
+            Some(Ok(imports)) => {
                 self.imports = imports;
                 self.loaded = true;
-                false
+                // A listing that works clears an earlier failure to list.
+                if self.message.as_deref().is_some_and(|m| m.starts_with('✖')) {
+                    self.message = None;
+                }
             }
-            HistoryAnswer::Listed(Err(error)) => {
-                self.message = Some(format!("✖ Cannot read the import history: {error}"));
-                false
+            Some(Err(error)) => {
+                self.imports.clear();
+                self.loaded = false;
+                self.message = Some(if error.contains("import_batches") {
+                    "✖ This database has no import history yet: create the CRM tables first."
+                        .to_owned()
+                } else {
+                    format!("✖ Cannot read the import history: {error}")
+                });
             }
-            HistoryAnswer::Undone(Ok(report)) => {
+            None => {}
+        }
+        match task::take_ready(&mut self.undoing) {
+            Some(Ok(report)) => {
                 let mut message = format!(
-                    "✔ Import {}: {} rows removed (soft-deleted).",
+                    "✔ Import #{}: {} rows taken out of the CRM (marked deleted, not erased).",
                     report.import_id,
                     theme::thousands(report.soft_deleted)
                 );
                 if !report.edited_left_alone.is_empty() {
                     message.push_str(&format!(
-                        " {} rows edited since the import were left alone.",
+                        " {} rows someone changed after the import were kept.",
                         report.edited_left_alone.len()
                     ));
                 }
                 self.message = Some(message);
                 true
             }
-            HistoryAnswer::Undone(Err(error)) => {
+            Some(Err(error)) => {
                 self.message = Some(format!("✖ Undo failed: {error}"));
                 false
             }
+            None => false,
         }
+    }
+
+    /// The import with number `id`, as last listed.
+    pub fn import(&self, id: i64) -> Option<&ImportBatch> {
+        self.imports.iter().find(|batch| batch.id == id)
     }
 }
 
@@ -128,15 +130,18 @@ pub fn history_ui(ui: &mut egui::Ui, panel: &mut HistoryPanel, actions: &mut Vec
         .show(ui, |ui| {
             ui.horizontal(|ui| {
                 if ui
-                    .add_enabled(!panel.busy, egui::Button::new("Refresh"))
+                    .add_enabled(!panel.busy(), egui::Button::new("Refresh"))
                     .clicked()
                 {
                     actions.push(Action::RefreshHistory);
                 }
-                if panel.busy {
+                if panel.busy() {
                     ui.spinner();
                 }
             });
+            if let Some(database) = &panel.database {
+                ui.weak(format!("In {database}"));
+            }
             if let Some(message) = &panel.message {
                 let color = if message.starts_with('✖') {
                     FAIL_TEXT
@@ -173,14 +178,14 @@ pub fn history_ui(ui: &mut egui::Ui, panel: &mut HistoryPanel, actions: &mut Vec
                     if panel.confirm_undo == Some(batch.id) {
                         ui.label(
                             RichText::new(format!(
-                                "Remove the {} {} of import #{}? Rows edited since stay.",
+                                "Take the {} {} of import #{} out of the CRM? Rows someone changed since the import are kept.",
                                 theme::thousands(u64::try_from(batch.succeeded).unwrap_or(0)),
                                 batch.entity.name(),
                                 batch.id
                             ))
                             .color(WARN_TEXT),
                         );
-                        ui.horizontal(|ui| {
+                        let buttons = ui.horizontal(|ui| {
                             if ui.button("Yes, undo it").clicked() {
                                 actions.push(Action::UndoImport(batch.id));
                             }
@@ -188,11 +193,16 @@ pub fn history_ui(ui: &mut egui::Ui, panel: &mut HistoryPanel, actions: &mut Vec
                                 panel.confirm_undo = None;
                             }
                         });
+                        // At 1280x800 the buttons could sit below the fold.
+                        if std::mem::take(&mut panel.reveal_confirm) {
+                            buttons.response.scroll_to_me(Some(egui::Align::BOTTOM));
+                        }
                     } else if ui
-                        .add_enabled(!panel.busy, egui::Button::new("Undo this import…"))
+                        .add_enabled(!panel.busy(), egui::Button::new("Undo this import…"))
                         .clicked()
                     {
                         panel.confirm_undo = Some(batch.id);
+                        panel.reveal_confirm = true;
                     }
                 }
             }

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use eframe::egui::{self, RichText};
 use pantry_import::database::ConnectionSettings;
-use pantry_import::history::ImportBatch;
+use pantry_import::history::{ImportBatch, ImportStatus};
 use pantry_import::import::{self, ImportError, ImportOptions, ImportProgress};
 use pantry_import::links::LinkPolicy;
 use pantry_import::report::ImportReport;
@@ -134,7 +134,9 @@ impl ImportRun {
             .duration_since(self.started)
             .as_secs_f64();
         if elapsed > 0.0 {
-            (snapshot.succeeded + snapshot.failed) as f64 / elapsed
+            // Only what this run did: rows an earlier run stored are not its speed.
+            (snapshot.succeeded + snapshot.failed).saturating_sub(snapshot.already_stored) as f64
+                / elapsed
         } else {
             0.0
         }
@@ -157,22 +159,59 @@ pub fn import_ui(ui: &mut egui::Ui, app: &PantryApp, actions: &mut Vec<Action>) 
         Some(run) => {
             finished_ui(ui, run, actions);
             ui.add_space(12.0);
-            let stored = run.report().map_or(0, |r| r.succeeded);
-            if stored > 0 {
-                ui.label(
-                    RichText::new(format!(
-                        "Importing this file again adds its rows a second time ({} are stored already).",
-                        theme::thousands(stored)
-                    ))
-                    .small()
-                    .color(theme::WARN_TEXT),
-                );
-            }
-            if ui.button("Import this file again").clicked() {
-                actions.push(Action::StartImport);
-            }
+            next_import_ui(ui, app, run, actions);
         }
         None => start_button_ui(ui, app, preview, actions),
+    }
+}
+
+/// After an import: resume what was cut short, or import the file again,
+/// saying truthfully what each does.
+fn next_import_ui(ui: &mut egui::Ui, app: &PantryApp, run: &ImportRun, actions: &mut Vec<Action>) {
+    let Some(report) = run.report() else {
+        if ui.button("Try the import again").clicked() {
+            actions.push(Action::StartImport);
+        }
+        return;
+    };
+    let undone = report
+        .import_id
+        .and_then(|id| app.history.import(id))
+        .is_some_and(|batch| batch.status == ImportStatus::Undone);
+    let finished = matches!(run.outcome, Some(ImportOutcome::Done(ref r)) if !r.cancelled);
+    if undone {
+        ui.label(format!(
+            "Import #{} was undone; importing the file again stores its rows anew.",
+            report.import_id.unwrap_or_default()
+        ));
+        if ui.button("Import this file again").clicked() {
+            actions.push(Action::StartImport);
+        }
+    } else if !finished {
+        ui.label(
+            "Resuming imports the rest of the file; the rows already stored are not stored twice.",
+        );
+        let text = format!(
+            "Resume ({} of {} stored)",
+            theme::thousands(report.succeeded),
+            theme::thousands(run.expected.would_import.max(report.succeeded))
+        );
+        if ui.add(theme::primary_button(text)).clicked() {
+            actions.push(Action::StartImport);
+        }
+    } else {
+        if report.succeeded > 0 {
+            ui.label(
+                RichText::new(format!(
+                    "Importing this file again adds its rows a second time ({} are stored already).",
+                    theme::thousands(report.succeeded)
+                ))
+                .color(theme::WARN_TEXT),
+            );
+        }
+        if ui.button("Import this file again…").clicked() {
+            actions.push(Action::StartImport);
+        }
     }
 }
 
@@ -209,7 +248,18 @@ fn start_button_ui(
             .weak(),
         );
     }
-    if !app.connection.is_verified() && ready {
+    if matches!(
+        app.connection.status,
+        super::connection::ConnectionStatus::NeedsMigration(_)
+    ) {
+        // Importing cannot work yet: offer the fix here, where the broker looks.
+        ui.label(
+            RichText::new("The CRM tables are not in this database yet.").color(theme::WARN_TEXT),
+        );
+        if ui.button("Create the CRM tables").clicked() {
+            actions.push(Action::Migrate);
+        }
+    } else if !app.connection.is_verified() && ready {
         ui.weak("Tip: test the connection first.");
     }
 }
@@ -300,10 +350,12 @@ fn running_ui(ui: &mut egui::Ui, run: &ImportRun, actions: &mut Vec<Action>) {
     let snapshot = run.progress.snapshot();
     let done = snapshot.succeeded + snapshot.failed;
     let total = run.expected.rows.max(1);
-    // The preview knows how many rows will import, so the batch count is exact.
+    // The preview knows how many rows will import, so the batch count is
+    // exact; a resumed import only has the rest to send.
     let batches_total = run
         .expected
         .would_import
+        .saturating_sub(snapshot.already_stored)
         .div_ceil(run.batch_size.max(1) as u64)
         .max(snapshot.batches_done)
         .max(1);
@@ -312,9 +364,15 @@ fn running_ui(ui: &mut egui::Ui, run: &ImportRun, actions: &mut Vec<Action>) {
             .show_percentage()
             .animate(true),
     );
+    if snapshot.already_stored > 0 {
+        ui.label(format!(
+            "Resuming: {} rows were stored before",
+            theme::thousands(snapshot.already_stored)
+        ));
+    }
     ui.label(format!(
         "Batch {} of {}",
-        theme::thousands(snapshot.batches_done),
+        theme::thousands(snapshot.batches_done.min(batches_total)),
         theme::thousands(batches_total)
     ));
     ui.horizontal_wrapped(|ui| {

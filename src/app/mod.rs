@@ -12,7 +12,8 @@ mod open_file;
 pub mod preview;
 mod results;
 mod sidebar;
-mod theme;
+mod task;
+pub mod theme;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -109,10 +110,12 @@ pub struct PantryApp {
     /// Path typed into the "open" box.
     pub typed_path: String,
     pending: Vec<Action>,
-    file_dialog: Option<std::sync::mpsc::Receiver<DialogAnswer>>,
+    file_dialog: Option<task::Task<DialogAnswer>>,
     /// The last message about saving the error report.
     pub save_message: Option<String>,
-    save_dialog: Option<std::sync::mpsc::Receiver<Option<String>>>,
+    save_dialog: Option<task::Task<Option<String>>>,
+    /// The connection the history was listed for, to notice a change.
+    history_connection: Option<String>,
 }
 
 impl PantryApp {
@@ -166,6 +169,7 @@ impl PantryApp {
             file_dialog: None,
             save_message: None,
             save_dialog: None,
+            history_connection: None,
         };
         if let Some(file) = file {
             app.open(file, None, None);
@@ -180,6 +184,18 @@ impl PantryApp {
             self.error = Some(
                 "An import is running; cancel it or wait before opening another file.".to_owned(),
             );
+            return;
+        }
+        if !path.is_file() {
+            // Stay where the broker is: a typo should not become an empty preview.
+            self.error = Some(if path.exists() {
+                format!("{} is a folder, not a spreadsheet.", path.display())
+            } else {
+                format!(
+                    "There is no file at {}. Check the spelling, or drop the file on the window.",
+                    path.display()
+                )
+            });
             return;
         }
         self.error = None;
@@ -250,12 +266,10 @@ impl PantryApp {
     }
 
     fn open_dialog(&mut self) {
-        if self.file_dialog.is_some() {
+        if self.file_dialog.is_some() || self.import.as_ref().is_some_and(ImportRun::is_running) {
             return;
         }
-        let (sender, receiver) = std::sync::mpsc::channel();
-        let ctx = self.ctx.clone();
-        self.runtime.spawn(async move {
+        self.file_dialog = Some(task::spawn(&self.runtime, &self.ctx, async move {
             let asked = std::time::Instant::now();
             let picked = rfd::AsyncFileDialog::new()
                 .set_title("Open a spreadsheet")
@@ -267,15 +281,12 @@ impl PantryApp {
                 .pick_file()
                 .await
                 .map(|handle| handle.path().to_path_buf());
-            let answer = match picked {
+            Ok(match picked {
                 Some(path) => DialogAnswer::Picked(path),
                 None if dialog_unavailable(asked) => DialogAnswer::Unavailable,
                 None => DialogAnswer::Cancelled,
-            };
-            let _ = sender.send(answer);
-            ctx.request_repaint();
-        });
-        self.file_dialog = Some(receiver);
+            })
+        }));
     }
 
     fn refresh_history(&mut self) {
@@ -318,14 +329,11 @@ impl PantryApp {
         let Some(report) = self.import.as_ref().and_then(ImportRun::report).cloned() else {
             return;
         };
-        let sheet = self.preview.as_ref().and_then(|p| p.sheet.clone());
         let stem = report
             .file
             .file_stem()
             .map_or_else(|| "import".to_owned(), |s| s.to_string_lossy().into_owned());
-        let (sender, receiver) = std::sync::mpsc::channel();
-        let ctx = self.ctx.clone();
-        self.runtime.spawn(async move {
+        self.save_dialog = Some(task::spawn(&self.runtime, &self.ctx, async move {
             let asked = std::time::Instant::now();
             let target = rfd::AsyncFileDialog::new()
                 .set_title("Save the error report")
@@ -334,26 +342,20 @@ impl PantryApp {
                 .save_file()
                 .await
                 .map(|h| h.path().to_path_buf());
-            let message = match target {
-                Some(path) => Some(results::write_error_report(
-                    &report,
-                    sheet.as_deref(),
-                    &path,
-                )),
+            Ok(match target {
+                // The dialog itself asks before replacing a file.
+                Some(path) => Some(results::write_error_report(&report, &path)),
                 None if dialog_unavailable(asked) => {
-                    // No dialog on this desktop: put it beside the spreadsheet and say where.
-                    let path = report.file.with_file_name(format!("{stem} - errors.csv"));
+                    // No dialog on this desktop: beside the spreadsheet, never over an older report.
+                    let path = results::free_report_path(&report.file, &stem);
                     Some(format!(
                         "No file dialog is available on this desktop. {}",
-                        results::write_error_report(&report, sheet.as_deref(), &path)
+                        results::write_error_report(&report, &path)
                     ))
                 }
                 None => None,
-            };
-            let _ = sender.send(message);
-            ctx.request_repaint();
-        });
-        self.save_dialog = Some(receiver);
+            })
+        }));
     }
 }
 
@@ -370,33 +372,28 @@ impl eframe::App for PantryApp {
         if let Some(path) = dropped.into_iter().next() {
             self.pending.push(Action::OpenPath(path));
         }
-        if let Some(receiver) = &self.file_dialog {
-            match receiver.try_recv() {
-                Ok(answer) => {
-                    self.file_dialog = None;
-                    match answer {
-                        DialogAnswer::Picked(path) => self.pending.push(Action::OpenPath(path)),
-                        DialogAnswer::Cancelled => {}
-                        DialogAnswer::Unavailable => {
-                            self.error = Some(
-                                "No file dialog is available on this desktop (its XDG portal is not running). \
-                                 Drop the file on the window, or type its path below."
-                                    .to_owned(),
-                            );
-                        }
-                    }
-                }
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => self.file_dialog = None,
-                Err(std::sync::mpsc::TryRecvError::Empty) => {}
-            }
+        // Ctrl+O (Cmd+O) opens a file from any screen, whatever the width.
+        if ctx.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::O)) {
+            self.pending.push(Action::OpenDialog);
         }
-        if let Some(receiver) = &self.save_dialog
-            && let Ok(message) = receiver.try_recv()
-        {
-            if message.is_some() {
-                self.save_message = message;
+        match task::take_ready(&mut self.file_dialog) {
+            Some(Ok(DialogAnswer::Picked(path))) => self.pending.push(Action::OpenPath(path)),
+            Some(Ok(DialogAnswer::Cancelled)) | None => {}
+            Some(Ok(DialogAnswer::Unavailable)) => {
+                self.error = Some(
+                    "No file dialog is available on this desktop (its XDG portal is not running). \
+                     Drop the file on the window, or type its path."
+                        .to_owned(),
+                );
             }
-            self.save_dialog = None;
+            Some(Err(message)) => self.error = Some(format!("The file dialog failed: {message}")),
+        }
+        match task::take_ready(&mut self.save_dialog) {
+            Some(Ok(Some(message))) => self.save_message = Some(message),
+            Some(Ok(None)) | None => {}
+            Some(Err(message)) => {
+                self.save_message = Some(format!("✖ Could not save the error report: {message}"));
+            }
         }
         for action in std::mem::take(&mut self.pending) {
             self.handle(action);
@@ -408,6 +405,13 @@ impl eframe::App for PantryApp {
         }
         let verified_before = self.connection.is_verified();
         self.connection.poll();
+        let connection = self.connection.settings().ok().map(|s| s.describe());
+        if connection != self.history_connection {
+            // Past imports belong to one database: never show (or undo) them
+            // against another.
+            self.history.forget();
+            self.history_connection = connection;
+        }
         if !verified_before && self.connection.is_verified() {
             self.refresh_history();
         }
@@ -441,10 +445,18 @@ impl eframe::App for PantryApp {
         let width = ui.available_width();
         if width >= 1000.0 {
             sidebar::sidebar_ui(ui, self, &mut actions);
+        } else if self.preview.is_some() {
+            // Narrow window: no sidebar, but the way to another file stays.
+            egui::Panel::top("narrow-bar").show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    ui.label(theme::bold("Pantry Import").color(theme::ACCENT));
+                    sidebar::open_another_ui(ui, self, &mut actions);
+                });
+            });
         }
         if let Some(message) = self.error.clone() {
             egui::Panel::top("error").show(ui, |ui| {
-                if theme::error_banner_ui(ui, &message) {
+                if theme::dismissable_error_ui(ui, &message) {
                     self.error = None;
                 }
             });

@@ -765,11 +765,14 @@ fn table_ui(ui: &mut egui::Ui, preview: &mut Preview) {
                         }
                         RowStatus::Imports => RichText::new(number.to_string()).weak(),
                     };
-                    let label = ui.label(text);
-                    if !issues.is_empty() {
-                        label.on_hover_text(issue_text(issues));
-                    }
+                    ui.label(text);
                 });
+                // The reason shows over the whole cell, not only its text.
+                let response = if issues.is_empty() {
+                    response
+                } else {
+                    response.on_hover_text(issue_text(issues))
+                };
                 if response.clicked() {
                     clicked_row = Some(index);
                 }
@@ -796,13 +799,15 @@ fn table_ui(ui: &mut egui::Ui, preview: &mut Preview) {
                         } else {
                             cell.to_owned()
                         };
-                        let response = ui.add(egui::Label::new(shown).truncate());
-                        if !cell_issues.is_empty() {
-                            let owned: Vec<RowIssue> =
-                                cell_issues.iter().map(|i| (*i).clone()).collect();
-                            response.on_hover_text(issue_text(&owned));
-                        }
+                        ui.add(egui::Label::new(shown).truncate());
                     });
+                    let response = if cell_issues.is_empty() {
+                        response
+                    } else {
+                        let owned: Vec<RowIssue> =
+                            cell_issues.iter().map(|i| (*i).clone()).collect();
+                        response.on_hover_text(issue_text(&owned))
+                    };
                     if response.clicked() {
                         clicked_row = Some(index);
                     }

@@ -55,7 +55,7 @@ pub fn results_ui(
             ui.add(egui::Label::new(RichText::new(reason).color(FAIL_TEXT)).wrap());
             if let Some(report) = report {
                 ui.label(format!(
-                    "{} rows were stored before it stopped; running the import again will add the file's rows again.",
+                    "{} rows were stored before it stopped. Run the import again to resume it: the rows already stored are not stored twice.",
                     theme::thousands(report.succeeded)
                 ));
             }
@@ -66,18 +66,11 @@ pub fn results_ui(
         buttons_ui(ui, None, save_message, actions);
         return;
     };
-    ui.weak(format!(
-        "{} · {} rows in {:.1} s ({} rows/s) · {} warnings",
-        report.file.display(),
-        theme::thousands(report.total),
-        report.elapsed.as_secs_f64(),
-        theme::thousands(run.rows_per_second() as u64),
-        theme::thousands(report.warnings)
-    ));
+    ui.weak(run_summary(run, report));
     ui.add_space(8.0);
     buttons_ui(ui, Some(report), save_message, actions);
     ui.add_space(10.0);
-    if report.failures.is_empty() {
+    if report.failures.is_empty() && !report.cancelled {
         ui.label(
             RichText::new("✔ Every row was imported.")
                 .color(OK_TEXT)
@@ -159,13 +152,56 @@ fn buttons_ui(
     }
 }
 
+/// One line on what this run did: its own rows and time (a resumed run's
+/// earlier rows said apart), its speed when it took long enough to measure.
+fn run_summary(run: &ImportRun, report: &ImportReport) -> String {
+    let this_run = report.total.saturating_sub(report.already_stored);
+    let seconds = report.elapsed.as_secs_f64();
+    let time = if seconds < 1.0 {
+        "in under a second".to_owned()
+    } else {
+        format!(
+            "in {seconds:.1} s ({} rows/s)",
+            theme::thousands(run.rows_per_second() as u64)
+        )
+    };
+    let mut line = format!(
+        "{} · {} rows {time}",
+        report.file.display(),
+        theme::thousands(this_run)
+    );
+    if report.already_stored > 0 {
+        line.push_str(&format!(
+            " · {} more were stored by the earlier run this one resumed",
+            theme::thousands(report.already_stored)
+        ));
+    }
+    line.push_str(&format!(
+        " · {} warnings",
+        theme::thousands(report.warnings)
+    ));
+    line
+}
+
+/// Where to save the error report when no dialog can ask: beside the
+/// spreadsheet, under a name no earlier report has.
+pub fn free_report_path(spreadsheet: &Path, stem: &str) -> std::path::PathBuf {
+    let mut path = spreadsheet.with_file_name(format!("{stem} - errors.csv"));
+    let mut number = 2;
+    while path.exists() {
+        path = spreadsheet.with_file_name(format!("{stem} - errors ({number}).csv"));
+        number += 1;
+    }
+    path
+}
+
 /// Writes the error report for `report` to `path`; says how it went.
-pub fn write_error_report(report: &ImportReport, sheet: Option<&str>, path: &Path) -> String {
+pub fn write_error_report(report: &ImportReport, path: &Path) -> String {
     let written = std::fs::File::create(path)
         .map_err(|e| e.to_string())
         .and_then(|file| {
             report
-                .write_error_csv(sheet, std::io::BufWriter::new(file))
+                .write_error_csv(std::io::BufWriter::new(file))
                 .map_err(|e| e.to_string())
         });
     match written {

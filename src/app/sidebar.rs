@@ -17,7 +17,6 @@ const STEPS: [&str; 4] = [
 ];
 
 pub fn sidebar_ui(ui: &mut egui::Ui, app: &PantryApp, actions: &mut Vec<Action>) {
-    let current = current_step(app);
     egui::Panel::left("navigation")
         .resizable(false)
         .exact_size(210.0)
@@ -52,45 +51,61 @@ pub fn sidebar_ui(ui: &mut egui::Ui, app: &PantryApp, actions: &mut Vec<Action>)
             }
             ui.add_space(20.0);
             ui.label(RichText::new("STEPS").small().weak());
+            let done = steps_done(app);
+            // The step to do now: the first one not done.
+            let current = done.iter().position(|d| !d);
             for (index, step) in STEPS.iter().enumerate() {
-                let (marker, color) = if index < current {
+                let (marker, color) = if done[index] {
                     ("✔", theme::OK_TEXT)
-                } else if index == current {
+                } else if Some(index) == current {
                     ("▶", ACCENT)
                 } else {
                     ("○", Color32::GRAY)
                 };
                 ui.horizontal(|ui| {
                     ui.label(RichText::new(marker).color(color));
-                    let text = RichText::new(*step);
-                    ui.label(if index == current {
+                    ui.label(if Some(index) == current {
                         theme::bold(*step)
                     } else {
-                        text
+                        RichText::new(*step)
                     });
                 });
             }
             if app.preview.is_some() {
                 ui.add_space(20.0);
-                let running = app.import.as_ref().is_some_and(|run| run.is_running());
-                if ui
-                    .add_enabled(!running, egui::Button::new("Open another file…"))
-                    .clicked()
-                {
-                    actions.push(Action::StartOver);
-                }
+                open_another_ui(ui, app, actions);
             }
         });
 }
 
-fn current_step(app: &PantryApp) -> usize {
-    if app.import.is_some() || app.connection.is_verified() {
-        3
-    } else if app.preview_ready() {
-        2
-    } else if app.preview.is_some() {
-        1
-    } else {
-        0
+/// The button back to the drop screen (also on the narrow window's top bar).
+pub fn open_another_ui(ui: &mut egui::Ui, app: &PantryApp, actions: &mut Vec<Action>) {
+    let running = app.import.as_ref().is_some_and(|run| run.is_running());
+    let button = ui.add_enabled(!running, egui::Button::new("Open another file…"));
+    let button = button
+        .on_hover_text(
+            "Back to the start, to drop or choose another spreadsheet (Ctrl+O opens one directly)",
+        )
+        .on_disabled_hover_text("Cancel the import first, or wait for it to finish");
+    if button.clicked() {
+        actions.push(Action::StartOver);
     }
+}
+
+/// Which steps are really done: a file that read, rows that can import,
+/// a connection that answered with the CRM tables, an import that finished.
+fn steps_done(app: &PantryApp) -> [bool; 4] {
+    let opened = app
+        .preview
+        .as_ref()
+        .is_some_and(|p| p.failed.is_none() && (p.finished || p.counts.rows > 0));
+    let reviewed = app.preview_ready()
+        && app.preview.as_ref().is_some_and(|p| {
+            p.failed.is_none() && p.sheet_errors().next().is_none() && p.counts.would_import > 0
+        });
+    let connected = app.connection.is_verified();
+    let imported = app.import.as_ref().is_some_and(|run| {
+        matches!(&run.outcome, Some(super::import_panel::ImportOutcome::Done(report)) if !report.cancelled)
+    });
+    [opened, reviewed, connected, imported]
 }

@@ -47,6 +47,10 @@ pub fn install(ctx: &egui::Context) {
         style.spacing.item_spacing = egui::vec2(8.0, 6.0);
         style.spacing.button_padding = egui::vec2(10.0, 5.0);
         style.spacing.interact_size.y = 26.0;
+        // Always-visible scroll bars with a thumb big enough to grab, even
+        // for a table of 300,000 rows.
+        style.spacing.scroll = egui::style::ScrollStyle::solid();
+        style.spacing.scroll.handle_min_length = 28.0;
     });
 }
 
@@ -62,22 +66,39 @@ pub fn primary_button(text: impl Into<String>) -> egui::Button<'static> {
         .min_size(egui::vec2(0.0, 34.0))
 }
 
-/// A red strip with a message; returns true when dismissed.
-pub fn error_banner_ui(ui: &mut egui::Ui, message: &str) -> bool {
+/// A red strip with a message that stays until what it says is fixed
+/// (a file that cannot be read, a sheet without a name column).
+pub fn error_banner_ui(ui: &mut egui::Ui, message: &str) {
+    banner_ui(ui, message, false);
+}
+
+/// A red strip with a message and a Dismiss button; returns true when dismissed.
+pub fn dismissable_error_ui(ui: &mut egui::Ui, message: &str) -> bool {
+    banner_ui(ui, message, true)
+}
+
+fn banner_ui(ui: &mut egui::Ui, message: &str, dismissable: bool) -> bool {
     let mut dismissed = false;
     egui::Frame::new()
         .fill(FAIL_FILL)
         .inner_margin(egui::Margin::symmetric(12, 8))
         .corner_radius(4.0)
         .show(ui, |ui| {
-            ui.horizontal(|ui| {
+            ui.horizontal_top(|ui| {
                 ui.label(bold("⚠").color(FAIL_TEXT).size(16.0));
-                ui.add(egui::Label::new(RichText::new(message).color(FAIL_TEXT)).wrap());
-                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    if ui.button("Dismiss").clicked() {
-                        dismissed = true;
-                    }
+                // The text wraps short of the button instead of running under it.
+                let room = ui.available_width() - if dismissable { 90.0 } else { 0.0 };
+                ui.scope(|ui| {
+                    ui.set_max_width(room.max(120.0));
+                    ui.add(egui::Label::new(RichText::new(message).color(FAIL_TEXT)).wrap());
                 });
+                if dismissable {
+                    ui.with_layout(egui::Layout::right_to_left(egui::Align::Min), |ui| {
+                        if ui.button("Dismiss").clicked() {
+                            dismissed = true;
+                        }
+                    });
+                }
             });
         });
     dismissed
