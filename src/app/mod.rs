@@ -127,10 +127,13 @@ impl PantryApp {
             .storage
             .and_then(|storage| eframe::get_value(storage, CONNECTION_KEY));
         let mut connection = remembered.map(ConnectionForm::from).unwrap_or_default();
+        let mut pending = Vec::new();
         if let Ok(url) = std::env::var("DATABASE_URL")
             && !url.trim().is_empty()
         {
             connection.fill_from_url(&url);
+            // A connection given from outside (scripts/demo) is tried at once.
+            pending.push(Action::TestConnection);
         }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -165,7 +168,7 @@ impl PantryApp {
             showing_results: false,
             error,
             typed_path: String::new(),
-            pending: Vec::new(),
+            pending,
             file_dialog: None,
             save_message: None,
             save_dialog: None,

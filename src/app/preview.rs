@@ -540,43 +540,49 @@ fn file_header_ui(ui: &mut egui::Ui, preview: &Preview, actions: &mut Vec<Action
             ui.weak(&preview.description);
         }
         ui.add_space(12.0);
-        let label = ui.label("Rows are:");
-        egui::ComboBox::from_id_salt("entity")
-            .selected_text(preview.entity.title())
-            .show_ui(ui, |ui| {
-                for entity in Entity::ALL {
-                    if ui
-                        .selectable_label(entity == preview.entity, entity.title())
-                        .clicked()
-                        && entity != preview.entity
-                    {
-                        actions.push(Action::PickEntity(entity));
-                    }
-                }
-            })
-            .response
-            .labelled_by(label.id)
-            .on_hover_text(match preview.entity_choice {
-                EntityChoice::Given => "Chosen by you",
-                EntityChoice::SheetName => "Recognised from the sheet's name",
-                EntityChoice::Headers => "Recognised from the column headers",
-            });
-        if preview.sheets.len() > 1 {
-            let current = preview.sheet.clone().unwrap_or_default();
-            ui.add_space(12.0);
-            let label = ui.label("Sheet:");
-            egui::ComboBox::from_id_salt("sheet")
-                .selected_text(&current)
+        // Label and picker stay together when the header wraps.
+        ui.horizontal(|ui| {
+            let label = ui.label("Rows are:");
+            egui::ComboBox::from_id_salt("entity")
+                .selected_text(preview.entity.title())
                 .show_ui(ui, |ui| {
-                    for name in &preview.sheets {
-                        if ui.selectable_label(*name == current, name).clicked() && *name != current
+                    for entity in Entity::ALL {
+                        if ui
+                            .selectable_label(entity == preview.entity, entity.title())
+                            .clicked()
+                            && entity != preview.entity
                         {
-                            actions.push(Action::PickSheet(name.clone()));
+                            actions.push(Action::PickEntity(entity));
                         }
                     }
                 })
                 .response
-                .labelled_by(label.id);
+                .labelled_by(label.id)
+                .on_hover_text(match preview.entity_choice {
+                    EntityChoice::Given => "Chosen by you",
+                    EntityChoice::SheetName => "Recognised from the sheet's name",
+                    EntityChoice::Headers => "Recognised from the column headers",
+                });
+        });
+        if preview.sheets.len() > 1 {
+            let current = preview.sheet.clone().unwrap_or_default();
+            ui.add_space(12.0);
+            ui.horizontal(|ui| {
+                let label = ui.label("Sheet:");
+                egui::ComboBox::from_id_salt("sheet")
+                    .selected_text(&current)
+                    .show_ui(ui, |ui| {
+                        for name in &preview.sheets {
+                            if ui.selectable_label(*name == current, name).clicked()
+                                && *name != current
+                            {
+                                actions.push(Action::PickSheet(name.clone()));
+                            }
+                        }
+                    })
+                    .response
+                    .labelled_by(label.id);
+            });
         }
     });
 }

@@ -103,9 +103,10 @@ fn steps_done(app: &PantryApp) -> [bool; 4] {
         && app.preview.as_ref().is_some_and(|p| {
             p.failed.is_none() && p.sheet_errors().next().is_none() && p.counts.would_import > 0
         });
-    let connected = app.connection.is_verified();
     let imported = app.import.as_ref().is_some_and(|run| {
         matches!(&run.outcome, Some(super::import_panel::ImportOutcome::Done(report)) if !report.cancelled)
     });
+    // A finished import proves the connection as well as a test does.
+    let connected = app.connection.is_verified() || imported;
     [opened, reviewed, connected, imported]
 }
