@@ -43,3 +43,36 @@ pub fn take_ready<T: Send + 'static>(slot: &mut Option<Task<T>>) -> Option<Resul
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_that_panics_still_answers_with_an_error() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let ctx = egui::Context::default();
+        let mut slot: Option<Task<u32>> = Some(spawn(&runtime, &ctx, async {
+            if std::hint::black_box(true) {
+                panic!("boom");
+            }
+            Ok(1)
+        }));
+        let mut answer = None;
+        for _ in 0..1000 {
+            runtime.block_on(tokio::task::yield_now());
+            answer = take_ready(&mut slot);
+            if answer.is_some() {
+                break;
+            }
+        }
+        assert_eq!(
+            answer,
+            Some(Err("the background task stopped unexpectedly".to_owned()))
+        );
+        assert!(slot.is_none(), "nothing is left waiting");
+    }
+}
