@@ -40,12 +40,16 @@ fn main() {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
     let number = |text: &str| text.replace(['_', ','], "").parse::<u64>().ok();
     let sizes: Vec<u64> = arguments.iter().filter_map(|a| number(a)).collect();
-    let contacts = arguments
-        .iter()
-        .find_map(|a| a.strip_prefix("contacts=").and_then(number));
-    let (sizes, contacts) = match (sizes.is_empty(), contacts) {
-        (true, None) => (vec![500, 200_000, 1_000_000], 1_000_000),
-        (_, contacts) => (sizes, contacts.unwrap_or(0)),
+    let named = |name: &str| {
+        arguments
+            .iter()
+            .find_map(|a| a.strip_prefix(name).and_then(number))
+    };
+    let (contacts, xlsx) = (named("contacts="), named("xlsx="));
+    let (sizes, contacts, xlsx) = if sizes.is_empty() && contacts.is_none() && xlsx.is_none() {
+        (vec![500, 200_000, 1_000_000], 1_000_000, 1_000_000)
+    } else {
+        (sizes, contacts.unwrap_or(0), xlsx.unwrap_or(0))
     };
     let admin = std::env::var("PANTRY_BENCH_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
@@ -131,6 +135,9 @@ fn main() {
         let _ = std::fs::remove_file(&sheet);
         let _ = std::fs::remove_file(&finished);
     }
+    if xlsx > 0 {
+        bench_xlsx(&admin, &binary, &work, xlsx, &mut table);
+    }
     if contacts > 0 {
         let _ = writeln!(
             table,
@@ -151,6 +158,119 @@ fn main() {
     println!(
         "ratio = import time / \\copy time of the same finished rows into the same table (lower is better)"
     );
+}
+
+/// The same broker rows as a CSV and as an `.xlsx` workbook: `check` of
+/// both, and the workbook's import against `psql \copy` of its finished rows.
+fn bench_xlsx(admin: &str, binary: &Path, work: &Path, rows: u64, table: &mut String) {
+    let csv_sheet = work.join(format!("accounts-{rows}.csv"));
+    let xlsx_sheet = work.join(format!("accounts-{rows}.xlsx"));
+    generate(&csv_sheet, rows);
+    let started = Instant::now();
+    write_xlsx(&csv_sheet, &xlsx_sheet);
+    let xlsx_bytes = std::fs::metadata(&xlsx_sheet).map(|m| m.len()).unwrap_or(0);
+    eprintln!(
+        "{rows} rows as xlsx: {:.1} MB written in {:.1} s",
+        xlsx_bytes as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
+    let check_csv = timed(Command::new(binary).args(["check", path(&csv_sheet), "--json"]));
+    let check_xlsx = timed(Command::new(binary).args(["check", path(&xlsx_sheet), "--json"]));
+    let import_db = fresh_database(admin, binary, &format!("pantry_bench_xlsx_{rows}"));
+    let import = timed(Command::new(binary).args([
+        "import",
+        path(&xlsx_sheet),
+        "--database-url",
+        &import_db,
+        "--json",
+    ]));
+    let report: serde_json::Value = serde_json::from_str(&import.stdout).unwrap_or_default();
+    let stored = report["succeeded"].as_u64().unwrap_or(0);
+    let finished = work.join(format!("finished-xlsx-{rows}.csv"));
+    psql(
+        &import_db,
+        &format!(
+            "\\copy (SELECT {} FROM organizations) TO '{}' WITH (FORMAT csv)",
+            columns(Entity::Organizations),
+            finished.display()
+        ),
+    );
+    let copy_db = fresh_database(admin, binary, &format!("pantry_bench_xlsx_copy_{rows}"));
+    let copy = timed(Command::new("psql").args([
+        "-X",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        &copy_db,
+        "-c",
+        &format!(
+            "\\copy organizations ({}) FROM '{}' WITH (FORMAT csv)",
+            columns(Entity::Organizations),
+            finished.display()
+        ),
+    ]));
+    let _ = writeln!(
+        table,
+        "\n{:>14} | {:>9} | {:>10} | {:>11} | {:>9} | {:>9} | {:>6} | {:>11}",
+        "xlsx rows",
+        "check s",
+        "check peak",
+        "CSV check s",
+        "import s",
+        "\\copy s",
+        "ratio",
+        "import peak"
+    );
+    let _ = writeln!(
+        table,
+        "{:>14} | {:>9.3} | {:>7.1} MB | {:>11.3} | {:>9.3} | {:>9.3} | {:>6.2} | {:>8.1} MB",
+        rows,
+        check_xlsx.seconds,
+        check_xlsx.peak_kib as f64 / 1024.0,
+        check_csv.seconds,
+        import.seconds,
+        copy.seconds,
+        import.seconds / copy.seconds,
+        import.peak_kib as f64 / 1024.0,
+    );
+    eprintln!(
+        "  xlsx: stored {stored} of {rows}; check {:.3}s ({:.0} MB) vs CSV {:.3}s",
+        check_xlsx.seconds,
+        check_xlsx.peak_kib as f64 / 1024.0,
+        check_csv.seconds
+    );
+    drop_database(admin, &format!("pantry_bench_xlsx_{rows}"));
+    drop_database(admin, &format!("pantry_bench_xlsx_copy_{rows}"));
+    for file in [&csv_sheet, &xlsx_sheet, &finished] {
+        let _ = std::fs::remove_file(file);
+    }
+}
+
+/// Copies a CSV sheet into an `.xlsx` workbook, every cell as text (as
+/// brokers' exports keep ZIP codes), in constant memory.
+fn write_xlsx(csv_sheet: &Path, xlsx_sheet: &Path) {
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let sheet = workbook
+        .add_worksheet_with_constant_memory()
+        .expect("a worksheet");
+    let mut reader = csv::Reader::from_path(csv_sheet).expect("the CSV sheet reads");
+    let headers = reader.headers().expect("a header").clone();
+    for (column, header) in headers.iter().enumerate() {
+        sheet
+            .write_string(0, column as u16, header)
+            .expect("a header cell");
+    }
+    for (index, record) in reader.records().enumerate() {
+        let record = record.expect("a record");
+        for (column, cell) in record.iter().enumerate() {
+            if !cell.is_empty() {
+                sheet
+                    .write_string(index as u32 + 1, column as u16, cell)
+                    .expect("a cell");
+            }
+        }
+    }
+    workbook.save(xlsx_sheet).expect("the workbook is written");
 }
 
 /// Contacts linked by name: `rows` contacts to `rows / 10` organizations
