@@ -3,8 +3,11 @@
 //! Exit status: 0 every row imported (or would be), 1 some rows failed,
 //! 2 the run could not happen, with a one-line reason on stderr.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -149,7 +152,9 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             errors_csv,
         } => {
             let progress = ImportProgress::new(None);
-            let report = import::check_file(&file, sheet.as_deref(), entity, &progress)?;
+            let report = with_progress_bar(&progress, !json, Stage::Check, || {
+                import::check_file(&file, sheet.as_deref(), entity, &progress)
+            })?;
             finish(&report, json, errors_csv.as_deref(), "would import")
         }
         Command::Import {
@@ -180,7 +185,15 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             };
             let runtime = runtime()?;
             let progress = ImportProgress::new(None);
-            match runtime.block_on(import::import_file(&file, &settings, &options, progress)) {
+            let outcome = with_progress_bar(&progress, !json, Stage::Import, || {
+                runtime.block_on(import::import_file(
+                    &file,
+                    &settings,
+                    &options,
+                    Arc::clone(&progress),
+                ))
+            });
+            match outcome {
                 Ok(report) => finish(&report, json, errors_csv.as_deref(), "succeeded"),
                 Err(ImportError::Interrupted { reason, report }) => {
                     // Say what is stored before failing, so nobody guesses.
@@ -265,6 +278,80 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// What a progress bar follows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Rows read and mapped.
+    Check,
+    /// Rows stored or refused, in batches.
+    Import,
+}
+
+/// Runs `work` with a progress bar on stderr (rows, rows/s, batch k of n,
+/// time left) when stderr is a terminal and `show` (not `--json`); scripts
+/// and pipes see nothing extra.
+fn with_progress_bar<T>(
+    progress: &Arc<ImportProgress>,
+    show: bool,
+    stage: Stage,
+    work: impl FnOnce() -> T,
+) -> T {
+    if !show || !std::io::stderr().is_terminal() {
+        return work();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    let verb = match stage {
+        Stage::Check => "checking",
+        Stage::Import => "importing",
+    };
+    // With the total known, a bar and the time left; without, a count.
+    let styles = [
+        format!("{{spinner}} {verb} {{wide_bar}} {{human_pos}}/{{human_len}} rows  {{msg}}  {{eta}} left"),
+        format!("{{spinner}} {verb} {{human_pos}} rows  {{msg}}"),
+    ]
+    .map(|template| indicatif::ProgressStyle::with_template(&template).ok());
+    let finished = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (bar, finished, progress) = (bar.clone(), Arc::clone(&finished), Arc::clone(progress));
+        let styles = styles.clone();
+        std::thread::spawn(move || {
+            while !finished.load(Ordering::Relaxed) {
+                let now = progress.snapshot();
+                let done = match stage {
+                    Stage::Check => now.rows_read,
+                    Stage::Import => now.succeeded + now.failed,
+                };
+                // Not known yet (a workbook without dimensions): no bar, no guess.
+                let known = now.reading_done || now.fraction_read > 0.01;
+                if let Some(style) = &styles[usize::from(!known)] {
+                    bar.set_style(style.clone());
+                }
+                bar.set_length(now.rows_total_estimate.max(done));
+                bar.set_position(done);
+                let seconds = bar.elapsed().as_secs_f64().max(0.001);
+                let rate = format!(
+                    "{} rows/s",
+                    indicatif::HumanCount((done as f64 / seconds) as u64)
+                );
+                bar.set_message(match stage {
+                    Stage::Check => rate,
+                    Stage::Import => format!(
+                        "{rate}  batch {} of {}",
+                        now.batches_done,
+                        now.batches_total.max(now.batches_done)
+                    ),
+                });
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            bar.finish_and_clear();
+        })
+    };
+    let outcome = work();
+    finished.store(true, Ordering::Relaxed);
+    let _ = watcher.join();
+    outcome
 }
 
 fn settings(url: Option<&str>) -> anyhow::Result<ConnectionSettings> {
