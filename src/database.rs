@@ -15,6 +15,9 @@ use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::error::SqlState;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+/// How long a server may take to finish the handshake once reached.
+const HANDSHAKE_LIMIT: Duration = Duration::from_secs(20);
+
 /// How much TLS to insist on, as libpq's `sslmode` says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum TlsMode {
@@ -109,9 +112,9 @@ pub enum ConnectError {
     /// The database does not exist on that server.
     #[error("the server has no database named '{0}'")]
     NoSuchDatabase(String),
-    /// Something answered at the address, but not PostgreSQL.
+    /// Something answered at the address, but not PostgreSQL (or not in time).
     #[error(
-        "the server at {target} answered, but it is not PostgreSQL: check the host and port (PostgreSQL usually listens on 5432, Supabase's pooler on 6543)"
+        "the server at {target} answered, but not as PostgreSQL does: check the host and port (PostgreSQL usually listens on 5432, Supabase's pooler on 6543)"
     )]
     NotPostgres {
         /// host:port
@@ -310,7 +313,15 @@ impl ConnectionSettings {
             TlsMode::Require | TlsMode::VerifyCa | TlsMode::VerifyFull => SslMode::Require,
         });
         let tls = MakeRustlsConnect::new(self.rustls_config()?);
-        match config.connect(tls).await {
+        // connect_timeout covers reaching the server; this covers a server
+        // that takes the connection and then never answers as PostgreSQL does.
+        let connecting = tokio::time::timeout(HANDSHAKE_LIMIT, config.connect(tls));
+        let Ok(connected) = connecting.await else {
+            return Err(ConnectError::NotPostgres {
+                target: format!("{}:{}", self.host(), self.port()),
+            });
+        };
+        match connected {
             Ok((client, connection)) => {
                 tokio::spawn(async move {
                     // The error, if any, surfaces on the client's next call.
@@ -793,7 +804,7 @@ mod tests {
                 .unwrap();
         let error = settings.connect().await.unwrap_err().to_string();
         assert!(
-            error.contains("answered, but it is not PostgreSQL"),
+            error.contains("answered, but not as PostgreSQL does"),
             "{error}"
         );
     }

@@ -331,7 +331,8 @@ struct ReadChunk {
     encoded: CopyBatch,
     issues: Vec<RowIssue>,
     invalid_rows: u64,
-    end: Option<Result<(), ReadError>>,
+    /// In the last chunk: whether every row was read (`false`: cancelled).
+    end: Option<Result<bool, ReadError>>,
 }
 
 impl ReadChunk {
@@ -473,6 +474,7 @@ pub async fn import_file(
         .spawn(move || {
             let mut chunk = ReadChunk::new(chunk_rows, encodes);
             let mut closed = false;
+            let mut stopped_early = false;
             let mut counter = ReadCounter::start(&reader_progress, &mapped);
             let result = mapped.map_rows(|_, outcome| {
                 counter.row();
@@ -497,11 +499,12 @@ pub async fn import_file(
                         return false;
                     }
                 }
-                !reader_progress.is_cancelled()
+                stopped_early = reader_progress.is_cancelled();
+                !stopped_early
             });
-            counter.end(result.is_ok() && !reader_progress.is_cancelled());
+            counter.end(result.is_ok() && !stopped_early);
             if !closed {
-                chunk.end = Some(result);
+                chunk.end = Some(result.map(|()| !stopped_early));
                 let _ = sender.blocking_send(chunk);
             }
         })
@@ -572,8 +575,10 @@ pub async fn import_file(
         }
         match chunk.end {
             None => {}
-            Some(Ok(())) if progress.is_cancelled() => break LoadEnd::Cancelled,
-            Some(Ok(())) => break LoadEnd::Finished,
+            // Every row read and settled: finished, even if Cancel came
+            // while the last batch was loading.
+            Some(Ok(true)) => break LoadEnd::Finished,
+            Some(Ok(false)) => break LoadEnd::Cancelled,
             Some(Err(error)) => break LoadEnd::Failed(error),
         }
     };
@@ -679,7 +684,7 @@ struct PreparedChunk {
     /// Rows whose links failed (not found, ambiguous).
     unlinked_rows: u64,
     /// In the last message: how reading (or linking) ended.
-    end: Option<Result<(), String>>,
+    end: Option<Result<bool, String>>,
 }
 
 /// Where prepared rows go: the entity's table, in one import, in batches.

@@ -1193,7 +1193,7 @@ impl MappedSheet {
         (!named.is_empty()).then(|| FileNotice {
             row: None,
             message: format!(
-                "The names in {} are matched against the CRM when importing; without a database nobody can tell yet whether they exist",
+                "The names in {} are looked up in the CRM when importing, not before",
                 named.join(", ")
             ),
         })

@@ -596,7 +596,7 @@ fn check_names_the_entity_and_a_contacts_sheet_is_never_organizations() {
     assert_eq!(json["failed"], 1, "offline, only the one-word name fails");
     let notices = json["notices"].to_string();
     assert!(
-        notices.contains("'Company' are matched against the CRM when importing"),
+        notices.contains("'Company' are looked up in the CRM when importing"),
         "{notices}"
     );
 

@@ -158,7 +158,9 @@ pub fn import_ui(ui: &mut egui::Ui, app: &PantryApp, actions: &mut Vec<Action>) 
         Some(run) if run.is_running() => running_ui(ui, run, actions),
         Some(run) => {
             finished_ui(ui, run, actions);
-            ui.add_space(12.0);
+            // Away from where Cancel was, so a late click lands on nothing.
+            ui.add_space(24.0);
+            ui.separator();
             next_import_ui(ui, app, run, actions);
         }
         None => start_button_ui(ui, app, preview, actions),
@@ -222,7 +224,12 @@ fn start_button_ui(
     actions: &mut Vec<Action>,
 ) {
     let counts = preview.counts;
-    let ready = preview.finished && preview.failed.is_none() && counts.would_import > 0;
+    let needs_tables = matches!(
+        app.connection.status,
+        super::connection::ConnectionStatus::NeedsMigration(_)
+    );
+    let ready =
+        preview.finished && preview.failed.is_none() && counts.would_import > 0 && !needs_tables;
     link_policies_ui(ui, app, preview, actions);
     let text = format!(
         "Import {}",
@@ -248,10 +255,7 @@ fn start_button_ui(
             .weak(),
         );
     }
-    if matches!(
-        app.connection.status,
-        super::connection::ConnectionStatus::NeedsMigration(_)
-    ) {
+    if needs_tables {
         // Importing cannot work yet: offer the fix here, where the broker looks.
         ui.label(
             RichText::new("The CRM tables are not in this database yet.").color(theme::WARN_TEXT),
@@ -403,9 +407,20 @@ fn running_ui(ui: &mut egui::Ui, run: &ImportRun, actions: &mut Vec<Action>) {
 fn finished_ui(ui: &mut egui::Ui, run: &ImportRun, actions: &mut Vec<Action>) {
     match &run.outcome {
         Some(ImportOutcome::Done(report)) => {
-            let heading = if report.cancelled {
-                format!("Cancelled: {} stored", theme::thousands(report.succeeded))
-            } else {
+            if report.cancelled {
+                ui.label(
+                    theme::bold(format!(
+                        "Cancelled: {} stored, the rest not imported",
+                        theme::thousands(report.succeeded)
+                    ))
+                    .color(theme::WARN_TEXT),
+                );
+                if ui.button("Show results").clicked() {
+                    actions.push(Action::ShowResults);
+                }
+                return;
+            }
+            let heading = {
                 format!(
                     "✔ {} succeeded, {} failed",
                     theme::thousands(report.succeeded),

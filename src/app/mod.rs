@@ -205,8 +205,11 @@ impl PantryApp {
         self.showing_results = false;
         self.import = None;
         self.save_message = None;
+        // Choices for link columns hold for this file, across sheets and entities.
+        if self.preview.as_ref().is_none_or(|p| p.path != path) {
+            self.link_policies = LinkPolicies::default();
+        }
         self.typed_path = path.display().to_string();
-        self.link_policies = LinkPolicies::default();
         let (preview, loader) = preview::start_loading(path, sheet, entity, self.ctx.clone());
         self.preview = Some(preview);
         self.loader = Some(loader);
@@ -384,8 +387,8 @@ impl eframe::App for PantryApp {
             Some(Ok(DialogAnswer::Cancelled)) | None => {}
             Some(Ok(DialogAnswer::Unavailable)) => {
                 self.error = Some(
-                    "No file dialog is available on this desktop (its XDG portal is not running). \
-                     Drop the file on the window, or type its path."
+                    "No file dialog is available on this desktop. Drop the file on the window, \
+                     or go back with Open another file… and type its path."
                         .to_owned(),
                 );
             }

@@ -539,8 +539,10 @@ fn file_header_ui(ui: &mut egui::Ui, preview: &Preview, actions: &mut Vec<Action
         if !preview.description.is_empty() {
             ui.weak(&preview.description);
         }
-        ui.add_space(12.0);
-        // Label and picker stay together when the header wraps.
+    });
+    // The pickers on a line of their own: a long file name never pushes
+    // them under the database panel.
+    ui.horizontal(|ui| {
         ui.horizontal(|ui| {
             let label = ui.label("Rows are:");
             egui::ComboBox::from_id_salt("entity")
@@ -609,8 +611,12 @@ fn summary_ui(ui: &mut egui::Ui, preview: &mut Preview) {
             fail
         });
         ui.label("·");
-        let warn =
-            theme::bold(format!("{} warnings", theme::thousands(counts.warnings))).size(16.0);
+        let warn = theme::bold(format!(
+            "{} warning{}",
+            theme::thousands(counts.warnings),
+            if counts.warnings == 1 { "" } else { "s" }
+        ))
+        .size(16.0);
         ui.label(if counts.warnings > 0 {
             warn.color(WARN_TEXT)
         } else {

@@ -23,28 +23,29 @@ pub fn results_ui(
             if report.cancelled {
                 ui.label(theme::bold("Import cancelled").size(24.0).color(WARN_TEXT));
                 ui.label(format!(
-                    "{} rows were stored before you cancelled; the rest of the file was not imported.",
+                    "{} rows were stored before you cancelled; the rest of the file was not imported. Resume it from the Import card.",
                     theme::thousands(report.succeeded)
                 ));
-            }
-            ui.horizontal(|ui| {
-                ui.spacing_mut().item_spacing.x = 0.0;
-                ui.label(
-                    theme::bold(format!(
-                        "{} succeeded, ",
-                        theme::thousands(report.succeeded)
-                    ))
-                    .size(26.0)
-                    .color(OK_TEXT),
-                );
-                let failed =
-                    theme::bold(format!("{} failed", theme::thousands(report.failed))).size(26.0);
-                ui.label(if report.failed > 0 {
-                    failed.color(FAIL_TEXT)
-                } else {
-                    failed.weak()
+            } else {
+                ui.horizontal(|ui| {
+                    ui.spacing_mut().item_spacing.x = 0.0;
+                    ui.label(
+                        theme::bold(format!(
+                            "{} succeeded, ",
+                            theme::thousands(report.succeeded)
+                        ))
+                        .size(26.0)
+                        .color(OK_TEXT),
+                    );
+                    let failed = theme::bold(format!("{} failed", theme::thousands(report.failed)))
+                        .size(26.0);
+                    ui.label(if report.failed > 0 {
+                        failed.color(FAIL_TEXT)
+                    } else {
+                        failed.weak()
+                    });
                 });
-            });
+            }
         }
         Some(ImportOutcome::Stopped { reason, report }) => {
             ui.label(
@@ -70,12 +71,33 @@ pub fn results_ui(
     ui.add_space(8.0);
     buttons_ui(ui, Some(report), save_message, actions);
     ui.add_space(10.0);
-    if report.failures.is_empty() && !report.cancelled {
-        ui.label(
-            RichText::new("✔ Every row was imported.")
-                .color(OK_TEXT)
-                .size(16.0),
-        );
+    if !report.created_links.is_empty() {
+        let names: Vec<&str> = report
+            .created_links
+            .iter()
+            .take(8)
+            .map(|c| c.name.as_str())
+            .collect();
+        let more = report.created_links.len().saturating_sub(names.len());
+        ui.label(format!(
+            "Created for names the CRM lacked: {}{}",
+            names.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        ));
+        ui.add_space(6.0);
+    }
+    if report.failures.is_empty() {
+        if !report.cancelled {
+            ui.label(
+                RichText::new("✔ Every row was imported.")
+                    .color(OK_TEXT)
+                    .size(16.0),
+            );
+        }
         return;
     }
     ui.label(theme::bold(format!(
