@@ -45,12 +45,13 @@ fn main() {
             .iter()
             .find_map(|a| a.strip_prefix(name).and_then(number))
     };
-    let (contacts, xlsx) = (named("contacts="), named("xlsx="));
-    let (sizes, contacts, xlsx) = if sizes.is_empty() && contacts.is_none() && xlsx.is_none() {
-        (vec![500, 200_000, 1_000_000], 1_000_000, 1_000_000)
-    } else {
-        (sizes, contacts.unwrap_or(0), xlsx.unwrap_or(0))
-    };
+    let (contacts, xlsx, far) = (named("contacts="), named("xlsx="), named("far="));
+    let (sizes, contacts, xlsx, far) =
+        if sizes.is_empty() && contacts.is_none() && xlsx.is_none() && far.is_none() {
+            (vec![500, 200_000, 1_000_000], 1_000_000, 1_000_000, 200_000)
+        } else {
+            (sizes, contacts.unwrap_or(0), xlsx.unwrap_or(0), far.unwrap_or(0))
+        };
     let admin = std::env::var("PANTRY_BENCH_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
     let binary = PathBuf::from(env!("CARGO_BIN_EXE_pantry-import"));
@@ -138,6 +139,9 @@ fn main() {
     if xlsx > 0 {
         bench_xlsx(&admin, &binary, &work, xlsx, &mut table);
     }
+    if far > 0 {
+        bench_far(&admin, &binary, &work, far, &mut table);
+    }
     if contacts > 0 {
         let _ = writeln!(
             table,
@@ -158,6 +162,211 @@ fn main() {
     println!(
         "ratio = import time / \\copy time of the same finished rows into the same table (lower is better)"
     );
+}
+
+/// One-way delay the far-database run puts between client and server
+/// (30 ms round trip, as to a Supabase region next door).
+const FAR_DELAY: std::time::Duration = std::time::Duration::from_millis(15);
+
+/// The import against a database 15 ms away each way, through a
+/// latency-injecting proxy on 127.0.0.1, against `psql \copy` of the same
+/// finished rows through the same proxy. The proxy counts the turns (bursts
+/// of bytes from the client after the server spoke), about one per round trip.
+fn bench_far(admin: &str, binary: &Path, work: &Path, rows: u64, table: &mut String) {
+    let sheet = work.join(format!("far-{rows}.csv"));
+    generate(&sheet, rows);
+    let admin_url = url::Url::parse(admin).expect("PANTRY_BENCH_DATABASE_URL is a URL");
+    let upstream = format!(
+        "{}:{}",
+        admin_url.host_str().unwrap_or("127.0.0.1"),
+        admin_url.port().unwrap_or(5432)
+    );
+    let proxy = LatencyProxy::start(&upstream, FAR_DELAY);
+    let through_proxy = |url: &str| {
+        let mut url = url::Url::parse(url).expect("a database URL");
+        let _ = url.set_host(Some("127.0.0.1"));
+        let _ = url.set_port(Some(proxy.port));
+        url.to_string()
+    };
+    let import_db = fresh_database(admin, binary, &format!("pantry_bench_far_{rows}"));
+    let turns_before = proxy.turns();
+    let import = timed(Command::new(binary).args([
+        "import",
+        path(&sheet),
+        "--database-url",
+        &through_proxy(&import_db),
+        "--json",
+    ]));
+    let import_turns = proxy.turns() - turns_before;
+    let report: serde_json::Value = serde_json::from_str(&import.stdout).unwrap_or_default();
+    let stored = report["succeeded"].as_u64().unwrap_or(0);
+    let finished = work.join(format!("finished-far-{rows}.csv"));
+    psql(
+        &import_db,
+        &format!(
+            "\\copy (SELECT {} FROM organizations) TO '{}' WITH (FORMAT csv)",
+            columns(Entity::Organizations),
+            finished.display()
+        ),
+    );
+    let copy_db = fresh_database(admin, binary, &format!("pantry_bench_far_copy_{rows}"));
+    let turns_before = proxy.turns();
+    let copy = timed(Command::new("psql").args([
+        "-X",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        &through_proxy(&copy_db),
+        "-c",
+        &format!(
+            "\\copy organizations ({}) FROM '{}' WITH (FORMAT csv)",
+            columns(Entity::Organizations),
+            finished.display()
+        ),
+    ]));
+    let copy_turns = proxy.turns() - turns_before;
+    let _ = writeln!(
+        table,
+        "\n{:>14} | {:>9} | {:>11} | {:>9} | {:>6} | {:>12} | {:>12}",
+        "far rows", "import s", "import r/s", "\\copy s", "ratio", "import turns", "\\copy turns"
+    );
+    let _ = writeln!(
+        table,
+        "{:>14} | {:>9.3} | {:>11.0} | {:>9.3} | {:>6.2} | {:>12} | {:>12}",
+        rows,
+        import.seconds,
+        stored as f64 / import.seconds,
+        copy.seconds,
+        import.seconds / copy.seconds,
+        import_turns,
+        copy_turns,
+    );
+    eprintln!(
+        "  far ({} ms each way): stored {stored}; import {:.3}s in {import_turns} turns, \\copy {:.3}s in {copy_turns}",
+        FAR_DELAY.as_millis(),
+        import.seconds,
+        copy.seconds
+    );
+    drop_database(admin, &format!("pantry_bench_far_{rows}"));
+    drop_database(admin, &format!("pantry_bench_far_copy_{rows}"));
+    let _ = std::fs::remove_file(&sheet);
+    let _ = std::fs::remove_file(&finished);
+}
+
+/// A TCP proxy that delivers every chunk `delay` after it was read, in
+/// order, in both directions: a link with latency but no bandwidth limit.
+struct LatencyProxy {
+    port: u16,
+    turns: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl LatencyProxy {
+    fn start(upstream: &str, delay: std::time::Duration) -> LatencyProxy {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let port = listener.local_addr().expect("an address").port();
+        let turns = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counted = std::sync::Arc::clone(&turns);
+        let upstream = upstream.to_owned();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .expect("a runtime for the proxy");
+            runtime.block_on(async move {
+                listener.set_nonblocking(true).expect("non-blocking");
+                let listener = tokio::net::TcpListener::from_std(listener).expect("a listener");
+                while let Ok((client, _)) = listener.accept().await {
+                    let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                        continue;
+                    };
+                    let _ = client.set_nodelay(true);
+                    let _ = server.set_nodelay(true);
+                    let (client_read, client_write) = client.into_split();
+                    let (server_read, server_write) = server.into_split();
+                    // Whose turn it is: a client burst after the server spoke is a new turn.
+                    let server_spoke = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+                    tokio::spawn(delayed_pipe(
+                        client_read,
+                        server_write,
+                        delay,
+                        Side::Client {
+                            turns: std::sync::Arc::clone(&counted),
+                            server_spoke: std::sync::Arc::clone(&server_spoke),
+                        },
+                    ));
+                    tokio::spawn(delayed_pipe(
+                        server_read,
+                        client_write,
+                        delay,
+                        Side::Server { server_spoke },
+                    ));
+                }
+            });
+        });
+        LatencyProxy { port, turns }
+    }
+
+    fn turns(&self) -> u64 {
+        self.turns.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Which way a pipe carries bytes, for counting turns.
+enum Side {
+    Client {
+        turns: std::sync::Arc<std::sync::atomic::AtomicU64>,
+        server_spoke: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    },
+    Server {
+        server_spoke: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    },
+}
+
+/// Copies `from` to `to`, each chunk `delay` after it was read, in order.
+async fn delayed_pipe(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    delay: std::time::Duration,
+    side: Side,
+) {
+    use std::sync::atomic::Ordering::Relaxed;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (sender, mut receiver) =
+        tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+    let writer = tokio::spawn(async move {
+        while let Some((due, bytes)) = receiver.recv().await {
+            tokio::time::sleep_until(due).await;
+            if to.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown().await;
+    });
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let read = match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(read) => read,
+        };
+        match &side {
+            Side::Client {
+                turns,
+                server_spoke,
+            } => {
+                if server_spoke.swap(false, Relaxed) {
+                    turns.fetch_add(1, Relaxed);
+                }
+            }
+            Side::Server { server_spoke } => server_spoke.store(true, Relaxed),
+        }
+        let due = tokio::time::Instant::now() + delay;
+        if sender.send((due, buffer[..read].to_vec())).is_err() {
+            break;
+        }
+    }
+    drop(sender);
+    let _ = writer.await;
 }
 
 /// The same broker rows as a CSV and as an `.xlsx` workbook: `check` of
