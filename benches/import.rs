@@ -50,7 +50,12 @@ fn main() {
         if sizes.is_empty() && contacts.is_none() && xlsx.is_none() && far.is_none() {
             (vec![500, 200_000, 1_000_000], 1_000_000, 1_000_000, 200_000)
         } else {
-            (sizes, contacts.unwrap_or(0), xlsx.unwrap_or(0), far.unwrap_or(0))
+            (
+                sizes,
+                contacts.unwrap_or(0),
+                xlsx.unwrap_or(0),
+                far.unwrap_or(0),
+            )
         };
     let admin = std::env::var("PANTRY_BENCH_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
@@ -285,7 +290,8 @@ impl LatencyProxy {
                     let (client_read, client_write) = client.into_split();
                     let (server_read, server_write) = server.into_split();
                     // Whose turn it is: a client burst after the server spoke is a new turn.
-                    let server_spoke = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+                    let server_spoke =
+                        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
                     tokio::spawn(delayed_pipe(
                         client_read,
                         server_write,

@@ -77,3 +77,52 @@ async fn cancel_stops_between_batches_and_reports_what_was_committed() {
     assert!((2_000..200_000).contains(&stored), "{stored}");
     assert_eq!(report.total, stored);
 }
+
+/// A batch the database refuses is split until the refused row stands
+/// alone: only it fails, with the database's reason, and the history's
+/// counts match the table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_row_fails_alone_with_the_database_reason() {
+    let db = TestDatabase::migrated().await;
+    db.client()
+        .await
+        .batch_execute(
+            "CREATE FUNCTION refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 IF NEW.name = 'Account 1500' THEN
+                     RAISE EXCEPTION 'this CRM does not take Account 1500';
+                 END IF;
+                 RETURN NEW;
+             END $$;
+             CREATE TRIGGER refuse_one BEFORE INSERT ON organizations
+                 FOR EACH ROW EXECUTE FUNCTION refuse_one();",
+        )
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_accounts(dir.path(), 3_000);
+    let options = ImportOptions {
+        batch_size: 1_000,
+        ..ImportOptions::default()
+    };
+    let report = import_file(&path, &db.settings(), &options, ImportProgress::new(None))
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.total, report.succeeded, report.failed),
+        (3_000, 2_999, 1)
+    );
+    assert_eq!(report.failures.len(), 1);
+    // Account 1500 is on spreadsheet row 1502 (header row 1, Account 0 on row 2).
+    assert_eq!(report.failures[0].row, 1_502);
+    assert_eq!(
+        report.failures[0].message,
+        "The database refused the row: this CRM does not take Account 1500"
+    );
+    assert_eq!(db.count("SELECT count(*) FROM organizations").await, 2_999);
+    assert_eq!(
+        db.count("SELECT succeeded::bigint * 10000 + failed FROM import_batches")
+            .await,
+        2_999 * 10_000 + 1
+    );
+}
