@@ -25,6 +25,9 @@ use std::time::Instant;
 
 use pantry_import::entity::Entity;
 
+mod common;
+use common::{drop_database, fresh_database, path, psql};
+
 struct Run {
     seconds: f64,
     peak_kib: u64,
@@ -622,10 +625,6 @@ fn bench_contacts(admin: &str, binary: &Path, work: &Path, rows: u64, table: &mu
     }
 }
 
-fn path(p: &Path) -> &str {
-    p.to_str().expect("temporary paths are UTF-8")
-}
-
 /// Runs a command under `/usr/bin/time -v`, returning wall time and peak RSS.
 fn timed(command: &mut Command) -> Run {
     let program = command.get_program().to_owned();
@@ -655,41 +654,6 @@ fn timed(command: &mut Command) -> Run {
         peak_kib,
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
     }
-}
-
-fn psql(url: &str, command: &str) {
-    let status = Command::new("psql")
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", command])
-        .status()
-        .expect("psql runs");
-    assert!(status.success(), "psql {command}");
-}
-
-fn with_database(admin: &str, database: &str) -> String {
-    let mut url = url::Url::parse(admin).expect("PANTRY_BENCH_DATABASE_URL is a postgres:// URL");
-    url.set_path(&format!("/{database}"));
-    url.to_string()
-}
-
-fn drop_database(admin: &str, name: &str) {
-    psql(
-        admin,
-        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-    );
-}
-
-/// A new database with the CRM schema, its URL.
-fn fresh_database(admin: &str, binary: &Path, name: &str) -> String {
-    drop_database(admin, name);
-    psql(admin, &format!("CREATE DATABASE {name}"));
-    let url = with_database(admin, name);
-    let status = Command::new(binary)
-        .args(["migrate", "--database-url", &url])
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("migrate runs");
-    assert!(status.success(), "migrate {name}");
-    url
 }
 
 /// Deterministic pseudo-random numbers, so every run generates the same sheets.

@@ -46,10 +46,9 @@ pub fn take_ready<T: Send + 'static>(slot: &mut Option<Task<T>>) -> Option<Resul
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn a_task_that_panics_still_answers_with_an_error() {
+        use super::{Task, egui, spawn, take_ready};
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -1,0 +1,45 @@
+//! What both benchmarks need: throwaway databases with the CRM schema,
+//! through `psql` and `pantry-import migrate`.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::Command;
+
+pub fn path(p: &Path) -> &str {
+    p.to_str().expect("temporary paths are UTF-8")
+}
+
+pub fn psql(url: &str, command: &str) {
+    let status = Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", command])
+        .status()
+        .expect("psql runs");
+    assert!(status.success(), "psql {command}");
+}
+
+pub fn with_database(admin: &str, database: &str) -> String {
+    let mut url = url::Url::parse(admin).expect("PANTRY_BENCH_DATABASE_URL is a postgres:// URL");
+    url.set_path(&format!("/{database}"));
+    url.to_string()
+}
+
+pub fn drop_database(admin: &str, name: &str) {
+    psql(
+        admin,
+        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+    );
+}
+
+/// A new database with the CRM schema, its URL.
+pub fn fresh_database(admin: &str, binary: &Path, name: &str) -> String {
+    drop_database(admin, name);
+    psql(admin, &format!("CREATE DATABASE {name}"));
+    let url = with_database(admin, name);
+    let status = Command::new(binary)
+        .args(["migrate", "--database-url", &url])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("migrate runs");
+    assert!(status.success(), "migrate {name}");
+    url
+}
