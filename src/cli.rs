@@ -3,7 +3,7 @@
 //! Exit status: 0 every row imported (or would be), 1 some rows failed,
 //! 2 the run could not happen, with a one-line reason on stderr.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -383,7 +383,11 @@ fn finish(
             .with_context(|| format!("cannot write the error report {}", path.display()))?;
     }
     if json {
-        println!("{}", report.to_json());
+        let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+        report
+            .write_json(&mut stdout)
+            .context("cannot write the JSON report")?;
+        writeln!(stdout).context("cannot write the JSON report")?;
     } else {
         print!("{}", report.summary(verb));
     }

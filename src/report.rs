@@ -92,9 +92,13 @@ impl ImportReport {
         elapsed: Duration,
     ) -> ImportReport {
         issues.sort_by_key(|i| i.row);
-        let (failures, warning_list): (Vec<_>, Vec<_>) = issues
-            .into_iter()
-            .partition(|i| i.severity == Severity::Error);
+        // Failures move out; the warnings stay where they are, so a long
+        // list of them is never held twice.
+        let failures: Vec<RowIssue> = issues
+            .extract_if(.., |i| i.severity == Severity::Error)
+            .collect();
+        let mut warning_list = issues;
+        warning_list.shrink_to_fit();
         let mut notices = notices;
         if total == 0 && !cancelled {
             notices.push(FileNotice {
@@ -125,14 +129,31 @@ impl ImportReport {
 
     /// The spec's JSON object.
     pub fn to_json(&self) -> String {
-        let mut value = serde_json::to_value(self).unwrap_or_default();
-        if let Some(object) = value.as_object_mut() {
-            object.insert(
-                "created_organizations".to_owned(),
-                serde_json::to_value(&self.created_links).unwrap_or_default(),
-            );
+        let mut out = Vec::new();
+        match self.write_json(&mut out) {
+            Ok(()) => String::from_utf8_lossy(&out).into_owned(),
+            Err(e) => format!("{{\"error\":\"{e}\"}}"),
         }
-        serde_json::to_string_pretty(&value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    /// Writes the spec's JSON object to `out` as it goes: a report of a
+    /// quarter of a million warnings is never held twice, as a tree.
+    pub fn write_json(&self, out: impl Write) -> Result<(), serde_json::Error> {
+        /// The report plus the list of created organizations (the report
+        /// itself gives only their number, as `created_links`).
+        #[derive(Serialize)]
+        struct Json<'a> {
+            #[serde(flatten)]
+            report: &'a ImportReport,
+            created_organizations: &'a [CreatedOrganization],
+        }
+        serde_json::to_writer_pretty(
+            out,
+            &Json {
+                report: self,
+                created_organizations: &self.created_links,
+            },
+        )
     }
 
     /// A few lines for a terminal: the counts, then the failed rows.
