@@ -98,29 +98,14 @@ fn main() {
         let report: serde_json::Value = serde_json::from_str(&import.stdout).unwrap_or_default();
         let stored = report["succeeded"].as_u64().unwrap_or(0);
 
-        let finished = work.join(format!("finished-{rows}.csv"));
-        psql(
+        let copy = copy_finished_organizations(
+            &admin,
+            &binary,
+            &work,
             &import_db,
-            &format!(
-                "\\copy (SELECT {} FROM organizations) TO '{}' WITH (FORMAT csv)",
-                columns(Entity::Organizations),
-                finished.display()
-            ),
+            &format!("pantry_bench_copy_{rows}"),
+            str::to_owned,
         );
-        let copy_db = fresh_database(&admin, &binary, &format!("pantry_bench_copy_{rows}"));
-        let copy = timed(Command::new("psql").args([
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            &copy_db,
-            "-c",
-            &format!(
-                "\\copy organizations ({}) FROM '{}' WITH (FORMAT csv)",
-                columns(Entity::Organizations),
-                finished.display()
-            ),
-        ]));
 
         let _ = writeln!(
             table,
@@ -140,9 +125,7 @@ fn main() {
             report["failed"], import.seconds, copy.seconds
         );
         drop_database(&admin, &format!("pantry_bench_import_{rows}"));
-        drop_database(&admin, &format!("pantry_bench_copy_{rows}"));
         let _ = std::fs::remove_file(&sheet);
-        let _ = std::fs::remove_file(&finished);
     }
     if xlsx > 0 {
         bench_xlsx(&admin, &binary, &work, xlsx, &mut table);
@@ -170,6 +153,45 @@ fn main() {
     println!(
         "ratio = import time / \\copy time of the same finished rows into the same table (lower is better)"
     );
+}
+
+/// The anchor: exports the organizations `from` holds (the import's finished
+/// rows), then times `psql \copy` of them into a fresh database named `name`,
+/// reached through `reach` (the proxy of the far run, or directly).
+fn copy_finished_organizations(
+    admin: &str,
+    binary: &Path,
+    work: &Path,
+    from: &str,
+    name: &str,
+    reach: impl Fn(&str) -> String,
+) -> Run {
+    let finished = work.join(format!("finished-{name}.csv"));
+    psql(
+        from,
+        &format!(
+            "\\copy (SELECT {} FROM organizations) TO '{}' WITH (FORMAT csv)",
+            columns(Entity::Organizations),
+            finished.display()
+        ),
+    );
+    let copy_db = fresh_database(admin, binary, name);
+    let copy = timed(Command::new("psql").args([
+        "-X",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        &reach(&copy_db),
+        "-c",
+        &format!(
+            "\\copy organizations ({}) FROM '{}' WITH (FORMAT csv)",
+            columns(Entity::Organizations),
+            finished.display()
+        ),
+    ]));
+    drop_database(admin, name);
+    let _ = std::fs::remove_file(&finished);
+    copy
 }
 
 /// One-way delay the far-database run puts between client and server
@@ -208,30 +230,15 @@ fn bench_far(admin: &str, binary: &Path, work: &Path, rows: u64, table: &mut Str
     let import_turns = proxy.turns() - turns_before;
     let report: serde_json::Value = serde_json::from_str(&import.stdout).unwrap_or_default();
     let stored = report["succeeded"].as_u64().unwrap_or(0);
-    let finished = work.join(format!("finished-far-{rows}.csv"));
-    psql(
-        &import_db,
-        &format!(
-            "\\copy (SELECT {} FROM organizations) TO '{}' WITH (FORMAT csv)",
-            columns(Entity::Organizations),
-            finished.display()
-        ),
-    );
-    let copy_db = fresh_database(admin, binary, &format!("pantry_bench_far_copy_{rows}"));
     let turns_before = proxy.turns();
-    let copy = timed(Command::new("psql").args([
-        "-X",
-        "-q",
-        "-v",
-        "ON_ERROR_STOP=1",
-        &through_proxy(&copy_db),
-        "-c",
-        &format!(
-            "\\copy organizations ({}) FROM '{}' WITH (FORMAT csv)",
-            columns(Entity::Organizations),
-            finished.display()
-        ),
-    ]));
+    let copy = copy_finished_organizations(
+        admin,
+        binary,
+        work,
+        &import_db,
+        &format!("pantry_bench_far_copy_{rows}"),
+        through_proxy,
+    );
     let copy_turns = proxy.turns() - turns_before;
     let _ = writeln!(
         table,
@@ -256,9 +263,7 @@ fn bench_far(admin: &str, binary: &Path, work: &Path, rows: u64, table: &mut Str
         copy.seconds
     );
     drop_database(admin, &format!("pantry_bench_far_{rows}"));
-    drop_database(admin, &format!("pantry_bench_far_copy_{rows}"));
     let _ = std::fs::remove_file(&sheet);
-    let _ = std::fs::remove_file(&finished);
 }
 
 /// A TCP proxy that delivers every chunk `delay` after it was read, in
@@ -404,29 +409,14 @@ fn bench_xlsx(admin: &str, binary: &Path, work: &Path, rows: u64, table: &mut St
     ]));
     let report: serde_json::Value = serde_json::from_str(&import.stdout).unwrap_or_default();
     let stored = report["succeeded"].as_u64().unwrap_or(0);
-    let finished = work.join(format!("finished-xlsx-{rows}.csv"));
-    psql(
+    let copy = copy_finished_organizations(
+        admin,
+        binary,
+        work,
         &import_db,
-        &format!(
-            "\\copy (SELECT {} FROM organizations) TO '{}' WITH (FORMAT csv)",
-            columns(Entity::Organizations),
-            finished.display()
-        ),
+        &format!("pantry_bench_xlsx_copy_{rows}"),
+        str::to_owned,
     );
-    let copy_db = fresh_database(admin, binary, &format!("pantry_bench_xlsx_copy_{rows}"));
-    let copy = timed(Command::new("psql").args([
-        "-X",
-        "-q",
-        "-v",
-        "ON_ERROR_STOP=1",
-        &copy_db,
-        "-c",
-        &format!(
-            "\\copy organizations ({}) FROM '{}' WITH (FORMAT csv)",
-            columns(Entity::Organizations),
-            finished.display()
-        ),
-    ]));
     let _ = writeln!(
         table,
         "\n{:>14} | {:>9} | {:>10} | {:>11} | {:>9} | {:>9} | {:>6} | {:>11}",
@@ -458,8 +448,7 @@ fn bench_xlsx(admin: &str, binary: &Path, work: &Path, rows: u64, table: &mut St
         check_csv.seconds
     );
     drop_database(admin, &format!("pantry_bench_xlsx_{rows}"));
-    drop_database(admin, &format!("pantry_bench_xlsx_copy_{rows}"));
-    for file in [&csv_sheet, &xlsx_sheet, &finished] {
+    for file in [&csv_sheet, &xlsx_sheet] {
         let _ = std::fs::remove_file(file);
     }
 }
