@@ -630,3 +630,29 @@ fn a_workbook_opens_on_its_first_sheet_with_recognisable_rows() {
     );
     harness.get_by_label("Import 3 organizations");
 }
+
+/// Switching from the connection string to the fields keeps the database.
+#[test]
+fn the_fields_take_over_the_connection_string() {
+    let mut harness = window(Some(data("contacts.csv")));
+    wait_for(&mut harness, "the preview", PantryApp::preview_ready);
+    harness
+        .state_mut()
+        .connection
+        .fill_from_url("postgres://broker@db.example.com:6543/crm?sslmode=require");
+    harness.run_steps(2);
+    harness.get_by_label("Host and user").click();
+    harness.run_steps(2);
+    let form = &harness.state().connection;
+    assert!(!form.use_url);
+    assert_eq!(
+        (
+            form.host.as_str(),
+            form.port.as_str(),
+            form.database.as_str(),
+            form.user.as_str()
+        ),
+        ("db.example.com", "6543", "crm", "broker")
+    );
+    assert_eq!(form.tls, pantry_import::database::TlsMode::Require);
+}

@@ -91,6 +91,18 @@ impl ConnectionForm {
         self.status = ConnectionStatus::Untested;
     }
 
+    /// Copies host, port, database, user and TLS mode from the connection
+    /// string into the fields, when it can be read.
+    pub fn fill_fields_from_url(&mut self) {
+        if let Ok(settings) = ConnectionSettings::parse(&self.url) {
+            self.host = settings.host();
+            self.port = settings.port().to_string();
+            self.database = settings.database().to_owned();
+            self.user = settings.user().to_owned();
+            self.tls = settings.tls();
+        }
+    }
+
     /// What to remember: the form without its password.
     pub fn remembered(&self) -> RememberedConnection {
         RememberedConnection {
@@ -249,6 +261,10 @@ pub fn connection_ui(ui: &mut egui::Ui, form: &mut ConnectionForm, actions: &mut
         ui.selectable_value(&mut form.use_url, false, "Host and user");
         ui.selectable_value(&mut form.use_url, true, "Connection string");
     });
+    if before.0 && !form.use_url {
+        // The same database, field by field (the password stays to be typed).
+        form.fill_fields_from_url();
+    }
     ui.add_space(4.0);
     if form.use_url {
         let label = ui.label("Connection string");
