@@ -364,6 +364,8 @@ pub struct RowMapper {
     date_orders: Vec<DateOrder>,
     /// Per duplicate key of the description: the first row of each key.
     keys_seen: Vec<FirstRows>,
+    /// Per duplicate key: where its fields are among a record's values.
+    key_positions: Vec<Vec<usize>>,
     hasher: ahash::RandomState,
     /// Reused for duplicate keys, so no row allocates for them.
     key_scratch: String,
@@ -395,6 +397,20 @@ impl RowMapper {
                 .duplicate_keys
                 .iter()
                 .map(|_| FirstRows::default())
+                .collect(),
+            key_positions: description
+                .duplicate_keys
+                .iter()
+                .map(|key| {
+                    key.fields
+                        .iter()
+                        .filter_map(|column| {
+                            description
+                                .stored_fields()
+                                .position(|f| f.column == *column)
+                        })
+                        .collect()
+                })
                 .collect(),
             hasher: ahash::RandomState::new(),
             key_scratch: String::new(),
@@ -794,16 +810,11 @@ impl RowMapper {
     /// The same record twice in one file is worth a look, never a failure.
     fn warn_duplicates(&mut self, values: &[Value], out: &mut RowWork) {
         let description = self.columns.description;
-        let stored: Vec<&FieldSpec> = description.stored_fields().collect();
-        let value_of = |column: &str| {
-            stored
-                .iter()
-                .position(|f| f.column == column)
-                .and_then(|i| values.get(i))
-                .and_then(Value::to_text)
-        };
         for (key_index, key) in description.duplicate_keys.iter().enumerate() {
-            let parts: Vec<Cow<'_, str>> = key.fields.iter().filter_map(|c| value_of(c)).collect();
+            let parts: Vec<Cow<'_, str>> = self.key_positions[key_index]
+                .iter()
+                .filter_map(|&position| values.get(position).and_then(Value::to_text))
+                .collect();
             if parts.len() < key.fields.len() {
                 // The next key decides ("by SKU, else by name").
                 continue;
