@@ -50,6 +50,27 @@ fn import_finished(app: &PantryApp) -> bool {
     app.import.as_ref().is_some_and(|run| !run.is_running())
 }
 
+/// Connects to `db`, clicks `import_button`, and cancels once a batch is in,
+/// so the test sees a partial import.
+fn import_then_cancel(
+    harness: &mut Harness<'static, PantryApp>,
+    db: &TestDatabase,
+    import_button: &str,
+) {
+    wait_for(harness, "the preview", PantryApp::preview_ready);
+    harness.state_mut().connection.fill_from_url(&db.url);
+    // The form changes shape; let the layout settle before clicking.
+    harness.run_steps(2);
+    harness.get_by_label(import_button).click();
+    wait_for(harness, "the first batch", |app| {
+        app.import
+            .as_ref()
+            .is_some_and(|run| run.progress.snapshot().batches_done >= 1)
+    });
+    harness.get_by_label("Cancel").click();
+    wait_for(harness, "the import to stop", import_finished);
+}
+
 #[test]
 fn a_messy_file_shows_its_counts_and_problems_without_a_database() {
     let mut harness = window(Some(data("broker_accounts_1252.csv")));
@@ -332,27 +353,8 @@ fn cancel_stops_the_import_and_says_what_was_stored() {
     let rt = runtime();
     let db = rt.block_on(TestDatabase::migrated());
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("big.csv");
-    let mut text = String::from("Organizations,CITY\n");
-    for i in 0..150_000 {
-        text.push_str(&format!("Account {i},Chicago\n"));
-    }
-    std::fs::write(&path, text).unwrap();
-
-    let mut harness = window(Some(path));
-    wait_for(&mut harness, "the preview", PantryApp::preview_ready);
-    harness.state_mut().connection.fill_from_url(&db.url);
-    // The form changes shape; let the layout settle before clicking.
-    harness.run_steps(2);
-    harness.get_by_label("Import 150,000 organizations").click();
-    // Cancel once a batch is in, so the test sees a partial import.
-    wait_for(&mut harness, "the first batch", |app| {
-        app.import
-            .as_ref()
-            .is_some_and(|run| run.progress.snapshot().batches_done >= 1)
-    });
-    harness.get_by_label("Cancel").click();
-    wait_for(&mut harness, "the import to stop", import_finished);
+    let mut harness = window(Some(common::write_accounts(dir.path(), 150_000)));
+    import_then_cancel(&mut harness, &db, "Import 150,000 organizations");
     harness.get_by_label("Import cancelled");
     let report = harness
         .state()
@@ -430,19 +432,8 @@ fn a_cancelled_import_resumes_with_honest_words_and_counts() {
     let rt = runtime();
     let db = rt.block_on(TestDatabase::migrated());
     let dir = tempfile::tempdir().unwrap();
-    let path = common::write_accounts(dir.path(), 100_000);
-    let mut harness = window(Some(path));
-    wait_for(&mut harness, "the preview", PantryApp::preview_ready);
-    harness.state_mut().connection.fill_from_url(&db.url);
-    harness.run_steps(2);
-    harness.get_by_label("Import 100,000 organizations").click();
-    wait_for(&mut harness, "the first batch", |app| {
-        app.import
-            .as_ref()
-            .is_some_and(|run| run.progress.snapshot().batches_done >= 1)
-    });
-    harness.get_by_label("Cancel").click();
-    wait_for(&mut harness, "the import to stop", import_finished);
+    let mut harness = window(Some(common::write_accounts(dir.path(), 100_000)));
+    import_then_cancel(&mut harness, &db, "Import 100,000 organizations");
     let stored = rt.block_on(db.count("SELECT count(*) FROM organizations")) as u64;
     assert!((20_000..100_000).contains(&stored), "{stored}");
     harness.get_by_label("Import cancelled");
