@@ -37,8 +37,14 @@ pub struct CopyBatch {
 impl CopyBatch {
     /// An empty batch with room for about `rows` rows.
     pub fn with_capacity(rows: usize) -> CopyBatch {
+        CopyBatch::with_room(rows, 256)
+    }
+
+    /// An empty batch with room for `rows` rows of about `row_bytes` each
+    /// (a good guess keeps the buffer from doubling past what it needs).
+    pub fn with_room(rows: usize, row_bytes: usize) -> CopyBatch {
         CopyBatch {
-            tuples: BytesMut::with_capacity(rows * 256),
+            tuples: BytesMut::with_capacity(rows.saturating_mul(row_bytes)),
             starts: Vec::with_capacity(rows),
             source_rows: Vec::with_capacity(rows),
         }
@@ -107,25 +113,58 @@ impl CopyBatch {
         &self.source_rows
     }
 
-    /// A complete COPY stream (header, the tuples of `rows`, trailer).
-    pub fn payload(&self, rows: Range<usize>) -> Bytes {
-        let start = self
-            .starts
-            .get(rows.start)
-            .copied()
-            .unwrap_or(self.tuples.len());
-        let end = self
-            .starts
-            .get(rows.end)
-            .copied()
-            .unwrap_or(self.tuples.len());
-        let mut out = BytesMut::with_capacity(end - start + SIGNATURE.len() + 10);
-        out.put_slice(SIGNATURE);
-        out.put_i32(0); // flags
-        out.put_i32(0); // header extension length
-        out.put_slice(&self.tuples[start..end]);
-        out.put_i16(-1);
-        out.freeze()
+    /// The encoded size, for sizing the next batch.
+    pub fn bytes(&self) -> usize {
+        self.tuples.len()
+    }
+
+    /// The batch, done: its tuples can now be sent in slices without copying.
+    pub fn freeze(self) -> ReadyBatch {
+        ReadyBatch {
+            tuples: self.tuples.freeze(),
+            starts: self.starts,
+            source_rows: self.source_rows,
+        }
+    }
+}
+
+/// A batch ready to send: any run of its rows is a COPY stream made of the
+/// header, a slice of the tuples (shared, not copied) and the trailer.
+#[derive(Debug)]
+pub struct ReadyBatch {
+    tuples: Bytes,
+    starts: Vec<usize>,
+    source_rows: Vec<u64>,
+}
+
+impl ReadyBatch {
+    /// Number of rows in the batch.
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// Whether the batch holds no rows.
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    /// The spreadsheet row numbers of the batch's rows, in order.
+    pub fn source_rows(&self) -> &[u64] {
+        &self.source_rows
+    }
+
+    /// A complete COPY stream of `rows`: header, tuples, trailer.
+    pub fn payload(&self, rows: Range<usize>) -> [Bytes; 3] {
+        let at = |index: usize| self.starts.get(index).copied().unwrap_or(self.tuples.len());
+        let mut header = BytesMut::with_capacity(SIGNATURE.len() + 8);
+        header.put_slice(SIGNATURE);
+        header.put_i32(0); // flags
+        header.put_i32(0); // header extension length
+        [
+            header.freeze(),
+            self.tuples.slice(at(rows.start)..at(rows.end)),
+            Bytes::from_static(&[0xff, 0xff]), // -1: no more tuples
+        ]
     }
 }
 

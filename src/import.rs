@@ -12,7 +12,7 @@ use futures_util::SinkExt;
 use tokio::sync::mpsc;
 use tokio_postgres::types::Type;
 
-use crate::copy_format::{CopyBatch, copy_statement};
+use crate::copy_format::{CopyBatch, ReadyBatch, copy_statement};
 use crate::database::{ConnectError, ConnectionSettings, database_reason};
 use crate::entity::{Entity, EntityDescription};
 use crate::history::{self, ImportBatch, ImportStatus};
@@ -336,10 +336,10 @@ struct ReadChunk {
 }
 
 impl ReadChunk {
-    fn new(rows: usize, encodes: bool) -> ReadChunk {
+    fn new(rows: usize, encodes: bool, row_bytes: usize) -> ReadChunk {
         ReadChunk {
             records: Vec::with_capacity(if encodes { 0 } else { rows }),
-            encoded: CopyBatch::with_capacity(if encodes { rows } else { 0 }),
+            encoded: CopyBatch::with_room(if encodes { rows } else { 0 }, row_bytes),
             issues: Vec::new(),
             invalid_rows: 0,
             end: None,
@@ -472,7 +472,9 @@ pub async fn import_file(
     let reader = std::thread::Builder::new()
         .name("pantry-import reader".to_owned())
         .spawn(move || {
-            let mut chunk = ReadChunk::new(chunk_rows, encodes);
+            // Each batch is sized by the last one's rows, plus a margin.
+            let mut row_bytes = 256;
+            let mut chunk = ReadChunk::new(chunk_rows, encodes, row_bytes);
             let mut closed = false;
             let mut stopped_early = false;
             let mut counter = ReadCounter::start(&reader_progress, &mapped);
@@ -493,7 +495,13 @@ pub async fn import_file(
                 }
                 chunk.issues.extend(outcome.issues);
                 if chunk.len() >= chunk_rows {
-                    let full = std::mem::replace(&mut chunk, ReadChunk::new(chunk_rows, encodes));
+                    if !chunk.encoded.is_empty() {
+                        row_bytes = chunk.encoded.bytes() / chunk.encoded.len() + 32;
+                    }
+                    let full = std::mem::replace(
+                        &mut chunk,
+                        ReadChunk::new(chunk_rows, encodes, row_bytes),
+                    );
                     if sender.blocking_send(full).is_err() {
                         closed = true;
                         return false;
@@ -549,15 +557,8 @@ pub async fn import_file(
         issues.extend(chunk.issues);
         if !chunk.batch.is_empty() || chunk.unlinked_rows > 0 {
             let rows = chunk.batch.len() as u64;
-            match load_batch(
-                &client,
-                &statement,
-                &chunk.batch,
-                import_id,
-                chunk.unlinked_rows,
-            )
-            .await
-            {
+            let batch = chunk.batch.freeze();
+            match load_batch(&client, &statement, &batch, import_id, chunk.unlinked_rows).await {
                 Ok(refusals) => {
                     let stored = rows - refusals.len() as u64;
                     succeeded += stored;
@@ -781,7 +782,7 @@ fn fatal_reason(error: &tokio_postgres::Error) -> String {
 async fn load_batch(
     client: &tokio_postgres::Client,
     statement: &str,
-    batch: &CopyBatch,
+    batch: &ReadyBatch,
     import_id: i64,
     already_failed: u64,
 ) -> Result<Vec<RowIssue>, String> {
@@ -833,7 +834,7 @@ async fn load_batch(
 async fn copy_rows(
     client: &tokio_postgres::Client,
     statement: &str,
-    batch: &CopyBatch,
+    batch: &ReadyBatch,
     rows: std::ops::Range<usize>,
     import_id: i64,
 ) -> Result<(), tokio_postgres::Error> {
@@ -849,7 +850,10 @@ async fn copy_rows(
         let statement = prepared?;
         let sink = client.copy_in::<_, bytes::Bytes>(&statement).await?;
         let mut sink = std::pin::pin!(sink);
-        sink.send(batch.payload(rows)).await?;
+        let [header, tuples, trailer] = batch.payload(rows);
+        sink.feed(header).await?;
+        sink.feed(tuples).await?;
+        sink.send(trailer).await?;
         let (finished, committed) =
             tokio::join!(sink.as_mut().finish(), client.batch_execute("COMMIT"));
         finished?;
