@@ -108,11 +108,6 @@ impl CopyBatch {
         self.starts.is_empty()
     }
 
-    /// The spreadsheet row numbers of the batch's rows, in order.
-    pub fn source_rows(&self) -> &[u64] {
-        &self.source_rows
-    }
-
     /// The encoded size, for sizing the next batch.
     pub fn bytes(&self) -> usize {
         self.tuples.len()

@@ -14,7 +14,7 @@ use serde::Serialize;
 use tokio_postgres::types::Type;
 use uuid::Uuid;
 
-use crate::entity::{Entity, EntityDescription, FieldSpec, LinkTarget};
+use crate::entity::{Entity, FieldSpec, LinkTarget};
 use crate::mapping::{Record, RowIssue, Value};
 use crate::values::shorten;
 
@@ -137,7 +137,6 @@ pub struct ResolvedBatch {
 /// every name it has looked up.
 #[derive(Debug)]
 pub struct LinkResolver {
-    description: &'static EntityDescription,
     /// Link fields: (index among stored fields, spec, policy, label).
     links: Vec<(usize, &'static FieldSpec, LinkPolicy, String)>,
     known: HashMap<(Entity, String), Vec<Candidate>>,
@@ -162,7 +161,6 @@ impl LinkResolver {
         // within the row's organization.
         links.sort_by_key(|(_, f, _, _)| f.link().map(|t| t.within_organization));
         LinkResolver {
-            description,
             links,
             known: HashMap::new(),
             created: Vec::new(),
@@ -474,11 +472,6 @@ impl LinkResolver {
             );
         }
         Ok(())
-    }
-
-    /// The entity the resolver links for.
-    pub fn entity(&self) -> Entity {
-        self.description.entity
     }
 }
 

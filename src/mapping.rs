@@ -1084,11 +1084,6 @@ impl ImportNotes {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Whether nothing is kept.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// The JSON object text, or `None` when there is nothing to keep.
     pub fn to_json(&self) -> Option<String> {
         if self.entries.is_empty() {
