@@ -88,15 +88,7 @@ fn main() {
         let check = timed(Command::new(&binary).args(["check", path(&sheet), "--json"]));
 
         let import_db = fresh_database(&admin, &binary, &format!("pantry_bench_import_{rows}"));
-        let import = timed(Command::new(&binary).args([
-            "import",
-            path(&sheet),
-            "--database-url",
-            &import_db,
-            "--json",
-        ]));
-        let report: serde_json::Value = serde_json::from_str(&import.stdout).unwrap_or_default();
-        let stored = report["succeeded"].as_u64().unwrap_or(0);
+        let (import, stored, failed) = timed_import(&binary, &sheet, &import_db);
 
         let copy = copy_finished_organizations(
             &admin,
@@ -122,7 +114,7 @@ fn main() {
         );
         eprintln!(
             "  stored {stored} of {rows} (failed {}); import {:.3}s, \\copy {:.3}s",
-            report["failed"], import.seconds, copy.seconds
+            failed, import.seconds, copy.seconds
         );
         drop_database(&admin, &format!("pantry_bench_import_{rows}"));
         let _ = std::fs::remove_file(&sheet);
@@ -220,16 +212,8 @@ fn bench_far(admin: &str, binary: &Path, work: &Path, rows: u64, table: &mut Str
     };
     let import_db = fresh_database(admin, binary, &format!("pantry_bench_far_{rows}"));
     let turns_before = proxy.turns();
-    let import = timed(Command::new(binary).args([
-        "import",
-        path(&sheet),
-        "--database-url",
-        &through_proxy(&import_db),
-        "--json",
-    ]));
+    let (import, stored, _) = timed_import(binary, &sheet, &through_proxy(&import_db));
     let import_turns = proxy.turns() - turns_before;
-    let report: serde_json::Value = serde_json::from_str(&import.stdout).unwrap_or_default();
-    let stored = report["succeeded"].as_u64().unwrap_or(0);
     let turns_before = proxy.turns();
     let copy = copy_finished_organizations(
         admin,
@@ -400,15 +384,7 @@ fn bench_xlsx(admin: &str, binary: &Path, work: &Path, rows: u64, table: &mut St
     let check_csv = timed(Command::new(binary).args(["check", path(&csv_sheet), "--json"]));
     let check_xlsx = timed(Command::new(binary).args(["check", path(&xlsx_sheet), "--json"]));
     let import_db = fresh_database(admin, binary, &format!("pantry_bench_xlsx_{rows}"));
-    let import = timed(Command::new(binary).args([
-        "import",
-        path(&xlsx_sheet),
-        "--database-url",
-        &import_db,
-        "--json",
-    ]));
-    let report: serde_json::Value = serde_json::from_str(&import.stdout).unwrap_or_default();
-    let stored = report["succeeded"].as_u64().unwrap_or(0);
+    let (import, stored, _) = timed_import(binary, &xlsx_sheet, &import_db);
     let copy = copy_finished_organizations(
         admin,
         binary,
@@ -530,15 +506,7 @@ fn bench_contacts(admin: &str, binary: &Path, work: &Path, rows: u64, table: &mu
         .output()
         .expect("import runs");
     assert!(loaded.status.success(), "the CRM's organizations load");
-    let import = timed(Command::new(binary).args([
-        "import",
-        path(&sheet),
-        "--database-url",
-        &import_db,
-        "--json",
-    ]));
-    let report: serde_json::Value = serde_json::from_str(&import.stdout).unwrap_or_default();
-    let stored = report["succeeded"].as_u64().unwrap_or(0);
+    let (import, stored, failed) = timed_import(binary, &sheet, &import_db);
 
     // The second database gets the same organizations (same keys), then the
     // finished contacts are timed into the same table with \copy.
@@ -605,13 +573,24 @@ fn bench_contacts(admin: &str, binary: &Path, work: &Path, rows: u64, table: &mu
     );
     eprintln!(
         "  stored {stored} of {rows} contacts ({linked} linked, failed {}); import {:.3}s, \\copy {:.3}s",
-        report["failed"], import.seconds, copy.seconds
+        failed, import.seconds, copy.seconds
     );
     drop_database(admin, &format!("pantry_bench_contacts_{rows}"));
     drop_database(admin, &format!("pantry_bench_contacts_copy_{rows}"));
     for file in [&accounts, &sheet, &crm, &finished] {
         let _ = std::fs::remove_file(file);
     }
+}
+
+/// Times `pantry-import import SHEET --database-url URL --json`; returns the
+/// run and the rows it stored and failed.
+fn timed_import(binary: &Path, sheet: &Path, url: &str) -> (Run, u64, u64) {
+    let run =
+        timed(Command::new(binary).args(["import", path(sheet), "--database-url", url, "--json"]));
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_default();
+    let count = |key: &str| report[key].as_u64().unwrap_or(0);
+    let (stored, failed) = (count("succeeded"), count("failed"));
+    (run, stored, failed)
 }
 
 /// Runs a command under `/usr/bin/time -v`, returning wall time and peak RSS.

@@ -50,6 +50,12 @@ fn import_finished(app: &PantryApp) -> bool {
     app.import.as_ref().is_some_and(|run| !run.is_running())
 }
 
+/// The report of the import the window ran last.
+fn last_report(harness: &Harness<'static, PantryApp>) -> pantry_import::report::ImportReport {
+    let run = harness.state().import.as_ref().expect("an import ran");
+    run.report().expect("the import has a report").clone()
+}
+
 /// Connects to `db`, clicks `import_button`, and cancels once a batch is in,
 /// so the test sees a partial import.
 fn import_then_cancel(
@@ -356,14 +362,7 @@ fn cancel_stops_the_import_and_says_what_was_stored() {
     let mut harness = window(Some(common::write_accounts(dir.path(), 150_000)));
     import_then_cancel(&mut harness, &db, "Import 150,000 organizations");
     harness.get_by_label("Import cancelled");
-    let report = harness
-        .state()
-        .import
-        .as_ref()
-        .unwrap()
-        .report()
-        .unwrap()
-        .clone();
+    let report = last_report(&harness);
     assert!(report.cancelled);
     let stored = rt.block_on(db.count("SELECT count(*) FROM organizations")) as u64;
     assert_eq!(report.succeeded, stored);
@@ -464,14 +463,7 @@ fn a_cancelled_import_resumes_with_honest_words_and_counts() {
         rt.block_on(db.count("SELECT count(*) FROM organizations")),
         100_000
     );
-    let report = harness
-        .state()
-        .import
-        .as_ref()
-        .unwrap()
-        .report()
-        .unwrap()
-        .clone();
+    let report = last_report(&harness);
     assert_eq!(report.already_stored, stored);
     assert_eq!(report.succeeded, 100_000);
     harness.get_by_label("100,000 succeeded, ");
