@@ -18,6 +18,7 @@ use pantry_import::import::{self, ImportError, ImportOptions, ImportProgress};
 use pantry_import::links::{LinkPolicies, LinkPolicy};
 use pantry_import::migrate::migrate;
 use pantry_import::report::ImportReport;
+use pantry_import::workbook::{self, RunProgress, RunReport, WorkbookPlan};
 
 /// Moves a food broker's spreadsheets into the Kitchen Pantry CRM.
 #[derive(Debug, Parser)]
@@ -90,10 +91,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Soft-delete the rows of one import (sets deleted_at).
+    /// Soft-delete the rows of one import, or of every sheet of a workbook
+    /// run with --run (sets deleted_at).
     Undo {
         /// The import's number, as `history` and `import` show it.
-        import: i64,
+        #[arg(required_unless_present = "run", conflicts_with = "run")]
+        import: Option<i64>,
+        /// Undo every sheet of this workbook run instead (the `run` column
+        /// of `history`).
+        #[arg(long, value_name = "RUN")]
+        run: Option<i64>,
         /// postgres:// URL or key=value string (default: DATABASE_URL, then PG* variables).
         #[arg(long, value_name = "URL")]
         database_url: Option<String>,
@@ -151,10 +158,22 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             json,
             errors_csv,
         } => {
+            if let Some(plan) = workbook_run(&file, sheet.as_deref(), entity)? {
+                let order = plan.import_order();
+                let progress = RunProgress::new(&order, None);
+                let report = with_progress_bar(follow_run(&progress), !json, Stage::Check, || {
+                    workbook::check_workbook(&file, &order, plan.passed_over(), &progress)
+                })?;
+                return finish_run(&report, json, errors_csv.as_deref(), "would import");
+            }
             let progress = ImportProgress::new(None);
-            let report = with_progress_bar(&progress, !json, Stage::Check, || {
-                import::check_file(&file, sheet.as_deref(), entity, &progress)
-            })?;
+            let followed = Arc::clone(&progress);
+            let report = with_progress_bar(
+                move || (None, Arc::clone(&followed)),
+                !json,
+                Stage::Check,
+                || import::check_file(&file, sheet.as_deref(), entity, &progress),
+            )?;
             finish(&report, json, errors_csv.as_deref(), "would import")
         }
         Command::Import {
@@ -182,17 +201,50 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 },
                 batch_size: usize::try_from(batch_size).unwrap_or(import::DEFAULT_BATCH_SIZE),
                 again,
+                run: None,
             };
             let runtime = runtime()?;
+            if let Some(plan) = workbook_run(&file, options.sheet.as_deref(), options.entity)? {
+                let order = plan.import_order();
+                let progress = RunProgress::new(&order, None);
+                let outcome =
+                    with_progress_bar(follow_run(&progress), !json, Stage::Import, || {
+                        runtime.block_on(workbook::import_workbook(
+                            &file,
+                            &settings,
+                            &order,
+                            plan.passed_over(),
+                            &options,
+                            Arc::clone(&progress),
+                        ))
+                    });
+                return match outcome {
+                    Ok(report) => finish_run(&report, json, errors_csv.as_deref(), "succeeded"),
+                    Err(ImportError::RunInterrupted { reason, report }) => {
+                        eprint!("{}", report.summary("succeeded"));
+                        anyhow::bail!(
+                            "the run stopped after {} rows were stored: {reason}",
+                            report.succeeded()
+                        )
+                    }
+                    Err(other) => Err(other.into()),
+                };
+            }
             let progress = ImportProgress::new(None);
-            let outcome = with_progress_bar(&progress, !json, Stage::Import, || {
-                runtime.block_on(import::import_file(
-                    &file,
-                    &settings,
-                    &options,
-                    Arc::clone(&progress),
-                ))
-            });
+            let followed = Arc::clone(&progress);
+            let outcome = with_progress_bar(
+                move || (None, Arc::clone(&followed)),
+                !json,
+                Stage::Import,
+                || {
+                    runtime.block_on(import::import_file(
+                        &file,
+                        &settings,
+                        &options,
+                        Arc::clone(&progress),
+                    ))
+                },
+            );
             match outcome {
                 Ok(report) => finish(&report, json, errors_csv.as_deref(), "succeeded"),
                 Err(ImportError::Interrupted { reason, report }) => {
@@ -218,8 +270,8 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 println!("no imports yet");
             } else {
                 println!(
-                    "{:>6}  {:<16}  {:<13}  {:<9}  {:>9}  {:>7}  file",
-                    "import", "started", "entity", "status", "stored", "failed"
+                    "{:>6}  {:>4}  {:<16}  {:<13}  {:<9}  {:>9}  {:>7}  file",
+                    "import", "run", "started", "entity", "status", "stored", "failed"
                 );
                 for batch in imports {
                     let sheet = if batch.sheet.is_empty() {
@@ -228,8 +280,9 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                         format!(" [{}]", batch.sheet)
                     };
                     println!(
-                        "{:>6}  {:<16}  {:<13}  {:<9}  {:>9}  {:>7}  {}{sheet}",
+                        "{:>6}  {:>4}  {:<16}  {:<13}  {:<9}  {:>9}  {:>7}  {}{sheet}",
                         batch.id,
+                        batch.run_id.map_or_else(String::new, |r| r.to_string()),
                         batch.started_at,
                         batch.entity.name(),
                         batch.status.as_str(),
@@ -243,29 +296,43 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Undo {
             import,
+            run,
             database_url,
             force,
         } => {
             let settings = settings(database_url.as_deref())?;
-            let report = runtime()?.block_on(async {
+            let reports = runtime()?.block_on(async {
                 let mut client = settings.connect().await?;
-                anyhow::Ok(history::undo(&mut client, import, force).await?)
+                anyhow::Ok(match (run, import) {
+                    (Some(run), _) => history::undo_run(&mut client, run, force).await?,
+                    (None, Some(import)) => vec![history::undo(&mut client, import, force).await?],
+                    // clap requires one of them.
+                    (None, None) => Vec::new(),
+                })
             })?;
-            println!(
-                "import {}: {} rows soft-deleted",
-                report.import_id, report.soft_deleted
-            );
-            if report.edited_left_alone.is_empty() {
-                return Ok(ExitCode::SUCCESS);
+            let mut left_alone = 0;
+            for report in &reports {
+                println!(
+                    "import {}: {} rows soft-deleted",
+                    report.import_id, report.soft_deleted
+                );
+                if report.edited_left_alone.is_empty() {
+                    continue;
+                }
+                left_alone += report.edited_left_alone.len();
+                println!(
+                    "  {} rows were edited since the import and were left alone (pass --force to undo them too):",
+                    report.edited_left_alone.len()
+                );
+                for (row, name) in &report.edited_left_alone {
+                    println!("    row {row}: {name}");
+                }
             }
-            println!(
-                "{} rows were edited since the import and were left alone (pass --force to undo them too):",
-                report.edited_left_alone.len()
-            );
-            for (row, name) in &report.edited_left_alone {
-                println!("  row {row}: {name}");
-            }
-            Ok(ExitCode::from(1))
+            Ok(if left_alone == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Migrate { database_url } => {
             let settings = settings(database_url.as_deref())?;
@@ -291,9 +358,10 @@ enum Stage {
 
 /// Runs `work` with a progress bar on stderr (rows, rows/s, batch k of n,
 /// time left) when stderr is a terminal and `show` (not `--json`); scripts
-/// and pipes see nothing extra.
+/// and pipes see nothing extra. `follow` says which counts to show now: the
+/// file's, or for a workbook the running sheet's with its name.
 fn with_progress_bar<T>(
-    progress: &Arc<ImportProgress>,
+    follow: impl Fn() -> (Option<String>, Arc<ImportProgress>) + Send + 'static,
     show: bool,
     stage: Stage,
     work: impl FnOnce() -> T,
@@ -308,16 +376,28 @@ fn with_progress_bar<T>(
     };
     // With the total known, a bar and the time left; without, a count.
     let styles = [
-        format!("{{spinner}} {verb} {{wide_bar}} {{human_pos}}/{{human_len}} rows  {{msg}}  {{eta}} left"),
-        format!("{{spinner}} {verb} {{human_pos}} rows  {{msg}}"),
+        format!("{{spinner}} {verb} {{prefix}}{{wide_bar}} {{human_pos}}/{{human_len}} rows  {{msg}}  {{eta}} left"),
+        format!("{{spinner}} {verb} {{prefix}}{{human_pos}} rows  {{msg}}"),
     ]
     .map(|template| indicatif::ProgressStyle::with_template(&template).ok());
     let finished = Arc::new(AtomicBool::new(false));
     let watcher = {
-        let (bar, finished, progress) = (bar.clone(), Arc::clone(&finished), Arc::clone(progress));
+        let (bar, finished) = (bar.clone(), Arc::clone(&finished));
         let styles = styles.clone();
         std::thread::spawn(move || {
+            let mut shown_sheet = None;
             while !finished.load(Ordering::Relaxed) {
+                let (sheet, progress) = follow();
+                if sheet != shown_sheet {
+                    // A new sheet of a workbook: its own bar, rate and time left.
+                    bar.reset();
+                    bar.set_prefix(
+                        sheet
+                            .as_deref()
+                            .map_or_else(String::new, |s| format!("{s}  ")),
+                    );
+                    shown_sheet = sheet;
+                }
                 let now = progress.snapshot();
                 let done = match stage {
                     Stage::Check => now.rows_read,
@@ -352,6 +432,39 @@ fn with_progress_bar<T>(
     finished.store(true, Ordering::Relaxed);
     let _ = watcher.join();
     outcome
+}
+
+/// Which counts a progress bar follows through a workbook run.
+fn follow_run(
+    run: &Arc<RunProgress>,
+) -> impl Fn() -> (Option<String>, Arc<ImportProgress>) + Send + 'static {
+    let run = Arc::clone(run);
+    move || {
+        let index = run.current();
+        let count = run.sheets().len();
+        match run.sheets().get(index) {
+            Some(sheet) => (
+                Some(format!("{} ({} of {count})", sheet.sheet, index + 1)),
+                Arc::clone(&sheet.progress),
+            ),
+            None => (None, ImportProgress::new(None)),
+        }
+    }
+}
+
+/// The sheets of `file` to run as one workbook run, when it is a workbook
+/// with several recognised sheets and neither `--sheet` nor `--entity` says
+/// to read one.
+fn workbook_run(
+    file: &Path,
+    sheet: Option<&str>,
+    entity: Option<Entity>,
+) -> anyhow::Result<Option<WorkbookPlan>> {
+    if sheet.is_some() || entity.is_some() {
+        return Ok(None);
+    }
+    let plan = WorkbookPlan::read(file)?;
+    Ok(plan.is_run().then_some(plan))
 }
 
 fn settings(url: Option<&str>) -> anyhow::Result<ConnectionSettings> {
@@ -392,6 +505,34 @@ fn finish(
         print!("{}", report.summary(verb));
     }
     Ok(if report.failed == 0 && !report.cancelled {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// As [`finish`], for a workbook run.
+fn finish_run(
+    report: &RunReport,
+    json: bool,
+    errors_csv: Option<&Path>,
+    verb: &str,
+) -> anyhow::Result<ExitCode> {
+    if let Some(path) = errors_csv {
+        report
+            .write_error_csvs(path)
+            .with_context(|| format!("cannot write the error reports beside {}", path.display()))?;
+    }
+    if json {
+        let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+        report
+            .write_json(&mut stdout)
+            .context("cannot write the JSON report")?;
+        writeln!(stdout).context("cannot write the JSON report")?;
+    } else {
+        print!("{}", report.summary(verb));
+    }
+    Ok(if report.failed() == 0 && !report.cancelled {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -87,6 +87,24 @@ pub struct ImportBatch {
     pub finished_at: Option<String>,
     /// The database role that ran it.
     pub run_by: String,
+    /// The workbook run it was one sheet of, if any.
+    pub run_id: Option<i64>,
+}
+
+/// One run of a whole workbook: an import per sheet, undone and resumed
+/// together.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImportRun {
+    /// The number `undo --run` takes.
+    pub id: i64,
+    /// The workbook's name.
+    pub file_name: String,
+    /// Where it stands.
+    pub status: ImportStatus,
+    /// When it started, `YYYY-MM-DD HH:MM`.
+    pub started_at: String,
+    /// Its sheets' imports, in the order they ran.
+    pub imports: Vec<ImportBatch>,
 }
 
 /// What an undo did.
@@ -106,6 +124,9 @@ pub enum HistoryError {
     /// No import has that number.
     #[error("there is no import number {0}")]
     NoSuchImport(i64),
+    /// No workbook run has that number.
+    #[error("there is no run number {0}")]
+    NoSuchRun(i64),
     /// The database refused.
     #[error("{0}")]
     Database(String),
@@ -118,7 +139,7 @@ impl From<tokio_postgres::Error> for HistoryError {
 }
 
 const BATCH_COLUMNS: &str = "id, entity, file_name, sheet, status, total_rows, succeeded, failed, \
-    to_char(started_at, 'YYYY-MM-DD HH24:MI'), to_char(finished_at, 'YYYY-MM-DD HH24:MI'), run_by";
+    to_char(started_at, 'YYYY-MM-DD HH24:MI'), to_char(finished_at, 'YYYY-MM-DD HH24:MI'), run_by, run_id";
 
 fn batch_from_row(row: &tokio_postgres::Row) -> ImportBatch {
     let entity: String = row.get(1);
@@ -136,6 +157,7 @@ fn batch_from_row(row: &tokio_postgres::Row) -> ImportBatch {
         started_at: row.get(8),
         finished_at: row.get(9),
         run_by: row.get(10),
+        run_id: row.get(11),
     }
 }
 
@@ -189,19 +211,122 @@ pub async fn begin(
     file_name: &str,
     fingerprint: &str,
     sheet: &str,
+    run: Option<i64>,
 ) -> Result<i64, HistoryError> {
     let row = client
         .query_typed_one(
-            "INSERT INTO import_batches (entity, file_name, file_fingerprint, sheet) VALUES ($1, $2, $3, $4) RETURNING id",
+            "INSERT INTO import_batches (entity, file_name, file_fingerprint, sheet, run_id) VALUES ($1, $2, $3, $4, $5) RETURNING id",
             &[
                 (&entity.name(), Type::TEXT),
                 (&file_name, Type::TEXT),
                 (&fingerprint, Type::TEXT),
                 (&sheet, Type::TEXT),
+                (&run, Type::INT8),
             ],
         )
         .await?;
     Ok(row.get(0))
+}
+
+/// The import of `sheet` as `entity` within the workbook run `run`, if it
+/// has started.
+pub async fn latest_in_run(
+    client: &tokio_postgres::Client,
+    run: i64,
+    entity: Entity,
+    sheet: &str,
+) -> Result<Option<ImportBatch>, HistoryError> {
+    let row = client
+        .query_typed_opt(
+            &format!(
+                "SELECT {BATCH_COLUMNS} FROM import_batches \
+                 WHERE run_id = $1 AND entity = $2 AND sheet = $3 AND status <> 'undone' \
+                 ORDER BY id DESC LIMIT 1"
+            ),
+            &[
+                (&run, Type::INT8),
+                (&entity.name(), Type::TEXT),
+                (&sheet, Type::TEXT),
+            ],
+        )
+        .await?;
+    Ok(row.as_ref().map(batch_from_row))
+}
+
+/// The latest run of this workbook's content that was not undone.
+pub async fn latest_run_for(
+    client: &tokio_postgres::Client,
+    fingerprint: &str,
+) -> Result<Option<ImportRun>, HistoryError> {
+    let id: Option<i64> = client
+        .query_typed_opt(
+            "SELECT id FROM import_runs WHERE file_fingerprint = $1 AND status <> 'undone' \
+             ORDER BY id DESC LIMIT 1",
+            &[(&fingerprint, Type::TEXT)],
+        )
+        .await?
+        .map(|row| row.get(0));
+    match id {
+        Some(id) => run(client, id).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// A workbook run with its sheets' imports.
+pub async fn run(client: &tokio_postgres::Client, id: i64) -> Result<ImportRun, HistoryError> {
+    let row = client
+        .query_typed_opt(
+            "SELECT id, file_name, status, to_char(started_at, 'YYYY-MM-DD HH24:MI') \
+             FROM import_runs WHERE id = $1",
+            &[(&id, Type::INT8)],
+        )
+        .await?
+        .ok_or(HistoryError::NoSuchRun(id))?;
+    let imports = client
+        .query_typed(
+            &format!("SELECT {BATCH_COLUMNS} FROM import_batches WHERE run_id = $1 ORDER BY id"),
+            &[(&id, Type::INT8)],
+        )
+        .await?;
+    let status: String = row.get(2);
+    Ok(ImportRun {
+        id: row.get(0),
+        file_name: row.get(1),
+        status: ImportStatus::parse(&status),
+        started_at: row.get(3),
+        imports: imports.iter().map(batch_from_row).collect(),
+    })
+}
+
+/// Records a new workbook run and returns its number.
+pub async fn begin_run(
+    client: &tokio_postgres::Client,
+    file_name: &str,
+    fingerprint: &str,
+) -> Result<i64, HistoryError> {
+    let row = client
+        .query_typed_one(
+            "INSERT INTO import_runs (file_name, file_fingerprint) VALUES ($1, $2) RETURNING id",
+            &[(&file_name, Type::TEXT), (&fingerprint, Type::TEXT)],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// Sets a run's status (`Running` when it is resumed).
+pub async fn set_run_status(
+    client: &tokio_postgres::Client,
+    id: i64,
+    status: ImportStatus,
+) -> Result<(), HistoryError> {
+    client
+        .execute_typed(
+            "UPDATE import_runs SET status = $2, \
+             finished_at = CASE WHEN $2 = 'running' THEN NULL ELSE now() END WHERE id = $1",
+            &[(&id, Type::INT8), (&status.as_str(), Type::TEXT)],
+        )
+        .await?;
+    Ok(())
 }
 
 /// Marks an earlier import as running again (it is being resumed).
@@ -305,6 +430,53 @@ pub async fn undo(
     force: bool,
 ) -> Result<UndoReport, HistoryError> {
     let transaction = client.transaction().await?;
+    let report = undo_in(&transaction, id, force).await?;
+    transaction.commit().await?;
+    Ok(report)
+}
+
+/// Undoes every sheet of a workbook run in one transaction, the last sheet
+/// first (activities before the contacts they name).
+pub async fn undo_run(
+    client: &mut tokio_postgres::Client,
+    run: i64,
+    force: bool,
+) -> Result<Vec<UndoReport>, HistoryError> {
+    let transaction = client.transaction().await?;
+    let imports: Vec<i64> = transaction
+        .query_typed(
+            "SELECT b.id FROM import_runs r JOIN import_batches b ON b.run_id = r.id \
+             WHERE r.id = $1 ORDER BY b.id DESC FOR UPDATE OF r",
+            &[(&run, Type::INT8)],
+        )
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    if imports.is_empty() {
+        return Err(HistoryError::NoSuchRun(run));
+    }
+    let mut reports = Vec::with_capacity(imports.len());
+    for id in imports {
+        reports.push(undo_in(&transaction, id, force).await?);
+    }
+    transaction
+        .execute_typed(
+            "UPDATE import_runs SET status = 'undone' WHERE id = $1 \
+             AND NOT EXISTS (SELECT 1 FROM import_batches WHERE run_id = $1 AND status <> 'undone')",
+            &[(&run, Type::INT8)],
+        )
+        .await?;
+    transaction.commit().await?;
+    Ok(reports)
+}
+
+/// One import's undo, inside the caller's transaction.
+async fn undo_in(
+    transaction: &tokio_postgres::Transaction<'_>,
+    id: i64,
+    force: bool,
+) -> Result<UndoReport, HistoryError> {
     let entity = transaction
         .query_typed_opt(
             "SELECT entity FROM import_batches WHERE id = $1 FOR UPDATE",
@@ -369,7 +541,6 @@ pub async fn undo(
             &[(&id, Type::INT8)],
         )
         .await?;
-    transaction.commit().await?;
     Ok(UndoReport {
         import_id: id,
         soft_deleted,

@@ -47,6 +47,9 @@ pub struct ImportOptions {
     pub batch_size: usize,
     /// Import the file even if it was imported completely before.
     pub again: bool,
+    /// The workbook run this import is one sheet of
+    /// ([`crate::workbook::import_workbook`] sets it).
+    pub run: Option<i64>,
 }
 
 impl Default for ImportOptions {
@@ -57,6 +60,7 @@ impl Default for ImportOptions {
             links: LinkPolicies::default(),
             batch_size: DEFAULT_BATCH_SIZE,
             again: false,
+            run: None,
         }
     }
 }
@@ -94,6 +98,14 @@ pub enum ImportError {
         /// The earlier import.
         batch: Box<ImportBatch>,
     },
+    /// This workbook was imported completely before, as a run of its sheets.
+    #[error("{} was already imported completely (run {}, {}, {} sheets); pass --again to import it a second time", path.display(), run.id, run.started_at, run.imports.len())]
+    RunAlreadyImported {
+        /// The workbook.
+        path: PathBuf,
+        /// The earlier run.
+        run: Box<crate::history::ImportRun>,
+    },
     /// The database refused something that is not about a single row.
     #[error("the database refused the import: {0}")]
     Database(String),
@@ -105,6 +117,15 @@ pub enum ImportError {
         reason: String,
         /// What was done before it happened.
         report: Box<ImportReport>,
+    },
+    /// A workbook run stopped part way; `report` says what each sheet
+    /// committed before.
+    #[error("the run stopped after {} rows were stored: {reason}", report.succeeded())]
+    RunInterrupted {
+        /// What happened, and in which sheet.
+        reason: String,
+        /// What was done before it happened.
+        report: Box<crate::workbook::RunReport>,
     },
 }
 
@@ -223,7 +244,7 @@ impl ImportProgress {
 
 /// Opens the sheet as its entity; a header that lacks a required column
 /// stops here, naming it.
-fn open_sheet(
+pub(crate) fn open_sheet(
     path: &Path,
     sheet: Option<&str>,
     entity: Option<Entity>,
@@ -285,15 +306,30 @@ pub fn check_file(
     entity: Option<Entity>,
     progress: &ImportProgress,
 ) -> Result<ImportReport, ImportError> {
+    let mapped = open_sheet(path, sheet, entity)?;
+    let offline = mapped.offline_link_notice();
+    let mut report = check_sheet(path, mapped, progress, |_| {})?;
+    report.notices.extend(offline);
+    Ok(report)
+}
+
+/// The check of one opened sheet; `each` sees every record that would be
+/// stored (a workbook's check collects the names later sheets link to).
+pub(crate) fn check_sheet(
+    path: &Path,
+    mut mapped: MappedSheet,
+    progress: &ImportProgress,
+    mut each: impl FnMut(&Record),
+) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
-    let mut mapped = open_sheet(path, sheet, entity)?;
     let mut issues = mapped.header_issues().to_vec();
     let (mut total, mut failed) = (0u64, 0u64);
     let mut counter = ReadCounter::start(progress, &mapped);
     mapped.map_rows(|_, outcome| {
         counter.row();
         total += 1;
-        if outcome.record.is_some() {
+        if let Some(record) = &outcome.record {
+            each(record);
             progress.succeeded.fetch_add(1, Ordering::Relaxed);
         } else {
             failed += 1;
@@ -304,11 +340,9 @@ pub fn check_file(
     })?;
     let cancelled = progress.is_cancelled();
     counter.end(!cancelled);
-    let mut notices = mapped.notices().to_vec();
-    notices.extend(mapped.offline_link_notice());
     let mut report = ImportReport::new(
         path,
-        notices,
+        mapped.notices().to_vec(),
         total,
         total - failed,
         issues,
@@ -367,17 +401,21 @@ async fn start_or_resume(
     fingerprint: &str,
     sheet_name: &str,
     again: bool,
+    run: Option<i64>,
 ) -> Result<(i64, Vec<u32>), ImportError> {
     let history_error = |e: history::HistoryError| ImportError::Database(e.to_string());
     let file_name = path.file_name().map_or_else(
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let earlier = history::latest_for(client, entity, fingerprint, sheet_name)
-        .await
-        .map_err(history_error)?;
+    // Within a run, only that run's own import of the sheet counts.
+    let earlier = match run {
+        Some(run) => history::latest_in_run(client, run, entity, sheet_name).await,
+        None => history::latest_for(client, entity, fingerprint, sheet_name).await,
+    }
+    .map_err(history_error)?;
     match earlier {
-        Some(batch) if batch.status == ImportStatus::Finished && !again => {
+        Some(batch) if batch.status == ImportStatus::Finished && !again && run.is_none() => {
             Err(ImportError::AlreadyImported {
                 path: path.to_path_buf(),
                 batch: Box::new(batch),
@@ -393,7 +431,7 @@ async fn start_or_resume(
             Ok((batch.id, stored))
         }
         _ => {
-            let id = history::begin(client, entity, &file_name, fingerprint, sheet_name)
+            let id = history::begin(client, entity, &file_name, fingerprint, sheet_name, run)
                 .await
                 .map_err(history_error)?;
             Ok((id, Vec::new()))
@@ -449,6 +487,7 @@ pub async fn import_file(
         &fingerprint,
         &sheet_name,
         options.again,
+        options.run,
     )
     .await?;
     let already_stored = stored.len() as u64;

@@ -47,3 +47,4 @@ pub mod migrate;
 pub mod report;
 pub mod spreadsheet;
 pub mod values;
+pub mod workbook;

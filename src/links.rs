@@ -475,9 +475,31 @@ impl LinkResolver {
     }
 }
 
+/// The keys a later sheet of the same workbook may name `record` by: an
+/// organization's or opportunity's name, a contact's email and full name.
+pub fn record_keys(record: &Record) -> Vec<String> {
+    let text = |column: &str| record.text(column).filter(|t| !t.trim().is_empty());
+    match record.entity {
+        Entity::Organizations | Entity::Opportunities => {
+            text("name").map(|n| name_key(&n)).into_iter().collect()
+        }
+        Entity::Contacts => {
+            let mut keys: Vec<String> = text("email")
+                .map(|e| lookup_key(Entity::Contacts, &e))
+                .into_iter()
+                .collect();
+            if let (Some(first), Some(last)) = (text("first_name"), text("last_name")) {
+                keys.push(name_key(&format!("{first} {last}")));
+            }
+            keys
+        }
+        Entity::Products | Entity::Interactions => Vec::new(),
+    }
+}
+
 /// The key a name is looked up by: contacts are found by email when the
 /// cell holds one, else by full name.
-fn lookup_key(target: Entity, name: &str) -> String {
+pub fn lookup_key(target: Entity, name: &str) -> String {
     match target {
         Entity::Contacts if name.contains('@') => name.trim().to_lowercase(),
         _ => name_key(name),

@@ -15,7 +15,8 @@ use crate::mapping::{RowIssue, Severity};
 use crate::spreadsheet::{FileNotice, ReadError, SheetRow, Spreadsheet};
 
 /// How many failed rows the short summary lists before saying "and N more".
-const SUMMARY_LINES: usize = 50;
+/// Failed rows a terminal summary lists before "... and N more".
+pub const SUMMARY_LINES: usize = 50;
 
 /// What an import did (or a check would do).
 #[derive(Debug, Clone, Serialize)]

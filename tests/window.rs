@@ -639,3 +639,67 @@ fn the_fields_take_over_the_connection_string() {
     );
     assert_eq!(form.tls, pantry_import::database::TlsMode::Require);
 }
+
+#[test]
+fn a_workbook_shows_its_sheets_as_tabs_and_imports_them_all_in_one_click() {
+    let rt = runtime();
+    let db = rt.block_on(TestDatabase::migrated());
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = window(Some(common::write_workbook(dir.path())));
+    wait_for(&mut harness, "the preview and its sheets", |app| {
+        app.preview_ready() && app.workbook.is_some()
+    });
+    // The workbook's first sheet holding something is on screen.
+    assert_eq!(
+        harness.state().preview.as_ref().unwrap().sheet.as_deref(),
+        Some("Activity Log")
+    );
+    harness.get_by_label("Accounts · Organizations");
+    harness.get_by_label("ReadMe · not imported");
+    harness.get_by_label("Import all 5 sheets");
+
+    // Leave the Products sheet out.
+    harness.get_by_label("Products · Products").click();
+    wait_for(&mut harness, "the Products sheet", |app| {
+        app.preview_ready() && app.preview.as_ref().unwrap().sheet.as_deref() == Some("Products")
+    });
+    harness.get_by_label("Rows are:").click();
+    harness.run_steps(2);
+    harness.get_by_label("Not imported").click();
+    harness.run_steps(3);
+    harness.get_by_label("Products · not imported");
+    harness.get_by_label("Import all 4 sheets");
+
+    harness.state_mut().connection.fill_from_url(&db.url);
+    harness.run_steps(2);
+    harness.get_by_label("Import all 4 sheets").click();
+    wait_for(&mut harness, "the run", |app| {
+        app.workbook_run
+            .as_ref()
+            .is_some_and(|run| !run.is_running())
+    });
+    // The results, sheet by sheet.
+    let stored = 3 + 2 + common::MORE_PEOPLE + 1 + 1;
+    harness.get_by_label(&format!("{stored} succeeded, "));
+    harness.get_by_label("Pipeline");
+    harness.get_by_label("Activity Log");
+    harness.get_by_label("✔ Every row of every sheet was imported.");
+    rt.block_on(async {
+        assert_eq!(db.count("SELECT count(*) FROM products").await, 0);
+        assert_eq!(
+            db.count(
+                "SELECT count(*) FROM interactions i JOIN contacts c ON c.id = i.contact_id \
+                 JOIN organizations o ON o.id = i.organization_id \
+                 WHERE c.email = 'mary@hoboken.com' AND o.name = 'Hoboken Provisions'"
+            )
+            .await,
+            1
+        );
+        assert_eq!(
+            db.count("SELECT count(DISTINCT run_id) FROM import_batches")
+                .await,
+            1
+        );
+        assert_eq!(db.count("SELECT count(*) FROM import_batches").await, 4);
+    });
+}

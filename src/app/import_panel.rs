@@ -15,6 +15,7 @@ use pantry_import::report::ImportReport;
 
 use super::preview::PreviewCounts;
 use super::theme::{self, FAIL_TEXT, OK_TEXT};
+use super::workbook_panel;
 use super::{Action, PantryApp};
 
 /// How an import ended.
@@ -154,6 +155,25 @@ pub fn import_ui(ui: &mut egui::Ui, app: &PantryApp, actions: &mut Vec<Action>) 
         repeat_question_ui(ui, batch, actions);
         return;
     }
+    if let Some(earlier) = &app.repeat_run {
+        workbook_panel::repeat_run_ui(ui, earlier, actions);
+        return;
+    }
+    if let Some(run) = &app.workbook_run {
+        if run.is_running() {
+            workbook_panel::run_progress_ui(ui, run, actions);
+        } else {
+            workbook_panel::run_finished_ui(ui, run, actions);
+            ui.add_space(24.0);
+            ui.separator();
+            if ui.button("Import the workbook again").on_hover_text(
+                "A run that was cut off or cancelled goes on where it stopped; a finished one asks first",
+            ).clicked() {
+                actions.push(Action::StartWorkbookImport);
+            }
+        }
+        return;
+    }
     match &app.import {
         Some(run) if run.is_running() => running_ui(ui, run, actions),
         Some(run) => {
@@ -231,6 +251,11 @@ fn start_button_ui(
     let ready =
         preview.finished && preview.failed.is_none() && counts.would_import > 0 && !needs_tables;
     link_policies_ui(ui, app, preview, actions);
+    let whole_workbook = app.workbook.as_ref().filter(|plan| plan.is_run());
+    if let Some(plan) = whole_workbook {
+        workbook_panel::run_start_ui(ui, app, plan, !needs_tables, actions);
+        ui.label(theme::bold("Only this sheet"));
+    }
     let text = format!(
         "Import {}",
         preview.entity.count(counts.would_import).replacen(
@@ -239,7 +264,12 @@ fn start_button_ui(
             1
         )
     );
-    let button = ui.add_enabled(ready, theme::primary_button(text));
+    // With a whole workbook to import, this sheet alone is the lesser choice.
+    let button = if whole_workbook.is_some() {
+        ui.add_enabled(ready, egui::Button::new(text))
+    } else {
+        ui.add_enabled(ready, theme::primary_button(text))
+    };
     if button.clicked() {
         actions.push(Action::StartImport);
     }

@@ -14,6 +14,7 @@ mod results;
 mod sidebar;
 mod task;
 pub mod theme;
+pub mod workbook_panel;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,7 +26,9 @@ use pantry_import::links::{LinkPolicies, LinkPolicy};
 
 use connection::ConnectionForm;
 use import_panel::ImportRun;
+use pantry_import::workbook::WorkbookPlan;
 use preview::{Preview, PreviewLoader};
+use workbook_panel::WorkbookRun;
 
 /// Where the connection is remembered between runs (never with a password).
 const CONNECTION_KEY: &str = "connection";
@@ -58,6 +61,10 @@ pub enum Action {
     PickSheet(String),
     /// Read the open file's rows as another entity.
     PickEntity(Entity),
+    /// Leave the sheet on screen out of the workbook's import.
+    SkipSheet,
+    /// Import every sheet of the workbook as one run.
+    StartWorkbookImport,
     /// What a link column does with names the CRM lacks.
     SetLinkPolicy(&'static str, LinkPolicy),
     TestConnection,
@@ -100,6 +107,15 @@ pub struct PantryApp {
     pub import: Option<ImportRun>,
     /// A finished earlier import of the same file, while the broker decides.
     pub repeat_question: Option<pantry_import::history::ImportBatch>,
+    /// The open workbook's sheets and what each is imported as (once read).
+    pub workbook: Option<WorkbookPlan>,
+    workbook_task: Option<task::Task<WorkbookPlan>>,
+    /// Counts of each sheet previewed so far.
+    pub sheet_counts: workbook_panel::SheetCounts,
+    /// The import of every sheet of the workbook, running or finished.
+    pub workbook_run: Option<WorkbookRun>,
+    /// A finished earlier run of the same workbook, while the broker decides.
+    pub repeat_run: Option<pantry_import::history::ImportRun>,
     pub history: history_panel::HistoryPanel,
     /// Per link column of the open file, what names the CRM lacks do.
     pub link_policies: LinkPolicies,
@@ -163,6 +179,11 @@ impl PantryApp {
             connection,
             import: None,
             repeat_question: None,
+            workbook: None,
+            workbook_task: None,
+            sheet_counts: workbook_panel::SheetCounts::new(),
+            workbook_run: None,
+            repeat_run: None,
             history: history_panel::HistoryPanel::default(),
             link_policies: LinkPolicies::default(),
             showing_results: false,
@@ -183,7 +204,7 @@ impl PantryApp {
     /// Starts reading `path` in the background as `entity` (or what its
     /// sheet shows); the first rows show at once.
     pub fn open(&mut self, path: PathBuf, sheet: Option<String>, entity: Option<Entity>) {
-        if self.import.as_ref().is_some_and(ImportRun::is_running) {
+        if self.is_importing() {
             self.error = Some(
                 "An import is running; cancel it or wait before opening another file.".to_owned(),
             );
@@ -204,15 +225,30 @@ impl PantryApp {
         self.error = None;
         self.showing_results = false;
         self.import = None;
+        self.workbook_run = None;
+        self.repeat_run = None;
         self.save_message = None;
         // Choices for link columns hold for this file, across sheets and entities.
         if self.preview.as_ref().is_none_or(|p| p.path != path) {
             self.link_policies = LinkPolicies::default();
+            self.workbook = None;
+            self.sheet_counts.clear();
+            self.workbook_task = workbook_panel::is_workbook(&path)
+                .then(|| workbook_panel::read_plan(&self.runtime, &self.ctx, path.clone()));
         }
         self.typed_path = path.display().to_string();
         let (preview, loader) = preview::start_loading(path, sheet, entity, self.ctx.clone());
         self.preview = Some(preview);
         self.loader = Some(loader);
+    }
+
+    /// Whether an import (of a sheet or of the whole workbook) is running.
+    pub fn is_importing(&self) -> bool {
+        self.import.as_ref().is_some_and(ImportRun::is_running)
+            || self
+                .workbook_run
+                .as_ref()
+                .is_some_and(WorkbookRun::is_running)
     }
 
     /// Whether the preview has finished loading.
@@ -226,23 +262,51 @@ impl PantryApp {
             Action::OpenPath(path) => self.open(path, None, None),
             Action::PickSheet(sheet) => {
                 if let Some(path) = self.preview.as_ref().map(|p| p.path.clone()) {
-                    self.open(path, Some(sheet), None);
+                    // As the workbook's plan has it, which the broker may have changed.
+                    let entity = self.workbook.as_ref().and_then(|plan| {
+                        plan.sheets
+                            .iter()
+                            .find(|s| s.sheet == sheet)
+                            .and_then(|s| s.entity)
+                    });
+                    self.open(path, Some(sheet), entity);
                 }
             }
             Action::PickEntity(entity) => {
                 if let Some(preview) = &self.preview {
                     let (path, sheet) = (preview.path.clone(), preview.sheet.clone());
+                    if let (Some(plan), Some(sheet)) = (&mut self.workbook, &sheet) {
+                        workbook_panel::set_sheet_entity(plan, sheet, Some(entity));
+                    }
                     self.open(path, sheet, Some(entity));
                 }
             }
+            Action::SkipSheet => {
+                if let (Some(plan), Some(sheet)) = (
+                    &mut self.workbook,
+                    self.preview.as_ref().and_then(|p| p.sheet.as_deref()),
+                ) {
+                    workbook_panel::set_sheet_entity(plan, sheet, None);
+                }
+            }
+            Action::StartWorkbookImport => self.start_workbook_import(false),
             Action::SetLinkPolicy(field, policy) => {
                 self.link_policies.by_field.insert(field.to_owned(), policy);
             }
             Action::TestConnection => self.connection.test(&self.runtime, &self.ctx),
             Action::Migrate => self.connection.migrate(&self.runtime, &self.ctx),
             Action::StartImport => self.start_import(false),
-            Action::ImportAgainAnyway => self.start_import(true),
-            Action::DismissRepeat => self.repeat_question = None,
+            Action::ImportAgainAnyway => {
+                if self.repeat_run.is_some() {
+                    self.start_workbook_import(true);
+                } else {
+                    self.start_import(true);
+                }
+            }
+            Action::DismissRepeat => {
+                self.repeat_question = None;
+                self.repeat_run = None;
+            }
             Action::RefreshHistory => self.refresh_history(),
             Action::UndoImport(id) => {
                 if let Ok(settings) = self.connection.settings() {
@@ -253,17 +317,26 @@ impl PantryApp {
                 if let Some(run) = &self.import {
                     run.progress.cancel();
                 }
+                if let Some(run) = &self.workbook_run {
+                    run.progress.cancel();
+                }
             }
             Action::SaveErrorReport => self.save_error_report(),
-            Action::ShowResults => self.showing_results = self.import.is_some(),
+            Action::ShowResults => {
+                self.showing_results = self.import.is_some() || self.workbook_run.is_some();
+            }
             Action::ShowPreview => self.showing_results = false,
             Action::StartOver => {
-                if self.import.as_ref().is_some_and(ImportRun::is_running) {
+                if self.is_importing() {
                     return;
                 }
                 self.preview = None;
                 self.loader = None;
                 self.import = None;
+                self.workbook = None;
+                self.workbook_task = None;
+                self.workbook_run = None;
+                self.sheet_counts.clear();
                 self.showing_results = false;
                 self.typed_path.clear();
                 self.save_message = None;
@@ -272,7 +345,7 @@ impl PantryApp {
     }
 
     fn open_dialog(&mut self) {
-        if self.file_dialog.is_some() || self.import.as_ref().is_some_and(ImportRun::is_running) {
+        if self.file_dialog.is_some() || self.is_importing() {
             return;
         }
         self.file_dialog = Some(task::spawn(&self.runtime, &self.ctx, async move {
@@ -314,6 +387,7 @@ impl PantryApp {
             }
         };
         self.save_message = None;
+        self.workbook_run = None;
         self.import = Some(ImportRun::start(
             &self.runtime,
             &self.ctx,
@@ -327,6 +401,35 @@ impl PantryApp {
             },
             settings,
             preview.counts,
+        ));
+        self.showing_results = false;
+    }
+
+    fn start_workbook_import(&mut self, again: bool) {
+        self.repeat_run = None;
+        let (Some(preview), Some(plan)) = (&self.preview, &self.workbook) else {
+            return;
+        };
+        let settings = match self.connection.settings() {
+            Ok(settings) => settings,
+            Err(message) => {
+                self.connection.status = connection::ConnectionStatus::Failed(message);
+                return;
+            }
+        };
+        self.save_message = None;
+        self.import = None;
+        self.workbook_run = Some(WorkbookRun::start(
+            &self.runtime,
+            &self.ctx,
+            preview.path.clone(),
+            plan,
+            ImportOptions {
+                links: self.link_policies.clone(),
+                again,
+                ..ImportOptions::default()
+            },
+            settings,
         ));
         self.showing_results = false;
     }
@@ -408,6 +511,14 @@ impl eframe::App for PantryApp {
             && loader.drain_into(preview)
         {
             self.loader = None;
+            if let Some(sheet) = &preview.sheet {
+                self.sheet_counts.insert(sheet.clone(), preview.counts);
+            }
+        }
+        // A workbook that cannot be read shows its error in the preview; the
+        // tabs just stay away.
+        if let Some(Ok(plan)) = task::take_ready(&mut self.workbook_task) {
+            self.workbook = (plan.sheets.len() > 1).then_some(plan);
         }
         let verified_before = self.connection.is_verified();
         self.connection.poll();
@@ -438,6 +549,23 @@ impl eframe::App for PantryApp {
                     // Nothing was sent: ask before importing the same file twice.
                     self.repeat_question = Some((**batch).clone());
                     self.import = None;
+                }
+                _ => self.showing_results = true,
+            }
+            self.refresh_history();
+        }
+        if let Some(run) = &mut self.workbook_run
+            && run.poll()
+        {
+            match &run.outcome {
+                Some(workbook_panel::RunOutcome::NeedsSchema(description)) => {
+                    self.connection.status =
+                        connection::ConnectionStatus::NeedsMigration(description.clone());
+                    self.workbook_run = None;
+                }
+                Some(workbook_panel::RunOutcome::AlreadyImported(earlier)) => {
+                    self.repeat_run = Some((**earlier).clone());
+                    self.workbook_run = None;
                 }
                 _ => self.showing_results = true,
             }
@@ -490,8 +618,20 @@ impl eframe::App for PantryApp {
                 && let Some(run) = &self.import
             {
                 results::results_ui(ui, run, self.save_message.as_deref(), &mut actions);
+            } else if self.showing_results
+                && let Some(run) = &self.workbook_run
+            {
+                workbook_panel::run_results_ui(ui, run, &mut actions);
             } else if let Some(preview) = &mut self.preview {
-                preview::preview_ui(ui, preview, &mut actions);
+                if let Some(plan) = &self.workbook {
+                    workbook_panel::sheet_tabs_ui(ui, plan, preview.sheet.as_deref(), &mut actions);
+                }
+                let skipped = self.workbook.as_ref().is_some_and(|plan| {
+                    plan.sheets
+                        .iter()
+                        .any(|s| Some(&s.sheet) == preview.sheet.as_ref() && s.entity.is_none())
+                });
+                preview::preview_ui(ui, preview, self.workbook.is_some(), skipped, &mut actions);
             } else {
                 open_file::open_file_ui(ui, &mut self.typed_path, &mut actions);
             }

@@ -500,12 +500,28 @@ fn load(
 }
 
 /// Draws the preview of one file.
-pub fn preview_ui(ui: &mut egui::Ui, preview: &mut Preview, actions: &mut Vec<Action>) {
-    file_header_ui(ui, preview, actions);
+/// Draws the preview. In a workbook (`in_workbook`) the sheets are tabs
+/// above it, and a sheet can be left out (`skipped`).
+pub fn preview_ui(
+    ui: &mut egui::Ui,
+    preview: &mut Preview,
+    in_workbook: bool,
+    skipped: bool,
+    actions: &mut Vec<Action>,
+) {
+    file_header_ui(ui, preview, in_workbook, skipped, actions);
     if let Some(message) = &preview.failed {
         ui.add_space(8.0);
         theme::error_banner_ui(ui, message);
         return;
+    }
+    if skipped {
+        ui.label(
+            RichText::new(
+                "This sheet is left out of the workbook's import. Choose what its rows are to include it.",
+            )
+            .color(theme::WARN_TEXT),
+        );
     }
     for issue in preview.sheet_errors() {
         theme::error_banner_ui(ui, &issue.message);
@@ -533,7 +549,13 @@ pub fn preview_ui(ui: &mut egui::Ui, preview: &mut Preview, actions: &mut Vec<Ac
         });
 }
 
-fn file_header_ui(ui: &mut egui::Ui, preview: &Preview, actions: &mut Vec<Action>) {
+fn file_header_ui(
+    ui: &mut egui::Ui,
+    preview: &Preview,
+    in_workbook: bool,
+    skipped: bool,
+    actions: &mut Vec<Action>,
+) {
     ui.horizontal_wrapped(|ui| {
         ui.label(theme::bold(preview.file_name()).size(20.0));
         if !preview.description.is_empty() {
@@ -546,16 +568,23 @@ fn file_header_ui(ui: &mut egui::Ui, preview: &Preview, actions: &mut Vec<Action
         ui.horizontal(|ui| {
             let label = ui.label("Rows are:");
             egui::ComboBox::from_id_salt("entity")
-                .selected_text(preview.entity.title())
+                .selected_text(if skipped {
+                    "Not imported"
+                } else {
+                    preview.entity.title()
+                })
                 .show_ui(ui, |ui| {
                     for entity in Entity::ALL {
-                        if ui
-                            .selectable_label(entity == preview.entity, entity.title())
-                            .clicked()
-                            && entity != preview.entity
-                        {
+                        let chosen = entity == preview.entity && !skipped;
+                        if ui.selectable_label(chosen, entity.title()).clicked() && !chosen {
                             actions.push(Action::PickEntity(entity));
                         }
+                    }
+                    if in_workbook
+                        && ui.selectable_label(skipped, "Not imported").clicked()
+                        && !skipped
+                    {
+                        actions.push(Action::SkipSheet);
                     }
                 })
                 .response
@@ -566,7 +595,7 @@ fn file_header_ui(ui: &mut egui::Ui, preview: &Preview, actions: &mut Vec<Action
                     EntityChoice::Headers => "Recognised from the column headers",
                 });
         });
-        if preview.sheets.len() > 1 {
+        if preview.sheets.len() > 1 && !in_workbook {
             let current = preview.sheet.clone().unwrap_or_default();
             ui.add_space(12.0);
             ui.horizontal(|ui| {

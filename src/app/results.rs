@@ -5,6 +5,8 @@ use std::path::Path;
 
 use eframe::egui::{self, Align, RichText};
 use egui_extras::{Column, TableBuilder};
+use pantry_import::links::CreatedOrganization;
+use pantry_import::mapping::RowIssue;
 use pantry_import::report::ImportReport;
 
 use super::Action;
@@ -71,25 +73,7 @@ pub fn results_ui(
     ui.add_space(8.0);
     buttons_ui(ui, Some(report), save_message, actions);
     ui.add_space(10.0);
-    if !report.created_links.is_empty() {
-        let names: Vec<&str> = report
-            .created_links
-            .iter()
-            .take(8)
-            .map(|c| c.name.as_str())
-            .collect();
-        let more = report.created_links.len().saturating_sub(names.len());
-        ui.label(format!(
-            "Created for names the CRM lacked: {}{}",
-            names.join(", "),
-            if more > 0 {
-                format!(" and {more} more")
-            } else {
-                String::new()
-            }
-        ));
-        ui.add_space(6.0);
-    }
+    created_links_ui(ui, &report.created_links.iter().collect::<Vec<_>>());
     if report.failures.is_empty() {
         if !report.cancelled {
             ui.label(
@@ -104,12 +88,46 @@ pub fn results_ui(
         "Failed rows ({})",
         theme::thousands(report.failed)
     )));
+    let failures: Vec<(Option<&str>, &RowIssue)> =
+        report.failures.iter().map(|issue| (None, issue)).collect();
+    failures_table_ui(ui, &failures);
+}
+
+/// The organizations a link policy created, a few by name.
+pub fn created_links_ui(ui: &mut egui::Ui, created: &[&CreatedOrganization]) {
+    if created.is_empty() {
+        return;
+    }
+    let names: Vec<&str> = created.iter().take(8).map(|c| c.name.as_str()).collect();
+    ui.label(format!(
+        "Created for names the CRM lacked: {}{}",
+        names.join(", "),
+        match created.len() - names.len() {
+            0 => String::new(),
+            more => format!(" and {more} more"),
+        }
+    ));
+    ui.add_space(6.0);
+}
+
+/// Every failed row with its reason; with a Sheet column when the rows
+/// come from several sheets of a workbook.
+pub fn failures_table_ui(ui: &mut egui::Ui, failures: &[(Option<&str>, &RowIssue)]) {
+    let with_sheet = failures.iter().any(|(sheet, _)| sheet.is_some());
     let row_height = ui.text_style_height(&egui::TextStyle::Body) + 8.0;
-    TableBuilder::new(ui)
+    let mut table = TableBuilder::new(ui)
         .id_salt("failures")
         .striped(true)
         .auto_shrink([false, false])
-        .cell_layout(egui::Layout::left_to_right(Align::Center))
+        .cell_layout(egui::Layout::left_to_right(Align::Center));
+    if with_sheet {
+        table = table.column(Column::initial(120.0).clip(true).resizable(true));
+    }
+    let mut titles = vec!["Row", "Column", "Reason"];
+    if with_sheet {
+        titles.insert(0, "Sheet");
+    }
+    table
         .column(Column::exact(70.0))
         .column(
             Column::initial(180.0)
@@ -119,19 +137,20 @@ pub fn results_ui(
         )
         .column(Column::remainder().clip(true))
         .header(28.0, |mut header| {
-            header.col(|ui| {
-                ui.label(theme::bold("Row"));
-            });
-            header.col(|ui| {
-                ui.label(theme::bold("Column"));
-            });
-            header.col(|ui| {
-                ui.label(theme::bold("Reason"));
-            });
+            for title in &titles {
+                header.col(|ui| {
+                    ui.label(theme::bold(*title));
+                });
+            }
         })
         .body(|body| {
-            body.rows(row_height, report.failures.len(), |mut row| {
-                let issue = &report.failures[row.index()];
+            body.rows(row_height, failures.len(), |mut row| {
+                let (sheet, issue) = failures[row.index()];
+                if with_sheet {
+                    row.col(|ui| {
+                        ui.label(sheet.unwrap_or_default());
+                    });
+                }
                 row.col(|ui| {
                     ui.label(issue.row.to_string());
                 });

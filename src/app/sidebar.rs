@@ -80,7 +80,7 @@ pub fn sidebar_ui(ui: &mut egui::Ui, app: &PantryApp, actions: &mut Vec<Action>)
 
 /// The button back to the drop screen (also on the narrow window's top bar).
 pub fn open_another_ui(ui: &mut egui::Ui, app: &PantryApp, actions: &mut Vec<Action>) {
-    let running = app.import.as_ref().is_some_and(|run| run.is_running());
+    let running = app.is_importing();
     let button = ui.add_enabled(!running, egui::Button::new("Open another file…"));
     let button = button
         .on_hover_text(
@@ -105,6 +105,8 @@ fn steps_done(app: &PantryApp) -> [bool; 4] {
         });
     let imported = app.import.as_ref().is_some_and(|run| {
         matches!(&run.outcome, Some(super::import_panel::ImportOutcome::Done(report)) if !report.cancelled)
+    }) || app.workbook_run.as_ref().is_some_and(|run| {
+        matches!(&run.outcome, Some(super::workbook_panel::RunOutcome::Done(report)) if !report.cancelled)
     });
     // A finished import proves the connection as well as a test does.
     let connected = app.connection.is_verified() || imported;

@@ -165,3 +165,106 @@ pub fn cancel_after(
         watcher.cancel();
     })
 }
+
+/// Extra contacts on the People sheet, so a run can be cut off inside it.
+pub const MORE_PEOPLE: usize = 40;
+
+/// A broker's workbook with its sheets in the order a broker might make
+/// them: activities first, accounts last, a ReadMe in between. Every link
+/// names a record of another sheet, except Raj's company, which is nowhere.
+pub fn write_workbook(dir: &std::path::Path) -> std::path::PathBuf {
+    let mut people = vec![
+        vec!["First Name", "Last Name", "Company", "Email"],
+        vec!["Mary", "Smith", "hoboken  provisions", "mary@hoboken.com"],
+        vec!["Raj", "Patel", "Nowhere Bistro", "raj@nowhere.com"],
+    ];
+    let extra: Vec<[String; 4]> = (0..MORE_PEOPLE)
+        .map(|i| {
+            [
+                "Cook".to_owned(),
+                format!("Number {i}"),
+                "Sysco".to_owned(),
+                format!("cook{i}@sysco.com"),
+            ]
+        })
+        .collect();
+    people.extend(extra.iter().map(|r| r.iter().map(String::as_str).collect()));
+    let sheets: Vec<(&str, Vec<Vec<&str>>)> = vec![
+        (
+            "Activity Log",
+            vec![
+                vec![
+                    "Type",
+                    "Subject",
+                    "Date",
+                    "Organization",
+                    "Contact",
+                    "Opportunity",
+                ],
+                vec![
+                    "call",
+                    "Menu review",
+                    "2025-03-14",
+                    "Hoboken Provisions",
+                    "Mary Smith",
+                    "Q3 Menu",
+                ],
+            ],
+        ),
+        ("People", people),
+        (
+            "ReadMe",
+            vec![vec![
+                "This workbook is our whole CRM. Ask Dana before editing.",
+            ]],
+        ),
+        (
+            "Pipeline",
+            vec![
+                vec![
+                    "Opportunity",
+                    "Organization",
+                    "Contact",
+                    "Principal",
+                    "Amount",
+                ],
+                vec![
+                    "Q3 Menu",
+                    "Hoboken Provisions",
+                    "mary@hoboken.com",
+                    "Heinz",
+                    "1200",
+                ],
+            ],
+        ),
+        (
+            "Products",
+            vec![
+                vec!["Product", "Principal", "Category"],
+                vec!["Tomato Ketchup", "heinz", "Grocery"],
+            ],
+        ),
+        (
+            "Accounts",
+            vec![
+                vec!["Organizations", "TYPE", "CITY"],
+                vec!["Hoboken Provisions", "Customer", "Hoboken"],
+                vec!["Heinz", "Principal", "Pittsburgh"],
+                vec!["Sysco", "Distributor", "Chicago"],
+            ],
+        ),
+    ];
+    let mut book = rust_xlsxwriter::Workbook::new();
+    for (name, rows) in &sheets {
+        let sheet = book.add_worksheet();
+        sheet.set_name(*name).unwrap();
+        for (r, row) in rows.iter().enumerate() {
+            for (c, cell) in row.iter().enumerate() {
+                sheet.write_string(r as u32, c as u16, *cell).unwrap();
+            }
+        }
+    }
+    let path = dir.join("broker crm.xlsx");
+    book.save(&path).unwrap();
+    path
+}

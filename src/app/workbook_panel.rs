@@ -1,0 +1,469 @@
+//! A whole workbook in the window: its sheets as tabs with what each is
+//! imported as, the "Import all sheets" card with each sheet's progress,
+//! and the results of the run sheet by sheet.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use eframe::egui::{self, RichText};
+use pantry_import::database::ConnectionSettings;
+use pantry_import::entity::Entity;
+use pantry_import::history::ImportRun;
+use pantry_import::import::{ImportError, ImportOptions};
+use pantry_import::mapping::RowIssue;
+use pantry_import::workbook::{self, RunProgress, RunReport, WorkbookPlan};
+
+use super::preview::PreviewCounts;
+use super::results;
+use super::task::{self, Task};
+use super::theme::{self, FAIL_TEXT, OK_TEXT, WARN_TEXT};
+use super::{Action, PantryApp};
+
+/// How a workbook run ended.
+#[derive(Debug)]
+pub enum RunOutcome {
+    /// Every sheet ran (or the run was cancelled); the report says which.
+    Done(RunReport),
+    /// The database has no CRM tables yet; nothing was sent.
+    NeedsSchema(String),
+    /// The same workbook was imported completely before; nothing was sent.
+    AlreadyImported(Box<ImportRun>),
+    /// It could not run, or stopped part way.
+    Stopped {
+        reason: String,
+        report: Option<RunReport>,
+    },
+}
+
+/// One import of every sheet of a workbook, running or finished.
+pub struct WorkbookRun {
+    pub progress: Arc<RunProgress>,
+    task: Option<Task<RunOutcome>>,
+    pub outcome: Option<RunOutcome>,
+    started: Instant,
+}
+
+impl WorkbookRun {
+    /// Starts importing `sheets` (in that order) of the workbook at `path`.
+    pub fn start(
+        runtime: &tokio::runtime::Runtime,
+        ctx: &egui::Context,
+        path: PathBuf,
+        plan: &WorkbookPlan,
+        options: ImportOptions,
+        settings: ConnectionSettings,
+    ) -> WorkbookRun {
+        let sheets = plan.import_order();
+        let passed_over = plan.passed_over();
+        let waker_ctx = ctx.clone();
+        let progress =
+            RunProgress::new(&sheets, Some(Arc::new(move || waker_ctx.request_repaint())));
+        let task_progress = Arc::clone(&progress);
+        let task = task::spawn(runtime, ctx, async move {
+            let outcome = workbook::import_workbook(
+                &path,
+                &settings,
+                &sheets,
+                passed_over,
+                &options,
+                task_progress,
+            )
+            .await;
+            Ok(match outcome {
+                Ok(report) => RunOutcome::Done(report),
+                Err(ImportError::NotMigrated { .. }) => {
+                    RunOutcome::NeedsSchema(settings.describe())
+                }
+                Err(ImportError::RunAlreadyImported { run, .. }) => {
+                    RunOutcome::AlreadyImported(run)
+                }
+                Err(ImportError::RunInterrupted { reason, report }) => RunOutcome::Stopped {
+                    reason,
+                    report: Some(*report),
+                },
+                Err(other) => RunOutcome::Stopped {
+                    reason: other.to_string(),
+                    report: None,
+                },
+            })
+        });
+        WorkbookRun {
+            progress,
+            task: Some(task),
+            outcome: None,
+            started: Instant::now(),
+        }
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.outcome.is_none()
+    }
+
+    /// Picks up the outcome; true on the frame the run ends.
+    pub fn poll(&mut self) -> bool {
+        let outcome = match task::take_ready(&mut self.task) {
+            None => return false,
+            Some(Ok(outcome)) => outcome,
+            Some(Err(reason)) => RunOutcome::Stopped {
+                reason,
+                report: None,
+            },
+        };
+        self.outcome = Some(outcome);
+        true
+    }
+
+    /// The report, when there is one.
+    pub fn report(&self) -> Option<&RunReport> {
+        match &self.outcome {
+            Some(RunOutcome::Done(report)) => Some(report),
+            Some(RunOutcome::Stopped { report, .. }) => report.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// The workbook's sheets as tabs: the one on screen, and what each is
+/// imported as ("not imported" for a ReadMe).
+pub fn sheet_tabs_ui(
+    ui: &mut egui::Ui,
+    plan: &WorkbookPlan,
+    current: Option<&str>,
+    actions: &mut Vec<Action>,
+) {
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new("Sheets:").weak());
+        for sheet in &plan.sheets {
+            let selected = current == Some(sheet.sheet.as_str());
+            let what = sheet
+                .entity
+                .map_or_else(|| "not imported".to_owned(), |e| e.title().to_owned());
+            let text = RichText::new(format!("{} · {what}", sheet.sheet));
+            let text = if sheet.entity.is_none() {
+                text.weak()
+            } else {
+                text
+            };
+            let button =
+                ui.add(egui::Button::selectable(selected, text))
+                    .on_hover_text(match sheet.entity {
+                        Some(entity) => format!(
+                            "Imported as {} with the other sheets; click to preview it",
+                            entity.name()
+                        ),
+                        None => "Not imported; click to preview it and choose what its rows are"
+                            .to_owned(),
+                    });
+            if button.clicked() && !selected {
+                actions.push(Action::PickSheet(sheet.sheet.clone()));
+            }
+        }
+    });
+}
+
+/// The import card of a workbook: every sheet to import, in the order they
+/// will run, and the button that runs them all.
+pub fn run_start_ui(
+    ui: &mut egui::Ui,
+    app: &PantryApp,
+    plan: &WorkbookPlan,
+    ready: bool,
+    actions: &mut Vec<Action>,
+) {
+    let order = plan.import_order();
+    ui.label(theme::bold("The whole workbook"));
+    ui.weak(
+        "Sheets run in this order, so a contact's company can be an account of the first sheet:",
+    );
+    egui::Grid::new("workbook-order")
+        .num_columns(3)
+        .spacing([8.0, 2.0])
+        .show(ui, |ui| {
+            for (index, (sheet, entity)) in order.iter().enumerate() {
+                ui.label(format!("{}.", index + 1));
+                ui.label(sheet);
+                let counts = app.sheet_counts.get(sheet);
+                ui.label(
+                    RichText::new(match counts {
+                        Some(c) => entity.count(c.would_import),
+                        None => entity.title().to_owned(),
+                    })
+                    .weak(),
+                );
+                ui.end_row();
+            }
+        });
+    let button = ui.add_enabled(
+        ready,
+        theme::primary_button(format!("Import all {} sheets", order.len())),
+    );
+    if button.clicked() {
+        actions.push(Action::StartWorkbookImport);
+    }
+    ui.add_space(6.0);
+}
+
+/// Each sheet's progress while the run goes: done, running (with its bar),
+/// or waiting.
+pub fn run_progress_ui(ui: &mut egui::Ui, run: &WorkbookRun, actions: &mut Vec<Action>) {
+    let current = run.progress.current();
+    for (index, sheet) in run.progress.sheets().iter().enumerate() {
+        let now = sheet.progress.snapshot();
+        let (marker, color) = if index < current {
+            ("✔", OK_TEXT)
+        } else if index == current {
+            ("▶", theme::ACCENT)
+        } else {
+            ("○", egui::Color32::GRAY)
+        };
+        ui.horizontal(|ui| {
+            ui.label(RichText::new(marker).color(color));
+            ui.label(theme::bold(&sheet.sheet));
+            ui.weak(sheet.entity.title());
+        });
+        if index <= current {
+            if index == current {
+                let total = now.rows_total_estimate.max(now.rows_read).max(1);
+                ui.add(
+                    egui::ProgressBar::new(
+                        ((now.succeeded + now.failed) as f32 / total as f32).min(1.0),
+                    )
+                    .animate(true),
+                );
+            }
+            ui.horizontal_wrapped(|ui| {
+                ui.label(
+                    RichText::new(format!("{} stored", theme::thousands(now.succeeded)))
+                        .color(OK_TEXT),
+                );
+                ui.label("·");
+                ui.label(
+                    RichText::new(format!("{} failed", theme::thousands(now.failed)))
+                        .color(FAIL_TEXT),
+                );
+            });
+        }
+    }
+    let seconds = run.started.elapsed().as_secs_f64();
+    ui.weak(format!("{seconds:.0} s"));
+    if run.progress.is_cancelled() {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label("Stopping after this batch…");
+        });
+    } else if ui.button("Cancel").clicked() {
+        actions.push(Action::CancelImport);
+    }
+}
+
+/// The card after a run: its totals, and the way to the results.
+pub fn run_finished_ui(ui: &mut egui::Ui, run: &WorkbookRun, actions: &mut Vec<Action>) {
+    match (&run.outcome, run.report()) {
+        (Some(RunOutcome::Stopped { reason, .. }), _) => {
+            ui.add(egui::Label::new(RichText::new(format!("✖ {reason}")).color(FAIL_TEXT)).wrap());
+        }
+        (_, Some(report)) if report.cancelled => {
+            ui.label(
+                theme::bold(format!(
+                    "Cancelled: {} stored, the rest not imported",
+                    theme::thousands(report.succeeded())
+                ))
+                .color(WARN_TEXT),
+            );
+            ui.weak("Importing the workbook again resumes the run where it stopped.");
+        }
+        (_, Some(report)) => {
+            ui.label(
+                theme::bold(format!(
+                    "✔ {} succeeded, {} failed",
+                    theme::thousands(report.succeeded()),
+                    theme::thousands(report.failed())
+                ))
+                .color(OK_TEXT),
+            );
+        }
+        _ => {}
+    }
+    if ui.button("Show results").clicked() {
+        actions.push(Action::ShowResults);
+    }
+}
+
+/// The question asked when the same workbook was imported completely before.
+pub fn repeat_run_ui(ui: &mut egui::Ui, run: &ImportRun, actions: &mut Vec<Action>) {
+    egui::Frame::new()
+        .fill(theme::WARN_FILL)
+        .inner_margin(egui::Margin::same(10))
+        .corner_radius(4.0)
+        .show(ui, |ui| {
+            ui.label(theme::bold("This workbook was imported already").color(WARN_TEXT));
+            let stored: i64 = run.imports.iter().map(|b| i64::from(b.succeeded)).sum();
+            ui.label(format!(
+                "Run #{} of {} on {} stored {} rows from {} sheets. Importing it again adds them a second time.",
+                run.id,
+                run.file_name,
+                run.started_at,
+                theme::thousands(u64::try_from(stored).unwrap_or(0)),
+                run.imports.len()
+            ));
+            ui.horizontal(|ui| {
+                if ui.button("Import again anyway").clicked() {
+                    actions.push(Action::ImportAgainAnyway);
+                }
+                if ui.button("Don't import").clicked() {
+                    actions.push(Action::DismissRepeat);
+                }
+            });
+        });
+}
+
+/// The results of a run: the totals, one line per sheet, then every failed
+/// row with its sheet.
+pub fn run_results_ui(ui: &mut egui::Ui, run: &WorkbookRun, actions: &mut Vec<Action>) {
+    ui.add_space(8.0);
+    if let Some(RunOutcome::Stopped { reason, .. }) = &run.outcome {
+        ui.label(theme::bold("The run stopped").size(24.0).color(FAIL_TEXT));
+        ui.add(egui::Label::new(RichText::new(reason).color(FAIL_TEXT)).wrap());
+        ui.label("Import the workbook again to resume it: finished sheets are left as they are, and rows already stored are not stored twice.");
+    }
+    let Some(report) = run.report() else {
+        back_buttons_ui(ui, actions);
+        return;
+    };
+    ui.horizontal(|ui| {
+        ui.spacing_mut().item_spacing.x = 0.0;
+        ui.label(
+            theme::bold(format!(
+                "{} succeeded, ",
+                theme::thousands(report.succeeded())
+            ))
+            .size(26.0)
+            .color(OK_TEXT),
+        );
+        let failed =
+            theme::bold(format!("{} failed", theme::thousands(report.failed()))).size(26.0);
+        ui.label(if report.failed() > 0 {
+            failed.color(FAIL_TEXT)
+        } else {
+            failed.weak()
+        });
+    });
+    ui.weak(format!(
+        "{} · run #{} · {} sheets in {:.1} s{}",
+        report.file.display(),
+        report.run_id.unwrap_or_default(),
+        report.sheets.len(),
+        report.elapsed.as_secs_f64(),
+        if report.cancelled {
+            " · cancelled"
+        } else {
+            ""
+        }
+    ));
+    ui.add_space(6.0);
+    back_buttons_ui(ui, actions);
+    ui.add_space(8.0);
+    egui::Grid::new("run-sheets")
+        .striped(true)
+        .num_columns(6)
+        .spacing([16.0, 4.0])
+        .show(ui, |ui| {
+            for title in [
+                "Sheet",
+                "Imported as",
+                "Rows",
+                "Stored",
+                "Failed",
+                "Warnings",
+            ] {
+                ui.label(theme::bold(title));
+            }
+            ui.end_row();
+            for sheet in &report.sheets {
+                ui.label(sheet.sheet.as_deref().unwrap_or_default());
+                ui.label(sheet.entity.title());
+                ui.label(theme::thousands(sheet.total));
+                ui.label(RichText::new(theme::thousands(sheet.succeeded)).color(OK_TEXT));
+                let failed = RichText::new(theme::thousands(sheet.failed));
+                ui.label(if sheet.failed > 0 {
+                    failed.color(FAIL_TEXT)
+                } else {
+                    failed.weak()
+                });
+                ui.label(theme::thousands(sheet.warnings));
+                ui.end_row();
+            }
+        });
+    if !report.passed_over.is_empty() {
+        ui.weak(format!("Not imported: {}", report.passed_over.join(", ")));
+    }
+    results::created_links_ui(ui, &report.created_links());
+    let failures: Vec<(Option<&str>, &RowIssue)> = report
+        .sheets
+        .iter()
+        .flat_map(|s| {
+            let name = s.sheet.as_deref().unwrap_or_default();
+            s.failures.iter().map(move |f| (Some(name), f))
+        })
+        .collect();
+    ui.add_space(8.0);
+    if failures.is_empty() {
+        if !report.cancelled {
+            ui.label(
+                RichText::new("✔ Every row of every sheet was imported.")
+                    .color(OK_TEXT)
+                    .size(16.0),
+            );
+        }
+        return;
+    }
+    ui.label(theme::bold(format!(
+        "Failed rows ({})",
+        theme::thousands(report.failed())
+    )));
+    results::failures_table_ui(ui, &failures);
+}
+
+fn back_buttons_ui(ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+    ui.horizontal(|ui| {
+        if ui.button("Back to the preview").clicked() {
+            actions.push(Action::ShowPreview);
+        }
+        if ui.button("Import another file").clicked() {
+            actions.push(Action::StartOver);
+        }
+    });
+}
+
+/// Whether a file can hold several sheets, so its plan is worth reading.
+pub fn is_workbook(path: &std::path::Path) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        ["xlsx", "xlsm", "xls", "xlsb", "ods"]
+            .iter()
+            .any(|w| e.eq_ignore_ascii_case(w))
+    })
+}
+
+/// Reads a workbook's plan in the background.
+pub fn read_plan(
+    runtime: &tokio::runtime::Runtime,
+    ctx: &egui::Context,
+    path: PathBuf,
+) -> Task<WorkbookPlan> {
+    task::spawn(runtime, ctx, async move {
+        tokio::task::spawn_blocking(move || WorkbookPlan::read(&path).map_err(|e| e.to_string()))
+            .await
+            .map_err(|e| e.to_string())?
+    })
+}
+
+/// Sets what `sheet` is imported as in `plan` (`None`: not imported).
+pub fn set_sheet_entity(plan: &mut WorkbookPlan, sheet: &str, entity: Option<Entity>) {
+    if let Some(entry) = plan.sheets.iter_mut().find(|s| s.sheet == sheet) {
+        entry.entity = entity;
+    }
+}
+
+/// The counts of a previewed sheet, kept per sheet for the workbook card.
+pub type SheetCounts = std::collections::HashMap<String, PreviewCounts>;

@@ -1,0 +1,360 @@
+//! A whole workbook in one run, against a real PostgreSQL: sheets out of
+//! dependency order that link to each other, the links policies, and a run
+//! cut off, resumed and undone as one.
+
+mod common;
+
+use std::path::Path;
+
+use common::{MORE_PEOPLE, TestDatabase, pantry, text, write_workbook};
+use pantry_import::entity::Entity;
+use pantry_import::import::{ImportError, ImportOptions};
+use pantry_import::links::{LinkPolicies, LinkPolicy};
+use pantry_import::workbook::{RunProgress, RunReport, WorkbookPlan, import_workbook};
+
+async fn run(
+    db: &TestDatabase,
+    path: &Path,
+    options: &ImportOptions,
+) -> (Result<RunReport, ImportError>, std::sync::Arc<RunProgress>) {
+    let plan = WorkbookPlan::read(path).unwrap();
+    let order = plan.import_order();
+    let progress = RunProgress::new(&order, None);
+    let outcome = import_workbook(
+        path,
+        &db.settings(),
+        &order,
+        plan.passed_over(),
+        options,
+        std::sync::Arc::clone(&progress),
+    )
+    .await;
+    (outcome, progress)
+}
+
+#[test]
+fn the_plan_puts_sheets_in_dependency_order_and_passes_over_the_readme() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = WorkbookPlan::read(&write_workbook(dir.path())).unwrap();
+    assert!(plan.is_run());
+    let order: Vec<(String, Entity)> = plan.import_order();
+    assert_eq!(
+        order,
+        vec![
+            ("Accounts".to_owned(), Entity::Organizations),
+            ("People".to_owned(), Entity::Contacts),
+            ("Products".to_owned(), Entity::Products),
+            ("Pipeline".to_owned(), Entity::Opportunities),
+            ("Activity Log".to_owned(), Entity::Interactions),
+        ]
+    );
+    assert_eq!(plan.passed_over(), vec!["ReadMe".to_owned()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workbook_imports_in_dependency_order_linking_across_its_sheets() {
+    let db = TestDatabase::migrated().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_workbook(dir.path());
+    let (outcome, _) = run(&db, &path, &ImportOptions::default()).await;
+    let report = outcome.unwrap();
+    let ran: Vec<(Option<&str>, Entity)> = report
+        .sheets
+        .iter()
+        .map(|s| (s.sheet.as_deref(), s.entity))
+        .collect();
+    assert_eq!(
+        ran,
+        vec![
+            (Some("Accounts"), Entity::Organizations),
+            (Some("People"), Entity::Contacts),
+            (Some("Products"), Entity::Products),
+            (Some("Pipeline"), Entity::Opportunities),
+            (Some("Activity Log"), Entity::Interactions),
+        ]
+    );
+    assert_eq!(report.passed_over, vec!["ReadMe".to_owned()]);
+    assert_eq!(report.total(), 3 + 2 + MORE_PEOPLE as u64 + 1 + 1 + 1);
+    assert_eq!(report.failed(), 0);
+    assert_eq!(report.succeeded(), report.total());
+    // Raj's company is in neither the workbook nor the CRM: an optional
+    // link left empty, with a warning on its row.
+    let people = &report.sheets[1];
+    assert_eq!(people.warning_list.len(), 1, "{:?}", people.warning_list);
+    assert_eq!(people.warning_list[0].row, 3);
+    assert!(
+        people.warning_list[0].message.contains("Nowhere Bistro"),
+        "{}",
+        people.warning_list[0].message
+    );
+
+    let client = db.client().await;
+    let linked = client
+        .query_one(
+            "SELECT o.name, c.email, p.name, pr.name, op.name, i.subject \
+             FROM contacts c \
+             JOIN organizations o ON o.id = c.organization_id \
+             JOIN opportunities op ON op.organization_id = o.id AND op.contact_id = c.id \
+             JOIN organizations pr ON pr.id = op.principal_id \
+             JOIN products p ON p.principal_id = pr.id \
+             JOIN interactions i ON i.contact_id = c.id AND i.opportunity_id = op.id AND i.organization_id = o.id \
+             WHERE c.first_name = 'Mary'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(linked.get::<_, String>(0), "Hoboken Provisions");
+    assert_eq!(linked.get::<_, String>(1), "mary@hoboken.com");
+    assert_eq!(linked.get::<_, String>(2), "Tomato Ketchup");
+    assert_eq!(linked.get::<_, String>(3), "Heinz");
+    assert_eq!(linked.get::<_, String>(4), "Q3 Menu");
+    assert_eq!(linked.get::<_, String>(5), "Menu review");
+    let raj = client
+        .query_one(
+            "SELECT organization_id IS NULL, import_notes FROM contacts WHERE first_name = 'Raj'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(raj.get::<_, bool>(0));
+    assert!(raj.get::<_, String>(1).contains("Nowhere Bistro"));
+
+    // One run, one import per sheet, all tied to it.
+    let batches = client
+        .query(
+            "SELECT b.entity, b.sheet, b.status, b.succeeded, r.status \
+             FROM import_batches b JOIN import_runs r ON r.id = b.run_id \
+             WHERE r.id = $1 ORDER BY b.id",
+            &[&report.run_id.unwrap()],
+        )
+        .await
+        .unwrap();
+    let batches: Vec<(String, String, String, i32, String)> = batches
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+        .collect();
+    assert_eq!(batches.len(), 5);
+    assert_eq!(batches[0].0, "organizations");
+    assert_eq!(
+        batches[1],
+        (
+            "contacts".into(),
+            "People".into(),
+            "finished".into(),
+            42,
+            "finished".into()
+        )
+    );
+    assert_eq!(batches[4].1, "Activity Log");
+
+    let repeat = run(&db, &path, &ImportOptions::default()).await.0;
+    assert!(
+        matches!(repeat, Err(ImportError::RunAlreadyImported { .. })),
+        "a finished run is not repeated"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_organization_fails_empties_or_is_created_as_the_policy_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_workbook(dir.path());
+    for (policy, failed, created) in [
+        (LinkPolicy::Fail, 1, 0),
+        (LinkPolicy::Empty, 0, 0),
+        (LinkPolicy::Create, 0, 1),
+    ] {
+        let db = TestDatabase::migrated().await;
+        let options = ImportOptions {
+            links: LinkPolicies {
+                all: Some(policy),
+                ..LinkPolicies::default()
+            },
+            ..ImportOptions::default()
+        };
+        let report = run(&db, &path, &options).await.0.unwrap();
+        let people = &report.sheets[1];
+        assert_eq!(people.failed, failed, "{policy:?}");
+        assert_eq!(report.created_links().len(), created, "{policy:?}");
+        let stored_orgs = db
+            .count("SELECT count(*) FROM organizations WHERE deleted_at IS NULL")
+            .await;
+        assert_eq!(stored_orgs, 3 + created as i64, "{policy:?}");
+        match policy {
+            LinkPolicy::Fail => {
+                assert_eq!(people.failures[0].row, 3);
+                assert_eq!(people.failures[0].column, "Company");
+                assert!(
+                    people.failures[0].message.contains("Nowhere Bistro"),
+                    "{}",
+                    people.failures[0].message
+                );
+            }
+            LinkPolicy::Create => {
+                let created = &report.created_links()[0];
+                assert_eq!((created.name.as_str(), created.row), ("Nowhere Bistro", 3));
+                let linked = db
+                    .count(
+                        "SELECT count(*) FROM contacts c JOIN organizations o ON o.id = c.organization_id \
+                         WHERE c.first_name = 'Raj' AND o.name = 'Nowhere Bistro'",
+                    )
+                    .await;
+                assert_eq!(linked, 1);
+            }
+            LinkPolicy::Empty => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_off_run_resumes_where_it_stopped_and_undoes_as_one() {
+    let db = TestDatabase::migrated().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_workbook(dir.path());
+    let options = ImportOptions {
+        batch_size: 5,
+        ..ImportOptions::default()
+    };
+    let plan = WorkbookPlan::read(&path).unwrap();
+    let order = plan.import_order();
+    let progress = RunProgress::new(&order, None);
+    // Cancel inside the People sheet, after two of its batches.
+    let canceller = common::cancel_after(&progress.sheets()[1].progress, 2);
+    let first = import_workbook(
+        &path,
+        &db.settings(),
+        &order,
+        plan.passed_over(),
+        &options,
+        std::sync::Arc::clone(&progress),
+    )
+    .await
+    .unwrap();
+    canceller.await.unwrap();
+    assert!(first.cancelled);
+    assert_eq!(first.sheets.len(), 2, "later sheets never started");
+    let partial = db.count("SELECT count(*) FROM contacts").await;
+    assert!(
+        (10..42).contains(&partial),
+        "{partial} contacts before the cancel"
+    );
+    assert_eq!(db.count("SELECT count(*) FROM products").await, 0);
+
+    let resumed = run(&db, &path, &options).await.0.unwrap();
+    assert_eq!(resumed.run_id, first.run_id, "the same run goes on");
+    assert!(!resumed.cancelled);
+    let accounts = &resumed.sheets[0];
+    assert_eq!(accounts.import_id, first.sheets[0].import_id);
+    assert_eq!(
+        accounts.already_stored, 3,
+        "the finished sheet is left alone"
+    );
+    let people = &resumed.sheets[1];
+    assert_eq!(people.import_id, first.sheets[1].import_id);
+    assert_eq!(people.already_stored, partial as u64);
+    assert_eq!(people.succeeded, 42);
+    // Exactly the workbook's rows, none twice.
+    assert_eq!(db.count("SELECT count(*) FROM organizations").await, 3);
+    assert_eq!(db.count("SELECT count(*) FROM contacts").await, 42);
+    assert_eq!(
+        db.count("SELECT count(DISTINCT (import_batch_id, import_source_row)) FROM contacts")
+            .await,
+        42
+    );
+    assert_eq!(db.count("SELECT count(*) FROM interactions").await, 1);
+
+    let history = pantry(&["history", "--json", "--database-url", &db.url]);
+    let json: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    let run_id = resumed.run_id.unwrap();
+    assert_eq!(
+        json.as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["run_id"] == run_id)
+            .count(),
+        5
+    );
+
+    let undo = pantry(&[
+        "undo",
+        "--run",
+        &run_id.to_string(),
+        "--database-url",
+        &db.url,
+    ]);
+    assert_eq!(undo.status.code(), Some(0), "{}", text(&undo.stderr));
+    assert_eq!(
+        text(&undo.stdout).lines().count(),
+        5,
+        "{}",
+        text(&undo.stdout)
+    );
+    for table in [
+        "organizations",
+        "contacts",
+        "products",
+        "opportunities",
+        "interactions",
+    ] {
+        assert_eq!(
+            db.count(&format!(
+                "SELECT count(*) FROM {table} WHERE deleted_at IS NULL"
+            ))
+            .await,
+            0,
+            "{table}"
+        );
+    }
+    assert_eq!(
+        db.count("SELECT count(*) FROM import_runs WHERE status = 'undone'")
+            .await,
+        1
+    );
+    // Undone: the same workbook imports again as a new run.
+    let again = run(&db, &path, &options).await.0.unwrap();
+    assert_ne!(again.run_id, first.run_id);
+    assert_eq!(again.succeeded(), again.total());
+}
+
+#[test]
+fn check_resolves_links_between_sheets_without_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_workbook(dir.path());
+    let output = pantry(&["check", path.to_str().unwrap(), "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["total"], 48);
+    assert_eq!(json["succeeded"], 48);
+    assert_eq!(json["passed_over"], serde_json::json!(["ReadMe"]));
+    let sheets = json["sheets"].as_array().unwrap();
+    assert_eq!(sheets.len(), 5);
+    assert_eq!(sheets[1]["sheet"], "People");
+    assert_eq!(sheets[1]["entity"], "contacts");
+    let notices = sheets[1]["notices"].to_string();
+    assert!(
+        notices.contains(
+            "'Company': 41 cells name organizations of this workbook ('Accounts'); 1 name organizations it lacks, looked up in the CRM when importing: 'Nowhere Bistro'"
+        ),
+        "{notices}"
+    );
+    let activity = sheets[4]["notices"].to_string();
+    assert!(
+        activity
+            .contains("'Contact': every name is one of the contacts of this workbook ('People')"),
+        "{activity}"
+    );
+
+    let human = pantry(&["check", path.to_str().unwrap()]);
+    let summary = text(&human.stdout);
+    assert!(
+        summary.contains("  People (contacts): 42 rows, 42 would import, 0 failed"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("not imported (nothing recognisable): ReadMe"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("total: 48 rows, 48 would import, 0 failed"),
+        "{summary}"
+    );
+}
