@@ -48,18 +48,34 @@ fn main() {
             .iter()
             .find_map(|a| a.strip_prefix(name).and_then(number))
     };
-    let (contacts, xlsx, far) = (named("contacts="), named("xlsx="), named("far="));
-    let (sizes, contacts, xlsx, far) =
-        if sizes.is_empty() && contacts.is_none() && xlsx.is_none() && far.is_none() {
-            (vec![500, 200_000, 1_000_000], 1_000_000, 1_000_000, 200_000)
-        } else {
-            (
-                sizes,
-                contacts.unwrap_or(0),
-                xlsx.unwrap_or(0),
-                far.unwrap_or(0),
-            )
-        };
+    let (contacts, xlsx, far, book) = (
+        named("contacts="),
+        named("xlsx="),
+        named("far="),
+        named("workbook="),
+    );
+    let (sizes, contacts, xlsx, far, book) = if sizes.is_empty()
+        && contacts.is_none()
+        && xlsx.is_none()
+        && far.is_none()
+        && book.is_none()
+    {
+        (
+            vec![500, 200_000, 1_000_000],
+            1_000_000,
+            1_000_000,
+            200_000,
+            100_000,
+        )
+    } else {
+        (
+            sizes,
+            contacts.unwrap_or(0),
+            xlsx.unwrap_or(0),
+            far.unwrap_or(0),
+            book.unwrap_or(0),
+        )
+    };
     let admin = std::env::var("PANTRY_BENCH_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
     let binary = PathBuf::from(env!("CARGO_BIN_EXE_pantry-import"));
@@ -124,6 +140,9 @@ fn main() {
     }
     if far > 0 {
         bench_far(&admin, &binary, &work, far, &mut table);
+    }
+    if book > 0 {
+        bench_workbook(&admin, &binary, &work, book, &mut table);
     }
     if contacts > 0 {
         let _ = writeln!(
@@ -427,6 +446,149 @@ fn bench_xlsx(admin: &str, binary: &Path, work: &Path, rows: u64, table: &mut St
     for file in [&csv_sheet, &xlsx_sheet] {
         let _ = std::fs::remove_file(file);
     }
+}
+
+/// A five-sheet workbook of `rows` rows in all (a fifth per sheet, sheets in
+/// the reverse of dependency order, every link naming an account of the
+/// workbook), imported in one run, against the five sheets imported one by
+/// one with `--sheet` (in dependency order) into another fresh database.
+fn bench_workbook(admin: &str, binary: &Path, work: &Path, rows: u64, table: &mut String) {
+    let per_sheet = (rows / 5).max(1);
+    let accounts = per_sheet;
+    let account = |i: u64| format!("Account {} Grill", i % accounts);
+    /// A sheet's cells for its row `i`.
+    type Cells<'a> = Box<dyn Fn(u64) -> Vec<String> + 'a>;
+    let sheets: [(&str, Vec<&str>, Cells); 5] = [
+        (
+            "Activity Log",
+            vec!["Type", "Subject", "Date", "Organization"],
+            Box::new(|i| {
+                vec![
+                    "call".into(),
+                    format!("Call {i}"),
+                    "2025-03-14".into(),
+                    account(i),
+                ]
+            }),
+        ),
+        (
+            "Pipeline",
+            vec!["Opportunity", "Organization", "Amount", "Stage"],
+            Box::new(|i| {
+                vec![
+                    format!("Deal {i}"),
+                    account(i),
+                    format!("{i}.50"),
+                    "Sample".into(),
+                ]
+            }),
+        ),
+        (
+            "Products",
+            vec!["Product", "Principal", "Category", "Case Price"],
+            Box::new(|i| {
+                vec![
+                    format!("Item {i}"),
+                    account(i),
+                    "dairy".into(),
+                    "24.00".into(),
+                ]
+            }),
+        ),
+        (
+            "People",
+            vec!["First Name", "Last Name", "Company", "Email"],
+            Box::new(|i| {
+                vec![
+                    "Cook".into(),
+                    format!("Number {i}"),
+                    account(i),
+                    format!("cook{i}@example.com"),
+                ]
+            }),
+        ),
+        (
+            "Accounts",
+            vec!["Organizations", "CITY", "SEGMENT"],
+            Box::new(|i| {
+                vec![
+                    format!("Account {i} Grill"),
+                    "Chicago".into(),
+                    "Casual".into(),
+                ]
+            }),
+        ),
+    ];
+    let book = work.join(format!("workbook-{rows}.xlsx"));
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    for (name, headers, row) in &sheets {
+        let sheet = workbook
+            .add_worksheet_with_constant_memory()
+            .expect("a worksheet");
+        sheet.set_name(*name).expect("a sheet name");
+        for (column, header) in headers.iter().enumerate() {
+            sheet
+                .write_string(0, column as u16, *header)
+                .expect("a header");
+        }
+        let count = if *name == "Accounts" {
+            accounts
+        } else {
+            per_sheet
+        };
+        for i in 0..count {
+            for (column, cell) in row(i).iter().enumerate() {
+                sheet
+                    .write_string(i as u32 + 1, column as u16, cell)
+                    .expect("a cell");
+            }
+        }
+    }
+    workbook.save(&book).expect("the workbook is written");
+
+    let run_db = fresh_database(admin, binary, &format!("pantry_bench_book_{rows}"));
+    let (run, stored, failed) = timed_import(binary, &book, &run_db);
+    let one_by_one_db = fresh_database(admin, binary, &format!("pantry_bench_sheets_{rows}"));
+    let mut one_by_one = 0.0;
+    let mut peak_kib = 0;
+    for sheet in ["Accounts", "People", "Products", "Pipeline", "Activity Log"] {
+        let single = timed(Command::new(binary).args([
+            "import",
+            path(&book),
+            "--sheet",
+            sheet,
+            "--database-url",
+            &one_by_one_db,
+            "--json",
+        ]));
+        one_by_one += single.seconds;
+        peak_kib = peak_kib.max(single.peak_kib);
+    }
+    let _ = writeln!(
+        table,
+        "\n{:>14} | {:>7} | {:>7} | {:>10} | {:>13} | {:>6} | {:>11}",
+        "workbook rows", "stored", "failed", "one run s", "5 sheets s", "ratio", "run peak"
+    );
+    let _ = writeln!(
+        table,
+        "{:>14} | {:>7} | {:>7} | {:>10.3} | {:>13.3} | {:>6.2} | {:>8.1} MB",
+        5 * per_sheet,
+        stored,
+        failed,
+        run.seconds,
+        one_by_one,
+        run.seconds / one_by_one,
+        run.peak_kib as f64 / 1024.0,
+    );
+    eprintln!(
+        "  workbook: one run {:.3}s, five single-sheet imports {:.3}s (their peak {:.0} MB)",
+        run.seconds,
+        one_by_one,
+        peak_kib as f64 / 1024.0
+    );
+    drop_database(admin, &format!("pantry_bench_book_{rows}"));
+    drop_database(admin, &format!("pantry_bench_sheets_{rows}"));
+    let _ = std::fs::remove_file(&book);
 }
 
 /// Copies a CSV sheet into an `.xlsx` workbook, every cell as text (as

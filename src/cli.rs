@@ -162,7 +162,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 let order = plan.import_order();
                 let progress = RunProgress::new(&order, None);
                 let report = with_progress_bar(follow_run(&progress), !json, Stage::Check, || {
-                    workbook::check_workbook(&file, &order, plan.passed_over(), &progress)
+                    workbook::check_workbook(&file, &plan, &progress)
                 })?;
                 return finish_run(&report, json, errors_csv.as_deref(), "would import");
             }
@@ -212,8 +212,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                         runtime.block_on(workbook::import_workbook(
                             &file,
                             &settings,
-                            &order,
-                            plan.passed_over(),
+                            &plan,
                             &options,
                             Arc::clone(&progress),
                         ))

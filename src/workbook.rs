@@ -24,7 +24,7 @@ use crate::import::{
     self, ImportError, ImportOptions, ImportProgress, check_sheet, ensure_schema, open_sheet,
 };
 use crate::links::{CreatedOrganization, lookup_key, record_keys};
-use crate::mapping::{RowIssue, Value};
+use crate::mapping::{ColumnMap, RowIssue, Severity, Value};
 use crate::report::{ImportReport, SUMMARY_LINES};
 use crate::spreadsheet::{FileNotice, ReadError, Spreadsheet};
 
@@ -36,6 +36,23 @@ pub struct SheetPlan {
     /// What its rows are; `None`: not imported (nothing in it is
     /// recognisable, as in a ReadMe, or the user said so).
     pub entity: Option<Entity>,
+    /// Its header row's cells and the header's row number (empty for a
+    /// sheet that cannot be read), so a run checks every header before it
+    /// stores anything without opening the sheets again.
+    pub headers: Vec<String>,
+    /// The header's row number.
+    pub header_row: u64,
+}
+
+impl SheetPlan {
+    fn of(spreadsheet: &Spreadsheet) -> SheetPlan {
+        SheetPlan {
+            sheet: spreadsheet.sheet().unwrap_or_default().to_owned(),
+            entity: recognise(spreadsheet.sheet(), spreadsheet.headers()).map(|(e, _)| e),
+            headers: spreadsheet.headers().to_vec(),
+            header_row: spreadsheet.header_row(),
+        }
+    }
 }
 
 /// Every sheet of a workbook, in the workbook's order, with its entity.
@@ -54,27 +71,23 @@ impl WorkbookPlan {
         let names = first.sheet_names().to_vec();
         if names.len() < 2 {
             return Ok(WorkbookPlan {
-                sheets: vec![SheetPlan {
-                    sheet: first.sheet().unwrap_or_default().to_owned(),
-                    entity: recognise(first.sheet(), first.headers()).map(|(e, _)| e),
-                }],
+                sheets: vec![SheetPlan::of(&first)],
             });
         }
+        let mut sheets = vec![SheetPlan::of(&first)];
         drop(first);
-        let sheets = names
-            .into_iter()
-            .map(|name| {
+        sheets.extend(names.into_iter().skip(1).map(|name| {
+            match Spreadsheet::open(path, Some(&name)) {
+                Ok(spreadsheet) => SheetPlan::of(&spreadsheet),
                 // A sheet that cannot be read (an empty one) holds nothing to import.
-                let entity = Spreadsheet::open(path, Some(&name))
-                    .ok()
-                    .and_then(|s| recognise(s.sheet(), s.headers()))
-                    .map(|(entity, _)| entity);
-                SheetPlan {
+                Err(_) => SheetPlan {
                     sheet: name,
-                    entity,
-                }
-            })
-            .collect();
+                    entity: None,
+                    headers: Vec::new(),
+                    header_row: 1,
+                },
+            }
+        }));
         Ok(WorkbookPlan { sheets })
     }
 
@@ -418,17 +431,18 @@ struct LinkTally {
     elsewhere: BTreeMap<String, (String, u64)>,
 }
 
-/// Checks every sheet of `sheets` (in that order) without a database, and
-/// resolves the links between them: a link naming a record of an earlier
+/// Checks every sheet `plan` imports (in dependency order) without a
+/// database, and resolves the links between them: a link naming a record of an earlier
 /// sheet is counted as found; the others are listed, to be looked up in the
 /// CRM when importing.
 pub fn check_workbook(
     path: &Path,
-    sheets: &[(String, Entity)],
-    passed_over: Vec<String>,
+    plan: &WorkbookPlan,
     progress: &RunProgress,
 ) -> Result<RunReport, ImportError> {
     let started = Instant::now();
+    let sheets = &plan.import_order();
+    let passed_over = plan.passed_over();
     // Keys of the records each entity's sheets would store, and those sheets.
     let mut known: HashMap<Entity, (HashSet<String>, Vec<String>)> = HashMap::new();
     let mut reports = Vec::with_capacity(sheets.len());
@@ -549,6 +563,25 @@ fn link_notice(
     Some(FileNotice { row: None, message })
 }
 
+/// Refuses a sheet whose header lacks a column its entity needs, from the
+/// header the plan read (the rows are read when the sheet's turn comes).
+fn check_header(path: &Path, sheet: &SheetPlan, entity: Entity) -> Result<(), ImportError> {
+    let fatal = ColumnMap::new(entity, &sheet.headers)
+        .header_issues(sheet.header_row, &sheet.headers)
+        .into_iter()
+        .find(|issue| issue.severity == Severity::Error);
+    match fatal {
+        Some(issue) => Err(ImportError::Sheet {
+            path: path.to_path_buf(),
+            message: format!(
+                "sheet '{}', row {}: {}",
+                sheet.sheet, issue.row, issue.message
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Names the sheet in a header problem, which otherwise names only the file.
 fn in_sheet(error: ImportError, sheet: &str) -> ImportError {
     match error {
@@ -560,27 +593,28 @@ fn in_sheet(error: ImportError, sheet: &str) -> ImportError {
     }
 }
 
-/// Imports the sheets of `sheets` (in that order, as [`WorkbookPlan`]
-/// gives them) as one run. Every sheet's header is checked before anything
-/// is stored. A run of this workbook cut off earlier is resumed: its
+/// Imports the sheets `plan` imports, in dependency order, as one run.
+/// Every sheet's header is checked before anything is stored. A run of this workbook cut off earlier is resumed: its
 /// finished sheets are left as they are and the others go on. `options`
 /// gives the links policy, batch size and `again`; its sheet and entity
 /// are set per sheet.
 pub async fn import_workbook(
     path: &Path,
     settings: &ConnectionSettings,
-    sheets: &[(String, Entity)],
-    passed_over: Vec<String>,
+    plan: &WorkbookPlan,
     options: &ImportOptions,
     progress: Arc<RunProgress>,
 ) -> Result<RunReport, ImportError> {
     let started = Instant::now();
-    let open_path = path.to_path_buf();
-    let planned = sheets.to_vec();
-    let fingerprint = tokio::task::spawn_blocking(move || {
-        for (sheet, entity) in &planned {
-            open_sheet(&open_path, Some(sheet), Some(*entity)).map_err(|e| in_sheet(e, sheet))?;
+    let sheets = &plan.import_order();
+    let passed_over = plan.passed_over();
+    for sheet in &plan.sheets {
+        if let Some(entity) = sheet.entity {
+            check_header(path, sheet, entity)?;
         }
+    }
+    let open_path = path.to_path_buf();
+    let fingerprint = tokio::task::spawn_blocking(move || {
         Ok::<_, ImportError>(history::fingerprint(&open_path)?)
     })
     .await

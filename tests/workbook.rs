@@ -23,8 +23,7 @@ async fn run(
     let outcome = import_workbook(
         path,
         &db.settings(),
-        &order,
-        plan.passed_over(),
+        &plan,
         options,
         std::sync::Arc::clone(&progress),
     )
@@ -222,8 +221,7 @@ async fn a_cut_off_run_resumes_where_it_stopped_and_undoes_as_one() {
     let first = import_workbook(
         &path,
         &db.settings(),
-        &order,
-        plan.passed_over(),
+        &plan,
         &options,
         std::sync::Arc::clone(&progress),
     )

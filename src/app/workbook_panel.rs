@@ -54,22 +54,16 @@ impl WorkbookRun {
         options: ImportOptions,
         settings: ConnectionSettings,
     ) -> WorkbookRun {
-        let sheets = plan.import_order();
-        let passed_over = plan.passed_over();
+        let plan = plan.clone();
         let waker_ctx = ctx.clone();
-        let progress =
-            RunProgress::new(&sheets, Some(Arc::new(move || waker_ctx.request_repaint())));
+        let progress = RunProgress::new(
+            &plan.import_order(),
+            Some(Arc::new(move || waker_ctx.request_repaint())),
+        );
         let task_progress = Arc::clone(&progress);
         let task = task::spawn(runtime, ctx, async move {
-            let outcome = workbook::import_workbook(
-                &path,
-                &settings,
-                &sheets,
-                passed_over,
-                &options,
-                task_progress,
-            )
-            .await;
+            let outcome =
+                workbook::import_workbook(&path, &settings, &plan, &options, task_progress).await;
             Ok(match outcome {
                 Ok(report) => RunOutcome::Done(report),
                 Err(ImportError::NotMigrated { .. }) => {
