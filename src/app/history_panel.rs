@@ -8,6 +8,12 @@ use super::Action;
 use super::task::{self, Task};
 use super::theme::{self, FAIL_TEXT, OK_TEXT, WARN_TEXT};
 
+/// What an undo took back: one import, or every sheet of a run.
+pub enum Undone {
+    Import(UndoReport),
+    Run(i64, Vec<UndoReport>),
+}
+
 /// The list of one database's imports, and what the last undo said.
 #[derive(Default)]
 pub struct HistoryPanel {
@@ -17,9 +23,11 @@ pub struct HistoryPanel {
     /// The database the list belongs to (`user@host:port/db`), shown above it.
     pub database: Option<String>,
     listing: Option<Task<Vec<ImportBatch>>>,
-    undoing: Option<Task<UndoReport>>,
+    undoing: Option<Task<Undone>>,
     /// An undo waiting for the broker to confirm.
     pub confirm_undo: Option<i64>,
+    /// An undo of a whole workbook run waiting for the broker to confirm.
+    pub confirm_undo_run: Option<i64>,
     /// Scroll the confirmation into view on the next frame.
     reveal_confirm: bool,
 }
@@ -67,6 +75,25 @@ impl HistoryPanel {
             let mut client = settings.connect().await.map_err(|e| e.to_string())?;
             history::undo(&mut client, id, false)
                 .await
+                .map(Undone::Import)
+                .map_err(|e| e.to_string())
+        }));
+    }
+
+    /// Marks the rows of every sheet of workbook run `run` deleted.
+    pub fn undo_run(
+        &mut self,
+        runtime: &tokio::runtime::Runtime,
+        ctx: &egui::Context,
+        settings: ConnectionSettings,
+        run: i64,
+    ) {
+        self.confirm_undo_run = None;
+        self.undoing = Some(task::spawn(runtime, ctx, async move {
+            let mut client = settings.connect().await.map_err(|e| e.to_string())?;
+            history::undo_run(&mut client, run, false)
+                .await
+                .map(|reports| Undone::Run(run, reports))
                 .map_err(|e| e.to_string())
         }));
     }
@@ -95,16 +122,25 @@ impl HistoryPanel {
             None => {}
         }
         match task::take_ready(&mut self.undoing) {
-            Some(Ok(report)) => {
+            Some(Ok(undone)) => {
+                let (what, reports) = match &undone {
+                    Undone::Import(report) => {
+                        (format!("Import #{}", report.import_id), std::slice::from_ref(report))
+                    }
+                    Undone::Run(run, reports) => (
+                        format!("Run #{run} ({} sheets)", reports.len()),
+                        reports.as_slice(),
+                    ),
+                };
+                let deleted: u64 = reports.iter().map(|r| r.soft_deleted).sum();
+                let kept: usize = reports.iter().map(|r| r.edited_left_alone.len()).sum();
                 let mut message = format!(
-                    "✔ Import #{}: {} rows taken out of the CRM (marked deleted, not erased).",
-                    report.import_id,
-                    theme::thousands(report.soft_deleted)
+                    "✔ {what}: {} rows taken out of the CRM (marked deleted, not erased).",
+                    theme::thousands(deleted)
                 );
-                if !report.edited_left_alone.is_empty() {
+                if kept > 0 {
                     message.push_str(&format!(
-                        " {} rows someone changed after the import were kept.",
-                        report.edited_left_alone.len()
+                        " {kept} rows someone changed after the import were kept."
                     ));
                 }
                 self.message = Some(message);
@@ -153,11 +189,33 @@ pub fn history_ui(ui: &mut egui::Ui, panel: &mut HistoryPanel, actions: &mut Vec
             if panel.loaded && panel.imports.is_empty() {
                 ui.weak("No imports into this database yet.");
             }
+            let mut runs_shown = Vec::new();
             for batch in &panel.imports {
                 ui.separator();
+                if let Some(run) = batch.run_id
+                    && !runs_shown.contains(&run)
+                {
+                    runs_shown.push(run);
+                    let busy = panel.undoing.is_some() || panel.listing.is_some();
+                    run_header_ui(
+                        ui,
+                        &panel.imports,
+                        &mut panel.confirm_undo_run,
+                        busy,
+                        run,
+                        actions,
+                    );
+                }
                 ui.horizontal_wrapped(|ui| {
+                    if batch.run_id.is_some() {
+                        ui.weak("↳");
+                    }
                     ui.label(theme::bold(format!("#{}", batch.id)));
-                    ui.label(&batch.file_name);
+                    if batch.run_id.is_some() {
+                        ui.label(format!("sheet '{}'", batch.sheet));
+                    } else {
+                        ui.label(&batch.file_name);
+                    }
                     ui.weak(batch.entity.name());
                 });
                 let status_color = match batch.status {
@@ -207,4 +265,56 @@ pub fn history_ui(ui: &mut egui::Ui, panel: &mut HistoryPanel, actions: &mut Vec
                 }
             }
         });
+}
+
+/// The line above a workbook run's imports: the run, and its undo.
+fn run_header_ui(
+    ui: &mut egui::Ui,
+    imports: &[ImportBatch],
+    confirm: &mut Option<i64>,
+    busy: bool,
+    run: i64,
+    actions: &mut Vec<Action>,
+) {
+    let sheets: Vec<&ImportBatch> = imports
+        .iter()
+        .filter(|b| b.run_id == Some(run))
+        .collect();
+    let file = sheets.first().map(|b| b.file_name.clone()).unwrap_or_default();
+    let stored: i64 = sheets
+        .iter()
+        .filter(|b| b.status != ImportStatus::Undone)
+        .map(|b| i64::from(b.succeeded))
+        .sum();
+    let count = sheets.len();
+    ui.horizontal_wrapped(|ui| {
+        ui.label(theme::bold(format!("Run #{run}")));
+        ui.label(&file);
+        ui.weak(format!("{count} sheets"));
+    });
+    if stored == 0 {
+        return;
+    }
+    if *confirm == Some(run) {
+        ui.label(
+            RichText::new(format!(
+                "Take the {} rows of every sheet of run #{run} out of the CRM? Rows someone changed since are kept.",
+                theme::thousands(u64::try_from(stored).unwrap_or(0))
+            ))
+            .color(WARN_TEXT),
+        );
+        ui.horizontal(|ui| {
+            if ui.button("Yes, undo the run").clicked() {
+                actions.push(Action::UndoRun(run));
+            }
+            if ui.button("Keep it").clicked() {
+                *confirm = None;
+            }
+        });
+    } else if ui
+        .add_enabled(!busy, egui::Button::new("Undo the whole run…"))
+        .clicked()
+    {
+        *confirm = Some(run);
+    }
 }

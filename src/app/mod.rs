@@ -75,6 +75,8 @@ pub enum Action {
     DismissRepeat,
     RefreshHistory,
     UndoImport(i64),
+    /// Undo every sheet of a workbook run.
+    UndoRun(i64),
     CancelImport,
     SaveErrorReport,
     ShowResults,
@@ -313,6 +315,11 @@ impl PantryApp {
                     self.history.undo(&self.runtime, &self.ctx, settings, id);
                 }
             }
+            Action::UndoRun(run) => {
+                if let Ok(settings) = self.connection.settings() {
+                    self.history.undo_run(&self.runtime, &self.ctx, settings, run);
+                }
+            }
             Action::CancelImport => {
                 if let Some(run) = &self.import {
                     run.progress.cancel();
@@ -435,11 +442,16 @@ impl PantryApp {
     }
 
     fn save_error_report(&mut self) {
-        let Some(report) = self.import.as_ref().and_then(ImportRun::report).cloned() else {
+        let failed = match (&self.import, &self.workbook_run) {
+            (Some(run), _) => run.report().cloned().map(results::FailedRows::Sheet),
+            (None, Some(run)) => run.report().cloned().map(results::FailedRows::Run),
+            (None, None) => None,
+        };
+        let Some(failed) = failed else {
             return;
         };
-        let stem = report
-            .file
+        let stem = failed
+            .file()
             .file_stem()
             .map_or_else(|| "import".to_owned(), |s| s.to_string_lossy().into_owned());
         self.save_dialog = Some(task::spawn(&self.runtime, &self.ctx, async move {
@@ -453,13 +465,13 @@ impl PantryApp {
                 .map(|h| h.path().to_path_buf());
             Ok(match target {
                 // The dialog itself asks before replacing a file.
-                Some(path) => Some(results::write_error_report(&report, &path)),
+                Some(path) => Some(failed.write(&path)),
                 None if dialog_unavailable(asked) => {
                     // No dialog on this desktop: beside the spreadsheet, never over an older report.
-                    let path = results::free_report_path(&report.file, &stem);
+                    let path = results::free_report_path(failed.file(), &stem);
                     Some(format!(
                         "No file dialog is available on this desktop. {}",
-                        results::write_error_report(&report, &path)
+                        failed.write(&path)
                     ))
                 }
                 None => None,
@@ -621,17 +633,9 @@ impl eframe::App for PantryApp {
             } else if self.showing_results
                 && let Some(run) = &self.workbook_run
             {
-                workbook_panel::run_results_ui(ui, run, &mut actions);
+                workbook_panel::run_results_ui(ui, run, self.save_message.as_deref(), &mut actions);
             } else if let Some(preview) = &mut self.preview {
-                if let Some(plan) = &self.workbook {
-                    workbook_panel::sheet_tabs_ui(ui, plan, preview.sheet.as_deref(), &mut actions);
-                }
-                let skipped = self.workbook.as_ref().is_some_and(|plan| {
-                    plan.sheets
-                        .iter()
-                        .any(|s| Some(&s.sheet) == preview.sheet.as_ref() && s.entity.is_none())
-                });
-                preview::preview_ui(ui, preview, self.workbook.is_some(), skipped, &mut actions);
+                preview::preview_ui(ui, preview, self.workbook.as_ref(), &mut actions);
             } else {
                 open_file::open_file_ui(ui, &mut self.typed_path, &mut actions);
             }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use eframe::egui::{self, Align, RichText};
 use egui_extras::{Column, Size, StripBuilder, TableBuilder};
+use pantry_import::workbook::WorkbookPlan;
 use pantry_import::entity::{Entity, EntityChoice};
 use pantry_import::mapping::{MappedSheet, RowIssue, Severity};
 use pantry_import::spreadsheet::{self, SheetRow};
@@ -500,16 +501,20 @@ fn load(
 }
 
 /// Draws the preview of one file.
-/// Draws the preview. In a workbook (`in_workbook`) the sheets are tabs
-/// above it, and a sheet can be left out (`skipped`).
+/// Draws the preview. In a workbook of several sheets (`workbook`) the
+/// sheets are tabs under the file's name, and a sheet can be left out.
 pub fn preview_ui(
     ui: &mut egui::Ui,
     preview: &mut Preview,
-    in_workbook: bool,
-    skipped: bool,
+    workbook: Option<&WorkbookPlan>,
     actions: &mut Vec<Action>,
 ) {
-    file_header_ui(ui, preview, in_workbook, skipped, actions);
+    let skipped = workbook.is_some_and(|plan| {
+        plan.sheets
+            .iter()
+            .any(|s| Some(&s.sheet) == preview.sheet.as_ref() && s.entity.is_none())
+    });
+    file_header_ui(ui, preview, workbook, skipped, actions);
     if let Some(message) = &preview.failed {
         ui.add_space(8.0);
         theme::error_banner_ui(ui, message);
@@ -552,16 +557,20 @@ pub fn preview_ui(
 fn file_header_ui(
     ui: &mut egui::Ui,
     preview: &Preview,
-    in_workbook: bool,
+    workbook: Option<&WorkbookPlan>,
     skipped: bool,
     actions: &mut Vec<Action>,
 ) {
+    let in_workbook = workbook.is_some();
     ui.horizontal_wrapped(|ui| {
         ui.label(theme::bold(preview.file_name()).size(20.0));
         if !preview.description.is_empty() {
             ui.weak(&preview.description);
         }
     });
+    if let Some(plan) = workbook {
+        super::workbook_panel::sheet_tabs_ui(ui, plan, preview.sheet.as_deref(), actions);
+    }
     // The pickers on a line of their own: a long file name never pushes
     // them under the database panel.
     ui.horizontal(|ui| {

@@ -8,6 +8,7 @@ use egui_extras::{Column, TableBuilder};
 use pantry_import::links::CreatedOrganization;
 use pantry_import::mapping::RowIssue;
 use pantry_import::report::ImportReport;
+use pantry_import::workbook::RunReport;
 
 use super::Action;
 use super::import_panel::{ImportOutcome, ImportRun};
@@ -234,6 +235,44 @@ pub fn free_report_path(spreadsheet: &Path, stem: &str) -> std::path::PathBuf {
         number += 1;
     }
     path
+}
+
+/// The failed rows a Save button writes out: one sheet's, or a run's (one
+/// file per sheet with failures).
+pub enum FailedRows {
+    Sheet(ImportReport),
+    Run(RunReport),
+}
+
+impl FailedRows {
+    /// The spreadsheet the rows came from.
+    pub fn file(&self) -> &Path {
+        match self {
+            FailedRows::Sheet(report) => &report.file,
+            FailedRows::Run(report) => &report.file,
+        }
+    }
+
+    /// Writes the report(s) to `path` (a run's beside it, one per sheet);
+    /// says how it went.
+    pub fn write(&self, path: &Path) -> String {
+        match self {
+            FailedRows::Sheet(report) => write_error_report(report, path),
+            FailedRows::Run(report) => match report.write_error_csvs(path) {
+                Ok(written) => format!(
+                    "✔ Saved {} error report{}: {}",
+                    written.len(),
+                    if written.len() == 1 { "" } else { "s" },
+                    written
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                Err(error) => format!("✖ Could not save the error reports: {error}"),
+            },
+        }
+    }
 }
 
 /// Writes the error report for `report` to `path`; says how it went.

@@ -314,7 +314,12 @@ pub fn repeat_run_ui(ui: &mut egui::Ui, run: &ImportRun, actions: &mut Vec<Actio
 
 /// The results of a run: the totals, one line per sheet, then every failed
 /// row with its sheet.
-pub fn run_results_ui(ui: &mut egui::Ui, run: &WorkbookRun, actions: &mut Vec<Action>) {
+pub fn run_results_ui(
+    ui: &mut egui::Ui,
+    run: &WorkbookRun,
+    save_message: Option<&str>,
+    actions: &mut Vec<Action>,
+) {
     ui.add_space(8.0);
     if let Some(RunOutcome::Stopped { reason, .. }) = &run.outcome {
         ui.label(theme::bold("The run stopped").size(24.0).color(FAIL_TEXT));
@@ -322,7 +327,7 @@ pub fn run_results_ui(ui: &mut egui::Ui, run: &WorkbookRun, actions: &mut Vec<Ac
         ui.label("Import the workbook again to resume it: finished sheets are left as they are, and rows already stored are not stored twice.");
     }
     let Some(report) = run.report() else {
-        back_buttons_ui(ui, actions);
+        back_buttons_ui(ui, false, actions);
         return;
     };
     ui.horizontal(|ui| {
@@ -356,7 +361,10 @@ pub fn run_results_ui(ui: &mut egui::Ui, run: &WorkbookRun, actions: &mut Vec<Ac
         }
     ));
     ui.add_space(6.0);
-    back_buttons_ui(ui, actions);
+    back_buttons_ui(ui, report.failed() > 0, actions);
+    if let Some(message) = save_message {
+        ui.label(message);
+    }
     ui.add_space(8.0);
     egui::Grid::new("run-sheets")
         .striped(true)
@@ -419,8 +427,16 @@ pub fn run_results_ui(ui: &mut egui::Ui, run: &WorkbookRun, actions: &mut Vec<Ac
     results::failures_table_ui(ui, &failures);
 }
 
-fn back_buttons_ui(ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+fn back_buttons_ui(ui: &mut egui::Ui, failed: bool, actions: &mut Vec<Action>) {
     ui.horizontal(|ui| {
+        if failed
+            && ui
+                .add(theme::primary_button("Save error reports…"))
+                .on_hover_text("One CSV per sheet with failed rows, each with its original cells and the reason")
+                .clicked()
+        {
+            actions.push(Action::SaveErrorReport);
+        }
         if ui.button("Back to the preview").clicked() {
             actions.push(Action::ShowPreview);
         }
