@@ -340,66 +340,7 @@ impl LinkResolver {
         for key in &keys {
             self.known.insert((target, key.clone()), Vec::new());
         }
-        // One index probe per key: each key is looked up in a subquery that
-        // `OFFSET 0` keeps from being flattened, so the cost follows the
-        // batch's new names, not the size of the CRM. (`= ANY($1)` of 20,000
-        // names was measured at 2.5 s when the planner filtered row by row,
-        // and a hash join rescans every organization for every batch.)
-        let rows = match target {
-            Entity::Organizations => {
-                client
-                    .query_typed(
-                        "SELECT o.id, o.name, coalesce(o.city, ''), o.type::text, NULL::uuid, k.key \
-                         FROM unnest($1::text[]) AS k(key), LATERAL (SELECT * FROM organizations o \
-                         WHERE pantry_name_key(o.name) = k.key AND o.deleted_at IS NULL OFFSET 0) o",
-                        &[(&keys, Type::TEXT_ARRAY)],
-                    )
-                    .await?
-            }
-            Entity::Contacts => {
-                let (emails, names): (Vec<&String>, Vec<&String>) =
-                    keys.iter().partition(|k| k.contains('@'));
-                client
-                    .query_typed(
-                        "SELECT c.id, c.first_name || ' ' || c.last_name, coalesce(c.email, ''), NULL::text, c.organization_id, k.key \
-                         FROM unnest($1::text[]) AS k(key), LATERAL (SELECT * FROM contacts c \
-                         WHERE pantry_name_key(c.email) = k.key AND c.deleted_at IS NULL OFFSET 0) c \
-                         UNION ALL \
-                         SELECT c.id, c.first_name || ' ' || c.last_name, coalesce(c.email, ''), NULL::text, c.organization_id, k.key \
-                         FROM unnest($2::text[]) AS k(key), LATERAL (SELECT * FROM contacts c \
-                         WHERE pantry_name_key(c.first_name || ' ' || c.last_name) = k.key \
-                         AND c.deleted_at IS NULL OFFSET 0) c",
-                        &[(&emails, Type::TEXT_ARRAY), (&names, Type::TEXT_ARRAY)],
-                    )
-                    .await?
-            }
-            Entity::Opportunities => {
-                client
-                    .query_typed(
-                        "SELECT o.id, o.name, coalesce(org.name, ''), NULL::text, o.organization_id, k.key \
-                         FROM unnest($1::text[]) AS k(key), LATERAL (SELECT * FROM opportunities o \
-                         WHERE pantry_name_key(o.name) = k.key AND o.deleted_at IS NULL OFFSET 0) o \
-                         LEFT JOIN organizations org ON org.id = o.organization_id",
-                        &[(&keys, Type::TEXT_ARRAY)],
-                    )
-                    .await?
-            }
-            Entity::Products | Entity::Interactions => Vec::new(),
-        };
-        for row in rows {
-            let name: String = row.get(1);
-            let detail: String = row.get(2);
-            let key: String = row.get(5);
-            let candidate = Candidate {
-                id: row.get(0),
-                shown: if detail.is_empty() {
-                    name
-                } else {
-                    format!("{name} ({detail})")
-                },
-                kind: row.get(3),
-                organization: row.get(4),
-            };
+        for (key, candidate) in find_by_keys(client, target, &keys).await? {
             self.known.entry((target, key)).or_default().push(candidate);
         }
         Ok(())
@@ -473,6 +414,132 @@ impl LinkResolver {
         }
         Ok(())
     }
+}
+
+/// The live records of `target` each key names, in one query: every key is
+/// looked up in a subquery that `OFFSET 0` keeps from being flattened, so
+/// the cost follows the keys, not the size of the CRM. (`= ANY($1)` of
+/// 20,000 names was measured at 2.5 s when the planner filtered row by row,
+/// and a hash join rescans every organization for every batch.)
+async fn find_by_keys(
+    client: &tokio_postgres::Client,
+    target: Entity,
+    keys: &[String],
+) -> Result<Vec<(String, Candidate)>, tokio_postgres::Error> {
+    let rows = match target {
+            Entity::Organizations => {
+                client
+                    .query_typed(
+                        "SELECT o.id, o.name, coalesce(o.city, ''), o.type::text, NULL::uuid, k.key \
+                         FROM unnest($1::text[]) AS k(key), LATERAL (SELECT * FROM organizations o \
+                         WHERE pantry_name_key(o.name) = k.key AND o.deleted_at IS NULL OFFSET 0) o",
+                        &[(&keys, Type::TEXT_ARRAY)],
+                    )
+                    .await?
+            }
+            Entity::Contacts => {
+                let (emails, names): (Vec<&String>, Vec<&String>) =
+                    keys.iter().partition(|k| k.contains('@'));
+                client
+                    .query_typed(
+                        "SELECT c.id, c.first_name || ' ' || c.last_name, coalesce(c.email, ''), NULL::text, c.organization_id, k.key \
+                         FROM unnest($1::text[]) AS k(key), LATERAL (SELECT * FROM contacts c \
+                         WHERE pantry_name_key(c.email) = k.key AND c.deleted_at IS NULL OFFSET 0) c \
+                         UNION ALL \
+                         SELECT c.id, c.first_name || ' ' || c.last_name, coalesce(c.email, ''), NULL::text, c.organization_id, k.key \
+                         FROM unnest($2::text[]) AS k(key), LATERAL (SELECT * FROM contacts c \
+                         WHERE pantry_name_key(c.first_name || ' ' || c.last_name) = k.key \
+                         AND c.deleted_at IS NULL OFFSET 0) c",
+                        &[(&emails, Type::TEXT_ARRAY), (&names, Type::TEXT_ARRAY)],
+                    )
+                    .await?
+            }
+            Entity::Opportunities => {
+                client
+                    .query_typed(
+                        "SELECT o.id, o.name, coalesce(org.name, ''), NULL::text, o.organization_id, k.key \
+                         FROM unnest($1::text[]) AS k(key), LATERAL (SELECT * FROM opportunities o \
+                         WHERE pantry_name_key(o.name) = k.key AND o.deleted_at IS NULL OFFSET 0) o \
+                         LEFT JOIN organizations org ON org.id = o.organization_id",
+                        &[(&keys, Type::TEXT_ARRAY)],
+                    )
+                    .await?
+            }
+            Entity::Products | Entity::Interactions => Vec::new(),
+        };
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let name: String = row.get(1);
+            let detail: String = row.get(2);
+            let candidate = Candidate {
+                id: row.get(0),
+                shown: if detail.is_empty() {
+                    name
+                } else {
+                    format!("{name} ({detail})")
+                },
+                kind: row.get(3),
+                organization: row.get(4),
+            };
+            (row.get(5), candidate)
+        })
+        .collect())
+}
+
+/// How the CRM answers for each of `keys` (names as [`lookup_key`] gives
+/// them): the records each names, as messages show them. For the preview's
+/// links summary; the import itself resolves with [`LinkResolver`].
+pub async fn crm_matches(
+    client: &tokio_postgres::Client,
+    target: Entity,
+    keys: &[String],
+) -> Result<HashMap<String, Vec<String>>, tokio_postgres::Error> {
+    let mut found: HashMap<String, Vec<String>> = HashMap::new();
+    for (key, candidate) in find_by_keys(client, target, keys).await? {
+        found.entry(key).or_default().push(candidate.shown);
+    }
+    Ok(found)
+}
+
+/// The CRM's names of `target` closest to `name` (at most `limit`, best
+/// first): records whose name starts as `name` does, ranked by Jaro-Winkler
+/// similarity, so a typo ("Hobokn Provisions") finds its record.
+pub async fn closest_names(
+    client: &tokio_postgres::Client,
+    target: Entity,
+    name: &str,
+    limit: usize,
+) -> Result<Vec<String>, tokio_postgres::Error> {
+    let key = name_key(name);
+    let prefix: String = key.chars().take(2).collect();
+    let sql = match target {
+        Entity::Organizations => {
+            "SELECT name FROM organizations WHERE deleted_at IS NULL \
+             AND left(pantry_name_key(name), 2) = $1 LIMIT 200"
+        }
+        Entity::Contacts => {
+            "SELECT first_name || ' ' || last_name FROM contacts WHERE deleted_at IS NULL \
+             AND left(pantry_name_key(first_name || ' ' || last_name), 2) = $1 LIMIT 200"
+        }
+        Entity::Opportunities => {
+            "SELECT name FROM opportunities WHERE deleted_at IS NULL \
+             AND left(pantry_name_key(name), 2) = $1 LIMIT 200"
+        }
+        Entity::Products | Entity::Interactions => return Ok(Vec::new()),
+    };
+    let rows = client.query_typed(sql, &[(&prefix, Type::TEXT)]).await?;
+    let mut ranked: Vec<(f64, String)> = rows
+        .iter()
+        .map(|row| {
+            let candidate: String = row.get(0);
+            (strsim::jaro_winkler(&key, &name_key(&candidate)), candidate)
+        })
+        .filter(|(score, _)| *score > 0.8)
+        .collect();
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    ranked.dedup_by(|a, b| a.1 == b.1);
+    Ok(ranked.into_iter().take(limit).map(|(_, n)| n).collect())
 }
 
 /// The keys a later sheet of the same workbook may name `record` by: an

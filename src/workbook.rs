@@ -23,7 +23,7 @@ use crate::history::{self, ImportBatch, ImportStatus};
 use crate::import::{
     self, ImportError, ImportOptions, ImportProgress, check_sheet, ensure_schema, open_sheet,
 };
-use crate::links::{CreatedOrganization, lookup_key, record_keys};
+use crate::links::{self, CreatedOrganization, lookup_key, record_keys};
 use crate::mapping::{ColumnMap, RowIssue, Severity, Value};
 use crate::report::{ImportReport, SUMMARY_LINES};
 use crate::spreadsheet::{FileNotice, ReadError, Spreadsheet};
@@ -431,6 +431,105 @@ struct LinkTally {
     elsewhere: BTreeMap<String, (String, u64)>,
 }
 
+/// A name of a link column and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkName {
+    /// As the sheet writes it (its first spelling).
+    pub name: String,
+    /// Cells that name it.
+    pub cells: u64,
+    /// Ambiguous: the records it matches. Not found: the closest names.
+    pub candidates: Vec<String>,
+}
+
+/// What one link column of a workbook's sheet names, before import: the
+/// preview's links summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkColumnSummary {
+    /// The sheet.
+    pub sheet: String,
+    /// What the sheet's rows are.
+    pub entity: Entity,
+    /// The column's header.
+    pub column: String,
+    /// The field it fills (`organization_id`).
+    pub field: &'static str,
+    /// What it names.
+    pub target: Entity,
+    /// Cells naming a record of an earlier sheet of the workbook.
+    pub in_workbook: u64,
+    /// Cells naming exactly one live record of the CRM.
+    pub in_crm: u64,
+    /// Names matching several records of the CRM.
+    pub ambiguous: Vec<LinkName>,
+    /// Names found in neither (without a CRM: not in the workbook).
+    pub not_found: Vec<LinkName>,
+}
+
+impl LinkColumnSummary {
+    /// Cells whose name was found nowhere.
+    pub fn not_found_cells(&self) -> u64 {
+        self.not_found.iter().map(|n| n.cells).sum()
+    }
+
+    /// Cells whose name matches several records.
+    pub fn ambiguous_cells(&self) -> u64 {
+        self.ambiguous.iter().map(|n| n.cells).sum()
+    }
+}
+
+/// Names of a not-found list given their closest CRM names (each costs a
+/// scan of the names sharing its first letters).
+const CLOSEST_LOOKUPS: usize = 10;
+
+/// The links summary of `plan`'s sheets against the CRM behind `client`:
+/// per link column, cells naming a record of the workbook, of the CRM, of
+/// several CRM records, or of none (with the closest CRM names). The
+/// workbook is read once; the CRM is asked once per column, in bulk.
+pub async fn link_summary(
+    path: &Path,
+    plan: &WorkbookPlan,
+    client: &tokio_postgres::Client,
+) -> Result<Vec<LinkColumnSummary>, ImportError> {
+    let (open_path, open_plan) = (path.to_path_buf(), plan.clone());
+    let mut summaries = tokio::task::spawn_blocking(move || {
+        let progress = RunProgress::new(&open_plan.import_order(), None);
+        survey(&open_path, &open_plan, &progress).map(|(_, summaries)| summaries)
+    })
+    .await
+    .map_err(|e| ImportError::Database(format!("the reader stopped: {e}")))??;
+    let database = |e: tokio_postgres::Error| ImportError::Database(e.to_string());
+    for summary in &mut summaries {
+        let keys: Vec<String> = summary
+            .not_found
+            .iter()
+            .map(|n| lookup_key(summary.target, &n.name))
+            .collect();
+        let found = links::crm_matches(client, summary.target, &keys)
+            .await
+            .map_err(database)?;
+        let mut not_found = Vec::new();
+        for (mut name, key) in std::mem::take(&mut summary.not_found).into_iter().zip(keys) {
+            match found.get(&key).map(Vec::as_slice) {
+                Some([_]) => summary.in_crm += name.cells,
+                Some(several) if several.len() > 1 => {
+                    name.candidates = several.to_vec();
+                    name.candidates.sort();
+                    summary.ambiguous.push(name);
+                }
+                _ => not_found.push(name),
+            }
+        }
+        for name in not_found.iter_mut().take(CLOSEST_LOOKUPS) {
+            name.candidates = links::closest_names(client, summary.target, &name.name, 3)
+                .await
+                .map_err(database)?;
+        }
+        summary.not_found = not_found;
+    }
+    Ok(summaries)
+}
+
 /// Checks every sheet `plan` imports (in dependency order) without a
 /// database, and resolves the links between them: a link naming a record of an earlier
 /// sheet is counted as found; the others are listed, to be looked up in the
@@ -440,7 +539,18 @@ pub fn check_workbook(
     plan: &WorkbookPlan,
     progress: &RunProgress,
 ) -> Result<RunReport, ImportError> {
+    survey(path, plan, progress).map(|(report, _)| report)
+}
+
+/// The check of a workbook, and what each link column names that no
+/// earlier sheet holds.
+fn survey(
+    path: &Path,
+    plan: &WorkbookPlan,
+    progress: &RunProgress,
+) -> Result<(RunReport, Vec<LinkColumnSummary>), ImportError> {
     let started = Instant::now();
+    let mut summaries = Vec::new();
     let sheets = &plan.import_order();
     let passed_over = plan.passed_over();
     // Keys of the records each entity's sheets would store, and those sheets.
@@ -488,25 +598,45 @@ pub fn check_workbook(
                 }
             }
         })?;
-        for ((_, target, label), tally) in links.iter().zip(tallies) {
+        for ((field, target, label), tally) in links.iter().zip(tallies) {
             let sheets_of_target = known.get(target).map(|(_, s)| s.as_slice());
             report
                 .notices
                 .extend(link_notice(label, *target, sheets_of_target, &tally));
+            summaries.push(LinkColumnSummary {
+                sheet: sheet.clone(),
+                entity: *entity,
+                column: label.clone(),
+                field,
+                target: *target,
+                in_workbook: tally.in_workbook,
+                in_crm: 0,
+                ambiguous: Vec::new(),
+                not_found: tally
+                    .elsewhere
+                    .into_values()
+                    .map(|(name, cells)| LinkName {
+                        name,
+                        cells,
+                        candidates: Vec::new(),
+                    })
+                    .collect(),
+            });
         }
         let entry = known.entry(*entity).or_default();
         entry.0.extend(own_keys);
         entry.1.push(sheet.clone());
         reports.push(report);
     }
-    Ok(RunReport {
+    let report = RunReport {
         file: path.to_path_buf(),
         run_id: None,
         cancelled: reports.len() < sheets.len() || reports.iter().any(|r| r.cancelled),
         sheets: reports,
         passed_over,
         elapsed: started.elapsed(),
-    })
+    };
+    Ok((report, summaries))
 }
 
 /// What a check says of one link column: how many cells name a record of

@@ -645,7 +645,11 @@ fn a_workbook_shows_its_sheets_as_tabs_and_imports_them_all_in_one_click() {
     let rt = runtime();
     let db = rt.block_on(TestDatabase::migrated());
     let dir = tempfile::tempdir().unwrap();
-    let mut harness = window(Some(common::write_workbook(dir.path())));
+    let file = common::write_workbook(dir.path());
+    // Tall enough for the workbook card, its links and the button below them.
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1280.0, 1400.0))
+        .build_eframe(move |cc| PantryApp::new(cc, Some(file)));
     wait_for(&mut harness, "the preview and its sheets", |app| {
         app.preview_ready() && app.workbook.is_some()
     });
@@ -672,6 +676,14 @@ fn a_workbook_shows_its_sheets_as_tabs_and_imports_them_all_in_one_click() {
 
     harness.state_mut().connection.fill_from_url(&db.url);
     harness.run_steps(2);
+    harness.get_by_label("Test connection").click();
+    wait_for(&mut harness, "the links summary", |app| {
+        app.link_summary.summary.is_some()
+    });
+    // Raj's company is in neither the workbook nor the (empty) CRM.
+    harness.get_by_label("People · Company → organizations");
+    harness.get_by_label("41 in this workbook · 1 not found: leave it empty");
+    harness.get_by_label("  not found: 'Nowhere Bistro'");
     harness.get_by_label("Import all 4 sheets").click();
     wait_for(&mut harness, "the run", |app| {
         app.workbook_run

@@ -356,3 +356,57 @@ fn check_resolves_links_between_sheets_without_a_database() {
         "{summary}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_links_summary_counts_names_in_the_workbook_in_the_crm_and_nowhere() {
+    let db = TestDatabase::migrated().await;
+    db.client()
+        .await
+        .batch_execute(
+            "INSERT INTO organizations (name, city) VALUES \
+             ('Sysco', 'Chicago'), ('Sysco', 'Columbus'), \
+             ('Hoboken Provisions', 'Hoboken'), ('Nowhere Bistrot', 'Paris')",
+        )
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_workbook(dir.path());
+    let mut plan = WorkbookPlan::read(&path).unwrap();
+    // Without its Accounts sheet, the workbook's companies are the CRM's.
+    for sheet in &mut plan.sheets {
+        if sheet.sheet == "Accounts" {
+            sheet.entity = None;
+        }
+    }
+    let client = db.client().await;
+    let summary = pantry_import::workbook::link_summary(&path, &plan, &client)
+        .await
+        .unwrap();
+    let company = summary
+        .iter()
+        .find(|s| s.sheet == "People" && s.field == "organization_id")
+        .unwrap();
+    assert_eq!(company.column, "Company");
+    assert_eq!(company.in_workbook, 0);
+    assert_eq!(company.in_crm, 1, "hoboken provisions");
+    assert_eq!(company.ambiguous.len(), 1);
+    assert_eq!(company.ambiguous[0].name, "Sysco");
+    assert_eq!(company.ambiguous[0].cells, MORE_PEOPLE as u64);
+    assert_eq!(
+        company.ambiguous[0].candidates,
+        vec!["Sysco (Chicago)".to_owned(), "Sysco (Columbus)".to_owned()]
+    );
+    assert_eq!(company.not_found.len(), 1);
+    assert_eq!(company.not_found[0].name, "Nowhere Bistro");
+    assert_eq!(
+        company.not_found[0].candidates,
+        vec!["Nowhere Bistrot".to_owned()]
+    );
+    // A contact named by the activity log is a record of the People sheet.
+    let contact = summary
+        .iter()
+        .find(|s| s.sheet == "Activity Log" && s.field == "contact_id")
+        .unwrap();
+    assert_eq!((contact.in_workbook, contact.in_crm), (1, 0));
+    assert!(contact.not_found.is_empty());
+}

@@ -124,9 +124,10 @@ impl HistoryPanel {
         match task::take_ready(&mut self.undoing) {
             Some(Ok(undone)) => {
                 let (what, reports) = match &undone {
-                    Undone::Import(report) => {
-                        (format!("Import #{}", report.import_id), std::slice::from_ref(report))
-                    }
+                    Undone::Import(report) => (
+                        format!("Import #{}", report.import_id),
+                        std::slice::from_ref(report),
+                    ),
                     Undone::Run(run, reports) => (
                         format!("Run #{run} ({} sheets)", reports.len()),
                         reports.as_slice(),
@@ -276,11 +277,11 @@ fn run_header_ui(
     run: i64,
     actions: &mut Vec<Action>,
 ) {
-    let sheets: Vec<&ImportBatch> = imports
-        .iter()
-        .filter(|b| b.run_id == Some(run))
-        .collect();
-    let file = sheets.first().map(|b| b.file_name.clone()).unwrap_or_default();
+    let sheets: Vec<&ImportBatch> = imports.iter().filter(|b| b.run_id == Some(run)).collect();
+    let file = sheets
+        .first()
+        .map(|b| b.file_name.clone())
+        .unwrap_or_default();
     let stored: i64 = sheets
         .iter()
         .filter(|b| b.status != ImportStatus::Undone)

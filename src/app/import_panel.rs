@@ -305,16 +305,21 @@ fn link_policies_ui(
     preview: &super::preview::Preview,
     actions: &mut Vec<Action>,
 ) {
-    if preview.link_columns.is_empty() {
+    // A whole workbook's choices cover the link columns of all its sheets.
+    let columns = match app.workbook.as_ref().filter(|plan| plan.is_run()) {
+        Some(plan) => workbook_panel::workbook_link_columns(plan),
+        None => preview.link_columns.clone(),
+    };
+    if columns.is_empty() {
         return;
     }
     ui.label(theme::bold("Names not found in the CRM"));
-    let description = preview.entity.description();
     egui::Grid::new("link-policies")
         .num_columns(2)
         .spacing([8.0, 4.0])
         .show(ui, |ui| {
-            for column in &preview.link_columns {
+            for column in &columns {
+                let description = column.entity.description();
                 let Some(field) = description
                     .field_index(column.field)
                     .map(|i| &description.fields[i])

@@ -118,6 +118,8 @@ pub struct PantryApp {
     pub workbook_run: Option<WorkbookRun>,
     /// A finished earlier run of the same workbook, while the broker decides.
     pub repeat_run: Option<pantry_import::history::ImportRun>,
+    /// What the workbook's link columns name, in the workbook and the CRM.
+    pub link_summary: workbook_panel::LinkSummaryState,
     pub history: history_panel::HistoryPanel,
     /// Per link column of the open file, what names the CRM lacks do.
     pub link_policies: LinkPolicies,
@@ -186,6 +188,7 @@ impl PantryApp {
             sheet_counts: workbook_panel::SheetCounts::new(),
             workbook_run: None,
             repeat_run: None,
+            link_summary: workbook_panel::LinkSummaryState::default(),
             history: history_panel::HistoryPanel::default(),
             link_policies: LinkPolicies::default(),
             showing_results: false,
@@ -235,6 +238,7 @@ impl PantryApp {
             self.link_policies = LinkPolicies::default();
             self.workbook = None;
             self.sheet_counts.clear();
+            self.link_summary = workbook_panel::LinkSummaryState::default();
             self.workbook_task = workbook_panel::is_workbook(&path)
                 .then(|| workbook_panel::read_plan(&self.runtime, &self.ctx, path.clone()));
         }
@@ -279,6 +283,7 @@ impl PantryApp {
                     let (path, sheet) = (preview.path.clone(), preview.sheet.clone());
                     if let (Some(plan), Some(sheet)) = (&mut self.workbook, &sheet) {
                         workbook_panel::set_sheet_entity(plan, sheet, Some(entity));
+                        self.link_summary = workbook_panel::LinkSummaryState::default();
                     }
                     self.open(path, sheet, Some(entity));
                 }
@@ -289,6 +294,7 @@ impl PantryApp {
                     self.preview.as_ref().and_then(|p| p.sheet.as_deref()),
                 ) {
                     workbook_panel::set_sheet_entity(plan, sheet, None);
+                    self.link_summary = workbook_panel::LinkSummaryState::default();
                 }
             }
             Action::StartWorkbookImport => self.start_workbook_import(false),
@@ -317,7 +323,8 @@ impl PantryApp {
             }
             Action::UndoRun(run) => {
                 if let Ok(settings) = self.connection.settings() {
-                    self.history.undo_run(&self.runtime, &self.ctx, settings, run);
+                    self.history
+                        .undo_run(&self.runtime, &self.ctx, settings, run);
                 }
             }
             Action::CancelImport => {
@@ -539,6 +546,7 @@ impl eframe::App for PantryApp {
             // Past imports belong to one database: never show (or undo) them
             // against another.
             self.history.forget();
+            self.link_summary = workbook_panel::LinkSummaryState::default();
             self.history_connection = connection;
         }
         if !verified_before && self.connection.is_verified() {
@@ -565,6 +573,14 @@ impl eframe::App for PantryApp {
                 _ => self.showing_results = true,
             }
             self.refresh_history();
+        }
+        if let (Some(plan), Some(preview), Ok(settings)) =
+            (&self.workbook, &self.preview, self.connection.settings())
+            && plan.is_run()
+            && self.connection.is_verified()
+        {
+            self.link_summary
+                .poll_or_start(&self.runtime, ctx, &preview.path, plan, settings);
         }
         if let Some(run) = &mut self.workbook_run
             && run.poll()

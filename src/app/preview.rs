@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 
 use eframe::egui::{self, Align, RichText};
 use egui_extras::{Column, Size, StripBuilder, TableBuilder};
-use pantry_import::workbook::WorkbookPlan;
 use pantry_import::entity::{Entity, EntityChoice};
 use pantry_import::mapping::{MappedSheet, RowIssue, Severity};
 use pantry_import::spreadsheet::{self, SheetRow};
+use pantry_import::workbook::WorkbookPlan;
 
 use super::Action;
 use super::theme::{self, FAIL_FILL, FAIL_TEXT, OK_TEXT, WARN_FILL, WARN_TEXT};
@@ -118,6 +118,8 @@ pub struct LinkColumn {
     pub target: Entity,
     /// Whether a blank cell fails the row.
     pub required: bool,
+    /// The entity of the sheet the column is in.
+    pub entity: Entity,
 }
 
 /// A file as the preview shows it.
@@ -400,6 +402,7 @@ fn load(
                 header: columns.label(column),
                 target: target.entity,
                 required: field.required,
+                entity: mapped.entity(),
             })
         })
         .collect();

@@ -11,10 +11,11 @@ use pantry_import::database::ConnectionSettings;
 use pantry_import::entity::Entity;
 use pantry_import::history::ImportRun;
 use pantry_import::import::{ImportError, ImportOptions};
+use pantry_import::mapping::ColumnMap;
 use pantry_import::mapping::RowIssue;
-use pantry_import::workbook::{self, RunProgress, RunReport, WorkbookPlan};
+use pantry_import::workbook::{self, LinkColumnSummary, RunProgress, RunReport, WorkbookPlan};
 
-use super::preview::PreviewCounts;
+use super::preview::{LinkColumn, PreviewCounts};
 use super::results;
 use super::task::{self, Task};
 use super::theme::{self, FAIL_TEXT, OK_TEXT, WARN_TEXT};
@@ -118,6 +119,135 @@ impl WorkbookRun {
     }
 }
 
+/// The links summary of the open workbook against the connected CRM:
+/// computed once per workbook, plan and connection.
+#[derive(Default)]
+pub struct LinkSummaryState {
+    pub summary: Option<Vec<LinkColumnSummary>>,
+    pub failed: Option<String>,
+    task: Option<Task<Vec<LinkColumnSummary>>>,
+}
+
+impl LinkSummaryState {
+    /// Picks up the answer, or starts asking when nothing was asked yet.
+    pub fn poll_or_start(
+        &mut self,
+        runtime: &tokio::runtime::Runtime,
+        ctx: &egui::Context,
+        path: &std::path::Path,
+        plan: &WorkbookPlan,
+        settings: ConnectionSettings,
+    ) {
+        match task::take_ready(&mut self.task) {
+            Some(Ok(summary)) => self.summary = Some(summary),
+            Some(Err(error)) => self.failed = Some(error),
+            None if self.task.is_none() && self.summary.is_none() && self.failed.is_none() => {
+                let (path, plan) = (path.to_path_buf(), plan.clone());
+                self.task = Some(task::spawn(runtime, ctx, async move {
+                    let client = settings.connect().await.map_err(|e| e.to_string())?;
+                    workbook::link_summary(&path, &plan, &client)
+                        .await
+                        .map_err(|e| e.to_string())
+                }));
+            }
+            None => {}
+        }
+    }
+}
+
+/// Per link column of the workbook: where its names were found, and what
+/// happens to the rest under the column's policy.
+fn link_summary_ui(ui: &mut egui::Ui, app: &PantryApp) {
+    let state = &app.link_summary;
+    ui.label(theme::bold("Links"));
+    if !app.connection.is_verified() {
+        ui.weak("Connect to see which names the CRM already has.");
+        return;
+    }
+    if let Some(error) = &state.failed {
+        ui.add(egui::Label::new(RichText::new(format!("✖ {error}")).color(FAIL_TEXT)).wrap());
+        return;
+    }
+    let Some(summary) = &state.summary else {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.weak("Looking up the names in the CRM…");
+        });
+        return;
+    };
+    if summary.is_empty() {
+        ui.weak("No sheet links to another record.");
+    }
+    for column in summary {
+        ui.label(RichText::new(format!(
+            "{} · {} → {}",
+            column.sheet,
+            column.column,
+            column.target.name()
+        )));
+        let mut parts = Vec::new();
+        if column.in_workbook > 0 {
+            parts.push(format!(
+                "{} in this workbook",
+                theme::thousands(column.in_workbook)
+            ));
+        }
+        if column.in_crm > 0 {
+            parts.push(format!("{} in the CRM", theme::thousands(column.in_crm)));
+        }
+        let not_found = column.not_found_cells();
+        if not_found > 0 {
+            // What the column's choice under "Names not found" does to them.
+            let policy = column
+                .entity
+                .description()
+                .fields
+                .iter()
+                .find(|f| f.column == column.field)
+                .map(|f| app.link_policies.for_field(f).describe());
+            parts.push(format!(
+                "{} not found{}",
+                theme::thousands(not_found),
+                policy.map_or_else(String::new, |p| format!(": {p}"))
+            ));
+        }
+        let ambiguous = column.ambiguous_cells();
+        if ambiguous > 0 {
+            parts.push(format!("{} ambiguous", theme::thousands(ambiguous)));
+        }
+        ui.weak(parts.join(" · "));
+        for name in column.not_found.iter().take(3) {
+            let closest = if name.candidates.is_empty() {
+                String::new()
+            } else {
+                format!(" (closest: {})", name.candidates.join(", "))
+            };
+            ui.add(
+                egui::Label::new(
+                    RichText::new(format!("  not found: '{}'{closest}", name.name))
+                        .color(WARN_TEXT),
+                )
+                .wrap(),
+            );
+        }
+        for name in column.ambiguous.iter().take(3) {
+            ui.add(
+                egui::Label::new(
+                    RichText::new(format!(
+                        "  '{}' matches {}: {} (those rows fail)",
+                        name.name,
+                        name.candidates.len(),
+                        name.candidates.join(", ")
+                    ))
+                    .color(FAIL_TEXT),
+                )
+                .wrap(),
+            );
+        }
+    }
+    ui.add_space(4.0);
+}
+
 /// The workbook's sheets as tabs: the one on screen, and what each is
 /// imported as ("not imported" for a ReadMe).
 pub fn sheet_tabs_ui(
@@ -188,6 +318,8 @@ pub fn run_start_ui(
                 ui.end_row();
             }
         });
+    ui.add_space(4.0);
+    link_summary_ui(ui, app);
     let button = ui.add_enabled(
         ready,
         theme::primary_button(format!("Import all {} sheets", order.len())),
@@ -466,6 +598,42 @@ pub fn read_plan(
             .await
             .map_err(|e| e.to_string())?
     })
+}
+
+/// The link columns of every sheet `plan` imports, one per field: a
+/// policy chosen for "Company" holds for "Organization" on another sheet
+/// too, as both fill `organization_id`.
+pub fn workbook_link_columns(plan: &WorkbookPlan) -> Vec<LinkColumn> {
+    let mut columns: Vec<LinkColumn> = Vec::new();
+    for (sheet, entity) in plan.import_order() {
+        let Some(entry) = plan.sheets.iter().find(|s| s.sheet == sheet) else {
+            continue;
+        };
+        let map = ColumnMap::new(entity, &entry.headers);
+        for field in entity.description().fields {
+            let (Some(target), Some(index)) = (field.link(), map.column_of_field(field.column))
+            else {
+                continue;
+            };
+            let header = map.label(index);
+            match columns.iter_mut().find(|c| c.field == field.column) {
+                Some(known) => {
+                    if !known.header.split(" / ").any(|h| h == header) {
+                        known.header = format!("{} / {header}", known.header);
+                    }
+                    known.required |= field.required;
+                }
+                None => columns.push(LinkColumn {
+                    field: field.column,
+                    header,
+                    target: target.entity,
+                    required: field.required,
+                    entity,
+                }),
+            }
+        }
+    }
+    columns
 }
 
 /// Sets what `sheet` is imported as in `plan` (`None`: not imported).
