@@ -460,13 +460,6 @@ pub async fn undo_run(
     for id in imports {
         reports.push(undo_in(&transaction, id, force).await?);
     }
-    transaction
-        .execute_typed(
-            "UPDATE import_runs SET status = 'undone' WHERE id = $1 \
-             AND NOT EXISTS (SELECT 1 FROM import_batches WHERE run_id = $1 AND status <> 'undone')",
-            &[(&run, Type::INT8)],
-        )
-        .await?;
     transaction.commit().await?;
     Ok(reports)
 }
@@ -538,6 +531,15 @@ async fn undo_in(
                  AND NOT EXISTS (SELECT 1 FROM {} WHERE import_batch_id = $1 AND deleted_at IS NULL)",
                 description.table
             ),
+            &[(&id, Type::INT8)],
+        )
+        .await?;
+    // A run whose every sheet is undone is undone: its workbook imports anew.
+    transaction
+        .execute_typed(
+            "UPDATE import_runs r SET status = 'undone' \
+             WHERE r.id = (SELECT run_id FROM import_batches WHERE id = $1) \
+             AND NOT EXISTS (SELECT 1 FROM import_batches b WHERE b.run_id = r.id AND b.status <> 'undone')",
             &[(&id, Type::INT8)],
         )
         .await?;

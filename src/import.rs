@@ -559,23 +559,26 @@ pub async fn import_file(
 
     // Links are resolved, and rows encoded, one batch ahead of the load on a
     // connection of their own, so the lookups overlap the COPY in flight.
-    let link_client = if links.has_links() {
-        Some(settings.connect().await?)
+    // Without links the reader's batches go straight to the loader: a stage
+    // between them would only hold two more batches in memory.
+    let (mut prepared, preparer) = if links.has_links() {
+        let link_client = settings.connect().await?;
+        let (prepared_sender, prepared) = mpsc::channel::<PreparedChunk>(1);
+        let preparer = tokio::spawn(prepare_chunks(
+            links,
+            link_client,
+            Destination {
+                description,
+                import_id,
+                batch_size,
+            },
+            receiver,
+            prepared_sender,
+        ));
+        (Incoming::Linked(prepared), Some(preparer))
     } else {
-        None
+        (Incoming::Encoded(receiver), None)
     };
-    let (prepared_sender, mut prepared) = mpsc::channel::<PreparedChunk>(1);
-    let preparer = tokio::spawn(prepare_chunks(
-        links,
-        link_client,
-        Destination {
-            description,
-            import_id,
-            batch_size,
-        },
-        receiver,
-        prepared_sender,
-    ));
 
     let mut issues = header_issues;
     let mut succeeded = 0u64;
@@ -624,10 +627,13 @@ pub async fn import_file(
     };
     // Closing the channel stops the linking stage, which stops the reader.
     drop(prepared);
-    let created = preparer
-        .await
-        .map(|links| links.created().to_vec())
-        .unwrap_or_default();
+    let created = match preparer {
+        Some(preparer) => preparer
+            .await
+            .map(|links| links.created().to_vec())
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
     let _ = reader.join();
     progress.wake();
 
@@ -746,14 +752,35 @@ impl PreparedChunk {
     }
 }
 
+/// Where the loader's batches come from: the reader itself (rows of an
+/// entity without links, encoded as they were read), or the linking stage.
+enum Incoming {
+    Encoded(mpsc::Receiver<ReadChunk>),
+    Linked(mpsc::Receiver<PreparedChunk>),
+}
+
+impl Incoming {
+    async fn recv(&mut self) -> Option<PreparedChunk> {
+        match self {
+            Incoming::Encoded(chunks) => chunks.recv().await.map(|chunk| PreparedChunk {
+                batch: chunk.encoded,
+                issues: chunk.issues,
+                invalid_rows: chunk.invalid_rows,
+                unlinked_rows: 0,
+                end: chunk.end.map(|result| result.map_err(|e| e.to_string())),
+            }),
+            Incoming::Linked(prepared) => prepared.recv().await,
+        }
+    }
+}
+
 /// The linking stage: resolves the links of each chunk the reader sends
-/// (on `client`, when the entity has link columns; one query per linked
-/// entity and chunk), encodes the rows that keep them, and hands the loader
-/// a batch once it holds `batch_size` rows. Returns the resolver, which
-/// knows the organizations it created.
+/// (on `client`; one query per linked entity and chunk), encodes the rows
+/// that keep them, and hands the loader a batch once it holds `batch_size`
+/// rows. Returns the resolver, which knows the organizations it created.
 async fn prepare_chunks(
     mut links: LinkResolver,
-    client: Option<tokio_postgres::Client>,
+    client: tokio_postgres::Client,
     to: Destination,
     mut input: mpsc::Receiver<ReadChunk>,
     output: mpsc::Sender<PreparedChunk>,
@@ -763,22 +790,21 @@ async fn prepare_chunks(
         prepared.issues.extend(chunk.issues);
         prepared.invalid_rows += chunk.invalid_rows;
         prepared.end = chunk.end.map(|result| result.map_err(|e| e.to_string()));
-        let records = match &client {
-            Some(client) if !chunk.records.is_empty() => {
-                match links.resolve(client, to.import_id, chunk.records).await {
-                    Ok(resolved) => {
-                        prepared.issues.extend(resolved.issues);
-                        prepared.unlinked_rows += resolved.failed;
-                        resolved.records
-                    }
-                    Err(error) => {
-                        prepared.end = Some(Err(fatal_reason(&error)));
-                        let _ = output.send(prepared).await;
-                        return links;
-                    }
+        let records = if chunk.records.is_empty() {
+            chunk.records
+        } else {
+            match links.resolve(&client, to.import_id, chunk.records).await {
+                Ok(resolved) => {
+                    prepared.issues.extend(resolved.issues);
+                    prepared.unlinked_rows += resolved.failed;
+                    resolved.records
+                }
+                Err(error) => {
+                    prepared.end = Some(Err(fatal_reason(&error)));
+                    let _ = output.send(prepared).await;
+                    return links;
                 }
             }
-            _ => chunk.records,
         };
         for record in &records {
             prepared

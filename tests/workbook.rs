@@ -151,6 +151,15 @@ async fn a_workbook_imports_in_dependency_order_linking_across_its_sheets() {
         matches!(repeat, Err(ImportError::RunAlreadyImported { .. })),
         "a finished run is not repeated"
     );
+    // Undone sheet by sheet, the run is undone too: the workbook imports anew.
+    for sheet in &report.sheets {
+        let id = sheet.import_id.unwrap().to_string();
+        let undo = pantry(&["undo", &id, "--database-url", &db.url]);
+        assert_eq!(undo.status.code(), Some(0), "{}", text(&undo.stderr));
+    }
+    let again = run(&db, &path, &ImportOptions::default()).await.0.unwrap();
+    assert_ne!(again.run_id, report.run_id);
+    assert_eq!(again.succeeded(), report.succeeded());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
