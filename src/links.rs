@@ -67,6 +67,9 @@ pub struct LinkPolicies {
     pub all: Option<LinkPolicy>,
     /// By the field's database column (`principal_id`).
     pub by_field: HashMap<String, LinkPolicy>,
+    /// For a name that matches several records, the one the user picked:
+    /// by the field's column and the name's key ([`lookup_key`]).
+    pub picked: HashMap<(String, String), Uuid>,
 }
 
 impl LinkPolicies {
@@ -141,6 +144,8 @@ pub struct LinkResolver {
     links: Vec<(usize, &'static FieldSpec, LinkPolicy, String)>,
     known: HashMap<(Entity, String), Vec<Candidate>>,
     created: Vec<CreatedOrganization>,
+    /// The user's picks among several matches ([`LinkPolicies::picked`]).
+    picked: HashMap<(String, String), Uuid>,
 }
 
 impl LinkResolver {
@@ -162,6 +167,7 @@ impl LinkResolver {
         links.sort_by_key(|(_, f, _, _)| f.link().map(|t| t.within_organization));
         LinkResolver {
             links,
+            picked: policies.picked.clone(),
             known: HashMap::new(),
             created: Vec::new(),
         }
@@ -248,9 +254,19 @@ impl LinkResolver {
                         ));
                         Value::Null
                     }
+                    several
+                        if let Some(id) = self
+                            .picked
+                            .get(&(field.column.to_owned(), lookup_key(target.entity, &name)))
+                            .filter(|id| several.iter().any(|c| c.id == **id)) =>
+                    {
+                        Value::Key(*id)
+                    }
                     several => {
                         failed = true;
-                        let shown: Vec<&str> = several.iter().map(|c| c.shown.as_str()).collect();
+                        let mut shown: Vec<&str> =
+                            several.iter().map(|c| c.shown.as_str()).collect();
+                        shown.sort_unstable();
                         issues.push(RowIssue::error(
                             row,
                             label.clone(),
@@ -488,16 +504,23 @@ async fn find_by_keys(
 }
 
 /// How the CRM answers for each of `keys` (names as [`lookup_key`] gives
-/// them): the records each names, as messages show them. For the preview's
-/// links summary; the import itself resolves with [`LinkResolver`].
+/// them): the records each names, with their keys, as messages show them
+/// and sorted so. For the preview's links summary; the import itself
+/// resolves with [`LinkResolver`].
 pub async fn crm_matches(
     client: &tokio_postgres::Client,
     target: Entity,
     keys: &[String],
-) -> Result<HashMap<String, Vec<String>>, tokio_postgres::Error> {
-    let mut found: HashMap<String, Vec<String>> = HashMap::new();
+) -> Result<HashMap<String, Vec<(Uuid, String)>>, tokio_postgres::Error> {
+    let mut found: HashMap<String, Vec<(Uuid, String)>> = HashMap::new();
     for (key, candidate) in find_by_keys(client, target, keys).await? {
-        found.entry(key).or_default().push(candidate.shown);
+        found
+            .entry(key)
+            .or_default()
+            .push((candidate.id, candidate.shown));
+    }
+    for candidates in found.values_mut() {
+        candidates.sort_by(|a, b| a.1.cmp(&b.1));
     }
     Ok(found)
 }
@@ -599,7 +622,7 @@ mod tests {
         assert_eq!(defaults.for_field(organization), LinkPolicy::Empty);
         let create = LinkPolicies {
             all: Some(LinkPolicy::Create),
-            by_field: HashMap::new(),
+            ..LinkPolicies::default()
         };
         assert_eq!(create.for_field(principal), LinkPolicy::Create);
         assert_eq!(create.for_field(contact), LinkPolicy::Empty);
@@ -608,6 +631,7 @@ mod tests {
         let mixed = LinkPolicies {
             all: Some(LinkPolicy::Create),
             by_field,
+            ..LinkPolicies::default()
         };
         assert_eq!(mixed.for_field(organization), LinkPolicy::Fail);
     }

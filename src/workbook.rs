@@ -440,6 +440,9 @@ pub struct LinkName {
     pub cells: u64,
     /// Ambiguous: the records it matches. Not found: the closest names.
     pub candidates: Vec<String>,
+    /// Ambiguous: the keys of the records in `candidates`, to pick one
+    /// ([`crate::links::LinkPolicies::picked`]).
+    pub ids: Vec<uuid::Uuid>,
 }
 
 /// What one link column of a workbook's sheet names, before import: the
@@ -513,8 +516,7 @@ pub async fn link_summary(
             match found.get(&key).map(Vec::as_slice) {
                 Some([_]) => summary.in_crm += name.cells,
                 Some(several) if several.len() > 1 => {
-                    name.candidates = several.to_vec();
-                    name.candidates.sort();
+                    (name.ids, name.candidates) = several.iter().cloned().unzip();
                     summary.ambiguous.push(name);
                 }
                 _ => not_found.push(name),
@@ -619,6 +621,7 @@ fn survey(
                         name,
                         cells,
                         candidates: Vec::new(),
+                        ids: Vec::new(),
                     })
                     .collect(),
             });

@@ -418,4 +418,75 @@ async fn the_links_summary_counts_names_in_the_workbook_in_the_crm_and_nowhere()
         .unwrap();
     assert_eq!((contact.in_workbook, contact.in_crm), (1, 0));
     assert!(contact.not_found.is_empty());
+
+    // Picking Sysco (Chicago) links the forty cooks to it instead of failing them.
+    let mut links = LinkPolicies::default();
+    links.picked.insert(
+        (
+            "organization_id".to_owned(),
+            pantry_import::links::lookup_key(Entity::Organizations, "Sysco"),
+        ),
+        company.ambiguous[0].ids[0],
+    );
+    let order = plan.import_order();
+    let report = import_workbook(
+        &path,
+        &db.settings(),
+        &plan,
+        &ImportOptions {
+            links,
+            ..ImportOptions::default()
+        },
+        RunProgress::new(&order, None),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        report.sheets[0].failed, 0,
+        "{:?}",
+        report.sheets[0].failures
+    );
+    assert_eq!(
+        db.count(
+            "SELECT count(*) FROM contacts c JOIN organizations o ON o.id = c.organization_id \
+             WHERE o.name = 'Sysco' AND o.city = 'Chicago'"
+        )
+        .await,
+        MORE_PEOPLE as i64
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_pick_an_ambiguous_name_fails_its_rows_naming_the_candidates() {
+    let db = TestDatabase::migrated().await;
+    db.client()
+        .await
+        .batch_execute("INSERT INTO organizations (name, city) VALUES ('Sysco', 'Chicago'), ('Sysco', 'Columbus')")
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_workbook(dir.path());
+    let mut plan = WorkbookPlan::read(&path).unwrap();
+    for sheet in &mut plan.sheets {
+        if sheet.sheet == "Accounts" {
+            sheet.entity = None;
+        }
+    }
+    let order = plan.import_order();
+    let report = import_workbook(
+        &path,
+        &db.settings(),
+        &plan,
+        &ImportOptions::default(),
+        RunProgress::new(&order, None),
+    )
+    .await
+    .unwrap();
+    let people = &report.sheets[0];
+    assert_eq!(people.failed, MORE_PEOPLE as u64);
+    assert_eq!(people.failures[0].row, 4);
+    assert_eq!(
+        people.failures[0].message,
+        "'Sysco' matches 2 organizations in the CRM: Sysco (Chicago), Sysco (Columbus)"
+    );
 }

@@ -67,6 +67,9 @@ pub enum Action {
     StartWorkbookImport,
     /// What a link column does with names the CRM lacks.
     SetLinkPolicy(&'static str, LinkPolicy),
+    /// The record a link column's name (by its key) stands for, among the
+    /// several it matches.
+    PickLinkTarget(&'static str, String, uuid::Uuid),
     TestConnection,
     Migrate,
     StartImport,
@@ -300,6 +303,11 @@ impl PantryApp {
             Action::StartWorkbookImport => self.start_workbook_import(false),
             Action::SetLinkPolicy(field, policy) => {
                 self.link_policies.by_field.insert(field.to_owned(), policy);
+            }
+            Action::PickLinkTarget(field, key, id) => {
+                self.link_policies
+                    .picked
+                    .insert((field.to_owned(), key), id);
             }
             Action::TestConnection => self.connection.test(&self.runtime, &self.ctx),
             Action::Migrate => self.connection.migrate(&self.runtime, &self.ctx),

@@ -11,9 +11,12 @@ use pantry_import::database::ConnectionSettings;
 use pantry_import::entity::Entity;
 use pantry_import::history::ImportRun;
 use pantry_import::import::{ImportError, ImportOptions};
+use pantry_import::links;
 use pantry_import::mapping::ColumnMap;
 use pantry_import::mapping::RowIssue;
-use pantry_import::workbook::{self, LinkColumnSummary, RunProgress, RunReport, WorkbookPlan};
+use pantry_import::workbook::{
+    self, LinkColumnSummary, LinkName, RunProgress, RunReport, WorkbookPlan,
+};
 
 use super::preview::{LinkColumn, PreviewCounts};
 use super::results;
@@ -157,7 +160,7 @@ impl LinkSummaryState {
 
 /// Per link column of the workbook: where its names were found, and what
 /// happens to the rest under the column's policy.
-fn link_summary_ui(ui: &mut egui::Ui, app: &PantryApp) {
+fn link_summary_ui(ui: &mut egui::Ui, app: &PantryApp, actions: &mut Vec<Action>) {
     let state = &app.link_summary;
     ui.label(theme::bold("Links"));
     if !app.connection.is_verified() {
@@ -230,22 +233,54 @@ fn link_summary_ui(ui: &mut egui::Ui, app: &PantryApp) {
                 .wrap(),
             );
         }
-        for name in column.ambiguous.iter().take(3) {
-            ui.add(
-                egui::Label::new(
-                    RichText::new(format!(
-                        "  '{}' matches {}: {} (those rows fail)",
-                        name.name,
-                        name.candidates.len(),
-                        name.candidates.join(", ")
-                    ))
-                    .color(FAIL_TEXT),
-                )
-                .wrap(),
-            );
+        for name in column.ambiguous.iter().take(10) {
+            ambiguous_name_ui(ui, app, column, name, actions);
         }
     }
     ui.add_space(4.0);
+}
+
+/// A name that matches several CRM records, with the record picked for it
+/// (until one is, its rows fail).
+fn ambiguous_name_ui(
+    ui: &mut egui::Ui,
+    app: &PantryApp,
+    column: &LinkColumnSummary,
+    name: &LinkName,
+    actions: &mut Vec<Action>,
+) {
+    let key = links::lookup_key(column.target, &name.name);
+    let picked = app
+        .link_policies
+        .picked
+        .get(&(column.field.to_owned(), key.clone()))
+        .and_then(|id| name.ids.iter().position(|i| i == id));
+    ui.horizontal_wrapped(|ui| {
+        ui.label(
+            RichText::new(format!(
+                "  '{}' ({} cells) matches {}:",
+                name.name,
+                theme::thousands(name.cells),
+                name.candidates.len()
+            ))
+            .color(if picked.is_some() { OK_TEXT } else { FAIL_TEXT }),
+        );
+        let shown = picked.map_or("pick one (else these rows fail)", |i| {
+            name.candidates[i].as_str()
+        });
+        egui::ComboBox::from_id_salt(("pick", column.field, &key))
+            .selected_text(shown)
+            .show_ui(ui, |ui| {
+                for (index, (id, candidate)) in name.ids.iter().zip(&name.candidates).enumerate() {
+                    if ui
+                        .selectable_label(picked == Some(index), candidate)
+                        .clicked()
+                    {
+                        actions.push(Action::PickLinkTarget(column.field, key.clone(), *id));
+                    }
+                }
+            });
+    });
 }
 
 /// The workbook's sheets as tabs: the one on screen, and what each is
@@ -319,7 +354,7 @@ pub fn run_start_ui(
             }
         });
     ui.add_space(4.0);
-    link_summary_ui(ui, app);
+    link_summary_ui(ui, app, actions);
     let button = ui.add_enabled(
         ready,
         theme::primary_button(format!("Import all {} sheets", order.len())),
