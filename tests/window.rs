@@ -715,3 +715,18 @@ fn a_workbook_shows_its_sheets_as_tabs_and_imports_them_all_in_one_click() {
         assert_eq!(db.count("SELECT count(*) FROM import_batches").await, 4);
     });
 }
+
+#[test]
+fn the_title_names_the_open_file_and_about_lists_the_licences() {
+    let mut harness = window(Some(data("broker_accounts_1252.csv")));
+    wait_for(&mut harness, "the preview", PantryApp::preview_ready);
+    assert_eq!(
+        harness.state().title,
+        "Pantry Import — broker_accounts_1252.csv"
+    );
+    harness.get_by_label("About Pantry Import").click();
+    harness.run_steps(3);
+    harness.get_by_label(&format!("Pantry Import {}", env!("CARGO_PKG_VERSION")));
+    harness.get_by_label("calamine");
+    harness.get_by_label_contains("DejaVu Sans");
+}

@@ -5,6 +5,7 @@
 //! [`PantryApp::logic`] drains every frame; workers wake the window with
 //! `request_repaint`.
 
+mod about;
 pub mod connection;
 pub mod history_panel;
 pub mod import_panel;
@@ -35,13 +36,20 @@ const CONNECTION_KEY: &str = "connection";
 
 /// Opens the window; `file` is previewed at once when given.
 pub fn run(file: Option<PathBuf>) -> anyhow::Result<()> {
+    let mut viewport = egui::ViewportBuilder::default()
+        .with_title(window_title(file.as_deref()))
+        .with_app_id("pantry-import")
+        .with_inner_size([1280.0, 800.0])
+        .with_min_inner_size([720.0, 480.0])
+        .with_drag_and_drop(true);
+    // The same icon as the desktop entry's, for the title bar and task bar.
+    if let Ok(icon) = eframe::icon_data::from_png_bytes(include_bytes!(
+        "../../assets/icons/256x256/pantry-import.png"
+    )) {
+        viewport = viewport.with_icon(Arc::new(icon));
+    }
     let options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default()
-            .with_title("Pantry Import")
-            .with_app_id("pantry-import")
-            .with_inner_size([1280.0, 800.0])
-            .with_min_inner_size([720.0, 480.0])
-            .with_drag_and_drop(true),
+        viewport,
         renderer: eframe::Renderer::Glow,
         ..Default::default()
     };
@@ -51,6 +59,14 @@ pub fn run(file: Option<PathBuf>) -> anyhow::Result<()> {
         Box::new(move |cc| Ok(Box::new(PantryApp::new(cc, file)))),
     )
     .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// "Pantry Import — accounts.xlsx" once a file is open.
+pub fn window_title(file: Option<&std::path::Path>) -> String {
+    match file.and_then(|f| f.file_name()) {
+        Some(name) => format!("Pantry Import — {}", name.to_string_lossy()),
+        None => "Pantry Import".to_owned(),
+    }
 }
 
 /// What the user did this frame that needs more than drawing.
@@ -85,6 +101,7 @@ pub enum Action {
     ShowResults,
     ShowPreview,
     StartOver,
+    ShowAbout,
 }
 
 /// What a native file dialog gave back.
@@ -139,6 +156,10 @@ pub struct PantryApp {
     save_dialog: Option<task::Task<Option<String>>>,
     /// The connection the history was listed for, to notice a change.
     history_connection: Option<String>,
+    /// The window's title as last set.
+    pub title: String,
+    /// Whether the About window is open.
+    pub showing_about: bool,
 }
 
 impl PantryApp {
@@ -202,6 +223,8 @@ impl PantryApp {
             save_message: None,
             save_dialog: None,
             history_connection: None,
+            title: window_title(None),
+            showing_about: false,
         };
         if let Some(file) = file {
             app.open(file, None, None);
@@ -348,6 +371,7 @@ impl PantryApp {
                 self.showing_results = self.import.is_some() || self.workbook_run.is_some();
             }
             Action::ShowPreview => self.showing_results = false,
+            Action::ShowAbout => self.showing_about = true,
             Action::StartOver => {
                 if self.is_importing() {
                     return;
@@ -534,6 +558,11 @@ impl eframe::App for PantryApp {
         for action in std::mem::take(&mut self.pending) {
             self.handle(action);
         }
+        let title = window_title(self.preview.as_ref().map(|p| p.path.as_path()));
+        if title != self.title {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.title = title;
+        }
         if let (Some(preview), Some(loader)) = (&mut self.preview, &mut self.loader)
             && loader.drain_into(preview)
         {
@@ -664,6 +693,7 @@ impl eframe::App for PantryApp {
                 open_file::open_file_ui(ui, &mut self.typed_path, &mut actions);
             }
         });
+        about::about_ui(ui.ctx(), &mut self.showing_about);
         self.pending.extend(actions);
         if !self.pending.is_empty() {
             ui.ctx().request_repaint();

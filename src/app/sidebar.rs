@@ -75,6 +75,15 @@ pub fn sidebar_ui(ui: &mut egui::Ui, app: &PantryApp, actions: &mut Vec<Action>)
                 ui.add_space(20.0);
                 open_another_ui(ui, app, actions);
             }
+            ui.with_layout(egui::Layout::bottom_up(egui::Align::Min), |ui| {
+                ui.add_space(8.0);
+                if ui
+                    .add(egui::Button::new(RichText::new("About Pantry Import").weak()).frame(false))
+                    .clicked()
+                {
+                    actions.push(Action::ShowAbout);
+                }
+            });
         });
 }
 
