@@ -1048,6 +1048,16 @@ pub fn detect_entity(sheet_name: Option<&str>, headers: &[String]) -> (Entity, E
     }
 }
 
+/// The most headers of one entity that `cells` match: two or more make a
+/// row a header row.
+pub fn known_header_count(cells: &[String]) -> usize {
+    Entity::ALL
+        .iter()
+        .map(|e| e.description().header_matches(cells))
+        .max()
+        .unwrap_or(0)
+}
+
 /// The entity a sheet holds when something in it says so: its name, or at
 /// least two of its headers. A ReadMe or a Lists sheet is recognised as
 /// nothing.

@@ -168,6 +168,8 @@ pub struct Spreadsheet {
     description: String,
     sheet_names: Vec<String>,
     sheet: Option<String>,
+    /// Rows read while looking for the header, below it: handed out first.
+    pending: std::collections::VecDeque<SheetRow>,
 }
 
 enum RowSource {
@@ -270,6 +272,15 @@ impl Spreadsheet {
 
     /// Reads the next non-blank data row into `row`. Returns `false` at the end.
     pub fn read_row(&mut self, row: &mut SheetRow) -> Result<bool, ReadError> {
+        if let Some(pending) = self.pending.pop_front() {
+            *row = pending;
+            return Ok(true);
+        }
+        self.read_next(row)
+    }
+
+    /// The next non-blank row from the source itself.
+    fn read_next(&mut self, row: &mut SheetRow) -> Result<bool, ReadError> {
         loop {
             let more = match &mut self.source {
                 RowSource::Text(text) => text.read(&self.path, row)?,
@@ -299,17 +310,82 @@ impl Spreadsheet {
         }
     }
 
+    /// Finds the header among the first rows (SPEC.md, "Header row"): the
+    /// first row whose cells match at least two known headers of one
+    /// entity, else the first with two text cells and a row below it, else
+    /// the first row. Rows above it (titles, dates) are named in a notice;
+    /// rows below it that were read on the way are kept for `read_row`.
     fn read_header(&mut self) -> Result<(), ReadError> {
-        let mut row = SheetRow::default();
-        if !self.read_row(&mut row)? {
+        let mut looked_at = Vec::new();
+        let mut known = None;
+        while looked_at.len() < HEADER_SEARCH_ROWS {
+            let mut row = SheetRow::default();
+            if !self.read_next(&mut row)? {
+                break;
+            }
+            let cells: Vec<String> = row.cells().map(str::to_owned).collect();
+            looked_at.push(row);
+            if crate::entity::known_header_count(&cells) >= 2 {
+                known = Some(looked_at.len() - 1);
+                break;
+            }
+        }
+        if looked_at.is_empty() {
             return Err(ReadError::Empty {
                 path: self.path.clone(),
             });
         }
-        self.header_row = row.number;
-        self.headers = row.cells().map(str::to_owned).collect();
+        let at = known
+            .or_else(|| {
+                (0..looked_at.len().saturating_sub(1)).find(|&i| text_cells(&looked_at[i]) >= 2)
+            })
+            .unwrap_or(0);
+        let mut rows = looked_at.into_iter();
+        let above: Vec<SheetRow> = rows.by_ref().take(at).collect();
+        let Some(header) = rows.next() else {
+            return Err(ReadError::Empty {
+                path: self.path.clone(),
+            });
+        };
+        self.pending = rows.collect();
+        self.header_row = header.number;
+        self.headers = header.cells().map(str::to_owned).collect();
+        if !above.is_empty() {
+            let named: Vec<String> = above
+                .iter()
+                .map(|r| {
+                    let text: Vec<&str> = r.cells().filter(|c| !c.trim().is_empty()).collect();
+                    format!(
+                        "row {}: '{}'",
+                        r.number,
+                        crate::values::shorten(&text.join(" "))
+                    )
+                })
+                .collect();
+            self.notices.push(FileNotice {
+                row: Some(header.number),
+                message: format!(
+                    "The header is row {}; the row{} above it {} skipped ({})",
+                    header.number,
+                    if above.len() == 1 { "" } else { "s" },
+                    if above.len() == 1 { "was" } else { "were" },
+                    named.join(", "),
+                ),
+            });
+        }
         Ok(())
     }
+}
+
+/// Rows looked through for the header.
+const HEADER_SEARCH_ROWS: usize = 30;
+
+/// Non-empty cells that are not numbers.
+fn text_cells(row: &SheetRow) -> usize {
+    row.cells()
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && c.replace(',', "").parse::<f64>().is_err())
+        .count()
 }
 
 fn sniff_kind(path: &Path, head: &[u8]) -> Result<FileKind, ReadError> {
@@ -488,6 +564,7 @@ fn open_text(
         kind: FileKind::Text,
         headers: Vec::new(),
         header_row: 1,
+        pending: std::collections::VecDeque::new(),
         notices,
         source: RowSource::Text(TextRows {
             reader,
@@ -869,6 +946,7 @@ fn open_workbook(
         kind: FileKind::Workbook,
         headers: Vec::new(),
         header_row: 1,
+        pending: std::collections::VecDeque::new(),
         notices,
         source,
         bytes_total,

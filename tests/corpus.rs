@@ -184,15 +184,22 @@ fn calamine_workbooks_give_the_expected_cells() {
     assert!(error.to_string().contains("encrypted"), "{error}");
 
     let mut sheet = Spreadsheet::open(&corpus("calamine/tests/header-row.xlsx"), None).unwrap();
-    // The first non-empty row is the header, numbered as Excel numbers it.
-    assert_eq!(sheet.header_row(), 3);
-    assert_eq!(sheet.headers(), ["", "", "Note 1"]);
+    // A note above the header is passed over and named; rows keep Excel's numbers.
+    assert_eq!(sheet.header_row(), 9);
+    assert_eq!(
+        sheet.headers(),
+        ["Columns", "Column A", "Column B", "Column C"]
+    );
+    assert_eq!(
+        sheet.notices()[0].message,
+        "The header is row 9; the row above it was skipped (row 3: 'Note 1')"
+    );
     let mut row = SheetRow::default();
     assert!(sheet.read_row(&mut row).unwrap());
-    assert_eq!(row.number, 9);
+    assert_eq!(row.number, 10);
     assert_eq!(
         row.cells().collect::<Vec<_>>(),
-        ["Columns", "Column A", "Column B", "Column C"]
+        ["put data here", "1", "2", "3"]
     );
 }
 

@@ -1,0 +1,149 @@
+//! Real spreadsheets (SPEC.md, "Real spreadsheets"): the header found below
+//! titles, dates, blank rows and notes, in CSV and xlsx, with the rows keeping
+//! their spreadsheet numbers.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{pantry, text};
+use pantry_import::spreadsheet::{SheetRow, Spreadsheet};
+
+const HEADER: [&str; 4] = ["Organizations", "SEGMENT", "CITY", "Acct Mgr"];
+const DATA: [[&str; 4]; 2] = [
+    ["Hoboken Provisions", "Casual", "Hoboken", "Jane Doe"],
+    [
+        "Total Wine & More",
+        "Chain/Group Member",
+        "Boston",
+        "Bob Smith",
+    ],
+];
+
+/// What may sit above a broker's header: a title, a date, a blank row, a
+/// note of two words in one cell, a number.
+fn above(count: usize) -> Vec<Vec<&'static str>> {
+    [
+        vec!["Kitchen Pantry - Accounts 2024"],
+        vec!["Exported 2024-03-01"],
+        vec![""],
+        vec!["Confidential: do not forward"],
+        vec!["2024", "", "7"],
+    ]
+    .into_iter()
+    .take(count)
+    .collect()
+}
+
+fn rows(title_rows: usize) -> Vec<Vec<&'static str>> {
+    let mut rows = above(title_rows);
+    rows.push(HEADER.to_vec());
+    rows.extend(DATA.iter().map(|r| r.to_vec()));
+    rows
+}
+
+fn write_csv(dir: &Path, title_rows: usize) -> PathBuf {
+    let path = dir.join(format!("accounts-{title_rows}.csv"));
+    let mut writer = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_path(&path)
+        .unwrap();
+    for row in rows(title_rows) {
+        writer.write_record(&row).unwrap();
+    }
+    writer.flush().unwrap();
+    path
+}
+
+fn write_xlsx(dir: &Path, title_rows: usize) -> PathBuf {
+    let path = dir.join(format!("accounts-{title_rows}.xlsx"));
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (r, row) in rows(title_rows).iter().enumerate() {
+        for (c, cell) in row.iter().enumerate() {
+            if !cell.is_empty() {
+                sheet.write_string(r as u32, c as u16, *cell).unwrap();
+            }
+        }
+    }
+    book.save(&path).unwrap();
+    path
+}
+
+#[test]
+fn the_header_is_found_below_zero_to_five_title_rows_in_csv_and_xlsx() {
+    let dir = tempfile::tempdir().unwrap();
+    for title_rows in 0..=5 {
+        for path in [
+            write_csv(dir.path(), title_rows),
+            write_xlsx(dir.path(), title_rows),
+        ] {
+            let mut sheet = Spreadsheet::open(&path, None).unwrap();
+            let header_row = title_rows as u64 + 1;
+            assert_eq!(sheet.header_row(), header_row, "{}", path.display());
+            assert_eq!(sheet.headers(), HEADER, "{}", path.display());
+            let notice = sheet
+                .notices()
+                .iter()
+                .find(|n| n.message.starts_with("The header is row"));
+            // Blank rows are not named: only rows with something in them.
+            match title_rows {
+                0 => assert!(notice.is_none(), "{}", path.display()),
+                _ => {
+                    let message = &notice.unwrap().message;
+                    assert!(
+                        message.starts_with(&format!("The header is row {header_row}")),
+                        "{message}"
+                    );
+                    assert!(
+                        message.contains("row 1: 'Kitchen Pantry - Accounts 2024'"),
+                        "{message}"
+                    );
+                }
+            }
+            let mut row = SheetRow::default();
+            let mut read = Vec::new();
+            while sheet.read_row(&mut row).unwrap() {
+                read.push((
+                    row.number,
+                    row.cells().map(str::to_owned).collect::<Vec<_>>(),
+                ));
+            }
+            assert_eq!(read.len(), 2, "{}: {read:?}", path.display());
+            assert_eq!(
+                read[0].0,
+                header_row + 1,
+                "row numbers stay the spreadsheet's"
+            );
+            assert_eq!(read[0].1, DATA[0]);
+            assert_eq!(read[1].0, header_row + 2);
+        }
+    }
+}
+
+#[test]
+fn a_header_of_unknown_names_is_the_first_row_of_two_text_cells_with_data_below() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("odd.csv");
+    std::fs::write(
+        &path,
+        "Our list\n\nWidget,Colour,Count\nBolt,Grey,7\nNut,Black,9\n",
+    )
+    .unwrap();
+    let sheet = Spreadsheet::open(&path, None).unwrap();
+    assert_eq!(sheet.header_row(), 3);
+    assert_eq!(sheet.headers(), ["Widget", "Colour", "Count"]);
+}
+
+#[test]
+fn a_title_row_no_longer_fails_every_row_of_a_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_xlsx(dir.path(), 2);
+    let output = pantry(&["check", path.to_str().unwrap(), "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["entity"], "organizations");
+    assert_eq!(json["total"], 2);
+    assert_eq!(json["succeeded"], 2, "Total Wine & More is an organization");
+    assert_eq!(json["failures"], serde_json::json!([]));
+}
