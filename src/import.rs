@@ -323,7 +323,7 @@ pub(crate) fn check_sheet(
 ) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
     let mut issues = mapped.header_issues().to_vec();
-    let (mut total, mut failed) = (0u64, 0u64);
+    let (mut total, mut failed, mut skipped) = (0u64, 0u64, 0u64);
     let mut counter = ReadCounter::start(progress, &mapped);
     mapped.map_rows(|_, outcome| {
         counter.row();
@@ -331,6 +331,8 @@ pub(crate) fn check_sheet(
         if let Some(record) = &outcome.record {
             each(record);
             progress.succeeded.fetch_add(1, Ordering::Relaxed);
+        } else if outcome.skipped {
+            skipped += 1;
         } else {
             failed += 1;
             progress.failed.fetch_add(1, Ordering::Relaxed);
@@ -344,7 +346,7 @@ pub(crate) fn check_sheet(
         path,
         mapped.notices().to_vec(),
         total,
-        total - failed,
+        total - failed - skipped,
         issues,
         cancelled,
         started.elapsed(),
@@ -365,6 +367,8 @@ struct ReadChunk {
     encoded: CopyBatch,
     issues: Vec<RowIssue>,
     invalid_rows: u64,
+    /// Totals rows, passed over with a warning.
+    skipped_rows: u64,
     /// In the last chunk: whether every row was read (`false`: cancelled).
     end: Option<Result<bool, ReadError>>,
 }
@@ -376,6 +380,7 @@ impl ReadChunk {
             encoded: CopyBatch::with_room(if encodes { rows } else { 0 }, row_bytes),
             issues: Vec::new(),
             invalid_rows: 0,
+            skipped_rows: 0,
             end: None,
         }
     }
@@ -530,6 +535,7 @@ pub async fn import_file(
                             .push(description, &record, uuid::Uuid::now_v7(), import_id);
                     }
                     Some(record) => chunk.records.push(record),
+                    None if outcome.skipped => chunk.skipped_rows += 1,
                     None => chunk.invalid_rows += 1,
                 }
                 chunk.issues.extend(outcome.issues);
@@ -595,7 +601,7 @@ pub async fn import_file(
         }
         let not_stored = chunk.invalid_rows + chunk.unlinked_rows;
         progress.failed.fetch_add(not_stored, Ordering::Relaxed);
-        settled += not_stored;
+        settled += not_stored + chunk.skipped_rows;
         issues.extend(chunk.issues);
         if !chunk.batch.is_empty() || chunk.unlinked_rows > 0 {
             let rows = chunk.batch.len() as u64;
@@ -727,6 +733,8 @@ struct PreparedChunk {
     issues: Vec<RowIssue>,
     /// Rows that failed their mapping.
     invalid_rows: u64,
+    /// Totals rows, passed over with a warning.
+    skipped_rows: u64,
     /// Rows whose links failed (not found, ambiguous).
     unlinked_rows: u64,
     /// In the last message: how reading (or linking) ended.
@@ -746,6 +754,7 @@ impl PreparedChunk {
             batch: CopyBatch::with_capacity(rows),
             issues: Vec::new(),
             invalid_rows: 0,
+            skipped_rows: 0,
             unlinked_rows: 0,
             end: None,
         }
@@ -766,6 +775,7 @@ impl Incoming {
                 batch: chunk.encoded,
                 issues: chunk.issues,
                 invalid_rows: chunk.invalid_rows,
+                skipped_rows: chunk.skipped_rows,
                 unlinked_rows: 0,
                 end: chunk.end.map(|result| result.map_err(|e| e.to_string())),
             }),
@@ -789,6 +799,7 @@ async fn prepare_chunks(
     while let Some(chunk) = input.recv().await {
         prepared.issues.extend(chunk.issues);
         prepared.invalid_rows += chunk.invalid_rows;
+        prepared.skipped_rows += chunk.skipped_rows;
         prepared.end = chunk.end.map(|result| result.map_err(|e| e.to_string()));
         let records = if chunk.records.is_empty() {
             chunk.records

@@ -167,6 +167,9 @@ pub struct RowOutcome {
     pub record: Option<Record>,
     /// Errors and warnings, in column order.
     pub issues: Vec<RowIssue>,
+    /// A totals row ("Total: 7 accounts"): not imported, and not a failure
+    /// either; its warning says so.
+    pub skipped: bool,
 }
 
 /// What a column of the sheet is used for.
@@ -439,6 +442,22 @@ impl RowMapper {
             issues: Vec::new(),
             notes: ImportNotes::default(),
         };
+        if let Some((column, cell)) = self.totals_cell(row) {
+            out.warning(
+                self.columns.label(column),
+                format!(
+                    "'{}' looks like a totals row, not one of the {}; not imported",
+                    shorten(cell),
+                    description.entity.name()
+                ),
+            );
+            return RowOutcome {
+                row: row.number,
+                record: None,
+                issues: out.issues,
+                skipped: true,
+            };
+        }
         self.check_cells(row, &mut out);
 
         let full_name = if self.columns.splits_full_name() {
@@ -492,7 +511,29 @@ impl RowMapper {
                 notes: out.notes,
             }),
             issues: out.issues,
+            skipped: false,
         }
+    }
+
+    /// The name cell of a totals row, when `row` is one: the cell of the
+    /// entity's name (its first required text field, or the full name)
+    /// reads `Total`, `Totals`, `Grand Total`, `Subtotal` or `Sum`, alone
+    /// or with a count (`Total: 7 accounts`). `Total Wine & More` is a name.
+    fn totals_cell<'r>(&self, row: &'r SheetRow) -> Option<(usize, &'r str)> {
+        let description = self.columns.description;
+        let name_field = description
+            .fields
+            .iter()
+            .position(|f| f.required && matches!(f.kind, FieldKind::Text | FieldKind::FullName))?;
+        let column = self.columns.column_of(name_field).or_else(|| {
+            description
+                .fields
+                .iter()
+                .position(|f| matches!(f.kind, FieldKind::FullName))
+                .and_then(|full| self.columns.column_of(full))
+        })?;
+        let cell = row.get(column);
+        is_totals_label(cell).then_some((column, cell))
     }
 
     /// Cells that cannot be stored at all, an unclosed quote, and the cells
@@ -887,6 +928,38 @@ impl FirstRows {
         shard.insert_unique(hash, [low, high, row], entry_hash);
         None
     }
+}
+
+/// Whether a name cell is a totals label: `Total`, `Totals`, `Grand Total`,
+/// `Subtotal` or `Sum` (case and punctuation ignored), repeated or not,
+/// alone or followed by a count and one word (`TOTAL / Total: 7 accounts`).
+fn is_totals_label(cell: &str) -> bool {
+    let words: Vec<String> = cell
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let mut rest = words.as_slice();
+    let mut labelled = false;
+    loop {
+        match rest {
+            [first, second, tail @ ..] if first == "grand" && second == "total" => rest = tail,
+            [word, tail @ ..]
+                if ["total", "totals", "subtotal", "sum"].contains(&word.as_str()) =>
+            {
+                rest = tail;
+            }
+            _ => break,
+        }
+        labelled = true;
+    }
+    labelled
+        && match rest {
+            [] => true,
+            [count] => count.chars().all(|c| c.is_ascii_digit()),
+            [count, _] => count.chars().all(|c| c.is_ascii_digit()),
+            _ => false,
+        }
 }
 
 /// How a duplicate warning shows the key: the record's own values, then the
@@ -1968,5 +2041,31 @@ mod tests {
         let mut iso = DateSurvey::default();
         iso.add("2024-03-14");
         assert!(iso.decide("Date").is_none());
+    }
+
+    #[test]
+    fn totals_labels_are_told_from_names_that_start_with_total() {
+        for label in [
+            "Total",
+            "TOTALS",
+            "Grand Total",
+            "Subtotal:",
+            "Sum",
+            "Total: 7 accounts",
+            "TOTAL / Total: 7 accounts",
+            "total 12",
+        ] {
+            assert!(super::is_totals_label(label), "{label}");
+        }
+        for name in [
+            "Total Wine & More",
+            "Totally Tacos",
+            "Summit Foods",
+            "Sum Yung Guys Restaurant",
+            "Hoboken Provisions",
+            "",
+        ] {
+            assert!(!super::is_totals_label(name), "{name}");
+        }
     }
 }

@@ -147,3 +147,53 @@ fn a_title_row_no_longer_fails_every_row_of_a_check() {
     assert_eq!(json["succeeded"], 2, "Total Wine & More is an organization");
     assert_eq!(json["failures"], serde_json::json!([]));
 }
+
+#[test]
+fn a_totals_row_is_skipped_with_a_warning_and_total_wine_is_an_organization() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("accounts.csv");
+    std::fs::write(
+        &path,
+        "Kitchen Pantry - Accounts 2024\n\
+         Organizations,SEGMENT,CITY\n\
+         Hoboken Provisions,Casual,Hoboken\n\
+         Total Wine & More,Chain/Group Member,Boston\n\
+         TOTAL / Total: 2 accounts,,\n",
+    )
+    .unwrap();
+    for command in ["check", "import"] {
+        let db = (command == "import").then(|| {
+            tokio::runtime::Runtime::new()
+                .unwrap()
+                .block_on(common::TestDatabase::migrated())
+        });
+        let mut args = vec![command, path.to_str().unwrap(), "--json"];
+        if let Some(db) = &db {
+            args.extend(["--database-url", db.url.as_str()]);
+        }
+        let output = pantry(&args);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_totals_skipped(&json);
+        if let Some(db) = db {
+            let stored = tokio::runtime::Runtime::new()
+                .unwrap()
+                .block_on(db.count("SELECT count(*) FROM organizations"));
+            assert_eq!(stored, 2);
+        }
+    }
+}
+
+fn assert_totals_skipped(json: &serde_json::Value) {
+    assert_eq!(json["total"], 3);
+    assert_eq!(json["succeeded"], 2);
+    assert_eq!(json["failed"], 0);
+    assert_eq!(
+        json["warning_list"],
+        serde_json::json!([{
+            "row": 5,
+            "column": "Organizations",
+            "message": "'TOTAL / Total: 2 accounts' looks like a totals row, not one of the organizations; not imported"
+        }])
+    );
+}

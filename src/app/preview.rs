@@ -37,6 +37,8 @@ pub enum RowStatus {
     Imports,
     ImportsWithWarnings,
     Fails,
+    /// A totals row, passed over.
+    Skipped,
 }
 
 /// Every row's cells, compactly.
@@ -104,6 +106,8 @@ pub struct PreviewCounts {
     pub would_import: u64,
     pub would_fail: u64,
     pub warnings: u64,
+    /// Totals rows, passed over.
+    pub skipped: u64,
 }
 
 /// A link column of the sheet, for the import's choice of what names the
@@ -313,6 +317,7 @@ impl PreviewLoader {
                     preview.counts.would_import += counts.would_import;
                     preview.counts.would_fail += counts.would_fail;
                     preview.counts.warnings += counts.warnings;
+                    preview.counts.skipped += counts.skipped;
                     preview.fraction_read = fraction_read;
                 }
                 Ok(LoadMessage::Finished) => {
@@ -463,7 +468,10 @@ fn load(
                 receiver_gone = true;
                 return false;
             }
-            let status = if outcome.record.is_none() {
+            let status = if outcome.skipped {
+                counts.skipped += 1;
+                RowStatus::Skipped
+            } else if outcome.record.is_none() {
                 counts.would_fail += 1;
                 RowStatus::Fails
             } else if outcome.issues.is_empty() {
@@ -503,7 +511,6 @@ fn load(
     Ok(())
 }
 
-/// Draws the preview of one file.
 /// Draws the preview. In a workbook of several sheets (`workbook`) the
 /// sheets are tabs under the file's name, and a sheet can be left out.
 pub fn preview_ui(
@@ -663,6 +670,18 @@ fn summary_ui(ui: &mut egui::Ui, preview: &mut Preview) {
         } else {
             warn
         });
+        if counts.skipped > 0 {
+            ui.label("·");
+            ui.label(
+                theme::bold(format!(
+                    "{} totals row{} skipped",
+                    theme::thousands(counts.skipped),
+                    if counts.skipped == 1 { "" } else { "s" }
+                ))
+                .size(16.0)
+                .weak(),
+            );
+        }
     });
     ui.horizontal(|ui| {
         let problems = preview.problem_rows.len();
@@ -817,6 +836,7 @@ fn table_ui(ui: &mut egui::Ui, preview: &mut Preview) {
                             RichText::new(format!("⚠ {number}")).color(WARN_TEXT)
                         }
                         RowStatus::Imports => RichText::new(number.to_string()).weak(),
+                        RowStatus::Skipped => RichText::new(format!("– {number}")).weak(),
                     };
                     ui.label(text);
                 });
