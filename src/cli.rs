@@ -18,6 +18,7 @@ use pantry_import::import::{self, ImportError, ImportOptions, ImportProgress};
 use pantry_import::links::{LinkPolicies, LinkPolicy};
 use pantry_import::migrate::migrate;
 use pantry_import::report::ImportReport;
+use pantry_import::saved_mapping::SavedMapping;
 use pantry_import::workbook::{self, RunProgress, RunReport, WorkbookPlan};
 
 /// Moves a food broker's spreadsheets into the Kitchen Pantry CRM.
@@ -43,6 +44,9 @@ pub enum Command {
         /// What the rows are (default: from the sheet's name, else its headers).
         #[arg(long, value_name = "ENTITY", value_parser = parse_entity)]
         entity: Option<Entity>,
+        /// A saved mapping (JSON): header row, column targets, value replacements.
+        #[arg(long, value_name = "M.json")]
+        mapping: Option<PathBuf>,
         /// Print one JSON object instead of a summary.
         #[arg(long)]
         json: bool,
@@ -64,6 +68,9 @@ pub enum Command {
         /// or interactions (default: from the sheet's name, else its headers).
         #[arg(long, value_name = "ENTITY", value_parser = parse_entity)]
         entity: Option<Entity>,
+        /// A saved mapping (JSON): header row, column targets, value replacements.
+        #[arg(long, value_name = "M.json")]
+        mapping: Option<PathBuf>,
         /// What a link column does with a name the CRM lacks: fail the row,
         /// leave the link empty, or create the organization (default: fail
         /// for required links, empty for optional ones).
@@ -155,10 +162,12 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             file,
             sheet,
             entity,
+            mapping,
             json,
             errors_csv,
         } => {
-            if let Some(plan) = workbook_run(&file, sheet.as_deref(), entity)? {
+            let mapping = read_mapping(mapping.as_deref())?;
+            if let Some(plan) = workbook_run(&file, sheet.as_deref(), entity, &mapping)? {
                 let order = plan.import_order();
                 let progress = RunProgress::new(&order, None);
                 let report = with_progress_bar(follow_run(&progress), !json, Stage::Check, || {
@@ -172,7 +181,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 move || (None, Arc::clone(&followed)),
                 !json,
                 Stage::Check,
-                || import::check_file(&file, sheet.as_deref(), entity, &progress),
+                || import::check_file(&file, sheet.as_deref(), entity, &mapping, &progress),
             )?;
             finish(&report, json, errors_csv.as_deref(), "would import")
         }
@@ -181,6 +190,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             database_url,
             sheet,
             entity,
+            mapping,
             links,
             batch_size,
             errors_csv,
@@ -202,9 +212,15 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 batch_size: usize::try_from(batch_size).unwrap_or(import::DEFAULT_BATCH_SIZE),
                 again,
                 run: None,
+                mapping: read_mapping(mapping.as_deref())?,
             };
             let runtime = runtime()?;
-            if let Some(plan) = workbook_run(&file, options.sheet.as_deref(), options.entity)? {
+            if let Some(plan) = workbook_run(
+                &file,
+                options.sheet.as_deref(),
+                options.entity,
+                &options.mapping,
+            )? {
                 let order = plan.import_order();
                 let progress = RunProgress::new(&order, None);
                 let outcome =
@@ -452,18 +468,27 @@ fn follow_run(
 }
 
 /// The sheets of `file` to run as one workbook run, when it is a workbook
-/// with several recognised sheets and neither `--sheet` nor `--entity` says
-/// to read one.
+/// with several recognised sheets and neither `--sheet`, `--entity` nor a
+/// mapping (which is for one shape of sheet) says to read one.
 fn workbook_run(
     file: &Path,
     sheet: Option<&str>,
     entity: Option<Entity>,
+    mapping: &SavedMapping,
 ) -> anyhow::Result<Option<WorkbookPlan>> {
-    if sheet.is_some() || entity.is_some() {
+    if sheet.is_some() || entity.is_some() || *mapping != SavedMapping::default() {
         return Ok(None);
     }
     let plan = WorkbookPlan::read(file)?;
     Ok(plan.is_run().then_some(plan))
+}
+
+/// The mapping file given with `--mapping`, or none.
+fn read_mapping(path: Option<&Path>) -> anyhow::Result<SavedMapping> {
+    Ok(match path {
+        Some(path) => SavedMapping::read(path)?,
+        None => SavedMapping::default(),
+    })
 }
 
 fn settings(url: Option<&str>) -> anyhow::Result<ConnectionSettings> {

@@ -204,7 +204,8 @@ pub async fn latest_for(
     Ok(row.as_ref().map(batch_from_row))
 }
 
-/// Records a new import and returns its number.
+/// Records a new import (with the saved mapping it applies, as JSON) and
+/// returns its number.
 pub async fn begin(
     client: &tokio_postgres::Client,
     entity: Entity,
@@ -212,16 +213,19 @@ pub async fn begin(
     fingerprint: &str,
     sheet: &str,
     run: Option<i64>,
+    mapping: Option<&str>,
 ) -> Result<i64, HistoryError> {
     let row = client
         .query_typed_one(
-            "INSERT INTO import_batches (entity, file_name, file_fingerprint, sheet, run_id) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            "INSERT INTO import_batches (entity, file_name, file_fingerprint, sheet, run_id, mapping) \
+             VALUES ($1, $2, $3, $4, $5, $6::jsonb) RETURNING id",
             &[
                 (&entity.name(), Type::TEXT),
                 (&file_name, Type::TEXT),
                 (&fingerprint, Type::TEXT),
                 (&sheet, Type::TEXT),
                 (&run, Type::INT8),
+                (&mapping, Type::TEXT),
             ],
         )
         .await?;

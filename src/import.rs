@@ -19,6 +19,7 @@ use crate::history::{self, ImportBatch, ImportStatus};
 use crate::links::{LinkPolicies, LinkResolver};
 use crate::mapping::{MappedSheet, Record, RowIssue, Severity};
 use crate::report::ImportReport;
+use crate::saved_mapping::SavedMapping;
 use crate::spreadsheet::{FileNotice, ReadError};
 
 /// Rows per COPY batch unless told otherwise. Chosen by measurement (README,
@@ -50,6 +51,9 @@ pub struct ImportOptions {
     /// The workbook run this import is one sheet of
     /// ([`crate::workbook::import_workbook`] sets it).
     pub run: Option<i64>,
+    /// The broker's saved choices for this shape of sheet (header row,
+    /// column targets, values); recorded with the import.
+    pub mapping: SavedMapping,
 }
 
 impl Default for ImportOptions {
@@ -61,6 +65,7 @@ impl Default for ImportOptions {
             batch_size: DEFAULT_BATCH_SIZE,
             again: false,
             run: None,
+            mapping: SavedMapping::default(),
         }
     }
 }
@@ -248,8 +253,9 @@ pub(crate) fn open_sheet(
     path: &Path,
     sheet: Option<&str>,
     entity: Option<Entity>,
+    mapping: &SavedMapping,
 ) -> Result<MappedSheet, ImportError> {
-    let mapped = MappedSheet::open(path, sheet, entity)?;
+    let mapped = MappedSheet::open_with(path, sheet, entity, mapping)?;
     if let Some(fatal) = mapped.fatal_issue() {
         return Err(ImportError::Sheet {
             path: path.to_path_buf(),
@@ -304,9 +310,10 @@ pub fn check_file(
     path: &Path,
     sheet: Option<&str>,
     entity: Option<Entity>,
+    mapping: &SavedMapping,
     progress: &ImportProgress,
 ) -> Result<ImportReport, ImportError> {
-    let mapped = open_sheet(path, sheet, entity)?;
+    let mapped = open_sheet(path, sheet, entity, mapping)?;
     let offline = mapped.offline_link_notice();
     let mut report = check_sheet(path, mapped, progress, |_| {})?;
     report.notices.extend(offline);
@@ -353,6 +360,7 @@ pub(crate) fn check_sheet(
     );
     report.entity = mapped.entity();
     report.sheet = mapped.spreadsheet().sheet().map(str::to_owned);
+    report.header_row = Some(mapped.spreadsheet().header_row());
     Ok(report)
 }
 
@@ -405,9 +413,9 @@ async fn start_or_resume(
     entity: Entity,
     fingerprint: &str,
     sheet_name: &str,
-    again: bool,
-    run: Option<i64>,
+    options: &ImportOptions,
 ) -> Result<(i64, Vec<u32>), ImportError> {
+    let (again, run, mapping) = (options.again, options.run, &options.mapping);
     let history_error = |e: history::HistoryError| ImportError::Database(e.to_string());
     let file_name = path.file_name().map_or_else(
         || path.display().to_string(),
@@ -436,9 +444,18 @@ async fn start_or_resume(
             Ok((batch.id, stored))
         }
         _ => {
-            let id = history::begin(client, entity, &file_name, fingerprint, sheet_name, run)
-                .await
-                .map_err(history_error)?;
+            let recorded = (*mapping != SavedMapping::default()).then(|| mapping.to_json());
+            let id = history::begin(
+                client,
+                entity,
+                &file_name,
+                fingerprint,
+                sheet_name,
+                run,
+                recorded.as_deref(),
+            )
+            .await
+            .map_err(history_error)?;
             Ok((id, Vec::new()))
         }
     }
@@ -461,8 +478,9 @@ pub async fn import_file(
     let open_path = path.to_path_buf();
     let sheet = options.sheet.clone();
     let entity = options.entity;
+    let mapping = options.mapping.clone();
     let (mut mapped, fingerprint) = tokio::task::spawn_blocking(move || {
-        let mapped = open_sheet(&open_path, sheet.as_deref(), entity)?;
+        let mapped = open_sheet(&open_path, sheet.as_deref(), entity, &mapping)?;
         let fingerprint = history::fingerprint(&open_path)?;
         Ok::<_, ImportError>((mapped, fingerprint))
     })
@@ -474,6 +492,7 @@ pub async fn import_file(
     let header_issues = mapped.header_issues().to_vec();
     // The sheet read (which may not be the first, when that was a ReadMe).
     let sheet_name = mapped.spreadsheet().sheet().unwrap_or_default().to_owned();
+    let header_row = mapped.spreadsheet().header_row();
     let links = {
         let columns = mapped.columns();
         LinkResolver::new(entity, &options.links, |field| {
@@ -485,16 +504,8 @@ pub async fn import_file(
 
     let client = settings.connect().await?;
     ensure_schema(&client, entity).await?;
-    let (import_id, stored) = start_or_resume(
-        &client,
-        path,
-        entity,
-        &fingerprint,
-        &sheet_name,
-        options.again,
-        options.run,
-    )
-    .await?;
+    let (import_id, stored) =
+        start_or_resume(&client, path, entity, &fingerprint, &sheet_name, options).await?;
     let already_stored = stored.len() as u64;
     progress.succeeded.store(already_stored, Ordering::Relaxed);
     progress
@@ -661,6 +672,7 @@ pub async fn import_file(
     report.sheet = (!sheet_name.is_empty()).then_some(sheet_name);
     report.import_id = Some(import_id);
     report.already_stored = already_stored;
+    report.header_row = Some(header_row);
     report.created_links = created;
     // When the connection is gone this fails too; the import then stays
     // 'running' in the history and the next run resumes it.
@@ -720,7 +732,18 @@ pub async fn ensure_schema(
     } else {
         true
     };
-    if usize::try_from(found).is_ok_and(|f| f == wanted.len()) && links_ready {
+    // The history's newest columns (migrations V4 and V5).
+    let history_ready = client
+        .query_typed_one(
+            "SELECT count(*) = 2 FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = 'import_batches' \
+             AND column_name IN ('run_id', 'mapping')",
+            &[],
+        )
+        .await
+        .map_err(|e| ImportError::Database(database_reason(&e)))?
+        .get::<_, bool>(0);
+    if usize::try_from(found).is_ok_and(|f| f == wanted.len()) && links_ready && history_ready {
         Ok(())
     } else {
         Err(ImportError::NotMigrated { entity })

@@ -45,6 +45,7 @@ pub mod links;
 pub mod mapping;
 pub mod migrate;
 pub mod report;
+pub mod saved_mapping;
 pub mod spreadsheet;
 pub mod values;
 pub mod workbook;

@@ -9,6 +9,7 @@
 //! window's preview all run.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
@@ -21,6 +22,7 @@ use crate::entity::{
     Entity, EntityChoice, EntityDescription, FieldKind, FieldSpec, ORGANIZATION_TYPES, SEGMENTS,
     UnknownValue, detect_entity, header_key, recognise,
 };
+use crate::saved_mapping::SavedMapping;
 use crate::spreadsheet::{
     FileNotice, ReadError, SUSPICIOUS_RECORD_LINES, SheetRow, Spreadsheet, column_letter,
 };
@@ -179,6 +181,8 @@ pub enum ColumnRole {
     Field(usize),
     /// Kept in `import_notes` under its header.
     ImportNotes,
+    /// Left out, as a saved mapping said.
+    Skipped,
 }
 
 /// How each column of one sheet is used, worked out once from its header.
@@ -196,20 +200,48 @@ impl ColumnMap {
     /// Maps `headers` for `entity`. The first column matching a field wins;
     /// later ones (and every unknown column) go to `import_notes`.
     pub fn new(entity: Entity, headers: &[String]) -> ColumnMap {
+        ColumnMap::with_choices(entity, headers, &BTreeMap::new())
+    }
+
+    /// As [`ColumnMap::new`], but a header named in `choices` (a saved
+    /// mapping's columns) goes where it says: a field's column,
+    /// `import_notes`, or nowhere (`None`). Chosen fields win over the
+    /// automatic match of another column.
+    pub fn with_choices(
+        entity: Entity,
+        headers: &[String],
+        choices: &BTreeMap<String, Option<String>>,
+    ) -> ColumnMap {
         let description = entity.description();
         let mut fields = vec![None; description.fields.len()];
         let mut roles = Vec::with_capacity(headers.len());
         let mut labels: Vec<String> = Vec::with_capacity(headers.len());
         // Headers seen so far, so a sheet with thousands of columns stays fast.
         let mut seen = std::collections::HashSet::with_capacity(headers.len());
+        let chosen = |header: &str| choices.get(header).map(Option::as_deref);
+        for (index, header) in headers.iter().enumerate() {
+            if let Some(Some(target)) = chosen(header.trim())
+                && let Some(field) = description.field_index(target)
+                && fields[field].is_none()
+            {
+                fields[field] = Some(index);
+            }
+        }
         for (index, header) in headers.iter().enumerate() {
             let trimmed = header.trim();
-            let role = match description.field_for_header(trimmed) {
-                Some(field) if fields[field].is_none() => {
-                    fields[field] = Some(index);
-                    ColumnRole::Field(field)
-                }
-                _ => ColumnRole::ImportNotes,
+            let role = match chosen(trimmed) {
+                Some(None) => ColumnRole::Skipped,
+                Some(Some(target)) => match description.field_index(target) {
+                    Some(field) if fields[field] == Some(index) => ColumnRole::Field(field),
+                    _ => ColumnRole::ImportNotes,
+                },
+                None => match description.field_for_header(trimmed) {
+                    Some(field) if fields[field].is_none() => {
+                        fields[field] = Some(index);
+                        ColumnRole::Field(field)
+                    }
+                    _ => ColumnRole::ImportNotes,
+                },
             };
             let letter = column_letter(index);
             let label = if trimmed.is_empty() {
@@ -242,8 +274,10 @@ impl ColumnMap {
 
     /// What column `index` fills, as the preview writes it under the header.
     pub fn target(&self, index: usize) -> Cow<'static, str> {
-        let Some(ColumnRole::Field(field)) = self.roles.get(index) else {
-            return Cow::Borrowed("import notes");
+        let field = match self.roles.get(index) {
+            Some(ColumnRole::Field(field)) => field,
+            Some(ColumnRole::Skipped) => return Cow::Borrowed("skipped"),
+            _ => return Cow::Borrowed("import notes"),
         };
         let spec = &self.description.fields[*field];
         match &spec.kind {
@@ -375,12 +409,20 @@ pub struct RowMapper {
     /// The column of a header that looks like an email address's, when no
     /// field takes it (organizations): its values are still checked.
     unmapped_email: Option<usize>,
+    /// The saved mapping's replacements for unrecognised values.
+    choices: SavedMapping,
 }
 
 impl RowMapper {
     /// A mapper for a sheet of `entity` with these headers.
     pub fn new(entity: Entity, headers: &[String]) -> RowMapper {
-        let columns = ColumnMap::new(entity, headers);
+        RowMapper::with_mapping(entity, headers, &SavedMapping::default())
+    }
+
+    /// A mapper that applies a saved mapping's column targets and value
+    /// replacements.
+    pub fn with_mapping(entity: Entity, headers: &[String], mapping: &SavedMapping) -> RowMapper {
+        let columns = ColumnMap::with_choices(entity, headers, &mapping.columns);
         let description = entity.description();
         let unmapped_email = if description
             .fields
@@ -419,6 +461,10 @@ impl RowMapper {
             key_scratch: String::new(),
             unmapped_email,
             columns,
+            choices: SavedMapping {
+                values: mapping.values.clone(),
+                ..SavedMapping::default()
+            },
         }
     }
 
@@ -485,6 +531,15 @@ impl RowMapper {
                 },
             };
             let label = self.columns.field_label(index);
+            // A value the broker mapped ("Food Truck" → "Casual Dining"),
+            // its original kept in import notes.
+            let cell = match self.choices.value_for(field.column, &cell) {
+                Some(mapped) if !cell.is_empty() => {
+                    out.notes.push(format!("{label} (as written)"), &cell);
+                    Cow::Owned(mapped.to_owned())
+                }
+                _ => cell,
+            };
             let value = if cell.is_empty() {
                 blank_value(field, &label, &mut out)
             } else {
@@ -569,6 +624,7 @@ impl RowMapper {
                 Some(ColumnRole::Field(field)) => {
                     matches!(columns.description.fields[field].kind, FieldKind::FullName)
                 }
+                Some(ColumnRole::Skipped) => false,
                 _ => true,
             };
             if !kept_whole || cell.trim().is_empty() {
@@ -1196,9 +1252,24 @@ impl MappedSheet {
         sheet: Option<&str>,
         entity: Option<Entity>,
     ) -> Result<MappedSheet, ReadError> {
-        let (spreadsheet, passed_over) = match (sheet, entity) {
-            (None, None) => open_recognised_sheet(path)?,
-            _ => (Spreadsheet::open(path, sheet)?, None),
+        MappedSheet::open_with(path, sheet, entity, &SavedMapping::default())
+    }
+
+    /// As [`MappedSheet::open`], applying a saved mapping: its header row,
+    /// its entity (when `entity` is `None`), its column targets and values.
+    pub fn open_with(
+        path: &Path,
+        sheet: Option<&str>,
+        entity: Option<Entity>,
+        mapping: &SavedMapping,
+    ) -> Result<MappedSheet, ReadError> {
+        let entity = entity.or_else(|| mapping.entity());
+        let (spreadsheet, passed_over) = match (sheet, entity, mapping.header_row) {
+            (None, None, None) => open_recognised_sheet(path)?,
+            _ => (
+                Spreadsheet::open_with_header(path, sheet, mapping.header_row)?,
+                None,
+            ),
         };
         let sheet = spreadsheet.sheet().map(str::to_owned);
         let sheet = sheet.as_deref();
@@ -1206,7 +1277,7 @@ impl MappedSheet {
             Some(entity) => (entity, EntityChoice::Given),
             None => detect_entity(spreadsheet.sheet(), spreadsheet.headers()),
         };
-        let mut mapper = RowMapper::new(entity, spreadsheet.headers());
+        let mut mapper = RowMapper::with_mapping(entity, spreadsheet.headers(), mapping);
         let header_issues = mapper
             .columns()
             .header_issues(spreadsheet.header_row(), spreadsheet.headers());
@@ -1227,7 +1298,7 @@ impl MappedSheet {
             .filter_map(|(i, _)| mapper.columns().column_of(i).map(|c| (i, c)))
             .collect();
         if !date_fields.is_empty() {
-            let guesses = survey_dates(path, sheet, &date_fields)?;
+            let guesses = survey_dates(path, sheet, mapping.header_row, &date_fields)?;
             for ((field, column), survey) in date_fields.iter().zip(guesses) {
                 let label = mapper.columns().label(*column);
                 if let Some((order, message)) = survey.decide(&label) {
@@ -1416,10 +1487,11 @@ impl DateSurvey {
 fn survey_dates(
     path: &Path,
     sheet: Option<&str>,
+    header_row: Option<u64>,
     columns: &[(usize, usize)],
 ) -> Result<Vec<DateSurvey>, ReadError> {
     let mut surveys = vec![DateSurvey::default(); columns.len()];
-    let mut spreadsheet = Spreadsheet::open(path, sheet)?;
+    let mut spreadsheet = Spreadsheet::open_with_header(path, sheet, header_row)?;
     let mut row = SheetRow::default();
     while spreadsheet.read_row(&mut row)? {
         for (survey, (_, column)) in surveys.iter_mut().zip(columns) {

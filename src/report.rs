@@ -57,6 +57,10 @@ pub struct ImportReport {
     /// Wall time.
     #[serde(serialize_with = "serialize_seconds", rename = "seconds")]
     pub elapsed: Duration,
+    /// The header's row number, so the error report reads the rows below
+    /// the same header (`None`: found again automatically).
+    #[serde(skip)]
+    pub header_row: Option<u64>,
 }
 
 fn serialize_count<S: serde::Serializer>(
@@ -125,6 +129,7 @@ impl ImportReport {
             already_stored: 0,
             created_links: Vec::new(),
             elapsed,
+            header_row: None,
         }
     }
 
@@ -253,7 +258,8 @@ impl ImportReport {
     /// is read again to find the rows, so nothing was held in memory.
     pub fn write_error_csv(&self, out: impl Write) -> Result<(), ReadError> {
         let reasons = self.failure_reasons();
-        let mut spreadsheet = Spreadsheet::open(&self.file, self.sheet.as_deref())?;
+        let mut spreadsheet =
+            Spreadsheet::open_with_header(&self.file, self.sheet.as_deref(), self.header_row)?;
         let io_error = |e: std::io::Error| ReadError::Io {
             path: self.file.clone(),
             source: e,

@@ -192,6 +192,17 @@ impl Spreadsheet {
     /// Opens `path` and reads its header. `sheet` picks a workbook sheet by
     /// name (the first sheet when `None`; ignored for text files).
     pub fn open(path: &Path, sheet: Option<&str>) -> Result<Spreadsheet, ReadError> {
+        Spreadsheet::open_with_header(path, sheet, None)
+    }
+
+    /// As [`Spreadsheet::open`], with the header at row `header_row` when
+    /// given (a saved mapping's, or the broker's click) instead of the one
+    /// found automatically.
+    pub fn open_with_header(
+        path: &Path,
+        sheet: Option<&str>,
+        header_row: Option<u64>,
+    ) -> Result<Spreadsheet, ReadError> {
         let io_error = |source| ReadError::Io {
             path: path.to_path_buf(),
             source,
@@ -213,7 +224,7 @@ impl Spreadsheet {
             FileKind::Workbook => open_workbook(path, sheet, bytes_total)?,
             FileKind::Text => open_text(path, file, &head, bytes_total)?,
         };
-        spreadsheet.read_header()?;
+        spreadsheet.read_header(header_row)?;
         Ok(spreadsheet)
     }
 
@@ -315,13 +326,29 @@ impl Spreadsheet {
     /// entity, else the first with two text cells and a row below it, else
     /// the first row. Rows above it (titles, dates) are named in a notice;
     /// rows below it that were read on the way are kept for `read_row`.
-    fn read_header(&mut self) -> Result<(), ReadError> {
+    fn read_header(&mut self, chosen: Option<u64>) -> Result<(), ReadError> {
         let mut looked_at = Vec::new();
         let mut known = None;
-        while looked_at.len() < HEADER_SEARCH_ROWS {
+        while chosen.is_some() || looked_at.len() < HEADER_SEARCH_ROWS {
             let mut row = SheetRow::default();
             if !self.read_next(&mut row)? {
                 break;
+            }
+            if let Some(chosen) = chosen {
+                let number = row.number;
+                looked_at.push(row);
+                if number >= chosen {
+                    if number > chosen {
+                        return Err(ReadError::Row {
+                            path: self.path.clone(),
+                            row: chosen,
+                            message: "the header row chosen is blank".to_owned(),
+                        });
+                    }
+                    known = Some(looked_at.len() - 1);
+                    break;
+                }
+                continue;
             }
             let cells: Vec<String> = row.cells().map(str::to_owned).collect();
             looked_at.push(row);
@@ -333,6 +360,15 @@ impl Spreadsheet {
         if looked_at.is_empty() {
             return Err(ReadError::Empty {
                 path: self.path.clone(),
+            });
+        }
+        if let Some(chosen) = chosen
+            && known.is_none()
+        {
+            return Err(ReadError::Row {
+                path: self.path.clone(),
+                row: chosen,
+                message: "the header row chosen is past the last row".to_owned(),
             });
         }
         let at = known

@@ -563,8 +563,8 @@ fn survey(
             break;
         }
         let sheet_progress = progress.start(index);
-        let mapped =
-            open_sheet(path, Some(sheet), Some(*entity)).map_err(|e| in_sheet(e, sheet))?;
+        let mapped = open_sheet(path, Some(sheet), Some(*entity), &Default::default())
+            .map_err(|e| in_sheet(e, sheet))?;
         let columns = mapped.columns();
         let links: Vec<(&'static str, Entity, String)> = entity
             .description()

@@ -197,3 +197,96 @@ fn assert_totals_skipped(json: &serde_json::Value) {
         }])
     );
 }
+
+#[test]
+fn a_saved_mapping_sets_the_header_row_columns_and_values_and_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let sheet = dir.path().join("accounts.csv");
+    std::fs::write(
+        &sheet,
+        "Kitchen Pantry - Accounts 2024\n\
+         Organizations,Acct Mgr,SEGMENT,Internal ID,Region\n\
+         Hoboken Provisions,Jane Doe,Food Truck,X-17,North\n",
+    )
+    .unwrap();
+    let mapping = dir.path().join("accounts.mapping.json");
+    std::fs::write(
+        &mapping,
+        r#"{"entity": "organizations", "header_row": 2,
+            "columns": {"Acct Mgr": "primary_manager_name", "Internal ID": null, "Region": "import_notes"},
+            "values": {"segment": {"Food Truck": "Casual Dining"}}}"#,
+    )
+    .unwrap();
+
+    // Without the mapping: the manager goes to notes, the segment is unknown.
+    let plain = pantry(&["check", sheet.to_str().unwrap(), "--json"]);
+    let plain: serde_json::Value = serde_json::from_slice(&plain.stdout).unwrap();
+    assert!(
+        plain["warning_list"]
+            .to_string()
+            .contains("Unknown segment 'Food Truck'"),
+        "{plain}"
+    );
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let db = runtime.block_on(common::TestDatabase::migrated());
+    let output = pantry(&[
+        "import",
+        sheet.to_str().unwrap(),
+        "--mapping",
+        mapping.to_str().unwrap(),
+        "--database-url",
+        &db.url,
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["succeeded"], 1);
+    assert_eq!(json["warning_list"], serde_json::json!([]), "{json}");
+    runtime.block_on(async {
+        let client = db.client().await;
+        let row = client
+            .query_one(
+                "SELECT primary_manager_name, segment, type::text, import_source_row, import_notes \
+                 FROM organizations",
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(row.get::<_, String>(0), "Jane Doe");
+        assert_eq!(row.get::<_, String>(1), "Casual Dining");
+        assert_eq!(row.get::<_, String>(2), "customer");
+        assert_eq!(row.get::<_, i32>(3), 3, "the spreadsheet's own row number");
+        let notes: String = row.get(4);
+        assert!(notes.contains(r#""Region":"North""#), "{notes}");
+        assert!(notes.contains(r#""SEGMENT (as written)":"Food Truck""#), "{notes}");
+        assert!(!notes.contains("X-17"), "a skipped column is not kept: {notes}");
+        let recorded = client
+            .query_one(
+                "SELECT mapping->>'header_row', mapping->'columns'->>'Acct Mgr' FROM import_batches",
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(recorded.get::<_, Option<String>>(0).as_deref(), Some("2"));
+        assert_eq!(
+            recorded.get::<_, Option<String>>(1).as_deref(),
+            Some("primary_manager_name")
+        );
+    });
+
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"entity": "organizations", "header_row": 9}"#).unwrap();
+    let output = pantry(&[
+        "check",
+        sheet.to_str().unwrap(),
+        "--mapping",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("row 9: the header row chosen is past the last row"),
+        "{}",
+        text(&output.stderr)
+    );
+}
