@@ -730,3 +730,56 @@ fn the_title_names_the_open_file_and_about_lists_the_licences() {
     harness.get_by_label("calamine");
     harness.get_by_label_contains("DejaVu Sans");
 }
+
+#[test]
+fn a_column_sent_to_another_field_recomputes_the_preview_and_imports_there() {
+    let rt = runtime();
+    let db = rt.block_on(TestDatabase::migrated());
+    let dir = tempfile::tempdir().unwrap();
+    let sheet = dir.path().join("accounts.csv");
+    std::fs::write(
+        &sheet,
+        "Organizations,Acct Mgr,CITY,Internal ID\nHoboken Provisions,Jane Doe,Hoboken,X-17\n",
+    )
+    .unwrap();
+    let mut harness = window(Some(sheet));
+    wait_for(&mut harness, "the preview", PantryApp::preview_ready);
+    // "Acct Mgr" is no alias: it goes to import notes until the broker says.
+    let targets = &harness.state().preview.as_ref().unwrap().targets;
+    assert_eq!(targets[1], "import notes");
+    harness
+        .get_all_by_label("→ import notes ▾")
+        .next()
+        .unwrap()
+        .click();
+    harness.run_steps(2);
+    harness.get_by_label("primary_manager_name").click();
+    wait_for(&mut harness, "the preview again", |app| {
+        app.preview_ready() && app.preview.as_ref().unwrap().targets[1] == "primary_manager_name"
+    });
+    // And the internal ID is skipped.
+    harness.get_by_label("→ import notes ▾").click();
+    harness.run_steps(2);
+    harness.get_by_label("skip this column").click();
+    wait_for(&mut harness, "the preview again", |app| {
+        app.preview_ready() && app.preview.as_ref().unwrap().targets[3] == "skipped"
+    });
+
+    harness.state_mut().connection.fill_from_url(&db.url);
+    harness.run_steps(2);
+    harness.get_by_label("Import 1 organization").click();
+    wait_for(&mut harness, "the import", import_finished);
+    rt.block_on(async {
+        let row = db
+            .client()
+            .await
+            .query_one(
+                "SELECT primary_manager_name, coalesce(import_notes, '') FROM organizations",
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(row.get::<_, String>(0), "Jane Doe");
+        assert!(!row.get::<_, String>(1).contains("X-17"));
+    });
+}

@@ -79,6 +79,9 @@ pub enum Action {
     PickEntity(Entity),
     /// Leave the sheet on screen out of the workbook's import.
     SkipSheet,
+    /// Send a column (by its header) to a field, to import notes
+    /// (`import_notes`), or nowhere (`None`).
+    SetColumnTarget(String, Option<String>),
     /// Import every sheet of the workbook as one run.
     StartWorkbookImport,
     /// What a link column does with names the CRM lacks.
@@ -143,6 +146,9 @@ pub struct PantryApp {
     pub history: history_panel::HistoryPanel,
     /// Per link column of the open file, what names the CRM lacks do.
     pub link_policies: LinkPolicies,
+    /// The broker's column choices for the open file, applied to the
+    /// preview and the import.
+    pub mapping: pantry_import::saved_mapping::SavedMapping,
     /// Whether the results of the last import are on screen.
     pub showing_results: bool,
     /// A problem to show at the top of the window until dismissed.
@@ -215,6 +221,7 @@ impl PantryApp {
             link_summary: workbook_panel::LinkSummaryState::default(),
             history: history_panel::HistoryPanel::default(),
             link_policies: LinkPolicies::default(),
+            mapping: pantry_import::saved_mapping::SavedMapping::default(),
             showing_results: false,
             error,
             typed_path: String::new(),
@@ -260,6 +267,14 @@ impl PantryApp {
         self.repeat_run = None;
         self.save_message = None;
         // Choices for link columns hold for this file, across sheets and entities.
+        if self
+            .preview
+            .as_ref()
+            .is_none_or(|p| p.path != path || p.sheet != sheet)
+        {
+            // Column choices belong to one sheet's headers.
+            self.mapping = pantry_import::saved_mapping::SavedMapping::default();
+        }
         if self.preview.as_ref().is_none_or(|p| p.path != path) {
             self.link_policies = LinkPolicies::default();
             self.workbook = None;
@@ -269,7 +284,8 @@ impl PantryApp {
                 .then(|| workbook_panel::read_plan(&self.runtime, &self.ctx, path.clone()));
         }
         self.typed_path = path.display().to_string();
-        let (preview, loader) = preview::start_loading(path, sheet, entity, self.ctx.clone());
+        let (preview, loader) =
+            preview::start_loading(path, sheet, entity, self.mapping.clone(), self.ctx.clone());
         self.preview = Some(preview);
         self.loader = Some(loader);
     }
@@ -307,6 +323,8 @@ impl PantryApp {
             Action::PickEntity(entity) => {
                 if let Some(preview) = &self.preview {
                     let (path, sheet) = (preview.path.clone(), preview.sheet.clone());
+                    // Column choices name the fields of the entity they were made for.
+                    self.mapping = pantry_import::saved_mapping::SavedMapping::default();
                     if let (Some(plan), Some(sheet)) = (&mut self.workbook, &sheet) {
                         workbook_panel::set_sheet_entity(plan, sheet, Some(entity));
                         self.link_summary = workbook_panel::LinkSummaryState::default();
@@ -324,6 +342,14 @@ impl PantryApp {
                 }
             }
             Action::StartWorkbookImport => self.start_workbook_import(false),
+            Action::SetColumnTarget(header, target) => {
+                if let Some(preview) = &self.preview {
+                    let (path, sheet, entity) =
+                        (preview.path.clone(), preview.sheet.clone(), preview.entity);
+                    self.mapping.columns.insert(header, target);
+                    self.open(path, sheet, Some(entity));
+                }
+            }
             Action::SetLinkPolicy(field, policy) => {
                 self.link_policies.by_field.insert(field.to_owned(), policy);
             }
@@ -443,6 +469,7 @@ impl PantryApp {
                 entity: Some(preview.entity),
                 links: self.link_policies.clone(),
                 again,
+                mapping: self.mapping.clone(),
                 ..ImportOptions::default()
             },
             settings,

@@ -16,6 +16,7 @@ use eframe::egui::{self, Align, RichText};
 use egui_extras::{Column, Size, StripBuilder, TableBuilder};
 use pantry_import::entity::{Entity, EntityChoice};
 use pantry_import::mapping::{MappedSheet, RowIssue, Severity};
+use pantry_import::saved_mapping::{IMPORT_NOTES, SavedMapping};
 use pantry_import::spreadsheet::{self, SheetRow};
 use pantry_import::workbook::WorkbookPlan;
 
@@ -346,6 +347,7 @@ pub fn start_loading(
     path: PathBuf,
     sheet: Option<String>,
     entity: Option<Entity>,
+    mapping: SavedMapping,
     ctx: egui::Context,
 ) -> (Preview, PreviewLoader) {
     let (sender, receiver) = mpsc::channel();
@@ -360,6 +362,7 @@ pub fn start_loading(
                 &thread_path,
                 thread_sheet,
                 entity,
+                &mapping,
                 &sender,
                 &thread_stop,
                 &ctx,
@@ -386,12 +389,13 @@ fn load(
     path: &std::path::Path,
     sheet: Option<String>,
     entity: Option<Entity>,
+    mapping: &SavedMapping,
     sender: &Sender<LoadMessage>,
     stop: &AtomicBool,
     ctx: &egui::Context,
 ) -> Result<(), String> {
-    let mut mapped =
-        MappedSheet::open(path, sheet.as_deref(), entity).map_err(|e| e.to_string())?;
+    let mut mapped = MappedSheet::open_with(path, sheet.as_deref(), entity, mapping)
+        .map_err(|e| e.to_string())?;
     let spreadsheet = mapped.spreadsheet();
     let columns = mapped.columns();
     let headers = spreadsheet.headers().to_vec();
@@ -511,6 +515,45 @@ fn load(
     Ok(())
 }
 
+/// The menu under a header: the field its column fills, import notes, or
+/// nothing. Choosing recomputes the preview.
+fn column_target_menu_ui(
+    ui: &mut egui::Ui,
+    entity: Entity,
+    header: &str,
+    shown: RichText,
+    actions: &mut Vec<Action>,
+) {
+    let header = header.trim().to_owned();
+    ui.menu_button(shown, |ui| {
+        ui.label(RichText::new(format!("'{header}' goes to")).weak());
+        egui::ScrollArea::vertical()
+            .max_height(320.0)
+            .show(ui, |ui| {
+                for field in entity.description().fields {
+                    if ui.button(field.column).clicked() {
+                        actions.push(Action::SetColumnTarget(
+                            header.clone(),
+                            Some(field.column.to_owned()),
+                        ));
+                    }
+                }
+            });
+        ui.separator();
+        if ui.button("import notes").clicked() {
+            actions.push(Action::SetColumnTarget(
+                header.clone(),
+                Some(IMPORT_NOTES.to_owned()),
+            ));
+        }
+        if ui.button("skip this column").clicked() {
+            actions.push(Action::SetColumnTarget(header.clone(), None));
+        }
+    })
+    .response
+    .on_hover_text("Choose the CRM field this column fills");
+}
+
 /// Draws the preview. In a workbook of several sheets (`workbook`) the
 /// sheets are tabs under the file's name, and a sheet can be left out.
 pub fn preview_ui(
@@ -555,7 +598,7 @@ pub fn preview_ui(
                 // Wide sheets scroll sideways; the table scrolls its rows itself.
                 egui::ScrollArea::horizontal()
                     .id_salt("preview-columns")
-                    .show(ui, |ui| table_ui(ui, preview));
+                    .show(ui, |ui| table_ui(ui, preview, actions));
             });
             strip.cell(|ui| {
                 ui.separator();
@@ -750,7 +793,7 @@ fn problems_ui(ui: &mut egui::Ui, preview: &mut Preview) {
     }
 }
 
-fn table_ui(ui: &mut egui::Ui, preview: &mut Preview) {
+fn table_ui(ui: &mut egui::Ui, preview: &mut Preview, actions: &mut Vec<Action>) {
     if preview.headers.is_empty() {
         ui.centered_and_justified(|ui| {
             ui.spinner();
@@ -803,14 +846,17 @@ fn table_ui(ui: &mut egui::Ui, preview: &mut Preview) {
                         } else {
                             name.as_str()
                         }));
-                        let mapped = if target == "import notes" {
-                            RichText::new("→ import notes").small().italics().weak()
+                        let mapped = if target == "import notes" || target == "skipped" {
+                            RichText::new(format!("→ {target} ▾"))
+                                .small()
+                                .italics()
+                                .weak()
                         } else {
-                            RichText::new(format!("→ {target}"))
+                            RichText::new(format!("→ {target} ▾"))
                                 .small()
                                 .color(theme::ACCENT)
                         };
-                        ui.label(mapped);
+                        column_target_menu_ui(ui, preview.entity, name, mapped, actions);
                     });
                 });
             }
