@@ -89,10 +89,10 @@ fn a_messy_file_shows_its_counts_and_problems_without_a_database() {
     harness.get_by_label("✖  Row 4, Organizations: Missing required field 'name'");
     harness.get_by_label("Import 11 organizations");
     // The mapping shows under each header.
-    harness.get_by_label("→ priority");
+    harness.get_by_label("→ priority ▾");
     assert!(
         !harness
-            .get_all_by_label("→ import notes")
+            .get_all_by_label("→ import notes ▾")
             .collect::<Vec<_>>()
             .is_empty()
     );
@@ -305,7 +305,7 @@ fn a_contacts_sheet_is_shown_as_contacts_and_imports_with_its_links() {
         pantry_import::entity::Entity::Contacts
     );
     harness.get_by_label("Import 4 contacts");
-    harness.get_by_label("→ organization (found by name)");
+    harness.get_by_label("→ organization (found by name) ▾");
     // The sidebar shows what the rows are, and every entity can be chosen.
     harness.get_by_label("⬆  Contacts");
     harness.get_by_label("    Products");
