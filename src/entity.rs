@@ -989,6 +989,40 @@ impl EntityDescription {
             .position(|f| f.aliases.iter().any(|alias| header_key(alias) == key))
     }
 
+    /// The field a header almost names ("Adress", "Organisation"): the one
+    /// whose closest alias is at least 0.8 alike (normalised Levenshtein
+    /// over the header keys, `strsim`: one typo in five letters) and at
+    /// least 0.1 closer than any other field's. Jaro-Winkler was tried
+    /// first: it rates "organisation" as close to "organizationtype" as to
+    /// "organization", so nothing was ever clearly best.
+    pub fn field_for_header_fuzzy(&self, header: &str) -> Option<usize> {
+        let key = header_key(header);
+        if key.chars().count() < 4 {
+            return None;
+        }
+        let mut scores: Vec<(f64, usize)> = self
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(index, field)| {
+                let best = field
+                    .aliases
+                    .iter()
+                    .map(|alias| strsim::normalized_levenshtein(&key, &header_key(alias)))
+                    .fold(0.0, f64::max);
+                (best, index)
+            })
+            .collect();
+        scores.sort_by(|a, b| b.0.total_cmp(&a.0));
+        match scores.as_slice() {
+            [(best, index), (second, _), ..] if *best >= 0.8 && best - second >= 0.1 => {
+                Some(*index)
+            }
+            [(best, index)] if *best >= 0.8 => Some(*index),
+            _ => None,
+        }
+    }
+
     /// The index of the field stored in `column`.
     pub fn field_index(&self, column: &str) -> Option<usize> {
         self.fields.iter().position(|f| f.column == column)

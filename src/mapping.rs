@@ -254,6 +254,18 @@ impl ColumnMap {
             roles.push(role);
             labels.push(label);
         }
+        // Then headers that almost name a field no column took ("Adress").
+        for (index, header) in headers.iter().enumerate() {
+            if roles[index] != ColumnRole::ImportNotes || chosen(header.trim()).is_some() {
+                continue;
+            }
+            if let Some(field) = description.field_for_header_fuzzy(header.trim())
+                && fields[field].is_none()
+            {
+                fields[field] = Some(index);
+                roles[index] = ColumnRole::Field(field);
+            }
+        }
         ColumnMap {
             description,
             roles,
@@ -2139,5 +2151,18 @@ mod tests {
         ] {
             assert!(!super::is_totals_label(name), "{name}");
         }
+    }
+
+    #[test]
+    fn a_header_that_almost_names_a_field_takes_it_and_a_vague_one_does_not() {
+        let headers: Vec<String> = ["Organisation", "Acct Mgr", "Citty", "Dept"]
+            .iter()
+            .map(|h| (*h).to_owned())
+            .collect();
+        let columns = ColumnMap::new(Entity::Organizations, &headers);
+        assert_eq!(columns.target(0), "name");
+        assert_eq!(columns.target(1), "import notes");
+        assert_eq!(columns.target(2), "city");
+        assert_eq!(columns.target(3), "import notes");
     }
 }
