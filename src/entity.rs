@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::LazyLock;
+use std::sync::OnceLock;
 
 use crate::values::enum_key;
 
@@ -984,9 +985,27 @@ impl EntityDescription {
         if key.is_empty() {
             return None;
         }
-        self.fields
+        self.alias_keys().get(&key).copied()
+    }
+
+    /// Every alias as a header key, with its field (the first field that
+    /// has it): worked out once per entity, as a sheet with thousands of
+    /// columns looks every header up.
+    fn alias_keys(&self) -> &'static HashMap<String, usize> {
+        static KEYS: [OnceLock<HashMap<String, usize>>; 5] = [const { OnceLock::new() }; 5];
+        let slot = Entity::ALL
             .iter()
-            .position(|f| f.aliases.iter().any(|alias| header_key(alias) == key))
+            .position(|e| *e == self.entity)
+            .unwrap_or(0);
+        KEYS[slot].get_or_init(|| {
+            let mut keys = HashMap::new();
+            for (index, field) in self.fields.iter().enumerate() {
+                for alias in field.aliases {
+                    keys.entry(header_key(alias)).or_insert(index);
+                }
+            }
+            keys
+        })
     }
 
     /// The field a header almost names ("Adress", "Organisation"): the one
@@ -1000,19 +1019,19 @@ impl EntityDescription {
         if key.chars().count() < 4 {
             return None;
         }
-        let mut scores: Vec<(f64, usize)> = self
-            .fields
-            .iter()
-            .enumerate()
-            .map(|(index, field)| {
-                let best = field
-                    .aliases
-                    .iter()
-                    .map(|alias| strsim::normalized_levenshtein(&key, &header_key(alias)))
-                    .fold(0.0, f64::max);
-                (best, index)
-            })
-            .collect();
+        let length = key.chars().count();
+        let mut best = vec![0.0f64; self.fields.len()];
+        for (alias, &field) in self.alias_keys() {
+            // Below 0.8 anyway when the lengths differ by more than a fifth.
+            let alias_length = alias.chars().count();
+            if alias_length.abs_diff(length) * 5 > length.max(alias_length) {
+                continue;
+            }
+            let score = strsim::normalized_levenshtein(&key, alias);
+            best[field] = best[field].max(score);
+        }
+        let mut scores: Vec<(f64, usize)> =
+            best.into_iter().enumerate().map(|(i, s)| (s, i)).collect();
         scores.sort_by(|a, b| b.0.total_cmp(&a.0));
         match scores.as_slice() {
             [(best, index), (second, _), ..] if *best >= 0.8 && best - second >= 0.1 => {

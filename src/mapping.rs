@@ -254,8 +254,9 @@ impl ColumnMap {
             roles.push(role);
             labels.push(label);
         }
-        // Then headers that almost name a field no column took ("Adress").
-        for (index, header) in headers.iter().enumerate() {
+        // Then headers that almost name a field no column took ("Adress"),
+        // in a sheet of a size people type headers for.
+        for (index, header) in headers.iter().enumerate().take(FUZZY_HEADER_COLUMNS) {
             if roles[index] != ColumnRole::ImportNotes || chosen(header.trim()).is_some() {
                 continue;
             }
@@ -997,6 +998,10 @@ impl FirstRows {
         None
     }
 }
+
+/// Columns of a sheet whose headers are matched loosely when no alias
+/// matches: beyond, a sheet is machine-made and its headers exact.
+const FUZZY_HEADER_COLUMNS: usize = 200;
 
 /// Whether a name cell is a totals label: `Total`, `Totals`, `Grand Total`,
 /// `Subtotal` or `Sum` (case and punctuation ignored), repeated or not,

@@ -782,4 +782,29 @@ fn a_column_sent_to_another_field_recomputes_the_preview_and_imports_there() {
         assert_eq!(row.get::<_, String>(0), "Jane Doe");
         assert!(!row.get::<_, String>(1).contains("X-17"));
     });
+
+    // Next month's file, same headers: last time's choices are offered.
+    let next = dir.path().join("accounts next month.csv");
+    std::fs::write(
+        &next,
+        "Organizations,Acct Mgr,CITY,Internal ID\nCafé Olé,Bob Smith,Chicago,X-18\n",
+    )
+    .unwrap();
+    harness.state_mut().open(next, None, None);
+    wait_for(
+        &mut harness,
+        "next month's preview",
+        PantryApp::preview_ready,
+    );
+    assert_eq!(
+        harness.state().preview.as_ref().unwrap().targets[1],
+        "import notes"
+    );
+    harness.get_by_label("Use it").click();
+    wait_for(&mut harness, "the mapping applied", |app| {
+        app.preview_ready()
+            && app.preview.as_ref().unwrap().targets[1] == "primary_manager_name"
+            && app.preview.as_ref().unwrap().targets[3] == "skipped"
+    });
+    assert!(harness.state().offered_mapping.is_none());
 }

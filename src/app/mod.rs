@@ -34,6 +34,18 @@ use workbook_panel::WorkbookRun;
 /// Where the connection is remembered between runs (never with a password).
 const CONNECTION_KEY: &str = "connection";
 
+/// Where the column choices made for each set of headers are remembered.
+const MAPPINGS_KEY: &str = "mappings";
+
+/// The key a sheet's mapping is remembered by: its headers, in order.
+fn header_set_key(headers: &[String]) -> String {
+    headers
+        .iter()
+        .map(|h| h.trim())
+        .collect::<Vec<_>>()
+        .join("\u{1f}")
+}
+
 /// Opens the window; `file` is previewed at once when given.
 pub fn run(file: Option<PathBuf>) -> anyhow::Result<()> {
     let mut viewport = egui::ViewportBuilder::default()
@@ -82,6 +94,8 @@ pub enum Action {
     /// Send a column (by its header) to a field, to import notes
     /// (`import_notes`), or nowhere (`None`).
     SetColumnTarget(String, Option<String>),
+    /// Apply the choices remembered for these headers (`true`), or not.
+    UseRememberedMapping(bool),
     /// Import every sheet of the workbook as one run.
     StartWorkbookImport,
     /// What a link column does with names the CRM lacks.
@@ -149,6 +163,12 @@ pub struct PantryApp {
     /// The broker's column choices for the open file, applied to the
     /// preview and the import.
     pub mapping: pantry_import::saved_mapping::SavedMapping,
+    /// The last choices made for each set of headers, kept between runs.
+    remembered_mappings:
+        std::collections::HashMap<String, pantry_import::saved_mapping::SavedMapping>,
+    /// Choices remembered for the open file's headers, while the broker
+    /// decides whether to use them.
+    pub offered_mapping: Option<pantry_import::saved_mapping::SavedMapping>,
     /// Whether the results of the last import are on screen.
     pub showing_results: bool,
     /// A problem to show at the top of the window until dismissed.
@@ -177,6 +197,10 @@ impl PantryApp {
             .storage
             .and_then(|storage| eframe::get_value(storage, CONNECTION_KEY));
         let mut connection = remembered.map(ConnectionForm::from).unwrap_or_default();
+        let remembered_mappings = cc
+            .storage
+            .and_then(|storage| eframe::get_value(storage, MAPPINGS_KEY))
+            .unwrap_or_default();
         let mut pending = Vec::new();
         if let Ok(url) = std::env::var("DATABASE_URL")
             && !url.trim().is_empty()
@@ -222,6 +246,8 @@ impl PantryApp {
             history: history_panel::HistoryPanel::default(),
             link_policies: LinkPolicies::default(),
             mapping: pantry_import::saved_mapping::SavedMapping::default(),
+            remembered_mappings,
+            offered_mapping: None,
             showing_results: false,
             error,
             typed_path: String::new(),
@@ -347,6 +373,20 @@ impl PantryApp {
                     let (path, sheet, entity) =
                         (preview.path.clone(), preview.sheet.clone(), preview.entity);
                     self.mapping.columns.insert(header, target);
+                    self.mapping.entity = Some(entity.name().to_owned());
+                    self.remembered_mappings
+                        .insert(header_set_key(&preview.headers), self.mapping.clone());
+                    self.offered_mapping = None;
+                    self.open(path, sheet, Some(entity));
+                }
+            }
+            Action::UseRememberedMapping(use_it) => {
+                if let (Some(offered), Some(preview), true) =
+                    (self.offered_mapping.take(), &self.preview, use_it)
+                {
+                    let (path, sheet) = (preview.path.clone(), preview.sheet.clone());
+                    let entity = offered.entity().unwrap_or(preview.entity);
+                    self.mapping = offered;
                     self.open(path, sheet, Some(entity));
                 }
             }
@@ -597,6 +637,14 @@ impl eframe::App for PantryApp {
             if let Some(sheet) = &preview.sheet {
                 self.sheet_counts.insert(sheet.clone(), preview.counts);
             }
+            // Offer last time's choices for a file of the same headers.
+            if self.mapping.columns.is_empty() {
+                self.offered_mapping = self
+                    .remembered_mappings
+                    .get(&header_set_key(&preview.headers))
+                    .filter(|m| !m.columns.is_empty())
+                    .cloned();
+            }
         }
         // A workbook that cannot be read shows its error in the preview; the
         // tabs just stay away.
@@ -715,6 +763,9 @@ impl eframe::App for PantryApp {
             {
                 workbook_panel::run_results_ui(ui, run, self.save_message.as_deref(), &mut actions);
             } else if let Some(preview) = &mut self.preview {
+                if let Some(offered) = &self.offered_mapping {
+                    preview::offered_mapping_ui(ui, offered, &mut actions);
+                }
                 preview::preview_ui(ui, preview, self.workbook.as_ref(), &mut actions);
             } else {
                 open_file::open_file_ui(ui, &mut self.typed_path, &mut actions);
@@ -729,5 +780,6 @@ impl eframe::App for PantryApp {
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, CONNECTION_KEY, &self.connection.remembered());
+        eframe::set_value(storage, MAPPINGS_KEY, &self.remembered_mappings);
     }
 }

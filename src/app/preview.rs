@@ -554,6 +554,36 @@ fn column_target_menu_ui(
     .on_hover_text("Choose the CRM field this column fills");
 }
 
+/// The offer of last time's column choices for a file with these headers.
+pub fn offered_mapping_ui(ui: &mut egui::Ui, offered: &SavedMapping, actions: &mut Vec<Action>) {
+    egui::Frame::new()
+        .fill(theme::WARN_FILL)
+        .inner_margin(egui::Margin::same(8))
+        .corner_radius(4.0)
+        .show(ui, |ui| {
+            ui.horizontal_wrapped(|ui| {
+                let chosen: Vec<String> = offered
+                    .columns
+                    .iter()
+                    .map(|(header, target)| {
+                        format!("{header} → {}", target.as_deref().unwrap_or("skipped"))
+                    })
+                    .collect();
+                ui.label(format!(
+                    "A file with these headers was mapped before ({}). Use the mapping from last time?",
+                    chosen.join(", ")
+                ));
+                if ui.button("Use it").clicked() {
+                    actions.push(Action::UseRememberedMapping(true));
+                }
+                if ui.button("No, thanks").clicked() {
+                    actions.push(Action::UseRememberedMapping(false));
+                }
+            });
+        });
+    ui.add_space(4.0);
+}
+
 /// Draws the preview. In a workbook of several sheets (`workbook`) the
 /// sheets are tabs under the file's name, and a sheet can be left out.
 pub fn preview_ui(
