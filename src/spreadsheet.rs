@@ -387,8 +387,10 @@ impl Spreadsheet {
         self.header_row = header.number;
         self.headers = header.cells().map(str::to_owned).collect();
         if !above.is_empty() {
-            let named: Vec<String> = above
+            // A header chosen far down would name every row above it: five do.
+            let mut named: Vec<String> = above
                 .iter()
+                .take(5)
                 .map(|r| {
                     let text: Vec<&str> = r.cells().filter(|c| !c.trim().is_empty()).collect();
                     format!(
@@ -398,6 +400,9 @@ impl Spreadsheet {
                     )
                 })
                 .collect();
+            if above.len() > named.len() {
+                named.push(format!("and {} more", above.len() - named.len()));
+            }
             self.notices.push(FileNotice {
                 row: Some(header.number),
                 message: format!(
