@@ -115,6 +115,9 @@ impl HistoryPanel {
                 self.message = Some(if error.contains("import_batches") {
                     "✖ This database has no import history yet: create the CRM tables first."
                         .to_owned()
+                } else if error.contains("run_id") || error.contains("mapping") {
+                    "✖ This database's import history is older than this program: update the CRM tables (pantry-import migrate) to list it."
+                        .to_owned()
                 } else {
                     format!("✖ Cannot read the import history: {error}")
                 });
