@@ -3,7 +3,7 @@
 //! Exit status: 0 every row imported (or would be), 1 some rows failed,
 //! 2 the run could not happen, with a one-line reason on stderr.
 
-use std::io::{IsTerminal, Write as _};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -476,7 +476,11 @@ fn workbook_run(
     entity: Option<Entity>,
     mapping: &SavedMapping,
 ) -> anyhow::Result<Option<WorkbookPlan>> {
-    if sheet.is_some() || entity.is_some() || *mapping != SavedMapping::default() {
+    if sheet.is_some()
+        || entity.is_some()
+        || *mapping != SavedMapping::default()
+        || !WorkbookPlan::may_hold_sheets(file)
+    {
         return Ok(None);
     }
     let plan = WorkbookPlan::read(file)?;
@@ -519,20 +523,34 @@ fn finish(
             .write_error_csv(std::io::BufWriter::new(file))
             .with_context(|| format!("cannot write the error report {}", path.display()))?;
     }
+    print_report(json, |out| report.write_json(out), || report.summary(verb))?;
+    Ok(exit_status(report.failed, report.cancelled))
+}
+
+/// Prints a report: its JSON with `--json`, else its summary.
+fn print_report(
+    json: bool,
+    write_json: impl FnOnce(&mut dyn Write) -> Result<(), serde_json::Error>,
+    summary: impl FnOnce() -> String,
+) -> anyhow::Result<()> {
     if json {
         let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
-        report
-            .write_json(&mut stdout)
-            .context("cannot write the JSON report")?;
+        write_json(&mut stdout).context("cannot write the JSON report")?;
         writeln!(stdout).context("cannot write the JSON report")?;
     } else {
-        print!("{}", report.summary(verb));
+        print!("{}", summary());
     }
-    Ok(if report.failed == 0 && !report.cancelled {
+    Ok(())
+}
+
+/// 0 when every row was imported (or would be), 1 when some failed or the
+/// run was cancelled.
+fn exit_status(failed: u64, cancelled: bool) -> ExitCode {
+    if failed == 0 && !cancelled {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
-    })
+    }
 }
 
 /// As [`finish`], for a workbook run.
@@ -547,18 +565,6 @@ fn finish_run(
             .write_error_csvs(path)
             .with_context(|| format!("cannot write the error reports beside {}", path.display()))?;
     }
-    if json {
-        let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
-        report
-            .write_json(&mut stdout)
-            .context("cannot write the JSON report")?;
-        writeln!(stdout).context("cannot write the JSON report")?;
-    } else {
-        print!("{}", report.summary(verb));
-    }
-    Ok(if report.failed() == 0 && !report.cancelled {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    print_report(json, |out| report.write_json(out), || report.summary(verb))?;
+    Ok(exit_status(report.failed(), report.cancelled))
 }

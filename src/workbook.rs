@@ -63,6 +63,16 @@ pub struct WorkbookPlan {
 }
 
 impl WorkbookPlan {
+    /// Whether `path` names a workbook (by its extension), so a plan is
+    /// worth reading: a text file is always one sheet.
+    pub fn may_hold_sheets(path: &Path) -> bool {
+        path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+            ["xlsx", "xlsm", "xls", "xlsb", "ods"]
+                .iter()
+                .any(|w| e.eq_ignore_ascii_case(w))
+        })
+    }
+
     /// Looks at every sheet's name and header row: a sheet is recognised by
     /// its name ("Accounts", "People") or by at least two of its headers. A
     /// CSV file is one sheet with an empty name.

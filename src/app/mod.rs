@@ -306,7 +306,7 @@ impl PantryApp {
             self.workbook = None;
             self.sheet_counts.clear();
             self.link_summary = workbook_panel::LinkSummaryState::default();
-            self.workbook_task = workbook_panel::is_workbook(&path)
+            self.workbook_task = WorkbookPlan::may_hold_sheets(&path)
                 .then(|| workbook_panel::read_plan(&self.runtime, &self.ctx, path.clone()));
         }
         self.typed_path = path.display().to_string();

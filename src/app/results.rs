@@ -72,26 +72,44 @@ pub fn results_ui(
     };
     ui.weak(run_summary(run, report));
     ui.add_space(8.0);
-    buttons_ui(ui, Some(report), save_message, actions);
+    let save = (report.failed > 0).then_some((
+        "Save error report…",
+        "The failed rows with their original cells and the reason, as CSV",
+    ));
+    buttons_ui(ui, save, save_message, actions);
     ui.add_space(10.0);
     created_links_ui(ui, &report.created_links.iter().collect::<Vec<_>>());
-    if report.failures.is_empty() {
-        if !report.cancelled {
-            ui.label(
-                RichText::new("✔ Every row was imported.")
-                    .color(OK_TEXT)
-                    .size(16.0),
-            );
+    let failures: Vec<(Option<&str>, &RowIssue)> =
+        report.failures.iter().map(|issue| (None, issue)).collect();
+    failed_rows_ui(
+        ui,
+        &failures,
+        report.failed,
+        report.cancelled,
+        "✔ Every row was imported.",
+    );
+}
+
+/// The failed rows under their count, or `all_imported` when there are
+/// none (and the import was not cancelled).
+pub fn failed_rows_ui(
+    ui: &mut egui::Ui,
+    failures: &[(Option<&str>, &RowIssue)],
+    failed_rows: u64,
+    cancelled: bool,
+    all_imported: &str,
+) {
+    if failures.is_empty() {
+        if !cancelled {
+            ui.label(RichText::new(all_imported).color(OK_TEXT).size(16.0));
         }
         return;
     }
     ui.label(theme::bold(format!(
         "Failed rows ({})",
-        theme::thousands(report.failed)
+        theme::thousands(failed_rows)
     )));
-    let failures: Vec<(Option<&str>, &RowIssue)> =
-        report.failures.iter().map(|issue| (None, issue)).collect();
-    failures_table_ui(ui, &failures);
+    failures_table_ui(ui, failures);
 }
 
 /// The organizations a link policy created, a few by name.
@@ -113,7 +131,7 @@ pub fn created_links_ui(ui: &mut egui::Ui, created: &[&CreatedOrganization]) {
 
 /// Every failed row with its reason; with a Sheet column when the rows
 /// come from several sheets of a workbook.
-pub fn failures_table_ui(ui: &mut egui::Ui, failures: &[(Option<&str>, &RowIssue)]) {
+fn failures_table_ui(ui: &mut egui::Ui, failures: &[(Option<&str>, &RowIssue)]) {
     let with_sheet = failures.iter().any(|(sheet, _)| sheet.is_some());
     let row_height = ui.text_style_height(&egui::TextStyle::Body) + 8.0;
     let mut table = TableBuilder::new(ui)
@@ -167,17 +185,20 @@ pub fn failures_table_ui(ui: &mut egui::Ui, failures: &[(Option<&str>, &RowIssue
         });
 }
 
-fn buttons_ui(
+/// The way on from the results: save the error report(s) when `save`
+/// gives the button's label and tooltip (there are failed rows), back to
+/// the preview, or another file; then what the last save said.
+pub fn buttons_ui(
     ui: &mut egui::Ui,
-    report: Option<&ImportReport>,
+    save: Option<(&str, &str)>,
     save_message: Option<&str>,
     actions: &mut Vec<Action>,
 ) {
     ui.horizontal(|ui| {
-        if let Some(report) = report
-            && report.failed > 0
+        if let Some((label, hover)) = save
             && ui
-                .add(theme::primary_button("Save error report…"))
+                .add(theme::primary_button(label))
+                .on_hover_text(hover)
                 .clicked()
         {
             actions.push(Action::SaveErrorReport);

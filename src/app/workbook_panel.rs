@@ -494,7 +494,7 @@ pub fn run_results_ui(
         ui.label("Import the workbook again to resume it: finished sheets are left as they are, and rows already stored are not stored twice.");
     }
     let Some(report) = run.report() else {
-        back_buttons_ui(ui, false, actions);
+        results::buttons_ui(ui, None, save_message, actions);
         return;
     };
     ui.horizontal(|ui| {
@@ -528,10 +528,11 @@ pub fn run_results_ui(
         }
     ));
     ui.add_space(6.0);
-    back_buttons_ui(ui, report.failed() > 0, actions);
-    if let Some(message) = save_message {
-        ui.label(message);
-    }
+    let save = (report.failed() > 0).then_some((
+        "Save error reports…",
+        "One CSV per sheet with failed rows, each with its original cells and the reason",
+    ));
+    results::buttons_ui(ui, save, save_message, actions);
     ui.add_space(8.0);
     egui::Grid::new("run-sheets")
         .striped(true)
@@ -577,49 +578,13 @@ pub fn run_results_ui(
         })
         .collect();
     ui.add_space(8.0);
-    if failures.is_empty() {
-        if !report.cancelled {
-            ui.label(
-                RichText::new("✔ Every row of every sheet was imported.")
-                    .color(OK_TEXT)
-                    .size(16.0),
-            );
-        }
-        return;
-    }
-    ui.label(theme::bold(format!(
-        "Failed rows ({})",
-        theme::thousands(report.failed())
-    )));
-    results::failures_table_ui(ui, &failures);
-}
-
-fn back_buttons_ui(ui: &mut egui::Ui, failed: bool, actions: &mut Vec<Action>) {
-    ui.horizontal(|ui| {
-        if failed
-            && ui
-                .add(theme::primary_button("Save error reports…"))
-                .on_hover_text("One CSV per sheet with failed rows, each with its original cells and the reason")
-                .clicked()
-        {
-            actions.push(Action::SaveErrorReport);
-        }
-        if ui.button("Back to the preview").clicked() {
-            actions.push(Action::ShowPreview);
-        }
-        if ui.button("Import another file").clicked() {
-            actions.push(Action::StartOver);
-        }
-    });
-}
-
-/// Whether a file can hold several sheets, so its plan is worth reading.
-pub fn is_workbook(path: &std::path::Path) -> bool {
-    path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-        ["xlsx", "xlsm", "xls", "xlsb", "ods"]
-            .iter()
-            .any(|w| e.eq_ignore_ascii_case(w))
-    })
+    results::failed_rows_ui(
+        ui,
+        &failures,
+        report.failed(),
+        report.cancelled,
+        "✔ Every row of every sheet was imported.",
+    );
 }
 
 /// Reads a workbook's plan in the background.
