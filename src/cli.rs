@@ -211,8 +211,8 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 },
                 batch_size: usize::try_from(batch_size).unwrap_or(import::DEFAULT_BATCH_SIZE),
                 again,
-                run: None,
                 mapping: read_mapping(mapping.as_deref())?,
+                ..ImportOptions::default()
             };
             let runtime = runtime()?;
             if let Some(plan) = workbook_run(

@@ -186,6 +186,22 @@ impl FieldSpec {
             _ => None,
         }
     }
+
+    /// The values an enumerated field can take (priority, segment, type,
+    /// role, category, stage, interaction type, yes/no), for mapping the
+    /// values a sheet writes otherwise; `None` for a field of free values.
+    pub fn allowed_values(&self) -> Option<Vec<&'static str>> {
+        let labels =
+            |enumeration: &Enumeration| enumeration.values.iter().map(|(l, _)| *l).collect();
+        match &self.kind {
+            FieldKind::Enum { enumeration, .. } => Some(labels(enumeration)),
+            FieldKind::OrganizationType => Some(labels(&ORGANIZATION_TYPES)),
+            FieldKind::YesNo { .. } => Some(vec!["yes", "no"]),
+            FieldKind::Priority => Some(vec!["A", "B", "C", "D"]),
+            FieldKind::Segment => Some(SEGMENTS.iter().map(|(_, segment)| *segment).collect()),
+            _ => None,
+        }
+    }
 }
 
 /// How a field's cells are read; each kind's rule is one function of

@@ -14,6 +14,7 @@ use tokio_postgres::types::Type;
 
 use crate::copy_format::{CopyBatch, ReadyBatch, copy_statement};
 use crate::database::{ConnectError, ConnectionSettings, database_reason};
+use crate::edits::SheetEdits;
 use crate::entity::{Entity, EntityDescription};
 use crate::history::{self, ImportBatch, ImportStatus};
 use crate::links::{LinkPolicies, LinkResolver};
@@ -54,6 +55,8 @@ pub struct ImportOptions {
     /// The broker's saved choices for this shape of sheet (header row,
     /// column targets, values); recorded with the import.
     pub mapping: SavedMapping,
+    /// The broker's edits to rows of this file (totals rows kept).
+    pub edits: SheetEdits,
 }
 
 impl Default for ImportOptions {
@@ -66,6 +69,7 @@ impl Default for ImportOptions {
             again: false,
             run: None,
             mapping: SavedMapping::default(),
+            edits: SheetEdits::default(),
         }
     }
 }
@@ -479,8 +483,9 @@ pub async fn import_file(
     let sheet = options.sheet.clone();
     let entity = options.entity;
     let mapping = options.mapping.clone();
+    let edits = options.edits.clone();
     let (mut mapped, fingerprint) = tokio::task::spawn_blocking(move || {
-        let mapped = open_sheet(&open_path, sheet.as_deref(), entity, &mapping)?;
+        let mapped = open_sheet(&open_path, sheet.as_deref(), entity, &mapping)?.with_edits(&edits);
         let fingerprint = history::fingerprint(&open_path)?;
         Ok::<_, ImportError>((mapped, fingerprint))
     })

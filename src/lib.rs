@@ -38,6 +38,7 @@
 
 pub mod copy_format;
 pub mod database;
+pub mod edits;
 pub mod entity;
 pub mod history;
 pub mod import;

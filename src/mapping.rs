@@ -18,6 +18,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
+use crate::edits::SheetEdits;
 use crate::entity::{
     Entity, EntityChoice, EntityDescription, FieldKind, FieldSpec, ORGANIZATION_TYPES, SEGMENTS,
     UnknownValue, detect_entity, header_key, recognise,
@@ -172,6 +173,107 @@ pub struct RowOutcome {
     /// A totals row ("Total: 7 accounts"): not imported, and not a failure
     /// either; its warning says so.
     pub skipped: bool,
+}
+
+/// The most distinct values counted per field; a column of free text put
+/// under an enumerated field would otherwise grow without end.
+const TALLY_VALUES_PER_FIELD: usize = 200;
+
+/// Per enumerated field of a sheet, the values as written that its rule
+/// does not recognise, or that the mapping replaced, with their row counts:
+/// what the window offers to map ("Food Truck", 12 rows → Casual Dining).
+#[derive(Debug, Clone, Default)]
+pub struct ValueTally {
+    /// Fields with at least one such value, in column order.
+    fields: Vec<TalliedField>,
+}
+
+/// One enumerated field's tallied values.
+#[derive(Debug, Clone)]
+pub struct TalliedField {
+    /// The field's column (`segment`).
+    pub field: &'static str,
+    /// The sheet's column, as issues name it (`SEGMENT`).
+    pub label: String,
+    /// The values the field can take.
+    pub allowed: Vec<&'static str>,
+    /// Values in the order first seen.
+    pub values: Vec<TalliedValue>,
+    /// Rows whose value was not counted, past the first 200 values.
+    pub uncounted_rows: u64,
+    /// Field index in the description; position of each value by its key.
+    index: usize,
+    positions: std::collections::HashMap<String, usize>,
+}
+
+/// A value as written and how many rows hold it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TalliedValue {
+    /// The first spelling seen (values differing only in case are one).
+    pub written: String,
+    /// Rows holding it.
+    pub rows: u64,
+    /// The allowed value the mapping replaces it with, if any.
+    pub mapped_to: Option<String>,
+}
+
+impl ValueTally {
+    fn new(description: &'static EntityDescription, columns: &ColumnMap) -> ValueTally {
+        let mut fields: Vec<(usize, TalliedField)> = description
+            .fields
+            .iter()
+            .enumerate()
+            .filter_map(|(index, field)| {
+                let allowed = field.allowed_values()?;
+                let column = columns.column_of(index)?;
+                Some((
+                    column,
+                    TalliedField {
+                        field: field.column,
+                        label: columns.label(column),
+                        allowed,
+                        values: Vec::new(),
+                        uncounted_rows: 0,
+                        index,
+                        positions: std::collections::HashMap::new(),
+                    },
+                ))
+            })
+            .collect();
+        fields.sort_by_key(|(column, _)| *column);
+        ValueTally {
+            fields: fields.into_iter().map(|(_, field)| field).collect(),
+        }
+    }
+
+    fn add(&mut self, field_index: usize, written: &str, mapped_to: Option<&str>) {
+        let Some(field) = self.fields.iter_mut().find(|f| f.index == field_index) else {
+            return;
+        };
+        let key = written.trim().to_lowercase();
+        if let Some(&position) = field.positions.get(&key) {
+            field.values[position].rows += 1;
+        } else if field.values.len() < TALLY_VALUES_PER_FIELD {
+            field.positions.insert(key, field.values.len());
+            field.values.push(TalliedValue {
+                written: written.trim().to_owned(),
+                rows: 1,
+                mapped_to: mapped_to.map(str::to_owned),
+            });
+        } else {
+            field.uncounted_rows += 1;
+        }
+    }
+
+    /// The fields holding values to map, in column order.
+    pub fn fields(&self) -> impl Iterator<Item = &TalliedField> {
+        self.fields.iter().filter(|f| !f.values.is_empty())
+    }
+
+    /// Whether no field holds a value to map.
+    pub fn is_empty(&self) -> bool {
+        self.fields().next().is_none()
+    }
 }
 
 /// What a column of the sheet is used for.
@@ -424,6 +526,11 @@ pub struct RowMapper {
     unmapped_email: Option<usize>,
     /// The saved mapping's replacements for unrecognised values.
     choices: SavedMapping,
+    /// The broker's edits to particular rows.
+    edits: SheetEdits,
+    /// Unrecognised and replaced values of enumerated fields, when asked
+    /// for ([`RowMapper::tally_values`]).
+    tally: Option<ValueTally>,
 }
 
 impl RowMapper {
@@ -478,7 +585,26 @@ impl RowMapper {
                 values: mapping.values.clone(),
                 ..SavedMapping::default()
             },
+            edits: SheetEdits::default(),
+            tally: None,
         }
+    }
+
+    /// Applies the broker's edits to particular rows.
+    pub fn set_edits(&mut self, edits: &SheetEdits) {
+        self.edits = edits.clone();
+    }
+
+    /// Counts, from now on, the values of enumerated fields that the rules
+    /// do not recognise or that the mapping replaced ([`ValueTally`]).
+    pub fn tally_values(&mut self) {
+        let description = self.columns.description;
+        self.tally = Some(ValueTally::new(description, &self.columns));
+    }
+
+    /// The values counted since [`RowMapper::tally_values`].
+    pub fn value_tally(&self) -> Option<&ValueTally> {
+        self.tally.as_ref()
     }
 
     /// How the sheet's columns are used.
@@ -500,8 +626,10 @@ impl RowMapper {
             number: row.number,
             issues: Vec::new(),
             notes: ImportNotes::default(),
+            unrecognised: false,
         };
-        if let Some((column, cell)) = self.totals_cell(row) {
+        let kept = self.edits.kept_totals_rows.contains(&row.number);
+        if !kept && let Some((column, cell)) = self.totals_cell(row) {
             out.warning(
                 self.columns.label(column),
                 format!(
@@ -546,18 +674,26 @@ impl RowMapper {
             let label = self.columns.field_label(index);
             // A value the broker mapped ("Food Truck" → "Casual Dining"),
             // its original kept in import notes.
-            let cell = match self.choices.value_for(field.column, &cell) {
+            let (cell, replaced) = match self.choices.value_for(field.column, &cell) {
                 Some(mapped) if !cell.is_empty() => {
                     out.notes.push(format!("{label} (as written)"), &cell);
-                    Cow::Owned(mapped.to_owned())
+                    (Cow::Owned(mapped.to_owned()), Some(cell))
                 }
-                _ => cell,
+                _ => (cell, None),
             };
             let value = if cell.is_empty() {
                 blank_value(field, &label, &mut out)
             } else {
                 self.read_cell(index, field, &cell, &label, &mut out, &mut segment_type)
             };
+            if let Some(tally) = &mut self.tally {
+                match &replaced {
+                    Some(written) => tally.add(index, written, Some(&cell)),
+                    None if out.unrecognised => tally.add(index, &cell, None),
+                    None => {}
+                }
+            }
+            out.unrecognised = false;
             values.push(value);
         }
         if description.entity == Entity::Organizations {
@@ -757,6 +893,7 @@ impl RowMapper {
                     Value::Label(found)
                 }
                 None => {
+                    out.unrecognised = true;
                     let allowed = enumeration.allowed();
                     let name = enumeration.name;
                     match unknown {
@@ -828,6 +965,7 @@ impl RowMapper {
             FieldKind::YesNo { blank } => match values::yes_no(cell) {
                 Some(value) => Value::Bool(value),
                 None => {
+                    out.unrecognised = true;
                     out.notes.push(label.to_owned(), cell);
                     out.warning(
                         label.to_owned(),
@@ -855,6 +993,7 @@ impl RowMapper {
                     Value::Label(found)
                 }
                 None => {
+                    out.unrecognised = true;
                     out.notes.push(label.to_owned(), cell);
                     out.warning(
                         label.to_owned(),
@@ -1102,6 +1241,7 @@ fn read_priority(raw: &str, label: &str, out: &mut RowWork) -> &'static str {
             priority
         }
         _ => {
+            out.unrecognised = true;
             out.notes.push(label.to_owned(), raw);
             out.warning(
                 label.to_owned(),
@@ -1133,6 +1273,7 @@ fn read_segment(raw: &str, label: &str, out: &mut RowWork) -> (String, &'static 
             ((*to).to_owned(), implied)
         }
         None => {
+            out.unrecognised = true;
             out.warning(
                 label.to_owned(),
                 format!("Unknown segment '{raw}', kept as written (type customer)"),
@@ -1162,6 +1303,8 @@ struct RowWork {
     number: u64,
     issues: Vec<RowIssue>,
     notes: ImportNotes,
+    /// Set by a rule that did not recognise its enumerated value.
+    unrecognised: bool,
 }
 
 impl RowWork {
@@ -1331,6 +1474,23 @@ impl MappedSheet {
             header_issues,
             notices,
         })
+    }
+
+    /// Applies the broker's edits to particular rows ([`SheetEdits`]).
+    pub fn with_edits(mut self, edits: &SheetEdits) -> MappedSheet {
+        self.mapper.set_edits(edits);
+        self
+    }
+
+    /// Counts the values of enumerated fields that need mapping as the
+    /// rows are read ([`ValueTally`]).
+    pub fn tally_values(&mut self) {
+        self.mapper.tally_values();
+    }
+
+    /// The values counted so far, after [`MappedSheet::tally_values`].
+    pub fn value_tally(&self) -> Option<&ValueTally> {
+        self.mapper.value_tally()
     }
 
     /// The entity the rows are read as.
@@ -2169,5 +2329,89 @@ mod tests {
         assert_eq!(columns.target(1), "import notes");
         assert_eq!(columns.target(2), "city");
         assert_eq!(columns.target(3), "import notes");
+    }
+
+    #[test]
+    fn a_totals_row_the_broker_keeps_imports_like_any_other() {
+        let headers: Vec<String> = ["Organization", "City"]
+            .iter()
+            .map(|h| (*h).to_owned())
+            .collect();
+        let mut mapper = RowMapper::new(Entity::Organizations, &headers);
+        let totals = row(9, &["Total: 7 accounts", "Chicago"]);
+        assert!(mapper.map_row(&totals).skipped);
+        mapper.set_edits(&SheetEdits {
+            kept_totals_rows: [9].into(),
+        });
+        let kept = mapper.map_row(&totals);
+        assert!(!kept.skipped);
+        let record = kept.record.expect("the kept row imports");
+        assert_eq!(text(&record, "name").as_deref(), Some("Total: 7 accounts"));
+        // Only the row named is kept.
+        assert!(mapper.map_row(&row(10, &["Grand Total", ""])).skipped);
+    }
+
+    #[test]
+    fn unrecognised_and_replaced_values_are_counted_per_enumerated_field() {
+        let headers: Vec<String> = ["Organization", "Segment", "Priority", "City"]
+            .iter()
+            .map(|h| (*h).to_owned())
+            .collect();
+        let mapping = SavedMapping {
+            values: [(
+                "priority".to_owned(),
+                [("Top".to_owned(), "A".to_owned())].into(),
+            )]
+            .into(),
+            ..SavedMapping::default()
+        };
+        let mut mapper = RowMapper::with_mapping(Entity::Organizations, &headers, &mapping);
+        mapper.tally_values();
+        for (number, cells) in [
+            (2, ["A", "Food Truck", "Top", "Food Truck"]),
+            (3, ["B", "food truck", "B", "x"]),
+            (4, ["C", "Casual", "top", "x"]),
+            (5, ["D", "Ghost Kitchen", "Zzz", "x"]),
+        ] {
+            mapper.map_row(&row(number, &cells));
+        }
+        let tally = mapper.value_tally().expect("asked for");
+        let fields: Vec<&TalliedField> = tally.fields().collect();
+        assert_eq!(fields.len(), 2);
+        assert_eq!(fields[0].field, "segment");
+        assert_eq!(fields[0].label, "Segment");
+        assert!(fields[0].allowed.contains(&"Casual Dining"));
+        assert_eq!(
+            fields[0].values,
+            vec![
+                TalliedValue {
+                    written: "Food Truck".to_owned(),
+                    rows: 2,
+                    mapped_to: None
+                },
+                TalliedValue {
+                    written: "Ghost Kitchen".to_owned(),
+                    rows: 1,
+                    mapped_to: None
+                },
+            ]
+        );
+        // The City column's "Food Truck" is free text, never counted.
+        assert_eq!(fields[1].field, "priority");
+        assert_eq!(
+            fields[1].values,
+            vec![
+                TalliedValue {
+                    written: "Top".to_owned(),
+                    rows: 2,
+                    mapped_to: Some("A".to_owned())
+                },
+                TalliedValue {
+                    written: "Zzz".to_owned(),
+                    rows: 1,
+                    mapped_to: None
+                },
+            ]
+        );
     }
 }
