@@ -202,6 +202,24 @@ impl FieldSpec {
             _ => None,
         }
     }
+
+    /// What the field's rule does with a value it does not recognise, in
+    /// the broker's words ("imported as C", "the row fails").
+    pub fn unrecognised_outcome(&self) -> String {
+        match &self.kind {
+            FieldKind::Enum { unknown, .. } => match unknown {
+                UnknownValue::Fail => "the row fails".to_owned(),
+                UnknownValue::Empty => "left empty".to_owned(),
+                UnknownValue::Default(label) => format!("imported as {label}"),
+            },
+            FieldKind::OrganizationType => "type from the segment".to_owned(),
+            FieldKind::YesNo { blank } => {
+                format!("imported as {}", if *blank { "yes" } else { "no" })
+            }
+            FieldKind::Priority => "imported as C".to_owned(),
+            _ => "kept as written".to_owned(),
+        }
+    }
 }
 
 /// How a field's cells are read; each kind's rule is one function of

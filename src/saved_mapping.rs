@@ -84,6 +84,31 @@ impl SavedMapping {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
 
+    /// Whether the mapping chooses nothing (whatever its entity).
+    pub fn chooses_nothing(&self) -> bool {
+        self.header_row.is_none() && self.columns.is_empty() && self.values.is_empty()
+    }
+
+    /// The choices in a line: "header row 3, Acct Mgr → primary_manager_name,
+    /// Internal ID → skipped, segment 'Food Truck' → Casual Dining".
+    pub fn summary(&self) -> String {
+        let header = self.header_row.map(|row| format!("header row {row}"));
+        let columns = self.columns.iter().map(|(header, target)| {
+            format!("{header} → {}", target.as_deref().unwrap_or("skipped"))
+        });
+        let values = self.values.iter().flat_map(|(field, values)| {
+            values
+                .iter()
+                .map(move |(from, to)| format!("{field} '{from}' → {to}"))
+        });
+        header
+            .into_iter()
+            .chain(columns)
+            .chain(values)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The entity the mapping names, if any.
     pub fn entity(&self) -> Option<Entity> {
         self.entity.as_deref().and_then(|e| e.parse().ok())

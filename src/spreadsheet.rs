@@ -170,6 +170,9 @@ pub struct Spreadsheet {
     sheet: Option<String>,
     /// Rows read while looking for the header, below it: handed out first.
     pending: std::collections::VecDeque<SheetRow>,
+    /// The first rows above the header (titles, dates, notes), at most
+    /// [`HEADER_SEARCH_ROWS`], for a broker choosing another header row.
+    above_header: Vec<SheetRow>,
 }
 
 enum RowSource {
@@ -246,6 +249,12 @@ impl Spreadsheet {
     /// The spreadsheet row number of the header.
     pub fn header_row(&self) -> u64 {
         self.header_row
+    }
+
+    /// The first non-blank rows above the header, which are not imported
+    /// (at most 30): where a broker looks to choose another header row.
+    pub fn rows_above_header(&self) -> &[SheetRow] {
+        &self.above_header
     }
 
     /// Notes about the whole file (encoding guessed, sheet chosen...).
@@ -414,6 +423,8 @@ impl Spreadsheet {
                 ),
             });
         }
+        self.above_header = above;
+        self.above_header.truncate(HEADER_SEARCH_ROWS);
         Ok(())
     }
 }
@@ -606,6 +617,7 @@ fn open_text(
         headers: Vec::new(),
         header_row: 1,
         pending: std::collections::VecDeque::new(),
+        above_header: Vec::new(),
         notices,
         source: RowSource::Text(TextRows {
             reader,
@@ -988,6 +1000,7 @@ fn open_workbook(
         headers: Vec::new(),
         header_row: 1,
         pending: std::collections::VecDeque::new(),
+        above_header: Vec::new(),
         notices,
         source,
         bytes_total,

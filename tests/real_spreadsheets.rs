@@ -184,6 +184,59 @@ fn a_totals_row_is_skipped_with_a_warning_and_total_wine_is_an_organization() {
     }
 }
 
+#[tokio::test]
+async fn a_totals_row_the_broker_keeps_is_imported_and_the_others_are_not() {
+    let db = common::TestDatabase::migrated().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("accounts.csv");
+    std::fs::write(
+        &path,
+        "Organizations,CITY\n\
+         Hoboken Provisions,Hoboken\n\
+         Sum Total Catering,Boston\n\
+         Total,Albany\n\
+         Grand Total,\n",
+    )
+    .unwrap();
+    // "Total" is a real customer in Albany; the grand total is not.
+    let options = pantry_import::import::ImportOptions {
+        edits: pantry_import::edits::SheetEdits {
+            kept_totals_rows: [4].into(),
+        },
+        ..Default::default()
+    };
+    let report = pantry_import::import::import_file(
+        &path,
+        &db.settings(),
+        &options,
+        pantry_import::import::ImportProgress::new(None),
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.succeeded, report.failed), (3, 0));
+    let client = db.client().await;
+    let names: Vec<(String, i32)> = client
+        .query(
+            "SELECT name, import_source_row FROM organizations ORDER BY import_source_row",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("Hoboken Provisions".to_owned(), 2),
+            ("Sum Total Catering".to_owned(), 3),
+            ("Total".to_owned(), 4),
+        ]
+    );
+    assert_eq!(report.warnings, 1, "{:?}", report.warning_list);
+    assert_eq!(report.warning_list[0].row, 5);
+}
+
 fn assert_totals_skipped(json: &serde_json::Value) {
     assert_eq!(json["total"], 3);
     assert_eq!(json["succeeded"], 2);

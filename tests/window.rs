@@ -808,3 +808,195 @@ fn a_column_sent_to_another_field_recomputes_the_preview_and_imports_there() {
     });
     assert!(harness.state().offered_mapping.is_none());
 }
+
+#[test]
+fn a_broker_sheet_is_fixed_in_a_few_clicks_and_its_mapping_saved_for_next_month() {
+    let rt = runtime();
+    let db = rt.block_on(TestDatabase::migrated());
+    let dir = tempfile::tempdir().unwrap();
+    let sheet = dir.path().join("accounts.csv");
+    std::fs::write(
+        &sheet,
+        "Kitchen Pantry - Accounts 2024,,,\n\
+         Organizations,Acct Mgr,SEGMENT,CITY\n\
+         Hoboken Provisions,Jane Doe,Food Truck,Hoboken\n\
+         Café Olé,Bob Smith,Fine Dining,Chicago\n\
+         Grill Masters,Ann Lee,food truck,Newark\n\
+         TOTAL,,,\n",
+    )
+    .unwrap();
+    let mut harness = window(Some(sheet.clone()));
+    wait_for(&mut harness, "the preview", PantryApp::preview_ready);
+    {
+        let preview = harness.state().preview.as_ref().unwrap();
+        assert_eq!(preview.header_row, 2);
+        assert_eq!(preview.above_header.len(), 1);
+        assert_eq!(preview.counts.would_import, 3);
+        assert_eq!(preview.counts.skipped, 1);
+        assert_eq!(preview.counts.warnings, 3);
+    }
+    harness.get_by_label("Header: row 2");
+    harness.get_by_label("1 totals row skipped");
+
+    // The title row above the header can be chosen as the header, and the
+    // header found again.
+    harness.get_by_label("↑ 1").click();
+    harness.run_steps(2);
+    harness.get_by_label("Use row 1 as the header").click();
+    wait_for(&mut harness, "the title as the header", |app| {
+        app.preview_ready() && app.preview.as_ref().unwrap().header_row == 1
+    });
+    harness.get_by_label("Find it automatically").click();
+    wait_for(&mut harness, "the header found again", |app| {
+        app.preview_ready() && app.preview.as_ref().unwrap().header_row == 2
+    });
+
+    // "Food Truck" (either case) is one value to map, on two rows.
+    harness.get_by_label("Values to map (1)");
+    harness.get_by_label("2 rows");
+    // The choice is named by the value it maps, and shows what the rule does.
+    harness.get_by_value("→ kept as written");
+    harness.get_by_label("'Food Truck'").click();
+    harness.run_steps(2);
+    harness.get_by_label("Casual Dining").click();
+    wait_for(&mut harness, "the value mapped", |app| {
+        app.preview_ready()
+            && app
+                .preview
+                .as_ref()
+                .unwrap()
+                .value_tally
+                .as_ref()
+                .and_then(|t| t.fields().next().map(|f| f.values[0].mapped_to.clone()))
+                == Some(Some("Casual Dining".to_owned()))
+    });
+    assert_eq!(harness.state().preview.as_ref().unwrap().counts.warnings, 1);
+    harness.get_by_value("→ Casual Dining");
+
+    // The totals row: imported anyway, then skipped again.
+    harness
+        .get_by_label(
+            "⚠  Row 6, Organizations: 'TOTAL' looks like a totals row, not one of the organizations; not imported",
+        )
+        .click();
+    harness.run_steps(2);
+    harness
+        .get_by_label("Import this totals row anyway")
+        .click();
+    wait_for(&mut harness, "the totals row kept", |app| {
+        app.preview_ready() && app.preview.as_ref().unwrap().counts.would_import == 4
+    });
+    assert_eq!(harness.state().preview.as_ref().unwrap().counts.skipped, 0);
+    harness
+        .get_by_label("Skip it as a totals row again")
+        .click();
+    wait_for(&mut harness, "the totals row skipped again", |app| {
+        app.preview_ready() && app.preview.as_ref().unwrap().counts.skipped == 1
+    });
+
+    // "Acct Mgr" to the manager field, then import.
+    harness
+        .get_all_by_label("→ import notes ▾")
+        .next()
+        .unwrap()
+        .click();
+    harness.run_steps(2);
+    harness.get_by_label("primary_manager_name").click();
+    wait_for(&mut harness, "the column mapped", |app| {
+        app.preview_ready() && app.preview.as_ref().unwrap().targets[1] == "primary_manager_name"
+    });
+    harness.state_mut().connection.fill_from_url(&db.url);
+    harness.run_steps(2);
+    harness.get_by_label("Import 3 organizations").click();
+    wait_for(&mut harness, "the import", import_finished);
+    assert_eq!(last_report(&harness).succeeded, 3);
+    rt.block_on(async {
+        let client = db.client().await;
+        let rows = client
+            .query(
+                "SELECT name, segment, primary_manager_name, import_source_row, \
+                        coalesce(import_notes::jsonb ->> 'SEGMENT (as written)', '') \
+                 FROM organizations ORDER BY import_source_row",
+                &[],
+            )
+            .await
+            .unwrap();
+        let got: Vec<(String, String, String, i32, String)> = rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "Hoboken Provisions".into(),
+                    "Casual Dining".into(),
+                    "Jane Doe".into(),
+                    3,
+                    "Food Truck".into()
+                ),
+                (
+                    "Café Olé".into(),
+                    "Fine Dining".into(),
+                    "Bob Smith".into(),
+                    4,
+                    String::new()
+                ),
+                (
+                    "Grill Masters".into(),
+                    "Casual Dining".into(),
+                    "Ann Lee".into(),
+                    5,
+                    "food truck".into()
+                ),
+            ]
+        );
+        let recorded: String = client
+            .query_one("SELECT mapping::text FROM import_batches", &[])
+            .await
+            .unwrap()
+            .get(0);
+        let recorded: serde_json::Value = serde_json::from_str(&recorded).unwrap();
+        assert_eq!(recorded["values"]["segment"]["Food Truck"], "Casual Dining");
+        assert_eq!(recorded["columns"]["Acct Mgr"], "primary_manager_name");
+    });
+
+    // Saved to a file (no dialog here: beside the sheet), and loaded for
+    // next month's file, whose title row is taller.
+    harness.get_by_label("Back to the preview").click();
+    harness.run_steps(2);
+    harness.get_by_label("Save mapping…").click();
+    wait_for(&mut harness, "the mapping saved", |app| {
+        app.mapping_message.is_some()
+    });
+    let saved = dir.path().join("accounts - mapping.json");
+    let mapping = pantry_import::saved_mapping::SavedMapping::read(&saved).unwrap();
+    assert_eq!(mapping.entity.as_deref(), Some("organizations"));
+    assert_eq!(
+        mapping.columns.get("Acct Mgr"),
+        Some(&Some("primary_manager_name".to_owned()))
+    );
+
+    let next = dir.path().join("accounts december.csv");
+    std::fs::write(
+        &next,
+        "Kitchen Pantry - Accounts 2024,,,\nDecember,,,\n\
+         Organizations,Acct Mgr,SEGMENT,CITY\n\
+         Taco Truck Co,Lee Park,FOOD TRUCK,Austin\n",
+    )
+    .unwrap();
+    harness.state_mut().open(next, None, None);
+    wait_for(
+        &mut harness,
+        "next month's preview",
+        PantryApp::preview_ready,
+    );
+    harness.state_mut().apply_mapping(mapping);
+    wait_for(&mut harness, "the mapping applied", |app| {
+        app.preview_ready() && app.preview.as_ref().unwrap().targets[1] == "primary_manager_name"
+    });
+    let preview = harness.state().preview.as_ref().unwrap();
+    assert_eq!(preview.header_row, 3);
+    assert_eq!(preview.counts.would_import, 1);
+    assert_eq!(preview.counts.warnings, 0, "{:?}", preview.issues);
+}

@@ -96,6 +96,17 @@ pub enum Action {
     SetColumnTarget(String, Option<String>),
     /// Apply the choices remembered for these headers (`true`), or not.
     UseRememberedMapping(bool),
+    /// Read the header from this row (`None`: find it automatically).
+    SetHeaderRow(Option<u64>),
+    /// Import a row that looks like a totals row (`true`), or skip it again.
+    KeepTotalsRow(u64, bool),
+    /// Map a value of an enumerated field, as written, to an allowed value
+    /// (`None`: leave it to the field's rule).
+    MapValue(&'static str, String, Option<String>),
+    /// Write the column choices to a mapping file.
+    SaveMapping,
+    /// Apply a mapping file's choices.
+    LoadMapping,
     /// Import every sheet of the workbook as one run.
     StartWorkbookImport,
     /// What a link column does with names the CRM lacks.
@@ -119,6 +130,14 @@ pub enum Action {
     ShowPreview,
     StartOver,
     ShowAbout,
+}
+
+/// What saving or loading a mapping file came to.
+enum MappingFileAnswer {
+    Saved(PathBuf),
+    Loaded(pantry_import::saved_mapping::SavedMapping),
+    Failed(String),
+    Cancelled,
 }
 
 /// What a native file dialog gave back.
@@ -169,6 +188,9 @@ pub struct PantryApp {
     /// Choices remembered for the open file's headers, while the broker
     /// decides whether to use them.
     pub offered_mapping: Option<pantry_import::saved_mapping::SavedMapping>,
+    /// The broker's edits to rows of the open sheet.
+    pub edits: pantry_import::edits::SheetEdits,
+    mapping_dialog: Option<task::Task<MappingFileAnswer>>,
     /// Whether the results of the last import are on screen.
     pub showing_results: bool,
     /// A problem to show at the top of the window until dismissed.
@@ -179,6 +201,8 @@ pub struct PantryApp {
     file_dialog: Option<task::Task<DialogAnswer>>,
     /// The last message about saving the error report.
     pub save_message: Option<String>,
+    /// The last message about saving or loading a mapping file.
+    pub mapping_message: Option<String>,
     save_dialog: Option<task::Task<Option<String>>>,
     /// The connection the history was listed for, to notice a change.
     history_connection: Option<String>,
@@ -248,12 +272,15 @@ impl PantryApp {
             mapping: pantry_import::saved_mapping::SavedMapping::default(),
             remembered_mappings,
             offered_mapping: None,
+            edits: pantry_import::edits::SheetEdits::default(),
+            mapping_dialog: None,
             showing_results: false,
             error,
             typed_path: String::new(),
             pending,
             file_dialog: None,
             save_message: None,
+            mapping_message: None,
             save_dialog: None,
             history_connection: None,
             title: window_title(None),
@@ -298,10 +325,12 @@ impl PantryApp {
             .as_ref()
             .is_none_or(|p| p.path != path || p.sheet != sheet)
         {
-            // Column choices belong to one sheet's headers.
+            // Column choices belong to one sheet's headers, edits to its rows.
             self.mapping = pantry_import::saved_mapping::SavedMapping::default();
+            self.edits = pantry_import::edits::SheetEdits::default();
         }
         if self.preview.as_ref().is_none_or(|p| p.path != path) {
+            self.mapping_message = None;
             self.link_policies = LinkPolicies::default();
             self.workbook = None;
             self.sheet_counts.clear();
@@ -310,8 +339,23 @@ impl PantryApp {
                 .then(|| workbook_panel::read_plan(&self.runtime, &self.ctx, path.clone()));
         }
         self.typed_path = path.display().to_string();
-        let (preview, loader) =
-            preview::start_loading(path, sheet, entity, self.mapping.clone(), self.ctx.clone());
+        // Read again with other choices, the same row stays selected.
+        let reselect = self
+            .preview
+            .as_ref()
+            .filter(|p| p.path == path && p.sheet == sheet)
+            .and_then(Preview::selected_number);
+        let (mut preview, loader) = preview::start_loading(
+            preview::PreviewRequest {
+                path,
+                sheet,
+                entity,
+                mapping: self.mapping.clone(),
+                edits: self.edits.clone(),
+            },
+            self.ctx.clone(),
+        );
+        preview.reselect = reselect;
         self.preview = Some(preview);
         self.loader = Some(loader);
     }
@@ -369,17 +413,39 @@ impl PantryApp {
             }
             Action::StartWorkbookImport => self.start_workbook_import(false),
             Action::SetColumnTarget(header, target) => {
-                if let Some(preview) = &self.preview {
-                    let (path, sheet, entity) =
-                        (preview.path.clone(), preview.sheet.clone(), preview.entity);
-                    self.mapping.columns.insert(header, target);
-                    self.mapping.entity = Some(entity.name().to_owned());
-                    self.remembered_mappings
-                        .insert(header_set_key(&preview.headers), self.mapping.clone());
-                    self.offered_mapping = None;
-                    self.open(path, sheet, Some(entity));
-                }
+                self.change_mapping(|mapping| {
+                    mapping.columns.insert(header, target);
+                });
             }
+            Action::SetHeaderRow(row) => {
+                // Another header row means other headers: their choices go.
+                self.change_mapping(|mapping| {
+                    mapping.header_row = row;
+                    mapping.columns.clear();
+                });
+            }
+            Action::MapValue(field, written, target) => {
+                self.change_mapping(|mapping| {
+                    let values = mapping.values.entry(field.to_owned()).or_default();
+                    values.retain(|from, _| !from.trim().eq_ignore_ascii_case(written.trim()));
+                    if let Some(target) = target {
+                        values.insert(written, target);
+                    }
+                    if values.is_empty() {
+                        mapping.values.remove(field);
+                    }
+                });
+            }
+            Action::KeepTotalsRow(row, keep) => {
+                if keep {
+                    self.edits.kept_totals_rows.insert(row);
+                } else {
+                    self.edits.kept_totals_rows.remove(&row);
+                }
+                self.reload();
+            }
+            Action::SaveMapping => self.save_mapping(),
+            Action::LoadMapping => self.load_mapping(),
             Action::UseRememberedMapping(use_it) => {
                 if let (Some(offered), Some(preview), true) =
                     (self.offered_mapping.take(), &self.preview, use_it)
@@ -456,6 +522,105 @@ impl PantryApp {
         }
     }
 
+    /// Changes the open sheet's mapping, remembers it for its headers, and
+    /// reads the sheet again with it.
+    fn change_mapping(
+        &mut self,
+        change: impl FnOnce(&mut pantry_import::saved_mapping::SavedMapping),
+    ) {
+        let Some(preview) = &self.preview else {
+            return;
+        };
+        change(&mut self.mapping);
+        self.mapping.entity = Some(preview.entity.name().to_owned());
+        self.offered_mapping = None;
+        // Remembered once read, by the headers it gives.
+        self.reload();
+    }
+
+    /// Reads the open sheet again, as the same entity, with the current
+    /// mapping and edits.
+    fn reload(&mut self) {
+        if let Some(preview) = &self.preview {
+            let (path, sheet, entity) =
+                (preview.path.clone(), preview.sheet.clone(), preview.entity);
+            self.open(path, sheet, Some(entity));
+        }
+    }
+
+    fn save_mapping(&mut self) {
+        let Some(preview) = &self.preview else {
+            return;
+        };
+        if self.mapping_dialog.is_some() {
+            return;
+        }
+        let mut mapping = self.mapping.clone();
+        mapping.entity = Some(preview.entity.name().to_owned());
+        let spreadsheet = preview.path.clone();
+        let stem = spreadsheet
+            .file_stem()
+            .map_or_else(|| "sheet".to_owned(), |s| s.to_string_lossy().into_owned());
+        self.mapping_dialog = Some(task::spawn(&self.runtime, &self.ctx, async move {
+            let target = match save_target(
+                "Save the mapping",
+                &spreadsheet,
+                &format!("{stem} - mapping"),
+                "json",
+            )
+            .await
+            {
+                SaveTarget::Chosen(path) | SaveTarget::Beside(path) => path,
+                SaveTarget::Cancelled => return Ok(MappingFileAnswer::Cancelled),
+            };
+            Ok(match std::fs::write(&target, mapping.to_json()) {
+                Ok(()) => MappingFileAnswer::Saved(target),
+                Err(e) => MappingFileAnswer::Failed(format!(
+                    "Could not save the mapping to {}: {e}",
+                    target.display()
+                )),
+            })
+        }));
+    }
+
+    fn load_mapping(&mut self) {
+        if self.mapping_dialog.is_some() || self.preview.is_none() {
+            return;
+        }
+        self.mapping_dialog = Some(task::spawn(&self.runtime, &self.ctx, async move {
+            let asked = std::time::Instant::now();
+            let picked = rfd::AsyncFileDialog::new()
+                .set_title("Load a mapping")
+                .add_filter("Mapping", &["json"])
+                .pick_file()
+                .await
+                .map(|h| h.path().to_path_buf());
+            Ok(match picked {
+                Some(path) => match pantry_import::saved_mapping::SavedMapping::read(&path) {
+                    Ok(mapping) => MappingFileAnswer::Loaded(mapping),
+                    Err(e) => MappingFileAnswer::Failed(e.to_string()),
+                },
+                None if dialog_unavailable(asked) => MappingFileAnswer::Failed(
+                    "No file dialog is available on this desktop to pick a mapping file."
+                        .to_owned(),
+                ),
+                None => MappingFileAnswer::Cancelled,
+            })
+        }));
+    }
+
+    /// Applies a mapping file's choices to the open sheet.
+    pub fn apply_mapping(&mut self, mapping: pantry_import::saved_mapping::SavedMapping) {
+        let Some(preview) = &self.preview else {
+            return;
+        };
+        let (path, sheet) = (preview.path.clone(), preview.sheet.clone());
+        let entity = mapping.entity().unwrap_or(preview.entity);
+        self.mapping = mapping;
+        self.offered_mapping = None;
+        self.open(path, sheet, Some(entity));
+    }
+
     fn open_dialog(&mut self) {
         if self.file_dialog.is_some() || self.is_importing() {
             return;
@@ -510,6 +675,7 @@ impl PantryApp {
                 links: self.link_policies.clone(),
                 again,
                 mapping: self.mapping.clone(),
+                edits: self.edits.clone(),
                 ..ImportOptions::default()
             },
             settings,
@@ -561,28 +727,53 @@ impl PantryApp {
             .file_stem()
             .map_or_else(|| "import".to_owned(), |s| s.to_string_lossy().into_owned());
         self.save_dialog = Some(task::spawn(&self.runtime, &self.ctx, async move {
-            let asked = std::time::Instant::now();
-            let target = rfd::AsyncFileDialog::new()
-                .set_title("Save the error report")
-                .set_file_name(format!("{stem} - errors.csv"))
-                .add_filter("CSV", &["csv"])
-                .save_file()
-                .await
-                .map(|h| h.path().to_path_buf());
-            Ok(match target {
-                // The dialog itself asks before replacing a file.
-                Some(path) => Some(failed.write(&path)),
-                None if dialog_unavailable(asked) => {
-                    // No dialog on this desktop: beside the spreadsheet, never over an older report.
-                    let path = results::free_report_path(failed.file(), &stem);
-                    Some(format!(
+            let name = format!("{stem} - errors");
+            Ok(
+                match save_target("Save the error report", failed.file(), &name, "csv").await {
+                    // The dialog itself asks before replacing a file.
+                    SaveTarget::Chosen(path) => Some(failed.write(&path)),
+                    SaveTarget::Beside(path) => Some(format!(
                         "No file dialog is available on this desktop. {}",
                         failed.write(&path)
-                    ))
-                }
-                None => None,
-            })
+                    )),
+                    SaveTarget::Cancelled => None,
+                },
+            )
         }));
+    }
+}
+
+/// Where the broker wants a file saved.
+enum SaveTarget {
+    /// Chosen in the dialog (which asked before replacing a file).
+    Chosen(PathBuf),
+    /// The desktop has no dialog: beside the spreadsheet, under a name no
+    /// earlier file has.
+    Beside(PathBuf),
+    Cancelled,
+}
+
+/// Asks where to save `NAME.EXTENSION`, a file that belongs with `spreadsheet`.
+async fn save_target(
+    title: &str,
+    spreadsheet: &std::path::Path,
+    name: &str,
+    extension: &str,
+) -> SaveTarget {
+    let asked = std::time::Instant::now();
+    let chosen = rfd::AsyncFileDialog::new()
+        .set_title(title)
+        .set_file_name(format!("{name}.{extension}"))
+        .add_filter(extension.to_uppercase(), &[extension])
+        .save_file()
+        .await
+        .map(|h| h.path().to_path_buf());
+    match chosen {
+        Some(path) => SaveTarget::Chosen(path),
+        None if dialog_unavailable(asked) => {
+            SaveTarget::Beside(results::free_path_beside(spreadsheet, name, extension))
+        }
+        None => SaveTarget::Cancelled,
     }
 }
 
@@ -622,6 +813,19 @@ impl eframe::App for PantryApp {
                 self.save_message = Some(format!("✖ Could not save the error report: {message}"));
             }
         }
+        match task::take_ready(&mut self.mapping_dialog) {
+            Some(Ok(MappingFileAnswer::Saved(path))) => {
+                self.mapping_message = Some(format!("✔ Mapping saved to {}", path.display()));
+            }
+            Some(Ok(MappingFileAnswer::Loaded(mapping))) => {
+                self.apply_mapping(mapping);
+                self.mapping_message = Some("✔ Mapping loaded".to_owned());
+            }
+            Some(Ok(MappingFileAnswer::Failed(message))) | Some(Err(message)) => {
+                self.error = Some(message);
+            }
+            Some(Ok(MappingFileAnswer::Cancelled)) | None => {}
+        }
         for action in std::mem::take(&mut self.pending) {
             self.handle(action);
         }
@@ -637,12 +841,16 @@ impl eframe::App for PantryApp {
             if let Some(sheet) = &preview.sheet {
                 self.sheet_counts.insert(sheet.clone(), preview.counts);
             }
-            // Offer last time's choices for a file of the same headers.
-            if self.mapping.columns.is_empty() {
+            // Remember the broker's choices for these headers, or offer last
+            // time's for a file of the same headers.
+            if !self.mapping.chooses_nothing() && preview.failed.is_none() {
+                self.remembered_mappings
+                    .insert(header_set_key(&preview.headers), self.mapping.clone());
+            } else {
                 self.offered_mapping = self
                     .remembered_mappings
                     .get(&header_set_key(&preview.headers))
-                    .filter(|m| !m.columns.is_empty())
+                    .filter(|m| !m.chooses_nothing())
                     .cloned();
             }
         }
@@ -766,7 +974,14 @@ impl eframe::App for PantryApp {
                 if let Some(offered) = &self.offered_mapping {
                     preview::offered_mapping_ui(ui, offered, &mut actions);
                 }
-                preview::preview_ui(ui, preview, self.workbook.as_ref(), &mut actions);
+                preview::preview_ui(
+                    ui,
+                    preview,
+                    self.workbook.as_ref(),
+                    &self.edits,
+                    self.mapping_message.as_deref(),
+                    &mut actions,
+                );
             } else {
                 open_file::open_file_ui(ui, &mut self.typed_path, &mut actions);
             }

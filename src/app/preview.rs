@@ -14,8 +14,11 @@ use std::time::{Duration, Instant};
 
 use eframe::egui::{self, Align, RichText};
 use egui_extras::{Column, Size, StripBuilder, TableBuilder};
+use pantry_import::edits::SheetEdits;
 use pantry_import::entity::{Entity, EntityChoice};
-use pantry_import::mapping::{MappedSheet, RowIssue, Severity};
+use pantry_import::mapping::{
+    MappedSheet, RowIssue, Severity, TalliedField, TalliedValue, ValueTally,
+};
 use pantry_import::saved_mapping::{IMPORT_NOTES, SavedMapping};
 use pantry_import::spreadsheet::{self, SheetRow};
 use pantry_import::workbook::WorkbookPlan;
@@ -138,6 +141,11 @@ pub struct Preview {
     pub entity_choice: EntityChoice,
     pub link_columns: Vec<LinkColumn>,
     pub description: String,
+    /// The header's row number, and whether the broker chose it.
+    pub header_row: u64,
+    pub header_chosen: bool,
+    /// The first rows above the header, not imported: number and cells.
+    pub above_header: Vec<(u64, Vec<String>)>,
     pub headers: Vec<String>,
     /// Per column: the CRM field it fills, or "import notes".
     pub targets: Vec<String>,
@@ -154,13 +162,25 @@ pub struct Preview {
     /// Why the file could not be read at all.
     pub failed: Option<String>,
     pub fraction_read: f32,
+    /// Values of enumerated fields to map, once the whole file is read.
+    pub value_tally: Option<ValueTally>,
     pub only_problems: bool,
     pub selected: Option<usize>,
+    /// A row above the header, selected (by row number).
+    pub selected_above: Option<u64>,
+    /// The row (by number) to select once read: the one selected before
+    /// the sheet was read again with other choices.
+    pub reselect: Option<u64>,
     scroll_to: Option<usize>,
 }
 
 impl Preview {
-    fn new(path: PathBuf, sheet: Option<String>, entity: Option<Entity>) -> Preview {
+    fn new(
+        path: PathBuf,
+        sheet: Option<String>,
+        entity: Option<Entity>,
+        header_chosen: bool,
+    ) -> Preview {
         Preview {
             path,
             sheet,
@@ -173,6 +193,9 @@ impl Preview {
             },
             link_columns: Vec::new(),
             description: String::new(),
+            header_row: 1,
+            header_chosen,
+            above_header: Vec::new(),
             headers: Vec::new(),
             targets: Vec::new(),
             labels: Vec::new(),
@@ -184,8 +207,11 @@ impl Preview {
             finished: false,
             failed: None,
             fraction_read: 0.0,
+            value_tally: None,
             only_problems: false,
             selected: None,
+            selected_above: None,
+            reselect: None,
             scroll_to: None,
         }
     }
@@ -212,9 +238,17 @@ impl Preview {
             .filter(|i| i.severity == Severity::Error)
     }
 
+    /// The number of the selected row, if any.
+    pub fn selected_number(&self) -> Option<u64> {
+        self.selected
+            .filter(|&i| i < self.rows.len())
+            .map(|i| self.rows.number(i))
+    }
+
     /// Brings row `index` into view and selects it.
     pub fn reveal(&mut self, index: usize) {
         self.selected = Some(index);
+        self.selected_above = None;
         self.scroll_to = Some(index);
     }
 }
@@ -228,6 +262,8 @@ enum LoadMessage {
         entity_choice: EntityChoice,
         link_columns: Vec<LinkColumn>,
         description: String,
+        header_row: u64,
+        above_header: Vec<(u64, Vec<String>)>,
         headers: Vec<String>,
         targets: Vec<String>,
         labels: Vec<String>,
@@ -240,7 +276,7 @@ enum LoadMessage {
         counts: PreviewCounts,
         fraction_read: f32,
     },
-    Finished,
+    Finished(Option<ValueTally>),
     Failed(String),
 }
 
@@ -269,6 +305,8 @@ impl PreviewLoader {
                     entity_choice,
                     link_columns,
                     description,
+                    header_row,
+                    above_header,
                     headers,
                     targets,
                     labels,
@@ -287,6 +325,8 @@ impl PreviewLoader {
                     preview.entity_choice = entity_choice;
                     preview.link_columns = link_columns;
                     preview.description = description;
+                    preview.header_row = header_row;
+                    preview.above_header = above_header;
                     preview.headers = headers;
                     preview.targets = targets;
                     preview.labels = labels;
@@ -313,6 +353,10 @@ impl PreviewLoader {
                             .map(|(i, _)| base + i),
                     );
                     preview.rows.append(rows);
+                    if let Some(index) = preview.reselect.and_then(|n| preview.rows.index_of(n)) {
+                        preview.selected = Some(index);
+                        preview.reselect = None;
+                    }
                     preview.issues.extend(issues);
                     preview.counts.rows += counts.rows;
                     preview.counts.would_import += counts.would_import;
@@ -321,7 +365,8 @@ impl PreviewLoader {
                     preview.counts.skipped += counts.skipped;
                     preview.fraction_read = fraction_read;
                 }
-                Ok(LoadMessage::Finished) => {
+                Ok(LoadMessage::Finished(tally)) => {
+                    preview.value_tally = tally;
                     preview.finished = true;
                     preview.fraction_read = 1.0;
                     return true;
@@ -341,40 +386,38 @@ impl PreviewLoader {
     }
 }
 
-/// Starts reading `path` on a thread of its own, as `entity` (or the
-/// entity its sheet name or headers say).
-pub fn start_loading(
-    path: PathBuf,
-    sheet: Option<String>,
-    entity: Option<Entity>,
-    mapping: SavedMapping,
-    ctx: egui::Context,
-) -> (Preview, PreviewLoader) {
+/// What to preview: a sheet of a file, read as an entity (or the one its
+/// sheet name or headers say) with the broker's choices.
+pub struct PreviewRequest {
+    pub path: PathBuf,
+    pub sheet: Option<String>,
+    pub entity: Option<Entity>,
+    pub mapping: SavedMapping,
+    pub edits: SheetEdits,
+}
+
+/// Starts reading the requested sheet on a thread of its own.
+pub fn start_loading(request: PreviewRequest, ctx: egui::Context) -> (Preview, PreviewLoader) {
     let (sender, receiver) = mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));
     let thread_stop = Arc::clone(&stop);
-    let thread_path = path.clone();
-    let thread_sheet = sheet.clone();
+    let preview = Preview::new(
+        request.path.clone(),
+        request.sheet.clone(),
+        request.entity,
+        request.mapping.header_row.is_some(),
+    );
     let spawned = std::thread::Builder::new()
         .name("pantry-import preview".to_owned())
         .spawn(move || {
-            let outcome = load(
-                &thread_path,
-                thread_sheet,
-                entity,
-                &mapping,
-                &sender,
-                &thread_stop,
-                &ctx,
-            );
+            let outcome = load(&request, &sender, &thread_stop, &ctx);
             let last = match outcome {
-                Ok(()) => LoadMessage::Finished,
+                Ok(tally) => LoadMessage::Finished(tally),
                 Err(message) => LoadMessage::Failed(message),
             };
             let _ = sender.send(last);
             ctx.request_repaint();
         });
-    let preview = Preview::new(path, sheet, entity);
     if let Err(error) = spawned {
         let (sender, receiver) = mpsc::channel();
         let _ = sender.send(LoadMessage::Failed(format!(
@@ -386,16 +429,20 @@ pub fn start_loading(
 }
 
 fn load(
-    path: &std::path::Path,
-    sheet: Option<String>,
-    entity: Option<Entity>,
-    mapping: &SavedMapping,
+    request: &PreviewRequest,
     sender: &Sender<LoadMessage>,
     stop: &AtomicBool,
     ctx: &egui::Context,
-) -> Result<(), String> {
-    let mut mapped = MappedSheet::open_with(path, sheet.as_deref(), entity, mapping)
-        .map_err(|e| e.to_string())?;
+) -> Result<Option<ValueTally>, String> {
+    let mut mapped = MappedSheet::open_with(
+        &request.path,
+        request.sheet.as_deref(),
+        request.entity,
+        &request.mapping,
+    )
+    .map_err(|e| e.to_string())?
+    .with_edits(&request.edits);
+    mapped.tally_values();
     let spreadsheet = mapped.spreadsheet();
     let columns = mapped.columns();
     let headers = spreadsheet.headers().to_vec();
@@ -427,6 +474,12 @@ fn load(
         entity_choice: mapped.entity_choice(),
         link_columns,
         description: spreadsheet.description().to_owned(),
+        header_row: spreadsheet.header_row(),
+        above_header: spreadsheet
+            .rows_above_header()
+            .iter()
+            .map(|row| (row.number, row.cells().map(str::to_owned).collect()))
+            .collect(),
         targets: (0..headers.len())
             .map(|i| columns.target(i).into_owned())
             .collect(),
@@ -441,7 +494,7 @@ fn load(
         header_issues: mapped.header_issues().to_vec(),
     };
     if sender.send(opened).is_err() {
-        return Ok(());
+        return Ok(None);
     }
     ctx.request_repaint();
 
@@ -512,7 +565,7 @@ fn load(
     if !receiver_gone {
         send(&mut chunk, &mut issues, &mut counts);
     }
-    Ok(())
+    Ok(mapped.value_tally().cloned())
 }
 
 /// The menu under a header: the field its column fills, import notes, or
@@ -562,16 +615,9 @@ pub fn offered_mapping_ui(ui: &mut egui::Ui, offered: &SavedMapping, actions: &m
         .corner_radius(4.0)
         .show(ui, |ui| {
             ui.horizontal_wrapped(|ui| {
-                let chosen: Vec<String> = offered
-                    .columns
-                    .iter()
-                    .map(|(header, target)| {
-                        format!("{header} → {}", target.as_deref().unwrap_or("skipped"))
-                    })
-                    .collect();
                 ui.label(format!(
                     "A file with these headers was mapped before ({}). Use the mapping from last time?",
-                    chosen.join(", ")
+                    offered.summary()
                 ));
                 if ui.button("Use it").clicked() {
                     actions.push(Action::UseRememberedMapping(true));
@@ -590,6 +636,8 @@ pub fn preview_ui(
     ui: &mut egui::Ui,
     preview: &mut Preview,
     workbook: Option<&WorkbookPlan>,
+    edits: &SheetEdits,
+    mapping_message: Option<&str>,
     actions: &mut Vec<Action>,
 ) {
     let skipped = workbook.is_some_and(|plan| {
@@ -598,6 +646,7 @@ pub fn preview_ui(
             .any(|s| Some(&s.sheet) == preview.sheet.as_ref() && s.entity.is_none())
     });
     file_header_ui(ui, preview, workbook, skipped, actions);
+    mapping_line_ui(ui, preview, mapping_message, actions);
     if let Some(message) = &preview.failed {
         ui.add_space(8.0);
         theme::error_banner_ui(ui, message);
@@ -618,6 +667,7 @@ pub fn preview_ui(
         ui.label(RichText::new(format!("ℹ {notice}")).weak());
     }
     summary_ui(ui, preview);
+    selected_row_ui(ui, preview, edits, actions);
     ui.add_space(4.0);
     let problems_height = (ui.available_height() * 0.25).clamp(90.0, 220.0);
     StripBuilder::new(ui)
@@ -632,7 +682,24 @@ pub fn preview_ui(
             });
             strip.cell(|ui| {
                 ui.separator();
-                problems_ui(ui, preview);
+                // Lent out for the frame: the problems list borrows the preview.
+                match preview.value_tally.take() {
+                    Some(tally) if !tally.is_empty() => {
+                        let entity = preview.entity;
+                        StripBuilder::new(ui)
+                            .size(Size::remainder().at_least(200.0))
+                            .size(Size::relative(0.42).at_least(280.0))
+                            .horizontal(|mut strip| {
+                                strip.cell(|ui| problems_ui(ui, preview));
+                                strip.cell(|ui| values_ui(ui, entity, &tally, actions));
+                            });
+                        preview.value_tally = Some(tally);
+                    }
+                    other => {
+                        preview.value_tally = other;
+                        problems_ui(ui, preview);
+                    }
+                }
             });
         });
 }
@@ -708,6 +775,180 @@ fn file_header_ui(
             });
         }
     });
+}
+
+/// The header row and the mapping file buttons.
+fn mapping_line_ui(
+    ui: &mut egui::Ui,
+    preview: &Preview,
+    mapping_message: Option<&str>,
+    actions: &mut Vec<Action>,
+) {
+    if preview.headers.is_empty() {
+        return;
+    }
+    ui.horizontal_wrapped(|ui| {
+        ui.label(format!("Header: row {}", preview.header_row))
+            .on_hover_text("Select a row in the table to read the header from it instead");
+        if preview.header_chosen {
+            ui.weak("(chosen by you)");
+            if ui.small_button("Find it automatically").clicked() {
+                actions.push(Action::SetHeaderRow(None));
+            }
+        }
+        ui.separator();
+        if ui
+            .button("Save mapping…")
+            .on_hover_text(
+                "Write the header row, column targets and value choices to a file, \
+                 to import next month's file of the same shape in one step",
+            )
+            .clicked()
+        {
+            actions.push(Action::SaveMapping);
+        }
+        if ui
+            .button("Load mapping…")
+            .on_hover_text("Apply a mapping file saved before")
+            .clicked()
+        {
+            actions.push(Action::LoadMapping);
+        }
+        if let Some(message) = mapping_message {
+            ui.weak(message);
+        }
+    });
+}
+
+/// What can be done with the selected row: read the header from it, or
+/// import it though it looks like a totals row.
+fn selected_row_ui(
+    ui: &mut egui::Ui,
+    preview: &mut Preview,
+    edits: &SheetEdits,
+    actions: &mut Vec<Action>,
+) {
+    let (number, above, status) = match (preview.selected_above, preview.selected) {
+        (Some(number), _) => (number, true, None),
+        (None, Some(index)) if index < preview.rows.len() => (
+            preview.rows.number(index),
+            false,
+            Some(preview.rows.status(index)),
+        ),
+        _ => return,
+    };
+    ui.horizontal_wrapped(|ui| {
+        ui.label(theme::bold(format!("Row {number}")));
+        if above {
+            ui.weak("is above the header and is not imported.");
+        }
+        if ui
+            .button(format!("Use row {number} as the header"))
+            .clicked()
+        {
+            actions.push(Action::SetHeaderRow(Some(number)));
+        }
+        if status == Some(RowStatus::Skipped) {
+            if ui
+                .button("Import this totals row anyway")
+                .on_hover_text("It looks like a totals row; import it as a record all the same")
+                .clicked()
+            {
+                actions.push(Action::KeepTotalsRow(number, true));
+            }
+        } else if edits.kept_totals_rows.contains(&number)
+            && ui.button("Skip it as a totals row again").clicked()
+        {
+            actions.push(Action::KeepTotalsRow(number, false));
+        }
+        if ui.small_button("✖").on_hover_text("Unselect").clicked() {
+            preview.selected = None;
+            preview.selected_above = None;
+        }
+    });
+}
+
+/// The values of enumerated fields the rules do not recognise (or that
+/// are mapped), each with a choice of the values the CRM allows.
+fn values_ui(ui: &mut egui::Ui, entity: Entity, tally: &ValueTally, actions: &mut Vec<Action>) {
+    ui.add_space(4.0);
+    let count: usize = tally.fields().map(|f| f.values.len()).sum();
+    ui.label(theme::bold(format!("Values to map ({count})")))
+        .on_hover_text("Values the CRM does not know; give each one of the values it allows");
+    let description = entity.description();
+    egui::ScrollArea::vertical()
+        .id_salt("values-to-map")
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            for field in tally.fields() {
+                let outcome = description
+                    .field_index(field.field)
+                    .map(|i| description.fields[i].unrecognised_outcome())
+                    .unwrap_or_default();
+                ui.label(RichText::new(format!("{} → {}", field.label, field.field)).strong());
+                egui::Grid::new(("values", field.field))
+                    .num_columns(3)
+                    .spacing([8.0, 2.0])
+                    .show(ui, |ui| {
+                        for value in &field.values {
+                            let written = ui.label(format!("'{}'", value.written));
+                            ui.weak(format!(
+                                "{} row{}",
+                                theme::thousands(value.rows),
+                                if value.rows == 1 { "" } else { "s" }
+                            ));
+                            value_choice_ui(ui, field, value, &outcome, actions)
+                                .labelled_by(written.id);
+                            ui.end_row();
+                        }
+                    });
+                if field.uncounted_rows > 0 {
+                    ui.weak(format!(
+                        "and {} more rows with other values",
+                        theme::thousands(field.uncounted_rows)
+                    ));
+                }
+                ui.add_space(4.0);
+            }
+        });
+}
+
+fn value_choice_ui(
+    ui: &mut egui::Ui,
+    field: &TalliedField,
+    value: &TalliedValue,
+    outcome: &str,
+    actions: &mut Vec<Action>,
+) -> egui::Response {
+    let shown = match &value.mapped_to {
+        Some(target) => RichText::new(format!("→ {target}")).color(theme::ACCENT),
+        None => RichText::new(format!("→ {outcome}")).italics().weak(),
+    };
+    egui::ComboBox::from_id_salt(("value", field.field, value.written.as_str()))
+        .selected_text(shown)
+        .show_ui(ui, |ui| {
+            if ui
+                .selectable_label(
+                    value.mapped_to.is_none(),
+                    format!("as the rules say: {outcome}"),
+                )
+                .clicked()
+                && value.mapped_to.is_some()
+            {
+                actions.push(Action::MapValue(field.field, value.written.clone(), None));
+            }
+            for allowed in &field.allowed {
+                let chosen = value.mapped_to.as_deref() == Some(*allowed);
+                if ui.selectable_label(chosen, *allowed).clicked() && !chosen {
+                    actions.push(Action::MapValue(
+                        field.field,
+                        value.written.clone(),
+                        Some((*allowed).to_owned()),
+                    ));
+                }
+            }
+        })
+        .response
 }
 
 fn summary_ui(ui: &mut egui::Ui, preview: &mut Preview) {
@@ -830,10 +1071,17 @@ fn table_ui(ui: &mut egui::Ui, preview: &mut Preview, actions: &mut Vec<Action>)
         });
         return;
     }
+    // The rows above the header come first, greyed, so one can be chosen
+    // as the header; they are not data, so "only problems" leaves them out.
+    let above = if preview.only_problems {
+        0
+    } else {
+        preview.above_header.len()
+    };
     let visible_count = if preview.only_problems {
         preview.problem_rows.len()
     } else {
-        preview.rows.len()
+        above + preview.rows.len()
     };
     let scroll_to = preview.scroll_to.take().map(|index| {
         if preview.only_problems {
@@ -842,7 +1090,7 @@ fn table_ui(ui: &mut egui::Ui, preview: &mut Preview, actions: &mut Vec<Action>)
                 .binary_search(&index)
                 .unwrap_or_else(|i| i)
         } else {
-            index
+            above + index
         }
     });
     let row_height = ui.text_style_height(&egui::TextStyle::Body) + 8.0;
@@ -862,6 +1110,7 @@ fn table_ui(ui: &mut egui::Ui, preview: &mut Preview, actions: &mut Vec<Action>)
         builder = builder.scroll_to_row(row, Some(Align::Center));
     }
     let mut clicked_row = None;
+    let mut clicked_above = None;
     builder
         .header(44.0, |mut header| {
             header.col(|ui| {
@@ -893,10 +1142,18 @@ fn table_ui(ui: &mut egui::Ui, preview: &mut Preview, actions: &mut Vec<Action>)
         })
         .body(|body| {
             body.rows(row_height, visible_count, |mut table_row| {
+                if table_row.index() < above {
+                    let (number, cells) = &preview.above_header[table_row.index()];
+                    table_row.set_selected(preview.selected_above == Some(*number));
+                    if above_header_row_ui(&mut table_row, *number, cells, preview.headers.len()) {
+                        clicked_above = Some(*number);
+                    }
+                    return;
+                }
                 let index = if preview.only_problems {
                     preview.problem_rows[table_row.index()]
                 } else {
-                    table_row.index()
+                    table_row.index() - above
                 };
                 table_row.set_selected(preview.selected == Some(index));
                 let number = preview.rows.number(index);
@@ -965,7 +1222,37 @@ fn table_ui(ui: &mut egui::Ui, preview: &mut Preview, actions: &mut Vec<Action>)
         });
     if let Some(index) = clicked_row {
         preview.selected = Some(index);
+        preview.selected_above = None;
     }
+    if let Some(number) = clicked_above {
+        preview.selected_above = Some(number);
+        preview.selected = None;
+    }
+}
+
+/// A row above the header: its number and cells, greyed; true when clicked.
+fn above_header_row_ui(
+    table_row: &mut egui_extras::TableRow<'_, '_>,
+    number: u64,
+    cells: &[String],
+    columns: usize,
+) -> bool {
+    let hint = "Above the header: not imported. Click it to use it as the header.";
+    let mut clicked = false;
+    let (_, response) = table_row.col(|ui| {
+        let number = egui::Label::new(RichText::new(format!("↑ {number}")).weak().italics())
+            .sense(egui::Sense::click());
+        clicked |= ui.add(number).on_hover_text(hint).clicked();
+    });
+    clicked |= response.on_hover_text(hint).clicked();
+    for column in 0..columns {
+        let cell = cells.get(column).map_or("", String::as_str);
+        let (_, response) = table_row.col(|ui| {
+            ui.add(egui::Label::new(RichText::new(cell).weak().italics()).truncate());
+        });
+        clicked |= response.on_hover_text(hint).clicked();
+    }
+    clicked
 }
 
 fn issue_text(issues: &[RowIssue]) -> String {

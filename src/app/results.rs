@@ -246,13 +246,14 @@ fn run_summary(run: &ImportRun, report: &ImportReport) -> String {
     line
 }
 
-/// Where to save the error report when no dialog can ask: beside the
-/// spreadsheet, under a name no earlier report has.
-pub fn free_report_path(spreadsheet: &Path, stem: &str) -> std::path::PathBuf {
-    let mut path = spreadsheet.with_file_name(format!("{stem} - errors.csv"));
+/// Where to save a file when no dialog can ask: beside the spreadsheet, as
+/// `NAME.EXTENSION` or, when that exists, `NAME (2).EXTENSION` and so on,
+/// never over an earlier file.
+pub fn free_path_beside(spreadsheet: &Path, name: &str, extension: &str) -> std::path::PathBuf {
+    let mut path = spreadsheet.with_file_name(format!("{name}.{extension}"));
     let mut number = 2;
     while path.exists() {
-        path = spreadsheet.with_file_name(format!("{stem} - errors ({number}).csv"));
+        path = spreadsheet.with_file_name(format!("{name} ({number}).{extension}"));
         number += 1;
     }
     path
