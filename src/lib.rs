@@ -11,6 +11,9 @@
 //! - [`mapping`] applies a description to a sheet: one raw row becomes a typed
 //!   [`mapping::Record`] or fails with a [`mapping::RowIssue`]; [`values`]
 //!   holds the rules that read money, numbers, dates, durations and yes/no.
+//! - [`saved_mapping`] holds a broker's choices for one shape of sheet (header
+//!   row, column targets, value replacements) as the JSON file of SPEC.md;
+//!   [`edits`] holds the changes made to rows of one file (totals rows kept).
 //! - [`links`] turns names in link columns into the keys of records already
 //!   in the CRM, in bulk.
 //! - [`database`] connects (URLs, `key=value`, `PG*` variables, TLS by rustls),

@@ -669,7 +669,13 @@ pub fn preview_ui(
     summary_ui(ui, preview);
     selected_row_ui(ui, preview, edits, actions);
     ui.add_space(4.0);
-    let problems_height = (ui.available_height() * 0.25).clamp(90.0, 220.0);
+    // Values to map share the strip with the problems, so it grows for them.
+    let has_values = preview.value_tally.as_ref().is_some_and(|t| !t.is_empty());
+    let problems_height = if has_values {
+        (ui.available_height() * 0.32).clamp(120.0, 300.0)
+    } else {
+        (ui.available_height() * 0.25).clamp(90.0, 220.0)
+    };
     StripBuilder::new(ui)
         .size(Size::remainder().at_least(120.0))
         .size(Size::exact(problems_height))
