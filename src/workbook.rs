@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::database::ConnectionSettings;
+use crate::edits::SheetEdits;
 use crate::entity::{Entity, recognise};
 use crate::history::{self, ImportBatch, ImportStatus};
 use crate::import::{
@@ -26,6 +27,7 @@ use crate::import::{
 use crate::links::{self, CreatedOrganization, lookup_key, record_keys};
 use crate::mapping::{ColumnMap, RowIssue, Severity, Value};
 use crate::report::{ImportReport, SUMMARY_LINES};
+use crate::saved_mapping::SavedMapping;
 use crate::spreadsheet::{FileNotice, ReadError, Spreadsheet};
 
 /// One sheet of a workbook and what it is imported as.
@@ -42,6 +44,11 @@ pub struct SheetPlan {
     pub headers: Vec<String>,
     /// The header's row number.
     pub header_row: u64,
+    /// The broker's choices for the sheet (column targets, values), made
+    /// on its tab in the window.
+    pub mapping: SavedMapping,
+    /// The broker's edits to the sheet's rows (totals rows kept).
+    pub edits: SheetEdits,
 }
 
 impl SheetPlan {
@@ -51,6 +58,8 @@ impl SheetPlan {
             entity: recognise(spreadsheet.sheet(), spreadsheet.headers()).map(|(e, _)| e),
             headers: spreadsheet.headers().to_vec(),
             header_row: spreadsheet.header_row(),
+            mapping: SavedMapping::default(),
+            edits: SheetEdits::default(),
         }
     }
 }
@@ -95,6 +104,8 @@ impl WorkbookPlan {
                     entity: None,
                     headers: Vec::new(),
                     header_row: 1,
+                    mapping: SavedMapping::default(),
+                    edits: SheetEdits::default(),
                 },
             }
         }));
@@ -111,6 +122,11 @@ impl WorkbookPlan {
             .collect();
         order.sort_by_key(|(_, entity)| Entity::ALL.iter().position(|e| e == entity));
         order
+    }
+
+    /// The plan of the sheet named `name`.
+    pub fn sheet(&self, name: &str) -> Option<&SheetPlan> {
+        self.sheets.iter().find(|s| s.sheet == name)
     }
 
     /// The sheets left out.
@@ -573,8 +589,17 @@ fn survey(
             break;
         }
         let sheet_progress = progress.start(index);
-        let mapped = open_sheet(path, Some(sheet), Some(*entity), &Default::default())
-            .map_err(|e| in_sheet(e, sheet))?;
+        let choices = plan.sheet(sheet);
+        let mapped = open_sheet(
+            path,
+            Some(sheet),
+            Some(*entity),
+            choices
+                .map(|c| &c.mapping)
+                .unwrap_or(&SavedMapping::default()),
+        )
+        .map_err(|e| in_sheet(e, sheet))?
+        .with_edits(choices.map(|c| &c.edits).unwrap_or(&SheetEdits::default()));
         let columns = mapped.columns();
         let links: Vec<(&'static str, Entity, String)> = entity
             .description()
@@ -709,7 +734,7 @@ fn link_notice(
 /// Refuses a sheet whose header lacks a column its entity needs, from the
 /// header the plan read (the rows are read when the sheet's turn comes).
 fn check_header(path: &Path, sheet: &SheetPlan, entity: Entity) -> Result<(), ImportError> {
-    let fatal = ColumnMap::new(entity, &sheet.headers)
+    let fatal = ColumnMap::with_choices(entity, &sheet.headers, &sheet.mapping.columns)
         .header_issues(sheet.header_row, &sheet.headers)
         .into_iter()
         .find(|issue| issue.severity == Severity::Error);
@@ -809,11 +834,14 @@ pub async fn import_workbook(
             reports.push(finished_before(path, sheet, &batch));
             continue;
         }
+        let choices = plan.sheet(sheet);
         let sheet_options = ImportOptions {
             sheet: Some(sheet.clone()),
             entity: Some(*entity),
             run: Some(run_id),
             again: true,
+            mapping: choices.map(|c| c.mapping.clone()).unwrap_or_default(),
+            edits: choices.map(|c| c.edits.clone()).unwrap_or_default(),
             ..options.clone()
         };
         match import::import_file(path, settings, &sheet_options, sheet_progress).await {

@@ -674,6 +674,31 @@ fn a_workbook_shows_its_sheets_as_tabs_and_imports_them_all_in_one_click() {
     harness.get_by_label("Products · not imported");
     harness.get_by_label("Import all 4 sheets");
 
+    // A column choice made on a sheet's tab holds for the whole run.
+    harness.get_by_label("Accounts · Organizations").click();
+    wait_for(&mut harness, "the Accounts sheet", |app| {
+        app.preview_ready() && app.preview.as_ref().unwrap().sheet.as_deref() == Some("Accounts")
+    });
+    harness.get_by_label("→ city ▾").click();
+    harness.run_steps(2);
+    harness.get_by_label("skip this column").click();
+    wait_for(&mut harness, "CITY skipped", |app| {
+        app.preview_ready() && app.preview.as_ref().unwrap().targets[2] == "skipped"
+    });
+    // Away and back: the choice stays with the sheet.
+    harness.get_by_label("Pipeline · Opportunities").click();
+    wait_for(&mut harness, "the Pipeline sheet", |app| {
+        app.preview_ready() && app.preview.as_ref().unwrap().sheet.as_deref() == Some("Pipeline")
+    });
+    harness.get_by_label("Accounts · Organizations").click();
+    wait_for(&mut harness, "the Accounts sheet again", |app| {
+        app.preview_ready() && app.preview.as_ref().unwrap().sheet.as_deref() == Some("Accounts")
+    });
+    assert_eq!(
+        harness.state().preview.as_ref().unwrap().targets[2],
+        "skipped"
+    );
+
     harness.state_mut().connection.fill_from_url(&db.url);
     harness.run_steps(2);
     harness.get_by_label("Test connection").click();
@@ -698,6 +723,11 @@ fn a_workbook_shows_its_sheets_as_tabs_and_imports_them_all_in_one_click() {
     harness.get_by_label("✔ Every row of every sheet was imported.");
     rt.block_on(async {
         assert_eq!(db.count("SELECT count(*) FROM products").await, 0);
+        assert_eq!(
+            db.count("SELECT count(*) FROM organizations WHERE city IS NULL AND import_source_row IS NOT NULL")
+                .await,
+            3
+        );
         assert_eq!(
             db.count(
                 "SELECT count(*) FROM interactions i JOIN contacts c ON c.id = i.contact_id \

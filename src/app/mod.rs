@@ -325,9 +325,16 @@ impl PantryApp {
             .as_ref()
             .is_none_or(|p| p.path != path || p.sheet != sheet)
         {
-            // Column choices belong to one sheet's headers, edits to its rows.
-            self.mapping = pantry_import::saved_mapping::SavedMapping::default();
-            self.edits = pantry_import::edits::SheetEdits::default();
+            // Column choices belong to one sheet's headers, edits to its
+            // rows; a workbook's sheet keeps those made on its tab.
+            let kept = self
+                .workbook
+                .as_ref()
+                .filter(|_| self.preview.as_ref().is_some_and(|p| p.path == path))
+                .zip(sheet.as_deref())
+                .and_then(|(plan, sheet)| plan.sheet(sheet));
+            self.mapping = kept.map(|s| s.mapping.clone()).unwrap_or_default();
+            self.edits = kept.map(|s| s.edits.clone()).unwrap_or_default();
         }
         if self.preview.as_ref().is_none_or(|p| p.path != path) {
             self.mapping_message = None;
@@ -840,6 +847,18 @@ impl eframe::App for PantryApp {
             self.loader = None;
             if let Some(sheet) = &preview.sheet {
                 self.sheet_counts.insert(sheet.clone(), preview.counts);
+                // The workbook's run imports the sheet as its tab shows it.
+                if let Some(plan) = &mut self.workbook
+                    && let Some(entry) = plan.sheets.iter_mut().find(|s| &s.sheet == sheet)
+                    && preview.failed.is_none()
+                    && (entry.mapping != self.mapping || entry.edits != self.edits)
+                {
+                    entry.mapping = self.mapping.clone();
+                    entry.edits = self.edits.clone();
+                    entry.headers = preview.headers.clone();
+                    entry.header_row = preview.header_row;
+                    self.link_summary = workbook_panel::LinkSummaryState::default();
+                }
             }
             // Remember the broker's choices for these headers, or offer last
             // time's for a file of the same headers.
