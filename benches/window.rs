@@ -47,7 +47,9 @@ fn main() {
         recomputes.push(format!(
             "{round:>5} | {rows:>9} | {first:>13.3} | {whole:>9.3} | {longest:>16.1}"
         ));
-        eprintln!("round {round}: recompute {whole:.3} s, first rows {first:.3} s, longest frame {longest:.1} ms");
+        eprintln!(
+            "round {round}: recompute {whole:.3} s, first rows {first:.3} s, longest frame {longest:.1} ms"
+        );
     }
 
     let mut lines = Vec::new();
@@ -128,7 +130,11 @@ fn recompute_in_window(sheet: &Path) -> (f64, f64, f64) {
         }
     }
     let whole = started.elapsed().as_secs_f64();
-    (first.unwrap_or(whole), whole, longest.as_secs_f64() * 1000.0)
+    (
+        first.unwrap_or(whole),
+        whole,
+        longest.as_secs_f64() * 1000.0,
+    )
 }
 
 /// Opens `sheet` in the window, fills the connection, clicks Import and
