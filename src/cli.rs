@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use pantry_import::database::ConnectionSettings;
+use pantry_import::duplicates::DuplicatePolicy;
 use pantry_import::entity::Entity;
 use pantry_import::history;
 use pantry_import::import::{self, ImportError, ImportOptions, ImportProgress};
@@ -76,6 +77,11 @@ pub enum Command {
         /// for required links, empty for optional ones).
         #[arg(long, value_enum, value_name = "POLICY")]
         links: Option<LinksArg>,
+        /// What a row matching a record already in the CRM does: skip it,
+        /// update the record with the row's filled cells, or create a new
+        /// record anyway.
+        #[arg(long, value_name = "POLICY", default_value = "skip", value_parser = parse_policy)]
+        on_duplicate: DuplicatePolicy,
         /// Rows per COPY batch.
         #[arg(long, default_value_t = import::DEFAULT_BATCH_SIZE as u64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
         batch_size: u64,
@@ -132,6 +138,11 @@ pub enum LinksArg {
     Empty,
     /// A new organization is created (links to organizations only).
     Create,
+}
+
+fn parse_policy(text: &str) -> Result<DuplicatePolicy, String> {
+    text.parse()
+        .map_err(|e: pantry_import::duplicates::UnknownPolicy| e.to_string())
 }
 
 fn parse_entity(text: &str) -> Result<Entity, String> {
@@ -192,6 +203,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             entity,
             mapping,
             links,
+            on_duplicate,
             batch_size,
             errors_csv,
             json,
@@ -212,6 +224,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 batch_size: usize::try_from(batch_size).unwrap_or(import::DEFAULT_BATCH_SIZE),
                 again,
                 mapping: read_mapping(mapping.as_deref())?,
+                on_duplicate,
                 ..ImportOptions::default()
             };
             let runtime = runtime()?;
@@ -285,8 +298,16 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 println!("no imports yet");
             } else {
                 println!(
-                    "{:>6}  {:>4}  {:<16}  {:<13}  {:<9}  {:>9}  {:>7}  file",
-                    "import", "run", "started", "entity", "status", "stored", "failed"
+                    "{:>6}  {:>4}  {:<16}  {:<13}  {:<9}  {:>9}  {:>7}  {:>7}  {:>7}  file",
+                    "import",
+                    "run",
+                    "started",
+                    "entity",
+                    "status",
+                    "stored",
+                    "updated",
+                    "skipped",
+                    "failed"
                 );
                 for batch in imports {
                     let sheet = if batch.sheet.is_empty() {
@@ -295,13 +316,15 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                         format!(" [{}]", batch.sheet)
                     };
                     println!(
-                        "{:>6}  {:>4}  {:<16}  {:<13}  {:<9}  {:>9}  {:>7}  {}{sheet}",
+                        "{:>6}  {:>4}  {:<16}  {:<13}  {:<9}  {:>9}  {:>7}  {:>7}  {:>7}  {}{sheet}",
                         batch.id,
                         batch.run_id.map_or_else(String::new, |r| r.to_string()),
                         batch.started_at,
                         batch.entity.name(),
                         batch.status.as_str(),
                         batch.succeeded,
+                        batch.updated,
+                        batch.skipped,
                         batch.failed,
                         batch.file_name
                     );
@@ -327,10 +350,17 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             })?;
             let mut left_alone = 0;
             for report in &reports {
-                println!(
-                    "import {}: {} rows soft-deleted",
-                    report.import_id, report.soft_deleted
-                );
+                if report.restored > 0 {
+                    println!(
+                        "import {}: {} rows soft-deleted, {} updated records given back their values from before",
+                        report.import_id, report.soft_deleted, report.restored
+                    );
+                } else {
+                    println!(
+                        "import {}: {} rows soft-deleted",
+                        report.import_id, report.soft_deleted
+                    );
+                }
                 if report.edited_left_alone.is_empty() {
                     continue;
                 }

@@ -32,6 +32,8 @@ pub struct CopyBatch {
     tuples: BytesMut,
     starts: Vec<usize>,
     source_rows: Vec<u64>,
+    /// Per row, which values the file gave ([`Record::given`]).
+    given: Vec<i64>,
 }
 
 impl CopyBatch {
@@ -47,6 +49,7 @@ impl CopyBatch {
             tuples: BytesMut::with_capacity(rows.saturating_mul(row_bytes)),
             starts: Vec::with_capacity(rows),
             source_rows: Vec::with_capacity(rows),
+            given: Vec::with_capacity(rows),
         }
     }
 
@@ -62,6 +65,7 @@ impl CopyBatch {
     ) {
         self.starts.push(self.tuples.len());
         self.source_rows.push(record.source_row);
+        self.given.push(record.given as i64);
         let out = &mut self.tuples;
         let count = 1 + record.values.len() + description.fixed.len() + 3;
         out.put_i16(i16::try_from(count).unwrap_or(i16::MAX));
@@ -96,6 +100,7 @@ impl CopyBatch {
         self.starts
             .extend(other.starts.iter().map(|start| base + start));
         self.source_rows.extend(other.source_rows);
+        self.given.extend(other.given);
     }
 
     /// Number of rows in the batch.
@@ -119,6 +124,7 @@ impl CopyBatch {
             tuples: self.tuples.freeze(),
             starts: self.starts,
             source_rows: self.source_rows,
+            given: self.given,
         }
     }
 }
@@ -130,6 +136,7 @@ pub struct ReadyBatch {
     tuples: Bytes,
     starts: Vec<usize>,
     source_rows: Vec<u64>,
+    given: Vec<i64>,
 }
 
 impl ReadyBatch {
@@ -146,6 +153,12 @@ impl ReadyBatch {
     /// The spreadsheet row numbers of the batch's rows, in order.
     pub fn source_rows(&self) -> &[u64] {
         &self.source_rows
+    }
+
+    /// Per row, the bits of the values the file gave ([`Record::given`]),
+    /// as the `int8` an update reads them from.
+    pub fn given(&self) -> &[i64] {
+        &self.given
     }
 
     /// A complete COPY stream of `rows`: header, tuples, trailer.

@@ -134,6 +134,27 @@ pub struct EntityDescription {
     /// In-file duplicate warnings: the first key whose fields are all filled
     /// is the row's key.
     pub duplicate_keys: &'static [DuplicateKey],
+    /// How a row matches a record already in the CRM (SPEC.md, "Duplicates
+    /// against the CRM"): the first key whose fields the row fills decides.
+    pub match_keys: &'static [MatchKey],
+    /// How messages show one of its records, as SQL over the table's
+    /// columns (a name, a person's name, a subject).
+    pub shown: &'static str,
+}
+
+/// A key that makes a row the same record as one already in the CRM.
+#[derive(Debug)]
+pub struct MatchKey {
+    /// Fields the row must fill for the key to apply; text is compared
+    /// ignoring case, spaces and punctuation (emails: case and surrounding
+    /// spaces), other values as they are.
+    pub fields: &'static [&'static str],
+    /// Links that must be the same record (or both empty): "within the
+    /// organization".
+    pub within: &'static [&'static str],
+    /// A field that keeps two records apart when both have it and it
+    /// differs: the same name in another city is another organization.
+    pub unless_differ: Option<&'static str>,
 }
 
 /// A value the import writes into every record.
@@ -596,6 +617,12 @@ pub static ORGANIZATIONS: EntityDescription = EntityDescription {
         what: "name",
         fields: &["name"],
     }],
+    match_keys: &[MatchKey {
+        fields: &["name"],
+        within: &[],
+        unless_differ: Some("city"),
+    }],
+    shown: "name || coalesce(' (' || nullif(btrim(city), '') || ')', '')",
 };
 
 /// SPEC.md, "Contacts".
@@ -711,6 +738,19 @@ pub static CONTACTS: EntityDescription = EntityDescription {
             fields: &["first_name", "last_name", "organization_id"],
         },
     ],
+    match_keys: &[
+        MatchKey {
+            fields: &["email"],
+            within: &[],
+            unless_differ: None,
+        },
+        MatchKey {
+            fields: &["first_name", "last_name"],
+            within: &["organization_id"],
+            unless_differ: None,
+        },
+    ],
+    shown: "first_name || ' ' || last_name || coalesce(' <' || nullif(btrim(email), '') || '>', '')",
 };
 
 /// SPEC.md, "Products".
@@ -813,6 +853,19 @@ pub static PRODUCTS: EntityDescription = EntityDescription {
             fields: &["name", "principal_id"],
         },
     ],
+    match_keys: &[
+        MatchKey {
+            fields: &["sku"],
+            within: &["principal_id"],
+            unless_differ: None,
+        },
+        MatchKey {
+            fields: &["name"],
+            within: &["principal_id"],
+            unless_differ: None,
+        },
+    ],
+    shown: "name || coalesce(' (SKU ' || nullif(btrim(sku), '') || ')', '')",
 };
 
 /// SPEC.md, "Opportunities".
@@ -913,6 +966,12 @@ pub static OPPORTUNITIES: EntityDescription = EntityDescription {
     ],
     fixed: &[],
     duplicate_keys: &[],
+    match_keys: &[MatchKey {
+        fields: &["name"],
+        within: &["organization_id"],
+        unless_differ: None,
+    }],
+    shown: "name",
 };
 
 /// SPEC.md, "Interactions".
@@ -1008,6 +1067,12 @@ pub static INTERACTIONS: EntityDescription = EntityDescription {
     ],
     fixed: &[],
     duplicate_keys: &[],
+    match_keys: &[MatchKey {
+        fields: &["interaction_date", "type", "subject"],
+        within: &["organization_id"],
+        unless_differ: None,
+    }],
+    shown: "subject || ' (' || to_char(interaction_date, 'YYYY-MM-DD') || ')'",
 };
 
 impl EntityDescription {

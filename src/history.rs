@@ -13,7 +13,8 @@ use serde::Serialize;
 use tokio_postgres::types::Type;
 
 use crate::database::database_reason;
-use crate::entity::Entity;
+use crate::duplicates::DuplicatePolicy;
+use crate::entity::{Entity, EntityDescription};
 use crate::spreadsheet::ReadError;
 
 /// Where an import stands.
@@ -81,6 +82,10 @@ pub struct ImportBatch {
     pub succeeded: i32,
     /// Rows refused.
     pub failed: i32,
+    /// Rows that matched a CRM record and were skipped.
+    pub skipped: i32,
+    /// Rows that updated the CRM record they matched.
+    pub updated: i32,
     /// When it started, `YYYY-MM-DD HH:MM` in the server's time zone.
     pub started_at: String,
     /// When it ended.
@@ -114,6 +119,8 @@ pub struct UndoReport {
     pub import_id: i64,
     /// Rows soft-deleted now.
     pub soft_deleted: u64,
+    /// Records the import had updated, given back their values from before.
+    pub restored: u64,
     /// Rows edited since the import, left alone (unless forced): row number and name.
     pub edited_left_alone: Vec<(i32, String)>,
 }
@@ -139,7 +146,8 @@ impl From<tokio_postgres::Error> for HistoryError {
 }
 
 const BATCH_COLUMNS: &str = "id, entity, file_name, sheet, status, total_rows, succeeded, failed, \
-    to_char(started_at, 'YYYY-MM-DD HH24:MI'), to_char(finished_at, 'YYYY-MM-DD HH24:MI'), run_by, run_id";
+    to_char(started_at, 'YYYY-MM-DD HH24:MI'), to_char(finished_at, 'YYYY-MM-DD HH24:MI'), run_by, run_id, \
+    skipped, updated";
 
 fn batch_from_row(row: &tokio_postgres::Row) -> ImportBatch {
     let entity: String = row.get(1);
@@ -158,6 +166,8 @@ fn batch_from_row(row: &tokio_postgres::Row) -> ImportBatch {
         finished_at: row.get(9),
         run_by: row.get(10),
         run_id: row.get(11),
+        skipped: row.get(12),
+        updated: row.get(13),
     }
 }
 
@@ -204,28 +214,42 @@ pub async fn latest_for(
     Ok(row.as_ref().map(batch_from_row))
 }
 
-/// Records a new import (with the saved mapping it applies, as JSON) and
-/// returns its number.
+/// What a new import is, for the history.
+#[derive(Debug, Clone)]
+pub struct NewImport<'a> {
+    /// What it imports.
+    pub entity: Entity,
+    /// The file's name (not its folder).
+    pub file_name: &'a str,
+    /// The file's [`fingerprint`].
+    pub fingerprint: &'a str,
+    /// Worksheet, empty for text files.
+    pub sheet: &'a str,
+    /// The workbook run it is one sheet of.
+    pub run: Option<i64>,
+    /// The saved mapping it applies, as JSON.
+    pub mapping: Option<&'a str>,
+    /// What rows matching CRM records do.
+    pub on_duplicate: DuplicatePolicy,
+}
+
+/// Records a new import and returns its number.
 pub async fn begin(
     client: &tokio_postgres::Client,
-    entity: Entity,
-    file_name: &str,
-    fingerprint: &str,
-    sheet: &str,
-    run: Option<i64>,
-    mapping: Option<&str>,
+    new: &NewImport<'_>,
 ) -> Result<i64, HistoryError> {
     let row = client
         .query_typed_one(
-            "INSERT INTO import_batches (entity, file_name, file_fingerprint, sheet, run_id, mapping) \
-             VALUES ($1, $2, $3, $4, $5, $6::jsonb) RETURNING id",
+            "INSERT INTO import_batches (entity, file_name, file_fingerprint, sheet, run_id, mapping, on_duplicate) \
+             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7) RETURNING id",
             &[
-                (&entity.name(), Type::TEXT),
-                (&file_name, Type::TEXT),
-                (&fingerprint, Type::TEXT),
-                (&sheet, Type::TEXT),
-                (&run, Type::INT8),
-                (&mapping, Type::TEXT),
+                (&new.entity.name(), Type::TEXT),
+                (&new.file_name, Type::TEXT),
+                (&new.fingerprint, Type::TEXT),
+                (&new.sheet, Type::TEXT),
+                (&new.run, Type::INT8),
+                (&new.mapping, Type::TEXT),
+                (&new.on_duplicate.as_str(), Type::TEXT),
             ],
         )
         .await?;
@@ -344,7 +368,8 @@ pub async fn resume(client: &tokio_postgres::Client, id: i64) -> Result<(), Hist
     Ok(())
 }
 
-/// The spreadsheet rows an import of `entity` has stored, sorted.
+/// The spreadsheet rows an import of `entity` has settled, sorted: those it
+/// stored, and those that matched a CRM record (skipped or updated).
 pub async fn stored_rows(
     client: &tokio_postgres::Client,
     entity: Entity,
@@ -354,7 +379,8 @@ pub async fn stored_rows(
     let rows = client
         .query_typed(
             &format!(
-                "SELECT import_source_row FROM {} WHERE import_batch_id = $1 AND import_source_row IS NOT NULL ORDER BY 1",
+                "SELECT import_source_row FROM {} WHERE import_batch_id = $1 AND import_source_row IS NOT NULL \
+                 UNION SELECT source_row FROM import_matches WHERE import_batch_id = $1 ORDER BY 1",
                 entity.description().table
             ),
             &[(&id, Type::INT8)],
@@ -401,7 +427,9 @@ pub async fn finish(
         .execute_typed(
             &format!(
                 "UPDATE import_batches SET status = $2, finished_at = now(), total_rows = coalesce($3, total_rows), \
-                 failed = $4, succeeded = (SELECT count(*) FROM {} WHERE import_batch_id = $1 AND import_source_row IS NOT NULL) \
+                 failed = $4, succeeded = (SELECT count(*) FROM {} WHERE import_batch_id = $1 AND import_source_row IS NOT NULL), \
+                 skipped = (SELECT count(*) FROM import_matches WHERE import_batch_id = $1 AND action = 'skipped'), \
+                 updated = (SELECT count(*) FROM import_matches WHERE import_batch_id = $1 AND action = 'updated') \
                  WHERE id = $1",
                 entity.description().table
             ),
@@ -486,13 +514,9 @@ async fn undo_in(
         .parse()
         .unwrap_or(Entity::Organizations);
     let description = entity.description();
-    // Each entity's own words for a row: a name, or a person's, or a subject.
-    let shown = match entity {
-        Entity::Contacts => "first_name || ' ' || last_name",
-        Entity::Interactions => "subject",
-        _ => "name",
-    };
-    let edited: Vec<(i32, String)> = transaction
+    let shown = description.shown;
+    let (restored, edited_updates) = restore_updated(transaction, description, id, force).await?;
+    let mut edited: Vec<(i32, String)> = transaction
         .query_typed(
             &format!(
                 "SELECT import_source_row, {shown} FROM {table} \
@@ -507,6 +531,8 @@ async fn undo_in(
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
+    edited.extend(edited_updates);
+    edited.sort();
     let mut soft_deleted = transaction
         .execute_typed(
             &format!(
@@ -532,7 +558,9 @@ async fn undo_in(
         .execute_typed(
             &format!(
                 "UPDATE import_batches SET status = 'undone' WHERE id = $1 \
-                 AND NOT EXISTS (SELECT 1 FROM {} WHERE import_batch_id = $1 AND deleted_at IS NULL)",
+                 AND NOT EXISTS (SELECT 1 FROM {} WHERE import_batch_id = $1 AND deleted_at IS NULL) \
+                 AND NOT EXISTS (SELECT 1 FROM import_matches WHERE import_batch_id = $1 \
+                   AND action = 'updated' AND restored_at IS NULL)",
                 description.table
             ),
             &[(&id, Type::INT8)],
@@ -550,6 +578,65 @@ async fn undo_in(
     Ok(UndoReport {
         import_id: id,
         soft_deleted,
+        restored,
         edited_left_alone: if force { Vec::new() } else { edited },
     })
+}
+
+/// Puts back the values the records an import updated had before it, from
+/// the first update of each record (a record updated by two rows keeps the
+/// values from before both). A record whose `updated_at` moved on since the
+/// import's last update of it was edited after the import: it is listed and
+/// left alone unless `force`. Returns how many were restored, and those left.
+async fn restore_updated(
+    transaction: &tokio_postgres::Transaction<'_>,
+    description: &EntityDescription,
+    id: i64,
+    force: bool,
+) -> Result<(u64, Vec<(i32, String)>), HistoryError> {
+    // Every column an update writes; the table and columns are the
+    // description's own, never the user's.
+    let columns: Vec<&str> = description
+        .stored_fields()
+        .map(|f| f.column)
+        .chain(["import_notes"])
+        .collect();
+    let targets = columns.join(", ");
+    let sources: Vec<String> = columns.iter().map(|c| format!("p.{c}")).collect();
+    let updates = "WITH firsts AS (SELECT DISTINCT ON (record_id) record_id, source_row, previous \
+           FROM import_matches WHERE import_batch_id = $1 AND action = 'updated' AND restored_at IS NULL \
+           ORDER BY record_id, id), \
+         lasts AS (SELECT record_id, max(applied_at) AS applied_at FROM import_matches \
+           WHERE import_batch_id = $1 AND action = 'updated' AND restored_at IS NULL GROUP BY record_id)";
+    let table = description.table;
+    let edited: Vec<(i32, String)> = transaction
+        .query_typed(
+            &format!(
+                "{updates} SELECT f.source_row, {shown} FROM firsts f JOIN lasts l USING (record_id) \
+                 JOIN {table} t ON t.id = f.record_id WHERE t.updated_at > l.applied_at ORDER BY 1",
+                shown = description.shown
+            ),
+            &[(&id, Type::INT8)],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let restored: i64 = transaction
+        .query_typed_one(
+            &format!(
+                "{updates}, restored AS (UPDATE {table} t SET ({targets}) = ({sources}) \
+                   FROM firsts f JOIN lasts l USING (record_id) \
+                   CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, f.previous) p \
+                   WHERE t.id = f.record_id AND ($2 OR t.updated_at <= l.applied_at) RETURNING t.id), \
+                 marked AS (UPDATE import_matches m SET restored_at = now() FROM restored r \
+                   WHERE m.import_batch_id = $1 AND m.record_id = r.id AND m.action = 'updated') \
+                 SELECT count(*) FROM restored",
+                sources = sources.join(", ")
+            ),
+            &[(&id, Type::INT8), (&force, Type::BOOL)],
+        )
+        .await?
+        .get(0);
+    Ok((u64::try_from(restored).unwrap_or(0), edited))
 }

@@ -10,10 +10,13 @@ use std::time::{Duration, Instant};
 
 use futures_util::SinkExt;
 use tokio::sync::mpsc;
-use tokio_postgres::types::Type;
+use tokio_postgres::types::{ToSql, Type};
 
 use crate::copy_format::{CopyBatch, ReadyBatch, copy_statement};
 use crate::database::{ConnectError, ConnectionSettings, database_reason};
+use crate::duplicates::{
+    DuplicatePolicy, MatchAction, MatchedRow, StagedStatements, match_message,
+};
 use crate::edits::SheetEdits;
 use crate::entity::{Entity, EntityDescription};
 use crate::history::{self, ImportBatch, ImportStatus};
@@ -55,8 +58,11 @@ pub struct ImportOptions {
     /// The broker's saved choices for this shape of sheet (header row,
     /// column targets, values); recorded with the import.
     pub mapping: SavedMapping,
-    /// The broker's edits to rows of this file (totals rows kept).
+    /// The broker's edits to rows of this file (totals rows kept, what a
+    /// row matching a CRM record does).
     pub edits: SheetEdits,
+    /// What rows matching records already in the CRM do.
+    pub on_duplicate: DuplicatePolicy,
 }
 
 impl Default for ImportOptions {
@@ -70,6 +76,7 @@ impl Default for ImportOptions {
             run: None,
             mapping: SavedMapping::default(),
             edits: SheetEdits::default(),
+            on_duplicate: DuplicatePolicy::default(),
         }
     }
 }
@@ -151,6 +158,8 @@ pub struct ImportProgress {
     succeeded: AtomicU64,
     already_stored: AtomicU64,
     failed: AtomicU64,
+    skipped: AtomicU64,
+    updated: AtomicU64,
     cancelled: AtomicBool,
     waker: std::sync::Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
 }
@@ -184,6 +193,11 @@ pub struct ProgressSnapshot {
     pub already_stored: u64,
     /// Rows refused (by validation or the database).
     pub failed: u64,
+    /// Rows that matched a CRM record and were skipped.
+    pub skipped: u64,
+    /// Rows that updated the CRM record they matched (counted in
+    /// `succeeded` too).
+    pub updated: u64,
 }
 
 impl ImportProgress {
@@ -240,6 +254,8 @@ impl ImportProgress {
             succeeded: self.succeeded.load(Ordering::Relaxed),
             already_stored: self.already_stored.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
+            skipped: self.skipped.load(Ordering::Relaxed),
+            updated: self.updated.load(Ordering::Relaxed),
         }
     }
 
@@ -451,12 +467,15 @@ async fn start_or_resume(
             let recorded = (*mapping != SavedMapping::default()).then(|| mapping.to_json());
             let id = history::begin(
                 client,
-                entity,
-                &file_name,
-                fingerprint,
-                sheet_name,
-                run,
-                recorded.as_deref(),
+                &history::NewImport {
+                    entity,
+                    file_name: &file_name,
+                    fingerprint,
+                    sheet: sheet_name,
+                    run,
+                    mapping: recorded.as_deref(),
+                    on_duplicate: options.on_duplicate,
+                },
             )
             .await
             .map_err(history_error)?;
@@ -604,9 +623,13 @@ pub async fn import_file(
 
     let mut issues = header_issues;
     let mut succeeded = 0u64;
+    let mut matched = Vec::new();
     // Rows stored, refused or invalid so far: what the report's total covers.
     let mut settled = 0u64;
-    let statement = copy_statement(description);
+    let target = LoadTarget {
+        statement: copy_statement(description),
+        matching: matching(&client, description, import_id, options).await?,
+    };
     let end = loop {
         let Some(chunk) = prepared.recv().await else {
             break LoadEnd::Failed("the file reader stopped unexpectedly".to_owned());
@@ -622,16 +645,26 @@ pub async fn import_file(
         if !chunk.batch.is_empty() || chunk.unlinked_rows > 0 {
             let rows = chunk.batch.len() as u64;
             let batch = chunk.batch.freeze();
-            match load_batch(&client, &statement, &batch, import_id, chunk.unlinked_rows).await {
-                Ok(refusals) => {
-                    let stored = rows - refusals.len() as u64;
+            match load_batch(&client, &target, &batch, import_id, chunk.unlinked_rows).await {
+                Ok(result) => {
+                    let failed = (result.refusals.len() + result.ambiguous.len()) as u64;
+                    let skipped = result
+                        .matched
+                        .iter()
+                        .filter(|m| m.action == MatchAction::Skipped)
+                        .count() as u64;
+                    let updated = result.matched.len() as u64 - skipped;
+                    // Stored or updated: the rows whose data went in.
+                    let stored = rows - failed - skipped;
                     succeeded += stored;
                     settled += rows;
                     progress.succeeded.fetch_add(stored, Ordering::Relaxed);
-                    progress
-                        .failed
-                        .fetch_add(refusals.len() as u64, Ordering::Relaxed);
-                    issues.extend(refusals);
+                    progress.failed.fetch_add(failed, Ordering::Relaxed);
+                    progress.skipped.fetch_add(skipped, Ordering::Relaxed);
+                    progress.updated.fetch_add(updated, Ordering::Relaxed);
+                    issues.extend(result.refusals);
+                    issues.extend(result.ambiguous);
+                    matched.extend(result.matched);
                     progress.batches_done.fetch_add(1, Ordering::Relaxed);
                     progress.wake();
                 }
@@ -679,6 +712,7 @@ pub async fn import_file(
     report.already_stored = already_stored;
     report.header_row = Some(header_row);
     report.created_links = created;
+    report.add_matched(matched);
     // When the connection is gone this fails too; the import then stays
     // 'running' in the history and the next run resumes it.
     let closed = history::finish(
@@ -725,30 +759,21 @@ pub async fn ensure_schema(
         .await
         .map_err(|e| ImportError::Database(database_reason(&e)))?;
     let found: i64 = row.get(0);
-    let links_ready = if description.fields.iter().any(|f| f.link().is_some()) {
-        client
-            .query_typed_one(
-                "SELECT to_regprocedure('pantry_name_key(text)') IS NOT NULL",
-                &[],
-            )
-            .await
-            .map_err(|e| ImportError::Database(database_reason(&e)))?
-            .get::<_, bool>(0)
-    } else {
-        true
-    };
-    // The history's newest columns (migrations V4 and V5).
+    // Links and duplicates are matched by pantry_match_key, and the history
+    // keeps what each import did with duplicates (migration V6).
     let history_ready = client
         .query_typed_one(
-            "SELECT count(*) = 2 FROM information_schema.columns \
-             WHERE table_schema = current_schema() AND table_name = 'import_batches' \
-             AND column_name IN ('run_id', 'mapping')",
+            "SELECT to_regprocedure('pantry_match_key(text)') IS NOT NULL \
+             AND to_regclass('import_matches') IS NOT NULL \
+             AND (SELECT count(*) = 5 FROM information_schema.columns \
+                  WHERE table_schema = current_schema() AND table_name = 'import_batches' \
+                  AND column_name IN ('run_id', 'mapping', 'skipped', 'updated', 'on_duplicate'))",
             &[],
         )
         .await
         .map_err(|e| ImportError::Database(database_reason(&e)))?
         .get::<_, bool>(0);
-    if usize::try_from(found).is_ok_and(|f| f == wanted.len()) && links_ready && history_ready {
+    if usize::try_from(found).is_ok_and(|f| f == wanted.len()) && history_ready {
         Ok(())
     } else {
         Err(ImportError::NotMigrated { entity })
@@ -878,6 +903,85 @@ fn fatal_reason(error: &tokio_postgres::Error) -> String {
     }
 }
 
+/// How the import matches rows against the CRM, or `None` when every row is
+/// created (the policy is create, and no row was decided otherwise).
+async fn matching(
+    client: &tokio_postgres::Client,
+    description: &'static EntityDescription,
+    import_id: i64,
+    options: &ImportOptions,
+) -> Result<Option<Matching>, ImportError> {
+    let choices = &options.edits.duplicate_choices;
+    if options.on_duplicate == DuplicatePolicy::Create
+        && choices.values().all(|p| *p == DuplicatePolicy::Create)
+    {
+        return Ok(None);
+    }
+    // The table is the description's own, never the user's.
+    let live_before: bool = client
+        .query_typed_one(
+            &format!(
+                "SELECT EXISTS (SELECT 1 FROM {} WHERE deleted_at IS NULL \
+                 AND import_batch_id IS DISTINCT FROM $1)",
+                description.table
+            ),
+            &[(&import_id, Type::INT8)],
+        )
+        .await
+        .map_err(|e| ImportError::Database(database_reason(&e)))?
+        .get(0);
+    Ok(Some(Matching {
+        statements: StagedStatements::new(description),
+        policy: options.on_duplicate,
+        chosen_rows: choices
+            .keys()
+            .map(|row| i32::try_from(*row).unwrap_or(i32::MAX))
+            .collect(),
+        chosen_policies: choices.values().map(|p| p.as_str().to_owned()).collect(),
+        live_before,
+        entity: description.entity,
+    }))
+}
+
+/// Where a batch goes: straight into the entity's table, or, when rows may
+/// match records already in the CRM, through the staging table
+/// ([`crate::duplicates`]).
+struct LoadTarget {
+    /// COPY into the entity's table.
+    statement: String,
+    /// `None` when nothing is matched (the policy is create, row by row too).
+    matching: Option<Matching>,
+}
+
+/// How an import matches its rows against the CRM.
+struct Matching {
+    statements: StagedStatements,
+    policy: DuplicatePolicy,
+    /// Rows the broker decided for, and their policies.
+    chosen_rows: Vec<i32>,
+    chosen_policies: Vec<String>,
+    /// Whether the CRM held live records of the entity (other than this
+    /// import's) when the import started; if not, and no other import of
+    /// the entity has run since, a batch goes straight into the table.
+    live_before: bool,
+    entity: Entity,
+}
+
+/// A row the staging table matched, as the database reports it: row,
+/// action, the records, how they show.
+type StagedMatch = (i32, String, Vec<uuid::Uuid>, Vec<String>);
+
+/// What one batch came to.
+#[derive(Default)]
+struct BatchResult {
+    /// Rows the database refused, each with its reason.
+    refusals: Vec<RowIssue>,
+    /// Rows that matched a CRM record, skipped or updated.
+    matched: Vec<MatchedRow>,
+    /// Rows that matched several records and could not be updated.
+    ambiguous: Vec<RowIssue>,
+}
+
 /// Loads one batch. A batch the database refuses is split in halves until
 /// the refused rows stand alone, so only they fail, each with the database's
 /// reason. A broken connection, or a refusal of the whole import (such as a
@@ -885,22 +989,48 @@ fn fatal_reason(error: &tokio_postgres::Error) -> String {
 /// (their links) are added to the history's count with the refusals.
 async fn load_batch(
     client: &tokio_postgres::Client,
-    statement: &str,
+    target: &LoadTarget,
     batch: &ReadyBatch,
     import_id: i64,
     already_failed: u64,
-) -> Result<Vec<RowIssue>, String> {
-    let mut refusals = Vec::new();
+) -> Result<BatchResult, String> {
+    let mut result = BatchResult::default();
     let mut pending = Vec::new();
     if !batch.is_empty() {
         pending.push(0..batch.len());
     }
     while let Some(rows) = pending.pop() {
-        match copy_rows(client, statement, batch, rows.clone(), import_id).await {
-            Ok(()) => {}
+        match copy_rows(client, target, batch, rows.clone(), import_id).await {
+            Ok(matches) => {
+                let entity = target
+                    .matching
+                    .as_ref()
+                    .map_or(Entity::Organizations, |m| m.entity);
+                for (row, action, ids, shown) in matches {
+                    let row = u64::try_from(row).unwrap_or_default();
+                    let message = match_message(&action, &shown, entity.name());
+                    match action.as_str() {
+                        "ambiguous" => {
+                            result
+                                .ambiguous
+                                .push(RowIssue::error(row, String::new(), message))
+                        }
+                        _ => result.matched.push(MatchedRow {
+                            row,
+                            action: if action == "updated" {
+                                MatchAction::Updated
+                            } else {
+                                MatchAction::Skipped
+                            },
+                            record: ids.first().copied().unwrap_or_default(),
+                            message,
+                        }),
+                    }
+                }
+            }
             Err(error) if is_row_refusal(&error) && !client.is_closed() => {
                 if rows.len() == 1 {
-                    refusals.push(RowIssue {
+                    result.refusals.push(RowIssue {
                         row: batch.source_rows()[rows.start],
                         column: String::new(),
                         message: format!(
@@ -919,57 +1049,158 @@ async fn load_batch(
             Err(error) => return Err(fatal_reason(&error)),
         }
     }
-    let failed = refusals.len() as u64 + already_failed;
+    let failed = result.refusals.len() as u64 + already_failed;
     if failed > 0 {
         history::record_batch(client, import_id, 0, failed)
             .await
             .map_err(|e| fatal_reason(&e))?;
     }
-    Ok(refusals)
+    Ok(result)
 }
 
-/// One transaction: the rows' COPY and the import's count move together, so
-/// the history never disagrees with the table. Statements are pipelined so a
-/// batch costs three round trips, not six (each is 30 ms to a far database):
-/// BEGIN, the count and the COPY statement's preparation travel together, and
-/// so do the COPY's end and the COMMIT (after a refused COPY, PostgreSQL
-/// answers that COMMIT with a rollback). The statement is prepared and closed
-/// inside the transaction, which keeps transaction-mode poolers happy.
+/// One transaction: the rows, what they did to matching records, and the
+/// import's counts move together, so the history never disagrees with the
+/// tables. Statements are pipelined so a batch costs three round trips (each
+/// is 30 ms to a far database): BEGIN, the entity's lock, the look for other
+/// imports and the COPY's preparation travel together; then the COPY; then
+/// its end, the matching and the COMMIT (after a refused statement,
+/// PostgreSQL answers that COMMIT with a rollback). Statements are prepared
+/// and the staging table made inside the transaction, which keeps
+/// transaction-mode poolers happy.
 async fn copy_rows(
     client: &tokio_postgres::Client,
-    statement: &str,
+    target: &LoadTarget,
     batch: &ReadyBatch,
     rows: std::ops::Range<usize>,
     import_id: i64,
-) -> Result<(), tokio_postgres::Error> {
+) -> Result<Vec<StagedMatch>, tokio_postgres::Error> {
     let count = rows.len() as u64;
     let copied = async {
-        let (begun, counted, prepared) = tokio::join!(
-            client.batch_execute("BEGIN"),
-            history::record_batch(client, import_id, count, 0),
-            client.prepare(statement),
-        );
-        begun?;
-        counted?;
-        let statement = prepared?;
-        let sink = client.copy_in::<_, bytes::Bytes>(&statement).await?;
+        let staged = match &target.matching {
+            None => None,
+            Some(matching) => {
+                let entity = matching.entity.name();
+                let lock_params: [(&(dyn ToSql + Sync), Type); 1] = [(&entity, Type::TEXT)];
+                let look_params: [(&(dyn ToSql + Sync), Type); 2] =
+                    [(&entity, Type::TEXT), (&import_id, Type::INT8)];
+                // The look is its own statement, after the lock: its snapshot
+                // then holds every batch committed under the lock before.
+                let (begun, locked, others, created, prepared, prepared_stage) = tokio::join!(
+                    client.batch_execute("BEGIN"),
+                    client.query_typed(
+                        "SELECT pg_advisory_xact_lock(hashtext('pantry-import ' || $1::text)::bigint)::text",
+                        &lock_params,
+                    ),
+                    client.query_typed_one(
+                        "SELECT EXISTS (SELECT 1 FROM import_batches o WHERE o.entity = $1 AND o.id <> $2 \
+                         AND (o.status = 'running' OR o.finished_at >= \
+                         (SELECT started_at FROM import_batches WHERE id = $2)))",
+                        &look_params,
+                    ),
+                    client.batch_execute(&matching.statements.create_stage),
+                    client.prepare(&target.statement),
+                    client.prepare(&matching.statements.copy_stage),
+                );
+                begun?;
+                locked?;
+                created?;
+                let others: bool = others?.get(0);
+                let (direct, stage) = (prepared?, prepared_stage?);
+                // Nothing in the CRM to match: straight into the table.
+                if matching.live_before || others {
+                    Some((matching, stage))
+                } else {
+                    let sink = client.copy_in::<_, bytes::Bytes>(&direct).await?;
+                    return send_and_commit(client, sink, batch, rows, import_id, count).await;
+                }
+            }
+        };
+        let Some((matching, stage)) = staged else {
+            let (begun, prepared) =
+                tokio::join!(client.batch_execute("BEGIN"), client.prepare(&target.statement));
+            begun?;
+            let sink = client.copy_in::<_, bytes::Bytes>(&prepared?).await?;
+            return send_and_commit(client, sink, batch, rows, import_id, count).await;
+        };
+        let sink = client.copy_in::<_, bytes::Bytes>(&stage).await?;
         let mut sink = std::pin::pin!(sink);
-        let [header, tuples, trailer] = batch.payload(rows);
+        let [header, tuples, trailer] = batch.payload(rows.clone());
         sink.feed(header).await?;
         sink.feed(tuples).await?;
         sink.send(trailer).await?;
-        let (finished, committed) =
-            tokio::join!(sink.as_mut().finish(), client.batch_execute("COMMIT"));
+        let source_rows: Vec<i32> = batch.source_rows()[rows.clone()]
+            .iter()
+            .map(|r| i32::try_from(*r).unwrap_or(i32::MAX))
+            .collect();
+        let given = &batch.given()[rows];
+        let policy = matching.policy.as_str();
+        let statements = &matching.statements;
+        let import: [(&(dyn ToSql + Sync), Type); 1] = [(&import_id, Type::INT8)];
+        let decide: [(&(dyn ToSql + Sync), Type); 3] = [
+            (&matching.chosen_rows, Type::INT4_ARRAY),
+            (&matching.chosen_policies, Type::TEXT_ARRAY),
+            (&policy, Type::TEXT),
+        ];
+        let update: [(&(dyn ToSql + Sync), Type); 2] =
+            [(&source_rows, Type::INT4_ARRAY), (&given, Type::INT8_ARRAY)];
+        let (finished, matched, decided, inserted, recorded, updated, counted, report, committed) = tokio::join!(
+            sink.as_mut().finish(),
+            client.execute_typed(&statements.matched, &import),
+            client.execute_typed(&statements.decided, &decide),
+            client.execute_typed(&statements.insert, &[]),
+            client.execute_typed(&statements.record_matches, &import),
+            client.execute_typed(&statements.update, &update),
+            client.execute_typed(&statements.counts, &import),
+            client.query_typed(&statements.report, &[]),
+            client.batch_execute("COMMIT"),
+        );
         finished?;
-        committed
+        matched?;
+        decided?;
+        inserted?;
+        recorded?;
+        updated?;
+        counted?;
+        let report = report?;
+        committed?;
+        Ok(report
+            .iter()
+            .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3)))
+            .collect())
     }
     .await;
-    if copied.is_err() {
-        // The connection may be gone; the rollback is best effort and
+    if copied.is_err() && !client.is_closed() {
+        // Leave the connection usable for the next batch or bisection step;
         // the server rolls back a dead session's transaction by itself.
         let _ = client.batch_execute("ROLLBACK").await;
     }
     copied
+}
+
+/// The COPY of `rows` straight into the entity's table, its count in the
+/// import's history, and the COMMIT: the last two round trips of a batch.
+async fn send_and_commit(
+    client: &tokio_postgres::Client,
+    sink: tokio_postgres::CopyInSink<bytes::Bytes>,
+    batch: &ReadyBatch,
+    rows: std::ops::Range<usize>,
+    import_id: i64,
+    count: u64,
+) -> Result<Vec<StagedMatch>, tokio_postgres::Error> {
+    let mut sink = std::pin::pin!(sink);
+    let [header, tuples, trailer] = batch.payload(rows);
+    sink.feed(header).await?;
+    sink.feed(tuples).await?;
+    sink.send(trailer).await?;
+    let (finished, counted, committed) = tokio::join!(
+        sink.as_mut().finish(),
+        history::record_batch(client, import_id, count, 0),
+        client.batch_execute("COMMIT"),
+    );
+    finished?;
+    counted?;
+    committed?;
+    Ok(Vec::new())
 }
 
 /// Whether the database refused the rows themselves (bad data, a constraint,

@@ -41,6 +41,7 @@
 
 pub mod copy_format;
 pub mod database;
+pub mod duplicates;
 pub mod edits;
 pub mod entity;
 pub mod history;

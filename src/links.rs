@@ -1,9 +1,10 @@
 //! Links by name (SPEC.md, "Links by name"): a cell that names an
 //! organization, a contact or an opportunity becomes that record's key.
 //!
-//! Names match ignoring case, surrounding spaces and repeated inner spaces
-//! ([`name_key`], the same as the database's `pantry_name_key`), against the
-//! CRM's live records, which include the rows stored earlier in the same run.
+//! Names are grouped by [`name_key`] (case and spacing ignored) and found in
+//! the CRM by the database's `pantry_match_key` (case, spaces and
+//! punctuation ignored, the key duplicates are matched by too), among its
+//! live records, which include the rows stored earlier in the same run.
 //! A batch's names are resolved together: one indexed query per linked
 //! entity and batch, never one per row, and each name is asked once per
 //! import.
@@ -448,7 +449,7 @@ async fn find_by_keys(
                     .query_typed(
                         "SELECT o.id, o.name, coalesce(o.city, ''), o.type::text, NULL::uuid, k.key \
                          FROM unnest($1::text[]) AS k(key), LATERAL (SELECT * FROM organizations o \
-                         WHERE pantry_name_key(o.name) = k.key AND o.deleted_at IS NULL OFFSET 0) o",
+                         WHERE pantry_match_key(o.name) = pantry_match_key(k.key) AND o.deleted_at IS NULL OFFSET 0) o",
                         &[(&keys, Type::TEXT_ARRAY)],
                     )
                     .await?
@@ -460,11 +461,11 @@ async fn find_by_keys(
                     .query_typed(
                         "SELECT c.id, c.first_name || ' ' || c.last_name, coalesce(c.email, ''), NULL::text, c.organization_id, k.key \
                          FROM unnest($1::text[]) AS k(key), LATERAL (SELECT * FROM contacts c \
-                         WHERE pantry_name_key(c.email) = k.key AND c.deleted_at IS NULL OFFSET 0) c \
+                         WHERE lower(btrim(c.email)) = k.key AND c.deleted_at IS NULL OFFSET 0) c \
                          UNION ALL \
                          SELECT c.id, c.first_name || ' ' || c.last_name, coalesce(c.email, ''), NULL::text, c.organization_id, k.key \
                          FROM unnest($2::text[]) AS k(key), LATERAL (SELECT * FROM contacts c \
-                         WHERE pantry_name_key(c.first_name || ' ' || c.last_name) = k.key \
+                         WHERE pantry_match_key(c.first_name || ' ' || c.last_name) = pantry_match_key(k.key) \
                          AND c.deleted_at IS NULL OFFSET 0) c",
                         &[(&emails, Type::TEXT_ARRAY), (&names, Type::TEXT_ARRAY)],
                     )
@@ -475,7 +476,7 @@ async fn find_by_keys(
                     .query_typed(
                         "SELECT o.id, o.name, coalesce(org.name, ''), NULL::text, o.organization_id, k.key \
                          FROM unnest($1::text[]) AS k(key), LATERAL (SELECT * FROM opportunities o \
-                         WHERE pantry_name_key(o.name) = k.key AND o.deleted_at IS NULL OFFSET 0) o \
+                         WHERE pantry_match_key(o.name) = pantry_match_key(k.key) AND o.deleted_at IS NULL OFFSET 0) o \
                          LEFT JOIN organizations org ON org.id = o.organization_id",
                         &[(&keys, Type::TEXT_ARRAY)],
                     )

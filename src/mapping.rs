@@ -142,6 +142,9 @@ pub struct Record {
     pub values: Vec<Value>,
     /// Unmapped cells and originals of changed values, by column.
     pub notes: ImportNotes,
+    /// Bit `i` set: value `i` came from a cell the row fills (not from a
+    /// blank cell's default), so an update of a CRM record writes it.
+    pub given: u64,
 }
 
 impl Record {
@@ -653,6 +656,7 @@ impl RowMapper {
             Ok(None)
         };
         let mut values = Vec::with_capacity(description.fields.len());
+        let mut given = 0u64;
         let mut segment_type = None;
         for (index, field) in description.fields.iter().enumerate() {
             if !field.is_stored() {
@@ -684,6 +688,7 @@ impl RowMapper {
             let value = if cell.is_empty() {
                 blank_value(field, &label, &mut out)
             } else {
+                given |= 1u64.checked_shl(values.len() as u32).unwrap_or(0);
                 self.read_cell(index, field, &cell, &label, &mut out, &mut segment_type)
             };
             if let Some(tally) = &mut self.tally {
@@ -697,7 +702,7 @@ impl RowMapper {
             values.push(value);
         }
         if description.entity == Entity::Organizations {
-            organization_type_from_segment(description, &mut values, segment_type);
+            given |= organization_type_from_segment(description, &mut values, segment_type);
         }
         self.check_lengths(&values, &mut out);
         // A row that fails is not stored, so it duplicates nothing.
@@ -713,6 +718,7 @@ impl RowMapper {
                 source_row: row.number,
                 values,
                 notes: out.notes,
+                given,
             }),
             issues: out.issues,
             skipped: false,
@@ -1284,18 +1290,22 @@ fn read_segment(raw: &str, label: &str, out: &mut RowWork) -> (String, &'static 
 }
 
 /// A TYPE column wins; without one (or when it is blank or unknown) SEGMENT
-/// decides.
+/// decides. Returns the `given` bit of the type when a segment set it.
 fn organization_type_from_segment(
     description: &EntityDescription,
     values: &mut [Value],
     segment_type: Option<&'static str>,
-) {
+) -> u64 {
     let Some(position) = description.stored_fields().position(|f| f.column == "type") else {
-        return;
+        return 0;
     };
     if let Some(slot @ Value::Null) = values.get_mut(position) {
         *slot = Value::Label(segment_type.unwrap_or("customer"));
+        if segment_type.is_some() {
+            return 1u64.checked_shl(position as u32).unwrap_or(0);
+        }
     }
+    0
 }
 
 /// What one row's mapping collects on the way.
@@ -2342,6 +2352,7 @@ mod tests {
         assert!(mapper.map_row(&totals).skipped);
         mapper.set_edits(&SheetEdits {
             kept_totals_rows: [9].into(),
+            ..SheetEdits::default()
         });
         let kept = mapper.map_row(&totals);
         assert!(!kept.skipped);

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::duplicates::{MatchAction, MatchedRow};
 use crate::entity::Entity;
 use crate::links::CreatedOrganization;
 use crate::mapping::{RowIssue, Severity};
@@ -33,12 +34,21 @@ pub struct ImportReport {
     pub succeeded: u64,
     /// Rows not stored.
     pub failed: u64,
+    /// Rows that matched a record already in the CRM and were skipped.
+    pub skipped: u64,
+    /// Rows that updated the CRM record they matched (counted in
+    /// `succeeded` too).
+    pub updated: u64,
     /// Number of warnings.
     pub warnings: u64,
     /// Why rows failed, by row.
     pub failures: Vec<RowIssue>,
     /// Warnings, by row.
     pub warning_list: Vec<RowIssue>,
+    /// The skipped rows: each with the record it matched.
+    pub skipped_list: Vec<MatchedRow>,
+    /// The rows that updated a record: each with the record.
+    pub updated_list: Vec<MatchedRow>,
     /// Notes about the whole file.
     #[serde(serialize_with = "serialize_notices")]
     pub notices: Vec<FileNotice>,
@@ -120,9 +130,13 @@ impl ImportReport {
             total,
             succeeded,
             failed: failed_rows.len() as u64,
+            skipped: 0,
+            updated: 0,
             warnings: warning_list.len() as u64,
             failures,
             warning_list,
+            skipped_list: Vec::new(),
+            updated_list: Vec::new(),
             notices,
             cancelled,
             import_id: None,
@@ -162,6 +176,18 @@ impl ImportReport {
         )
     }
 
+    /// Adds the rows that matched records in the CRM, skipped or updated.
+    pub fn add_matched(&mut self, rows: Vec<MatchedRow>) {
+        for row in rows {
+            match row.action {
+                MatchAction::Skipped => self.skipped_list.push(row),
+                MatchAction::Updated => self.updated_list.push(row),
+            }
+        }
+        self.skipped = self.skipped_list.len() as u64;
+        self.updated = self.updated_list.len() as u64;
+    }
+
     /// A few lines for a terminal: the counts, then the failed rows.
     /// `verb` is "succeeded" for an import, "would import" for a check.
     pub fn summary(&self, verb: &str) -> String {
@@ -180,15 +206,34 @@ impl ImportReport {
         }
         let _ = writeln!(
             out,
-            "{} ({}): {} rows, {} {verb}, {} failed, {} warnings{}",
+            "{} ({}): {} rows, {} {verb}, {} failed, {} warnings{}{}",
             self.file.display(),
             self.entity,
             self.total,
             self.succeeded,
             self.failed,
             self.warnings,
+            match (self.skipped, self.updated) {
+                (0, 0) => String::new(),
+                (skipped, 0) => format!(", {skipped} skipped (already in the CRM)"),
+                (0, updated) => format!(", {updated} of them updated records already in the CRM"),
+                (skipped, updated) => format!(
+                    ", {skipped} skipped (already in the CRM), {updated} of them updated records already in the CRM"
+                ),
+            },
             if self.cancelled { " (cancelled)" } else { "" }
         );
+        for matched in self.updated_list.iter().chain(&self.skipped_list).take(5) {
+            let _ = writeln!(out, "  row {}: {}", matched.row, matched.message);
+        }
+        let matched = self.updated_list.len() + self.skipped_list.len();
+        if matched > 5 {
+            let _ = writeln!(
+                out,
+                "  ... and {} more matched rows (see --json)",
+                matched - 5
+            );
+        }
         if !self.created_links.is_empty() {
             let names: Vec<String> = self
                 .created_links

@@ -202,6 +202,7 @@ async fn a_totals_row_the_broker_keeps_is_imported_and_the_others_are_not() {
     let options = pantry_import::import::ImportOptions {
         edits: pantry_import::edits::SheetEdits {
             kept_totals_rows: [4].into(),
+            ..Default::default()
         },
         ..Default::default()
     };

@@ -138,10 +138,17 @@ impl HistoryPanel {
                 };
                 let deleted: u64 = reports.iter().map(|r| r.soft_deleted).sum();
                 let kept: usize = reports.iter().map(|r| r.edited_left_alone.len()).sum();
+                let restored: u64 = reports.iter().map(|r| r.restored).sum();
                 let mut message = format!(
                     "✔ {what}: {} rows taken out of the CRM (marked deleted, not erased).",
                     theme::thousands(deleted)
                 );
+                if restored > 0 {
+                    message.push_str(&format!(
+                        " {} records it updated have their values from before again.",
+                        theme::thousands(restored)
+                    ));
+                }
                 if kept > 0 {
                     message.push_str(&format!(
                         " {kept} rows someone changed after the import were kept."

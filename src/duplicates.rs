@@ -1,0 +1,420 @@
+//! Duplicates against the CRM (SPEC.md, "Duplicates against the CRM"): a
+//! row that matches a live record by its entity's key
+//! ([`crate::entity::MatchKey`]) is skipped, updates the record, or is
+//! created anyway, as the import's [`DuplicatePolicy`] (or the broker's
+//! choice for that row) says.
+//!
+//! Matching is done by the database, a batch at a time: the batch is copied
+//! into a temporary staging table, each staged row probes the entity's
+//! match-key index once, and the rows are then inserted or the records
+//! updated from it, all in the batch's one transaction (which also holds
+//! the entity's advisory lock, so two imports never both miss each other's
+//! rows). Every statement is written here once per entity from its
+//! description: the values only ever travel as COPY data or parameters.
+//!
+//! An update writes only the cells the file fills, merges import notes, and
+//! keeps the record's whole row from before in `import_matches`, so undo can
+//! put it back ([`crate::history::undo`]).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use crate::entity::{EntityDescription, FieldKind, FieldSpec, MatchKey};
+
+/// What a row that matches a record already in the CRM does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DuplicatePolicy {
+    /// Leave the record as it is; the row is listed as skipped.
+    #[default]
+    Skip,
+    /// Write the row's filled cells over the record's fields.
+    Update,
+    /// Store the row as a new record all the same.
+    Create,
+}
+
+impl DuplicatePolicy {
+    /// Every policy, the default first.
+    pub const ALL: [DuplicatePolicy; 3] = [
+        DuplicatePolicy::Skip,
+        DuplicatePolicy::Update,
+        DuplicatePolicy::Create,
+    ];
+
+    /// The word the command line and the history use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DuplicatePolicy::Skip => "skip",
+            DuplicatePolicy::Update => "update",
+            DuplicatePolicy::Create => "create",
+        }
+    }
+
+    /// What it does, in the broker's words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            DuplicatePolicy::Skip => "skip them (leave the CRM's record as it is)",
+            DuplicatePolicy::Update => "update the CRM's record with the file's filled cells",
+            DuplicatePolicy::Create => "create a new record anyway",
+        }
+    }
+}
+
+impl fmt::Display for DuplicatePolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A word that names no policy.
+#[derive(Debug, thiserror::Error)]
+#[error("'{0}' is not a duplicate policy (use skip, update or create)")]
+pub struct UnknownPolicy(pub String);
+
+impl FromStr for DuplicatePolicy {
+    type Err = UnknownPolicy;
+
+    fn from_str(text: &str) -> Result<DuplicatePolicy, UnknownPolicy> {
+        DuplicatePolicy::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(text.trim()))
+            .ok_or_else(|| UnknownPolicy(text.to_owned()))
+    }
+}
+
+/// What became of a row that matched a record in the CRM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MatchAction {
+    /// Not stored; the record left as it was.
+    Skipped,
+    /// The record took the row's filled cells.
+    Updated,
+}
+
+/// A row that matched a record already in the CRM, and what it did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MatchedRow {
+    /// Spreadsheet row number.
+    pub row: u64,
+    /// Skipped or updated.
+    pub action: MatchAction,
+    /// The CRM record it matched.
+    pub record: uuid::Uuid,
+    /// In words: "Matches 'Hoboken Provisions (Hoboken)' in the CRM; skipped".
+    pub message: String,
+}
+
+/// The statements that load a batch through the staging table, for one
+/// entity. Parameters: see each statement.
+#[derive(Debug, Clone)]
+pub(crate) struct StagedStatements {
+    /// Creates the staging table, dropped at commit.
+    pub create_stage: String,
+    /// COPY into the staging table.
+    pub copy_stage: String,
+    /// Matches every staged row; `$1` the import (its own rows never match).
+    pub matched: String,
+    /// What each matched row does: `$1` rows the broker decided for,
+    /// `$2` their policies, `$3` the import's policy.
+    pub decided: String,
+    /// Inserts the rows that are new or created anyway.
+    pub insert: String,
+    /// Records skipped and updated rows, with each updated record's row
+    /// from before: `$1` the import.
+    pub record_matches: String,
+    /// Updates the records: `$1` the staged rows, `$2` which of their values
+    /// the file gave.
+    pub update: String,
+    /// Adds the batch to the import's counts: `$1` the import.
+    pub counts: String,
+    /// The matched rows, for the report: row, action, record, shown.
+    pub report: String,
+}
+
+impl StagedStatements {
+    /// The statements of `description`'s entity.
+    pub fn new(description: &EntityDescription) -> StagedStatements {
+        let table = description.table;
+        let columns = description.copy_columns().join(", ");
+        let keys = description.match_keys;
+        let mut matched = String::from(
+            "CREATE TEMP TABLE pantry_matched ON COMMIT DROP AS SELECT s.import_source_row AS source_row, ",
+        );
+        let ids: Vec<String> = (0..keys.len()).map(|k| format!("k{k}.ids")).collect();
+        matched.push_str(&format!("coalesce({}) AS ids ", ids.join(", ")));
+        matched.push_str("FROM pantry_stage s ");
+        for (index, key) in keys.iter().enumerate() {
+            // An earlier key that applies to the row decides alone.
+            let mut applies: Vec<String> = key
+                .fields
+                .iter()
+                .map(|f| format!("s.{f} IS NOT NULL"))
+                .collect();
+            for earlier in &keys[..index] {
+                let filled: Vec<String> = earlier
+                    .fields
+                    .iter()
+                    .map(|f| format!("s.{f} IS NOT NULL"))
+                    .collect();
+                applies.push(format!("NOT ({})", filled.join(" AND ")));
+            }
+            matched.push_str(&format!(
+                "LEFT JOIN LATERAL (SELECT array_agg(t.id ORDER BY t.created_at, t.id) AS ids \
+                 FROM {table} t WHERE {} AND t.deleted_at IS NULL \
+                 AND t.import_batch_id IS DISTINCT FROM $1 AND {}) k{index} ON true ",
+                applies.join(" AND "),
+                key_condition(description, key),
+            ));
+        }
+        matched.push_str(&format!("WHERE coalesce({}) IS NOT NULL", ids.join(", ")));
+
+        let stored: Vec<&FieldSpec> = description.stored_fields().collect();
+        let assignments: Vec<String> = stored
+            .iter()
+            .enumerate()
+            .map(|(bit, field)| {
+                let column = field.column;
+                // A blank cell never blanks a value, nor does a value the
+                // rules left empty (an unknown name in a link column). A
+                // key's text that differs only as the match ignores
+                // ("Cafe Ole" for "Café Olé") keeps the CRM's spelling.
+                let differs = match compared_as(description, column) {
+                    Compared::Text => format!(
+                        " AND pantry_match_key(s.{column}) IS DISTINCT FROM pantry_match_key(t.{column})"
+                    ),
+                    Compared::Email => format!(
+                        " AND lower(btrim(s.{column})) IS DISTINCT FROM lower(btrim(t.{column}))"
+                    ),
+                    Compared::AsIs => String::new(),
+                };
+                let differs = if key_columns(description).contains(&column) {
+                    differs
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{column} = CASE WHEN (g.given >> {bit}) & 1 = 1 AND s.{column} IS NOT NULL{differs} \
+                     THEN s.{column} ELSE t.{column} END"
+                )
+            })
+            .collect();
+        StagedStatements {
+            create_stage: format!(
+                "CREATE TEMP TABLE pantry_stage ON COMMIT DROP AS SELECT {columns} FROM {table} WITH NO DATA"
+            ),
+            copy_stage: format!("COPY pantry_stage ({columns}) FROM STDIN (FORMAT binary)"),
+            matched,
+            decided: "CREATE TEMP TABLE pantry_decided ON COMMIT DROP AS \
+                 SELECT m.source_row, m.ids, CASE \
+                 WHEN p.policy = 'create' THEN 'create' \
+                 WHEN p.policy = 'skip' THEN 'skipped' \
+                 WHEN cardinality(m.ids) > 1 THEN 'ambiguous' \
+                 WHEN m.source_row > min(m.source_row) OVER (PARTITION BY m.ids[1]) THEN 'repeated' \
+                 ELSE 'updated' END AS action \
+                 FROM pantry_matched m \
+                 LEFT JOIN unnest($1::int4[], $2::text[]) AS o(source_row, policy) ON o.source_row = m.source_row \
+                 CROSS JOIN LATERAL (SELECT coalesce(o.policy, $3::text) AS policy) p"
+            .to_owned(),
+            insert: format!(
+                "INSERT INTO {table} ({columns}) SELECT {columns} FROM pantry_stage s \
+                 WHERE NOT EXISTS (SELECT 1 FROM pantry_decided d \
+                 WHERE d.source_row = s.import_source_row AND d.action <> 'create')"
+            ),
+            record_matches: format!(
+                "INSERT INTO import_matches (import_batch_id, source_row, record_id, action, previous) \
+                 SELECT $1, d.source_row, d.ids[1], \
+                 CASE WHEN d.action = 'updated' THEN 'updated' ELSE 'skipped' END, \
+                 CASE WHEN d.action = 'updated' THEN to_jsonb(t) END \
+                 FROM pantry_decided d JOIN {table} t ON t.id = d.ids[1] \
+                 WHERE d.action IN ('skipped', 'repeated', 'updated')"
+            ),
+            update: format!(
+                "UPDATE {table} t SET {}, \
+                 import_notes = pantry_merge_notes(t.import_notes, s.import_notes), updated_at = now() \
+                 FROM pantry_stage s \
+                 JOIN pantry_decided d ON d.source_row = s.import_source_row AND d.action = 'updated' \
+                 JOIN unnest($1::int4[], $2::int8[]) AS g(source_row, given) ON g.source_row = s.import_source_row \
+                 WHERE t.id = d.ids[1]",
+                assignments.join(", ")
+            ),
+            counts: "UPDATE import_batches SET \
+                 succeeded = succeeded + (SELECT count(*) FROM pantry_stage) \
+                   - (SELECT count(*) FROM pantry_decided WHERE action <> 'create'), \
+                 updated = updated + (SELECT count(*) FROM pantry_decided WHERE action = 'updated'), \
+                 skipped = skipped + (SELECT count(*) FROM pantry_decided WHERE action IN ('skipped', 'repeated')), \
+                 failed = failed + (SELECT count(*) FROM pantry_decided WHERE action = 'ambiguous') \
+                 WHERE id = $1"
+                .to_owned(),
+            report: format!(
+                "SELECT d.source_row, d.action, d.ids, \
+                 ARRAY(SELECT {shown} FROM {table} x WHERE x.id = ANY(d.ids) ORDER BY x.created_at, x.id LIMIT 3) \
+                 FROM pantry_decided d WHERE d.action <> 'create' ORDER BY d.source_row",
+                shown = description.shown
+            ),
+        }
+    }
+}
+
+/// The SQL that makes a CRM record `t` the same as the staged row `s` by
+/// `key`: text ignoring case, spaces and punctuation (the fields of one key
+/// together, as the match-key indexes of migration V6 hold them), emails
+/// ignoring case and surrounding spaces, other values as they are.
+fn key_condition(description: &EntityDescription, key: &MatchKey) -> String {
+    let required = |column: &str| {
+        description
+            .field_index(column)
+            .is_some_and(|i| description.fields[i].required)
+    };
+    let mut parts = Vec::new();
+    let text: Vec<&str> = key
+        .fields
+        .iter()
+        .copied()
+        .filter(|c| compared_as(description, c) == Compared::Text)
+        .collect();
+    if !text.is_empty() {
+        let joined = |alias: &str| {
+            text.iter()
+                .map(|c| format!("{alias}.{c}"))
+                .collect::<Vec<_>>()
+                .join(" || ' ' || ")
+        };
+        parts.push(format!(
+            "pantry_match_key({}) = pantry_match_key({})",
+            joined("t"),
+            joined("s")
+        ));
+    }
+    for column in key.fields {
+        match compared_as(description, column) {
+            Compared::Text => {}
+            Compared::Email => {
+                parts.push(format!(
+                    "lower(btrim(t.{column})) = lower(btrim(s.{column}))"
+                ));
+            }
+            Compared::AsIs => parts.push(format!("t.{column} = s.{column}")),
+        }
+    }
+    for column in key.within {
+        // A required link is never empty: plain equality can use the index.
+        if required(column) {
+            parts.push(format!("t.{column} = s.{column}"));
+        } else {
+            parts.push(format!("t.{column} IS NOT DISTINCT FROM s.{column}"));
+        }
+    }
+    if let Some(column) = key.unless_differ {
+        parts.push(format!(
+            "(coalesce(pantry_match_key(t.{column}), '') = '' \
+             OR coalesce(pantry_match_key(s.{column}), '') = '' \
+             OR pantry_match_key(t.{column}) = pantry_match_key(s.{column}))"
+        ));
+    }
+    parts.join(" AND ")
+}
+
+/// How a key compares a field's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compared {
+    /// Ignoring case, accents, spaces and punctuation (`pantry_match_key`).
+    Text,
+    /// Ignoring case and surrounding spaces.
+    Email,
+    /// As stored (enums, dates, links).
+    AsIs,
+}
+
+fn compared_as(description: &EntityDescription, column: &str) -> Compared {
+    let kind = description
+        .field_index(column)
+        .map(|i| &description.fields[i].kind);
+    match kind {
+        Some(FieldKind::Text | FieldKind::FullName | FieldKind::Phone | FieldKind::PostalCode) => {
+            Compared::Text
+        }
+        Some(FieldKind::Email) => Compared::Email,
+        _ => Compared::AsIs,
+    }
+}
+
+/// The columns any of the entity's match keys compares.
+fn key_columns(description: &EntityDescription) -> Vec<&'static str> {
+    description
+        .match_keys
+        .iter()
+        .flat_map(|k| k.fields.iter().copied())
+        .collect()
+}
+
+/// The message of a matched row: what it matched and what it did.
+pub(crate) fn match_message(action: &str, shown: &[String], entity_name: &str) -> String {
+    let first = shown.first().map_or("", String::as_str);
+    match action {
+        "updated" => format!("Matches '{first}' in the CRM; updated with this row's filled cells"),
+        "repeated" => format!(
+            "Matches '{first}' in the CRM, which an earlier row of this file updates; skipped"
+        ),
+        "ambiguous" => format!(
+            "Matches {} {entity_name} in the CRM ({}); not updated, as it is not clear which",
+            shown.len(),
+            shown
+                .iter()
+                .map(|s| format!("'{s}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        _ => format!("Matches '{first}' in the CRM; skipped"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entity::{CONTACTS, INTERACTIONS, ORGANIZATIONS, PRODUCTS};
+
+    #[test]
+    fn policies_read_and_say_themselves() {
+        assert_eq!(
+            "Update".parse::<DuplicatePolicy>().unwrap(),
+            DuplicatePolicy::Update
+        );
+        assert_eq!(DuplicatePolicy::default(), DuplicatePolicy::Skip);
+        assert!("merge".parse::<DuplicatePolicy>().is_err());
+    }
+
+    #[test]
+    fn keys_become_conditions_the_match_indexes_serve() {
+        assert_eq!(
+            key_condition(&ORGANIZATIONS, &ORGANIZATIONS.match_keys[0]),
+            "pantry_match_key(t.name) = pantry_match_key(s.name) AND \
+             (coalesce(pantry_match_key(t.city), '') = '' \
+             OR coalesce(pantry_match_key(s.city), '') = '' \
+             OR pantry_match_key(t.city) = pantry_match_key(s.city))"
+        );
+        assert_eq!(
+            key_condition(&CONTACTS, &CONTACTS.match_keys[0]),
+            "lower(btrim(t.email)) = lower(btrim(s.email))"
+        );
+        assert_eq!(
+            key_condition(&CONTACTS, &CONTACTS.match_keys[1]),
+            "pantry_match_key(t.first_name || ' ' || t.last_name) = \
+             pantry_match_key(s.first_name || ' ' || s.last_name) \
+             AND t.organization_id IS NOT DISTINCT FROM s.organization_id"
+        );
+        assert_eq!(
+            key_condition(&PRODUCTS, &PRODUCTS.match_keys[0]),
+            "pantry_match_key(t.sku) = pantry_match_key(s.sku) AND t.principal_id = s.principal_id"
+        );
+        assert_eq!(
+            key_condition(&INTERACTIONS, &INTERACTIONS.match_keys[0]),
+            "pantry_match_key(t.subject) = pantry_match_key(s.subject) \
+             AND t.interaction_date = s.interaction_date AND t.type = s.type \
+             AND t.organization_id IS NOT DISTINCT FROM s.organization_id"
+        );
+    }
+}
