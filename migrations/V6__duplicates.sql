@@ -83,3 +83,11 @@ ALTER TABLE import_batches
     ADD COLUMN IF NOT EXISTS updated INTEGER NOT NULL DEFAULT 0,
     ADD COLUMN IF NOT EXISTS on_duplicate TEXT NOT NULL DEFAULT 'create'
         CHECK (on_duplicate IN ('skip', 'update', 'create'));
+
+-- Who is running an import: the server process of its connection, and when
+-- it last committed a batch. A second client may resume the import only
+-- once that process is gone or has been silent for a while, so two clients
+-- never work on one import at once.
+ALTER TABLE import_batches
+    ADD COLUMN IF NOT EXISTS claimed_pid INTEGER,
+    ADD COLUMN IF NOT EXISTS heartbeat_at TIMESTAMPTZ;

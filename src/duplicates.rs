@@ -246,7 +246,8 @@ impl StagedStatements {
                    - (SELECT count(*) FROM pantry_decided WHERE action <> 'create'), \
                  updated = updated + (SELECT count(*) FROM pantry_decided WHERE action = 'updated'), \
                  skipped = skipped + (SELECT count(*) FROM pantry_decided WHERE action IN ('skipped', 'repeated')), \
-                 failed = failed + (SELECT count(*) FROM pantry_decided WHERE action = 'ambiguous') \
+                 failed = failed + (SELECT count(*) FROM pantry_decided WHERE action = 'ambiguous'), \
+                 heartbeat_at = now() \
                  WHERE id = $1"
                 .to_owned(),
             report: format!(

@@ -134,6 +134,11 @@ pub enum HistoryError {
     /// No workbook run has that number.
     #[error("there is no run number {0}")]
     NoSuchRun(i64),
+    /// Another client is running the import right now.
+    #[error(
+        "import {0} of this file is running right now in another session; wait for it to finish (or cancel it there) and run this again"
+    )]
+    InProgress(i64),
     /// The database refused.
     #[error("{0}")]
     Database(String),
@@ -240,8 +245,9 @@ pub async fn begin(
 ) -> Result<i64, HistoryError> {
     let row = client
         .query_typed_one(
-            "INSERT INTO import_batches (entity, file_name, file_fingerprint, sheet, run_id, mapping, on_duplicate) \
-             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7) RETURNING id",
+            "INSERT INTO import_batches (entity, file_name, file_fingerprint, sheet, run_id, mapping, on_duplicate, \
+             claimed_pid, heartbeat_at) \
+             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, pg_backend_pid(), now()) RETURNING id",
             &[
                 (&new.entity.name(), Type::TEXT),
                 (&new.file_name, Type::TEXT),
@@ -357,15 +363,32 @@ pub async fn set_run_status(
     Ok(())
 }
 
-/// Marks an earlier import as running again (it is being resumed).
+/// How long an import may go without committing a batch before another
+/// client may take it over, when its server process cannot be seen (behind
+/// a connection pooler): a batch takes a second or two.
+const SILENT_FOR: &str = "20 seconds";
+
+/// Marks an earlier import as running again, on this connection (it is
+/// being resumed). Refused while another client is still running it: its
+/// server process is alive and it committed a batch lately.
 pub async fn resume(client: &tokio_postgres::Client, id: i64) -> Result<(), HistoryError> {
-    client
-        .execute_typed(
-            "UPDATE import_batches SET status = 'running', finished_at = NULL WHERE id = $1",
+    let taken = client
+        .query_typed_opt(
+            &format!(
+                "UPDATE import_batches SET status = 'running', finished_at = NULL, \
+                 claimed_pid = pg_backend_pid(), heartbeat_at = now() \
+                 WHERE id = $1 AND (status <> 'running' OR claimed_pid IS NULL \
+                   OR heartbeat_at < now() - interval '{SILENT_FOR}' \
+                   OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = claimed_pid)) \
+                 RETURNING id"
+            ),
             &[(&id, Type::INT8)],
         )
         .await?;
-    Ok(())
+    match taken {
+        Some(_) => Ok(()),
+        None => Err(HistoryError::InProgress(id)),
+    }
 }
 
 /// The spreadsheet rows an import of `entity` has settled, sorted: those it
@@ -404,7 +427,8 @@ pub async fn record_batch(
     let refused = i32::try_from(refused).unwrap_or(i32::MAX);
     client
         .execute_typed(
-            "UPDATE import_batches SET succeeded = succeeded + $2, failed = failed + $3 WHERE id = $1",
+            "UPDATE import_batches SET succeeded = succeeded + $2, failed = failed + $3, heartbeat_at = now() \
+             WHERE id = $1",
             &[(&id, Type::INT8), (&stored, Type::INT4), (&refused, Type::INT4)],
         )
         .await?;

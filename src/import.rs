@@ -122,6 +122,14 @@ pub enum ImportError {
         /// The earlier run.
         run: Box<crate::history::ImportRun>,
     },
+    /// Another client is importing the same file right now.
+    #[error("{} is being imported right now in another session (import {import_id}); wait for it to finish, or cancel it there, and run this again", path.display())]
+    InProgress {
+        /// The file.
+        path: PathBuf,
+        /// The import running.
+        import_id: i64,
+    },
     /// The database refused something that is not about a single row.
     #[error("the database refused the import: {0}")]
     Database(String),
@@ -457,7 +465,13 @@ async fn start_or_resume(
         Some(batch) if batch.status != ImportStatus::Finished => {
             history::resume(client, batch.id)
                 .await
-                .map_err(history_error)?;
+                .map_err(|e| match e {
+                    history::HistoryError::InProgress(import_id) => ImportError::InProgress {
+                        path: path.to_path_buf(),
+                        import_id,
+                    },
+                    other => history_error(other),
+                })?;
             let stored = history::stored_rows(client, entity, batch.id)
                 .await
                 .map_err(history_error)?;
@@ -930,6 +944,7 @@ async fn matching(
         .await
         .map_err(|e| ImportError::Database(database_reason(&e)))?
         .get(0);
+    refresh_statistics(client, description).await?;
     Ok(Some(Matching {
         statements: StagedStatements::new(description),
         policy: options.on_duplicate,
@@ -941,6 +956,38 @@ async fn matching(
         live_before,
         entity: description.entity,
     }))
+}
+
+/// Gives the planner the table's statistics when it has none, or when a
+/// fifth of its rows changed since: without them it takes a freshly loaded
+/// table for an empty one and matches each row by reading every record
+/// (15,000 records matched in batches of 500 took 9.5 minutes; with
+/// statistics, under a second). ANALYZE reads a sample, about a second for a
+/// million rows; a role that may not analyze the table gets a warning from
+/// the server, not an error, and the import goes on.
+async fn refresh_statistics(
+    client: &tokio_postgres::Client,
+    description: &EntityDescription,
+) -> Result<(), ImportError> {
+    let stale: bool = client
+        .query_typed_one(
+            "SELECT coalesce((SELECT (s.last_analyze IS NULL AND s.last_autoanalyze IS NULL) \
+                 OR s.n_mod_since_analyze > greatest(c.reltuples, 0) * 0.2 \
+               FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid \
+               WHERE s.relid = to_regclass($1)), true)",
+            &[(&description.table, Type::TEXT)],
+        )
+        .await
+        .map_err(|e| ImportError::Database(database_reason(&e)))?
+        .get(0);
+    if stale {
+        // The table name is the description's own, never the user's.
+        client
+            .batch_execute(&format!("ANALYZE {}", description.table))
+            .await
+            .map_err(|e| ImportError::Database(database_reason(&e)))?;
+    }
+    Ok(())
 }
 
 /// Where a batch goes: straight into the entity's table, or, when rows may
