@@ -112,6 +112,8 @@ pub struct MatchedRow {
 /// entity. Parameters: see each statement.
 #[derive(Debug, Clone)]
 pub(crate) struct StagedStatements {
+    /// The entity's table.
+    pub table: &'static str,
     /// Creates the staging table, dropped at commit.
     pub create_stage: String,
     /// COPY into the staging table.
@@ -137,7 +139,7 @@ pub(crate) struct StagedStatements {
 
 impl StagedStatements {
     /// The statements of `description`'s entity.
-    pub fn new(description: &EntityDescription) -> StagedStatements {
+    pub fn new(description: &'static EntityDescription) -> StagedStatements {
         let table = description.table;
         let columns = description.copy_columns().join(", ");
         let keys = description.match_keys;
@@ -203,6 +205,7 @@ impl StagedStatements {
             })
             .collect();
         StagedStatements {
+            table,
             create_stage: format!(
                 "CREATE TEMP TABLE pantry_stage ON COMMIT DROP AS SELECT {columns} FROM {table} WITH NO DATA"
             ),

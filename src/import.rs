@@ -1128,10 +1128,16 @@ async fn copy_rows(
             Some(matching) => {
                 let entity = matching.entity.name();
                 let lock_params: [(&(dyn ToSql + Sync), Type); 1] = [(&entity, Type::TEXT)];
-                let look_params: [(&(dyn ToSql + Sync), Type); 2] =
-                    [(&entity, Type::TEXT), (&import_id, Type::INT8)];
+                let table = matching.statements.table;
+                let look_params: [(&(dyn ToSql + Sync), Type); 3] = [
+                    (&entity, Type::TEXT),
+                    (&import_id, Type::INT8),
+                    (&table, Type::TEXT),
+                ];
                 // The look is its own statement, after the lock: its snapshot
-                // then holds every batch committed under the lock before.
+                // then holds every batch committed under the lock before. It
+                // also tells whether the table has more than doubled since
+                // the planner's statistics were taken.
                 let (begun, locked, others, created, prepared, prepared_stage) = tokio::join!(
                     client.batch_execute("BEGIN"),
                     client.query_typed(
@@ -1141,7 +1147,9 @@ async fn copy_rows(
                     client.query_typed_one(
                         "SELECT EXISTS (SELECT 1 FROM import_batches o WHERE o.entity = $1 AND o.id <> $2 \
                          AND (o.status = 'running' OR o.finished_at >= \
-                         (SELECT started_at FROM import_batches WHERE id = $2)))",
+                         (SELECT started_at FROM import_batches WHERE id = $2))), \
+                         (SELECT pg_relation_size(c.oid) / current_setting('block_size')::int > 2 * c.relpages + 8 \
+                          FROM pg_class c WHERE c.oid = to_regclass($3))",
                         &look_params,
                     ),
                     client.batch_execute(&matching.statements.create_stage),
@@ -1151,10 +1159,17 @@ async fn copy_rows(
                 begun?;
                 locked?;
                 created?;
-                let others: bool = others?.get(0);
+                let others = others?;
+                let (grown, others): (Option<bool>, bool) = (others.get(1), others.get(0));
                 let (direct, stage) = (prepared?, prepared_stage?);
                 // Nothing in the CRM to match: straight into the table.
                 if matching.live_before || others {
+                    if grown == Some(true) {
+                        // Another import is filling the table: without new
+                        // statistics the planner takes it for empty and
+                        // matches each row by reading every record.
+                        client.batch_execute(&format!("ANALYZE {table}")).await?;
+                    }
                     Some((matching, stage))
                 } else {
                     let sink = client.copy_in::<_, bytes::Bytes>(&direct).await?;
@@ -1190,8 +1205,13 @@ async fn copy_rows(
         ];
         let update: [(&(dyn ToSql + Sync), Type); 2] =
             [(&source_rows, Type::INT4_ARRAY), (&given, Type::INT8_ARRAY)];
-        let (finished, matched, decided, inserted, recorded, updated, counted, report, committed) = tokio::join!(
+        let (finished, planned, matched, decided, inserted, recorded, updated, counted, report, committed) = tokio::join!(
             sink.as_mut().finish(),
+            // Every record is reached through an index condition, whatever
+            // the table's statistics say: a table loaded by a running import
+            // looks empty to the planner, which then reads every record for
+            // every row (two imports at once took minutes per batch).
+            client.batch_execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off"),
             client.execute_typed(&statements.matched, &import),
             client.execute_typed(&statements.decided, &decide),
             client.execute_typed(&statements.insert, &[]),
@@ -1202,6 +1222,7 @@ async fn copy_rows(
             client.batch_execute("COMMIT"),
         );
         finished?;
+        planned?;
         matched?;
         decided?;
         inserted?;
