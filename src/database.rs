@@ -695,7 +695,7 @@ pub fn database_reason(error: &tokio_postgres::Error) -> String {
     match error.as_db_error() {
         Some(db) if *db.code() == tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE => {
             format!(
-                "{} (the database role needs SELECT and INSERT on the CRM tables it imports into and links to, and SELECT, INSERT and UPDATE on import_batches)",
+                "{} (the database role needs SELECT and INSERT on the CRM tables it imports into and links to (UPDATE too to update records already there), SELECT, INSERT and UPDATE on import_batches, and SELECT and INSERT on import_matches)",
                 db.message()
             )
         }

@@ -45,7 +45,7 @@ async fn migrate_twice_then_the_schema_is_up_to_date() {
     assert_eq!(
         db.count("SELECT count(*) FROM refinery_schema_history")
             .await,
-        5
+        6
     );
 }
 

@@ -30,7 +30,25 @@ async fn a_finished_import_is_not_repeated_unless_asked() {
     );
     assert_eq!(db.count("SELECT count(*) FROM organizations").await, 11);
 
+    // Again: the rows are in the CRM already, so they are skipped...
     let again = pantry(&["import", file, "--database-url", &db.url, "--again"]);
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stdout).contains("0 succeeded, 2 failed, 6 warnings, 11 skipped"),
+        "{}",
+        text(&again.stdout)
+    );
+    assert_eq!(db.count("SELECT count(*) FROM organizations").await, 11);
+    // ...unless the broker asks for them a second time.
+    let again = pantry(&[
+        "import",
+        file,
+        "--database-url",
+        &db.url,
+        "--again",
+        "--on-duplicate",
+        "create",
+    ]);
     assert_eq!(again.status.code(), Some(1), "{}", text(&again.stderr));
     assert_eq!(db.count("SELECT count(*) FROM organizations").await, 22);
     assert_eq!(
@@ -42,7 +60,7 @@ async fn a_finished_import_is_not_repeated_unless_asked() {
     let history = pantry(&["history", "--database-url", &db.url]);
     let listing = text(&history.stdout);
     assert!(listing.contains("broker_accounts_1252.csv"), "{listing}");
-    assert_eq!(listing.matches("finished").count(), 2, "{listing}");
+    assert_eq!(listing.matches("finished").count(), 3, "{listing}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -185,6 +203,7 @@ async fn a_role_that_may_only_insert_and_read_can_import() {
             "CREATE ROLE \"{role}\" LOGIN;
              GRANT SELECT, INSERT ON organizations TO \"{role}\";
              GRANT SELECT, INSERT, UPDATE ON import_batches TO \"{role}\";
+             GRANT SELECT, INSERT ON import_matches TO \"{role}\";
              CREATE ROLE \"{denied}\" LOGIN;
              GRANT SELECT ON organizations, import_batches TO \"{denied}\";"
         ))

@@ -127,6 +127,30 @@ async fn imports_through_pgbouncer_in_transaction_mode() {
         Some(2),
         "the history works through the pooler too"
     );
+    // Matching records goes through a staging table made and dropped inside
+    // each batch's transaction, under a transaction-scoped lock: it works
+    // through the pooler too, batch after batch.
+    let updated = pantry(&[
+        "import",
+        &sample(),
+        "--database-url",
+        &pooled,
+        "--again",
+        "--on-duplicate",
+        "update",
+        "--batch-size",
+        "3",
+        "--json",
+    ]);
+    assert_eq!(updated.status.code(), Some(1), "{}", stderr(&updated));
+    let report: serde_json::Value = serde_json::from_slice(&updated.stdout).unwrap();
+    assert_eq!(report["updated"], 11, "{report}");
+    assert_eq!(db.count("SELECT count(*) FROM organizations").await, 11);
+    assert_eq!(
+        db.count("SELECT count(*) FROM import_matches WHERE action = 'updated'")
+            .await,
+        11
+    );
     // Links by name are looked up on a second pooled connection, and created.
     let contacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/contacts.csv");
     let linked = pantry(&[

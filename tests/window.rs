@@ -225,6 +225,11 @@ fn a_second_import_of_the_same_file_asks_first_and_the_history_can_undo_it() {
     harness.get_by_label("Import 11 organizations").click();
     wait_for(&mut harness, "the import", import_finished);
 
+    // A second time, as new records (skipping would store nothing).
+    harness.get_by_label("Rows already in the CRM:").click();
+    harness.run_steps(2);
+    harness.get_by_label("create a new record anyway").click();
+    harness.run_steps(2);
     harness.get_by_label("Import this file again…").click();
     wait_for(&mut harness, "the question", |app| {
         app.repeat_question.is_some()
@@ -1029,4 +1034,73 @@ fn a_broker_sheet_is_fixed_in_a_few_clicks_and_its_mapping_saved_for_next_month(
     assert_eq!(preview.header_row, 3);
     assert_eq!(preview.counts.would_import, 1);
     assert_eq!(preview.counts.warnings, 0, "{:?}", preview.issues);
+}
+
+#[test]
+fn rows_already_in_the_crm_are_skipped_or_update_their_record_as_chosen() {
+    let rt = runtime();
+    let db = rt.block_on(TestDatabase::migrated());
+    let dir = tempfile::tempdir().unwrap();
+    let march = dir.path().join("march.csv");
+    std::fs::write(
+        &march,
+        "Organizations,CITY,PRIORITY\nHoboken Provisions,Hoboken,A\n",
+    )
+    .unwrap();
+    let april = dir.path().join("april.csv");
+    std::fs::write(
+        &april,
+        "Organizations,CITY,PRIORITY\nHOBOKEN PROVISIONS,Hoboken,B\nNew Place,Boston,C\n",
+    )
+    .unwrap();
+    let mut harness = window(Some(march));
+    wait_for(&mut harness, "the preview", PantryApp::preview_ready);
+    harness.state_mut().connection.fill_from_url(&db.url);
+    harness.run_steps(2);
+    harness.get_by_label("Import 1 organization").click();
+    wait_for(&mut harness, "the first import", import_finished);
+
+    // April, skipped as it comes: the one already there is listed.
+    harness.state_mut().open(april.clone(), None, None);
+    wait_for(&mut harness, "April's preview", PantryApp::preview_ready);
+    harness.get_by_label("Import 2 organizations").click();
+    wait_for(&mut harness, "April skipped", import_finished);
+    harness.get_by_label("1 succeeded, ");
+    harness.get_by_label(", 1 skipped");
+    harness.get_by_label("1 row skipped: already in the CRM");
+    let report = last_report(&harness);
+    assert_eq!((report.succeeded, report.skipped), (1, 1));
+
+    // April again, updating: the record takes the file's priority.
+    harness.get_by_label("Back to the preview").click();
+    harness.run_steps(2);
+    harness.get_by_label("Rows already in the CRM:").click();
+    harness.run_steps(2);
+    harness
+        .get_by_label("update the CRM's record with the file's filled cells")
+        .click();
+    harness.run_steps(2);
+    assert_eq!(
+        harness.state().on_duplicate,
+        pantry_import::duplicates::DuplicatePolicy::Update
+    );
+    harness.get_by_label("Import this file again…").click();
+    wait_for(&mut harness, "the question", |app| {
+        app.repeat_question.is_some()
+    });
+    harness.get_by_label("Import again anyway").click();
+    wait_for(&mut harness, "April updating", |app| {
+        import_finished(app) && app.showing_results
+    });
+    harness.get_by_label("2 rows updated a record already in the CRM");
+    let report = last_report(&harness);
+    assert_eq!((report.succeeded, report.updated), (2, 2));
+    rt.block_on(async {
+        assert_eq!(
+            db.count("SELECT count(*) FROM organizations WHERE name = 'Hoboken Provisions' AND priority = 'B'")
+                .await,
+            1
+        );
+        assert_eq!(db.count("SELECT count(*) FROM organizations").await, 2);
+    });
 }

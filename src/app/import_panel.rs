@@ -13,6 +13,8 @@ use pantry_import::import::{self, ImportError, ImportOptions, ImportProgress};
 use pantry_import::links::LinkPolicy;
 use pantry_import::report::ImportReport;
 
+use pantry_import::duplicates::DuplicatePolicy;
+
 use super::preview::PreviewCounts;
 use super::theme::{self, FAIL_TEXT, OK_TEXT};
 use super::workbook_panel;
@@ -152,7 +154,7 @@ pub fn import_ui(ui: &mut egui::Ui, app: &PantryApp, actions: &mut Vec<Action>) 
     ui.add_space(6.0);
     ui.label(theme::bold("Import").size(17.0));
     if let Some(batch) = &app.repeat_question {
-        repeat_question_ui(ui, batch, actions);
+        repeat_question_ui(ui, batch, app.on_duplicate, actions);
         return;
     }
     if let Some(earlier) = &app.repeat_run {
@@ -222,14 +224,35 @@ fn next_import_ui(ui: &mut egui::Ui, app: &PantryApp, run: &ImportRun, actions: 
             actions.push(Action::StartImport);
         }
     } else {
+        duplicate_policy_ui(ui, app.on_duplicate, actions);
         if report.succeeded > 0 {
-            ui.label(
-                RichText::new(format!(
-                    "Importing this file again adds its rows a second time ({} are stored already).",
-                    theme::thousands(report.succeeded)
-                ))
-                .color(theme::WARN_TEXT),
-            );
+            let stored = theme::thousands(report.succeeded);
+            let (text, warn) = match app.on_duplicate {
+                DuplicatePolicy::Skip => (
+                    format!(
+                        "Importing this file again skips the rows already in the CRM ({stored} were stored or updated)."
+                    ),
+                    false,
+                ),
+                DuplicatePolicy::Update => (
+                    format!(
+                        "Importing this file again updates the records its rows match ({stored} were stored or updated)."
+                    ),
+                    false,
+                ),
+                DuplicatePolicy::Create => (
+                    format!(
+                        "Importing this file again adds its rows a second time ({stored} were stored or updated)."
+                    ),
+                    true,
+                ),
+            };
+            let text = RichText::new(text);
+            ui.label(if warn {
+                text.color(theme::WARN_TEXT)
+            } else {
+                text.weak()
+            });
         }
         if ui.button("Import this file again…").clicked() {
             actions.push(Action::StartImport);
@@ -250,6 +273,7 @@ fn start_button_ui(
     );
     let ready =
         preview.finished && preview.failed.is_none() && counts.would_import > 0 && !needs_tables;
+    duplicate_policy_ui(ui, app.on_duplicate, actions);
     link_policies_ui(ui, app, preview, actions);
     let whole_workbook = app.workbook.as_ref().filter(|plan| plan.is_run());
     if let Some(plan) = whole_workbook {
@@ -296,6 +320,34 @@ fn start_button_ui(
     } else if !app.connection.is_verified() && ready {
         ui.weak("Tip: test the connection first.");
     }
+}
+
+/// What rows that match records already in the CRM do.
+fn duplicate_policy_ui(ui: &mut egui::Ui, chosen: DuplicatePolicy, actions: &mut Vec<Action>) {
+    ui.horizontal_wrapped(|ui| {
+        let label = ui.label(theme::bold("Rows already in the CRM:"));
+        egui::ComboBox::from_id_salt("on-duplicate")
+            .selected_text(chosen.describe())
+            .width(260.0)
+            .show_ui(ui, |ui| {
+                for policy in DuplicatePolicy::ALL {
+                    if ui
+                        .selectable_label(policy == chosen, policy.describe())
+                        .clicked()
+                        && policy != chosen
+                    {
+                        actions.push(Action::SetDuplicatePolicy(policy));
+                    }
+                }
+            })
+            .response
+            .labelled_by(label.id)
+            .on_hover_text(
+                "A row matches a record by its name (and city), email, SKU or subject and date. \
+                 Updates keep the record's values from before, so undo puts them back.",
+            );
+    });
+    ui.add_space(4.0);
 }
 
 /// Per link column: what a name the CRM lacks does to its row.
@@ -359,7 +411,12 @@ fn link_policies_ui(
     ui.add_space(6.0);
 }
 
-fn repeat_question_ui(ui: &mut egui::Ui, batch: &ImportBatch, actions: &mut Vec<Action>) {
+fn repeat_question_ui(
+    ui: &mut egui::Ui,
+    batch: &ImportBatch,
+    policy: DuplicatePolicy,
+    actions: &mut Vec<Action>,
+) {
     egui::Frame::new()
         .fill(theme::WARN_FILL)
         .inner_margin(egui::Margin::same(10))
@@ -367,12 +424,20 @@ fn repeat_question_ui(ui: &mut egui::Ui, batch: &ImportBatch, actions: &mut Vec<
         .show(ui, |ui| {
             ui.label(theme::bold("This file was imported already").color(theme::WARN_TEXT));
             ui.label(format!(
-                "Import #{} of {} on {} stored {} {}. Importing it again adds them a second time.",
+                "Import #{} of {} on {} stored {} {}. {}",
                 batch.id,
                 batch.file_name,
                 batch.started_at,
                 theme::thousands(u64::try_from(batch.succeeded).unwrap_or(0)),
-                batch.entity.name()
+                batch.entity.name(),
+                match policy {
+                    DuplicatePolicy::Skip =>
+                        "Importing it again skips the rows already in the CRM.",
+                    DuplicatePolicy::Update => {
+                        "Importing it again updates the records its rows match."
+                    }
+                    DuplicatePolicy::Create => "Importing it again adds them a second time.",
+                }
             ));
             ui.horizontal(|ui| {
                 if ui.button("Import again anyway").clicked() {

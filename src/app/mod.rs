@@ -111,6 +111,8 @@ pub enum Action {
     StartWorkbookImport,
     /// What a link column does with names the CRM lacks.
     SetLinkPolicy(&'static str, LinkPolicy),
+    /// What rows matching records already in the CRM do.
+    SetDuplicatePolicy(pantry_import::duplicates::DuplicatePolicy),
     /// The record a link column's name (by its key) stands for, among the
     /// several it matches.
     PickLinkTarget(&'static str, String, uuid::Uuid),
@@ -179,6 +181,8 @@ pub struct PantryApp {
     pub history: history_panel::HistoryPanel,
     /// Per link column of the open file, what names the CRM lacks do.
     pub link_policies: LinkPolicies,
+    /// What rows matching records already in the CRM do.
+    pub on_duplicate: pantry_import::duplicates::DuplicatePolicy,
     /// The broker's column choices for the open file, applied to the
     /// preview and the import.
     pub mapping: pantry_import::saved_mapping::SavedMapping,
@@ -269,6 +273,7 @@ impl PantryApp {
             link_summary: workbook_panel::LinkSummaryState::default(),
             history: history_panel::HistoryPanel::default(),
             link_policies: LinkPolicies::default(),
+            on_duplicate: pantry_import::duplicates::DuplicatePolicy::default(),
             mapping: pantry_import::saved_mapping::SavedMapping::default(),
             remembered_mappings,
             offered_mapping: None,
@@ -463,6 +468,7 @@ impl PantryApp {
                     self.open(path, sheet, Some(entity));
                 }
             }
+            Action::SetDuplicatePolicy(policy) => self.on_duplicate = policy,
             Action::SetLinkPolicy(field, policy) => {
                 self.link_policies.by_field.insert(field.to_owned(), policy);
             }
@@ -683,6 +689,7 @@ impl PantryApp {
                 again,
                 mapping: self.mapping.clone(),
                 edits: self.edits.clone(),
+                on_duplicate: self.on_duplicate,
                 ..ImportOptions::default()
             },
             settings,
@@ -713,6 +720,7 @@ impl PantryApp {
             ImportOptions {
                 links: self.link_policies.clone(),
                 again,
+                on_duplicate: self.on_duplicate,
                 ..ImportOptions::default()
             },
             settings,

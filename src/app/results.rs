@@ -5,6 +5,7 @@ use std::path::Path;
 
 use eframe::egui::{self, Align, RichText};
 use egui_extras::{Column, TableBuilder};
+use pantry_import::duplicates::MatchedRow;
 use pantry_import::links::CreatedOrganization;
 use pantry_import::mapping::RowIssue;
 use pantry_import::report::ImportReport;
@@ -47,6 +48,13 @@ pub fn results_ui(
                     } else {
                         failed.weak()
                     });
+                    if report.skipped > 0 {
+                        ui.label(
+                            theme::bold(format!(", {} skipped", theme::thousands(report.skipped)))
+                                .size(26.0)
+                                .weak(),
+                        );
+                    }
                 });
             }
         }
@@ -79,6 +87,7 @@ pub fn results_ui(
     buttons_ui(ui, save, save_message, actions);
     ui.add_space(10.0);
     created_links_ui(ui, &report.created_links.iter().collect::<Vec<_>>());
+    matched_rows_ui(ui, None, &report.updated_list, &report.skipped_list);
     let failures: Vec<(Option<&str>, &RowIssue)> =
         report.failures.iter().map(|issue| (None, issue)).collect();
     failed_rows_ui(
@@ -110,6 +119,51 @@ pub fn failed_rows_ui(
         theme::thousands(failed_rows)
     )));
     failures_table_ui(ui, failures);
+}
+
+/// The rows that matched records already in the CRM: how many updated a
+/// record and how many were skipped, each listed (row and record) under a
+/// heading that opens.
+pub fn matched_rows_ui(
+    ui: &mut egui::Ui,
+    sheet: Option<&str>,
+    updated: &[MatchedRow],
+    skipped: &[MatchedRow],
+) {
+    let mut shown = false;
+    for (rows, what) in [
+        (updated, "updated a record already in the CRM"),
+        (skipped, "skipped: already in the CRM"),
+    ] {
+        if rows.is_empty() {
+            continue;
+        }
+        shown = true;
+        let place = sheet.map_or_else(String::new, |s| format!("{s}: "));
+        egui::CollapsingHeader::new(theme::bold(format!(
+            "{place}{} row{} {what}",
+            theme::thousands(rows.len() as u64),
+            if rows.len() == 1 { "" } else { "s" }
+        )))
+        .id_salt((sheet, what))
+        .show(ui, |ui| {
+            let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
+            egui::ScrollArea::vertical()
+                .id_salt((sheet, what, "rows"))
+                .max_height(180.0)
+                .show_rows(ui, row_height, rows.len(), |ui, range| {
+                    for matched in &rows[range] {
+                        ui.add(
+                            egui::Label::new(format!("Row {}: {}", matched.row, matched.message))
+                                .truncate(),
+                        );
+                    }
+                });
+        });
+    }
+    if shown {
+        ui.add_space(6.0);
+    }
 }
 
 /// The organizations a link policy created, a few by name.

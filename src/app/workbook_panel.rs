@@ -569,6 +569,14 @@ pub fn run_results_ui(
         ui.weak(format!("Not imported: {}", report.passed_over.join(", ")));
     }
     results::created_links_ui(ui, &report.created_links());
+    for sheet in &report.sheets {
+        results::matched_rows_ui(
+            ui,
+            sheet.sheet.as_deref(),
+            &sheet.updated_list,
+            &sheet.skipped_list,
+        );
+    }
     let failures: Vec<(Option<&str>, &RowIssue)> = report
         .sheets
         .iter()
