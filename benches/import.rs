@@ -48,17 +48,19 @@ fn main() {
             .iter()
             .find_map(|a| a.strip_prefix(name).and_then(number))
     };
-    let (contacts, xlsx, far, book) = (
+    let (contacts, xlsx, far, book, again) = (
         named("contacts="),
         named("xlsx="),
         named("far="),
         named("workbook="),
+        named("reimport="),
     );
-    let (sizes, contacts, xlsx, far, book) = if sizes.is_empty()
+    let (sizes, contacts, xlsx, far, book, again) = if sizes.is_empty()
         && contacts.is_none()
         && xlsx.is_none()
         && far.is_none()
         && book.is_none()
+        && again.is_none()
     {
         (
             vec![500, 200_000, 1_000_000],
@@ -66,6 +68,7 @@ fn main() {
             1_000_000,
             200_000,
             100_000,
+            1_000_000,
         )
     } else {
         (
@@ -74,6 +77,7 @@ fn main() {
             xlsx.unwrap_or(0),
             far.unwrap_or(0),
             book.unwrap_or(0),
+            again.unwrap_or(0),
         )
     };
     let admin = std::env::var("PANTRY_BENCH_DATABASE_URL")
@@ -144,6 +148,9 @@ fn main() {
     if book > 0 {
         bench_workbook(&admin, &binary, &work, book, &mut table);
     }
+    if again > 0 {
+        bench_reimport(&admin, &binary, &work, again, &mut table);
+    }
     if contacts > 0 {
         let _ = writeln!(
             table,
@@ -203,6 +210,138 @@ fn copy_finished_organizations(
     drop_database(admin, name);
     let _ = std::fs::remove_file(&finished);
     copy
+}
+
+/// Next month's file imported again with `--on-duplicate update`: `rows`
+/// organizations of which nine in ten are in the CRM already (with another
+/// phone number), against the same finished rows loaded by hand in psql, in
+/// one transaction: `\copy` into a staging table, `UPDATE ... FROM` it by
+/// the same match key, and `INSERT` of the rest, into a second database
+/// holding the same CRM.
+fn bench_reimport(admin: &str, binary: &Path, work: &Path, rows: u64, table: &mut String) {
+    use std::io::{BufRead, Write};
+    let sheet = work.join(format!("reimport-{rows}.csv"));
+    let crm = work.join(format!("reimport-crm-{rows}.csv"));
+    generate(&sheet, rows);
+    {
+        // Last month: the first nine tenths, each with another phone number.
+        let input = std::io::BufReader::new(std::fs::File::open(&sheet).expect("generated"));
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&crm).expect("writable"));
+        for line in input.lines().take(1 + (rows * 9 / 10) as usize) {
+            let line = line.expect("readable");
+            let _ = writeln!(out, "{}", line.replace("(312) 555-", "(312) 556-"));
+        }
+        out.flush().expect("written");
+    }
+    let load = |url: &str| {
+        let loaded = Command::new(binary)
+            .args(["import", path(&crm), "--database-url", url, "--json"])
+            .output()
+            .expect("import runs");
+        assert!(
+            matches!(loaded.status.code(), Some(0 | 1)),
+            "last month's rows load"
+        );
+    };
+    let import_db = fresh_database(admin, binary, &format!("pantry_bench_again_{rows}"));
+    load(&import_db);
+    eprintln!("{rows} rows again, {} of them in the CRM", rows * 9 / 10);
+    let import = timed(Command::new(binary).args([
+        "import",
+        path(&sheet),
+        "--database-url",
+        &import_db,
+        "--on-duplicate",
+        "update",
+        "--json",
+    ]));
+    let report: serde_json::Value = serde_json::from_str(&import.stdout).unwrap_or_default();
+    let count = |key: &str| report[key].as_u64().unwrap_or(0);
+
+    // The same rows as the import stored them, loaded by hand.
+    let finished = work.join(format!("reimport-finished-{rows}.csv"));
+    let columns = columns(Entity::Organizations);
+    psql(
+        &import_db,
+        &format!(
+            "\\copy (SELECT {columns} FROM organizations WHERE import_source_row IS NOT NULL) TO '{}' WITH (FORMAT csv)",
+            finished.display()
+        ),
+    );
+    let copy_db = fresh_database(admin, binary, &format!("pantry_bench_again_copy_{rows}"));
+    load(&copy_db);
+    let stored: Vec<&str> = Entity::Organizations
+        .description()
+        .stored_fields()
+        .map(|f| f.column)
+        .collect();
+    let script = work.join("reimport.sql");
+    std::fs::write(
+        &script,
+        format!(
+            "CREATE TEMP TABLE stage AS SELECT {columns} FROM organizations WITH NO DATA;\n\
+             \\copy stage FROM '{finished}' WITH (FORMAT csv)\n\
+             UPDATE organizations o SET {set} FROM stage s \
+             WHERE pantry_match_key(o.name) = pantry_match_key(s.name) AND o.deleted_at IS NULL;\n\
+             INSERT INTO organizations ({columns}) SELECT {columns} FROM stage s WHERE NOT EXISTS \
+             (SELECT 1 FROM organizations o WHERE pantry_match_key(o.name) = pantry_match_key(s.name) \
+             AND o.deleted_at IS NULL);\n",
+            finished = finished.display(),
+            set = stored
+                .iter()
+                .map(|c| format!("{c} = s.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    )
+    .expect("the script is written");
+    let copy = timed(Command::new("psql").args([
+        "-X",
+        "-q",
+        "-1",
+        "-v",
+        "ON_ERROR_STOP=1",
+        &copy_db,
+        "-f",
+        path(&script),
+    ]));
+    let _ = writeln!(
+        table,
+        "\n{:>9} | {:>9} | {:>9} | {:>9} | {:>9} | {:>16} | {:>6} | {:>11}",
+        "again",
+        "in CRM",
+        "updated",
+        "import s",
+        "import r/s",
+        "stage+update s",
+        "ratio",
+        "import peak"
+    );
+    let _ = writeln!(
+        table,
+        "{:>9} | {:>9} | {:>9} | {:>9.3} | {:>9.0} | {:>16.3} | {:>6.2} | {:>8.1} MB",
+        rows,
+        rows * 9 / 10,
+        count("updated"),
+        import.seconds,
+        rows as f64 / import.seconds,
+        copy.seconds,
+        import.seconds / copy.seconds,
+        import.peak_kib as f64 / 1024.0,
+    );
+    eprintln!(
+        "  updated {} and stored {} of {rows} (failed {}); import {:.3}s, by hand {:.3}s",
+        count("updated"),
+        count("succeeded") - count("updated"),
+        count("failed"),
+        import.seconds,
+        copy.seconds
+    );
+    drop_database(admin, &format!("pantry_bench_again_{rows}"));
+    drop_database(admin, &format!("pantry_bench_again_copy_{rows}"));
+    for file in [&sheet, &crm, &finished, &script] {
+        let _ = std::fs::remove_file(file);
+    }
 }
 
 /// One-way delay the far-database run puts between client and server
