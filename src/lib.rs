@@ -14,6 +14,8 @@
 //! - [`saved_mapping`] holds a broker's choices for one shape of sheet (header
 //!   row, column targets, value replacements) as the JSON file of SPEC.md;
 //!   [`edits`] holds the changes made to rows of one file (totals rows kept).
+//! - [`duplicates`] matches rows to records already in the CRM and skips,
+//!   updates or creates them, as the import's policy says.
 //! - [`links`] turns names in link columns into the keys of records already
 //!   in the CRM, in bulk.
 //! - [`database`] connects (URLs, `key=value`, `PG*` variables, TLS by rustls),
