@@ -16,6 +16,7 @@
 //! keeps the record's whole row from before in `import_matches`, so undo can
 //! put it back ([`crate::history::undo`]).
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 
@@ -376,6 +377,198 @@ pub(crate) fn match_message(action: &str, shown: &[String], entity_name: &str) -
     }
 }
 
+/// The key rows match records by, as the database's `pantry_match_key`
+/// computes it: lower case, accents dropped, only letters and digits kept
+/// ("Joe's Café, Inc." is "joescafeinc").
+pub fn match_key(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    text.nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'ø' => 'o',
+            'ł' => 'l',
+            other => other,
+        })
+        .filter(|c| c.is_alphanumeric())
+        .collect()
+}
+
+/// Words brokers add to a name or leave out, which near-duplicates ignore.
+const LEGAL_SUFFIXES: [&str; 14] = [
+    "inc",
+    "incorporated",
+    "llc",
+    "ltd",
+    "limited",
+    "co",
+    "company",
+    "corp",
+    "corporation",
+    "plc",
+    "lp",
+    "llp",
+    "gmbh",
+    "the",
+];
+
+/// The key near-duplicates share: the match key of the name without a
+/// leading "The" and a trailing legal suffix ("The Joes Rusty Spoon Inc."
+/// and "Joe's Rusty Spoon" are both "joesrustyspoon").
+pub fn near_key(text: &str) -> String {
+    let words: Vec<String> = text
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .map(match_key)
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut words: &[String] = &words;
+    if words.len() > 1 && words[0] == "the" {
+        words = &words[1..];
+    }
+    if words.len() > 1 && LEGAL_SUFFIXES.contains(&words[words.len() - 1].as_str()) {
+        words = &words[..words.len() - 1];
+    }
+    words.concat()
+}
+
+/// How similar two near keys must be (normalised Damerau-Levenshtein) for
+/// a typo to make a near-duplicate ("joesrustyspon" for "joesrustyspoon").
+const NEAR_SIMILARITY: f64 = 0.9;
+
+/// Blocks of more names than this are not compared name by name: a typo is
+/// looked for only among the few names that begin alike.
+const NEAR_BLOCK: usize = 64;
+
+/// The CRM's live organizations, by the keys near-duplicates are found by,
+/// so each file row is compared with a handful of names, never all of them
+/// (SPEC.md: "computed without comparing every pair").
+#[derive(Debug, Default)]
+pub struct NearDuplicates {
+    /// How each record shows, one after another.
+    shown: String,
+    ends: Vec<u32>,
+    /// Record positions by the hash of their near key.
+    by_near: HashMap<u64, Vec<u32>>,
+    /// Every record's near key, one after another.
+    near: String,
+    near_ends: Vec<u32>,
+    /// Record positions by the first characters of their near key, for
+    /// typos.
+    by_prefix: HashMap<String, Vec<u32>>,
+    /// Hashes of the match keys: a row that matches exactly is a duplicate,
+    /// not a near one.
+    exact: HashSet<u64>,
+    hasher: ahash::RandomState,
+}
+
+impl NearDuplicates {
+    /// Reads the live organizations of the CRM (name, and how they show).
+    pub async fn load(
+        client: &tokio_postgres::Client,
+    ) -> Result<NearDuplicates, tokio_postgres::Error> {
+        use futures_util::StreamExt;
+        let rows = client
+            .query_typed_raw(
+                &format!(
+                    "SELECT name, {} FROM organizations WHERE deleted_at IS NULL",
+                    crate::entity::ORGANIZATIONS.shown
+                ),
+                std::iter::empty::<(
+                    &(dyn tokio_postgres::types::ToSql + Sync),
+                    tokio_postgres::types::Type,
+                )>(),
+            )
+            .await?;
+        let mut rows = std::pin::pin!(rows);
+        let mut index = NearDuplicates::default();
+        while let Some(row) = rows.next().await {
+            let row = row?;
+            let name: String = row.get(0);
+            let shown: String = row.get(1);
+            index.add(&name, &shown);
+        }
+        Ok(index)
+    }
+
+    fn add(&mut self, name: &str, shown: &str) {
+        let position = u32::try_from(self.ends.len()).unwrap_or(u32::MAX);
+        self.shown.push_str(shown);
+        self.ends
+            .push(u32::try_from(self.shown.len()).unwrap_or(u32::MAX));
+        let near = near_key(name);
+        self.near.push_str(&near);
+        self.near_ends
+            .push(u32::try_from(self.near.len()).unwrap_or(u32::MAX));
+        if near.is_empty() {
+            return;
+        }
+        self.exact.insert(self.hasher.hash_one(match_key(name)));
+        self.by_near
+            .entry(self.hasher.hash_one(&near))
+            .or_default()
+            .push(position);
+        let block = self.by_prefix.entry(prefix(&near)).or_default();
+        if block.len() <= NEAR_BLOCK {
+            block.push(position);
+        }
+    }
+
+    fn shown(&self, position: u32) -> &str {
+        slice(&self.shown, &self.ends, position)
+    }
+
+    /// A record `name` nearly duplicates (and does not match exactly), as
+    /// it shows: the same name but for a legal suffix, "The", punctuation,
+    /// or a typo.
+    pub fn candidate(&self, name: &str) -> Option<&str> {
+        if self.exact.contains(&self.hasher.hash_one(match_key(name))) {
+            return None;
+        }
+        let near = near_key(name);
+        if near.is_empty() {
+            return None;
+        }
+        if let Some(position) = self
+            .by_near
+            .get(&self.hasher.hash_one(&near))
+            .and_then(|p| p.first())
+        {
+            return Some(self.shown(*position));
+        }
+        let block = self.by_prefix.get(&prefix(&near))?;
+        if block.len() > NEAR_BLOCK {
+            return None;
+        }
+        block
+            .iter()
+            .map(|position| {
+                let other = slice(&self.near, &self.near_ends, *position);
+                (
+                    strsim::normalized_damerau_levenshtein(&near, other),
+                    position,
+                )
+            })
+            .filter(|(similarity, _)| *similarity >= NEAR_SIMILARITY)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, position)| self.shown(*position))
+    }
+}
+
+/// Text `position` of texts kept one after another in `text`, ending at `ends`.
+fn slice<'a>(text: &'a str, ends: &[u32], position: u32) -> &'a str {
+    let end = ends.get(position as usize).copied().unwrap_or(0) as usize;
+    let start = match position {
+        0 => 0,
+        p => ends.get(p as usize - 1).copied().unwrap_or(0) as usize,
+    };
+    text.get(start..end).unwrap_or_default()
+}
+
+/// The block a near key belongs to for typos: its first five characters.
+fn prefix(near: &str) -> String {
+    near.chars().take(5).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -420,5 +613,28 @@ mod tests {
              AND t.interaction_date = s.interaction_date AND t.type = s.type \
              AND t.organization_id IS NOT DISTINCT FROM s.organization_id"
         );
+    }
+
+    #[test]
+    fn near_duplicates_ignore_suffixes_punctuation_and_a_typo_but_not_an_exact_match() {
+        assert_eq!(match_key("Joe's  Café, Inc."), "joescafeinc");
+        assert_eq!(near_key("The Joes Rusty Spoon Inc."), "joesrustyspoon");
+        assert_eq!(near_key("Joe's Rusty Spoon"), "joesrustyspoon");
+        assert_eq!(near_key("Inc"), "inc");
+        let mut index = NearDuplicates::default();
+        index.add("Joe's Rusty Spoon", "Joe's Rusty Spoon (Austin)");
+        index.add("Hoboken Provisions", "Hoboken Provisions (Hoboken)");
+        assert_eq!(
+            index.candidate("Joes Rusty Spoon Inc."),
+            Some("Joe's Rusty Spoon (Austin)")
+        );
+        assert_eq!(
+            index.candidate("Hoboken Provisons"),
+            Some("Hoboken Provisions (Hoboken)")
+        );
+        // An exact match (case, accents, punctuation aside) is a duplicate.
+        assert_eq!(index.candidate("JOES RUSTY SPOON"), None);
+        assert_eq!(index.candidate("Sysco"), None);
+        assert_eq!(index.candidate("Hoboken Pizza"), None);
     }
 }

@@ -15,7 +15,7 @@ use tokio_postgres::types::{ToSql, Type};
 use crate::copy_format::{CopyBatch, ReadyBatch, copy_statement};
 use crate::database::{ConnectError, ConnectionSettings, database_reason};
 use crate::duplicates::{
-    DuplicatePolicy, MatchAction, MatchedRow, StagedStatements, match_message,
+    DuplicatePolicy, MatchAction, MatchedRow, NearDuplicates, StagedStatements, match_message,
 };
 use crate::edits::SheetEdits;
 use crate::entity::{Entity, EntityDescription};
@@ -550,6 +550,21 @@ pub async fn import_file(
         .already_stored
         .store(already_stored, Ordering::Relaxed);
     progress.wake();
+    let live_before = live_records(&client, description, import_id).await?;
+    // Near-duplicates of organizations already in the CRM are warned about
+    // as the rows are read ("Joes Rusty Spoon Inc." for "Joe's Rusty Spoon").
+    let near = if entity == Entity::Organizations && live_before {
+        let index = NearDuplicates::load(&client)
+            .await
+            .map_err(|e| ImportError::Database(database_reason(&e)))?;
+        let columns = mapped.columns();
+        let label = columns
+            .column_of_field("name")
+            .map_or_else(|| "name".to_owned(), |c| columns.label(c));
+        Some((index, label))
+    } else {
+        None
+    };
 
     // The reader hands over records in small chunks and runs at most one
     // chunk ahead: records weigh about four times their encoded rows, so
@@ -571,8 +586,21 @@ pub async fn import_file(
             let mut closed = false;
             let mut stopped_early = false;
             let mut counter = ReadCounter::start(&reader_progress, &mapped);
-            let result = mapped.map_rows(|_, outcome| {
+            let result = mapped.map_rows(|_, mut outcome| {
                 counter.row();
+                if let (Some((index, label)), Some(record)) = (&near, &outcome.record)
+                    && let Some(name) = record.text("name")
+                    && let Some(candidate) = index.candidate(&name)
+                {
+                    outcome.issues.push(RowIssue::warning(
+                        record.source_row,
+                        label.clone(),
+                        format!(
+                            "'{}' looks like '{candidate}', already in the CRM: a near-duplicate, not the same organization (check before importing it as new)",
+                            crate::values::shorten(&name)
+                        ),
+                    ));
+                }
                 match outcome.record {
                     // Stored by the interrupted run this one resumes.
                     Some(record)
@@ -642,7 +670,7 @@ pub async fn import_file(
     let mut settled = 0u64;
     let target = LoadTarget {
         statement: copy_statement(description),
-        matching: matching(&client, description, import_id, options).await?,
+        matching: matching(&client, description, options, live_before).await?,
     };
     let end = loop {
         let Some(chunk) = prepared.recv().await else {
@@ -922,8 +950,8 @@ fn fatal_reason(error: &tokio_postgres::Error) -> String {
 async fn matching(
     client: &tokio_postgres::Client,
     description: &'static EntityDescription,
-    import_id: i64,
     options: &ImportOptions,
+    live_before: bool,
 ) -> Result<Option<Matching>, ImportError> {
     let choices = &options.edits.duplicate_choices;
     if options.on_duplicate == DuplicatePolicy::Create
@@ -931,19 +959,6 @@ async fn matching(
     {
         return Ok(None);
     }
-    // The table is the description's own, never the user's.
-    let live_before: bool = client
-        .query_typed_one(
-            &format!(
-                "SELECT EXISTS (SELECT 1 FROM {} WHERE deleted_at IS NULL \
-                 AND import_batch_id IS DISTINCT FROM $1)",
-                description.table
-            ),
-            &[(&import_id, Type::INT8)],
-        )
-        .await
-        .map_err(|e| ImportError::Database(database_reason(&e)))?
-        .get(0);
     refresh_statistics(client, description).await?;
     Ok(Some(Matching {
         statements: StagedStatements::new(description),
@@ -956,6 +971,28 @@ async fn matching(
         live_before,
         entity: description.entity,
     }))
+}
+
+/// Whether the CRM holds live records of the entity other than the rows
+/// this import stored (when it resumes).
+async fn live_records(
+    client: &tokio_postgres::Client,
+    description: &EntityDescription,
+    import_id: i64,
+) -> Result<bool, ImportError> {
+    // The table is the description's own, never the user's.
+    Ok(client
+        .query_typed_one(
+            &format!(
+                "SELECT EXISTS (SELECT 1 FROM {} WHERE deleted_at IS NULL \
+                 AND import_batch_id IS DISTINCT FROM $1)",
+                description.table
+            ),
+            &[(&import_id, Type::INT8)],
+        )
+        .await
+        .map_err(|e| ImportError::Database(database_reason(&e)))?
+        .get(0))
 }
 
 /// Gives the planner the table's statistics when it has none, or when a

@@ -524,3 +524,45 @@ async fn a_killed_update_resumes_with_nothing_lost_or_doubled() {
         (rows / 2) as i64
     );
 }
+
+#[tokio::test]
+async fn a_near_duplicate_is_imported_with_a_warning_naming_the_record() {
+    let db = TestDatabase::migrated().await;
+    let dir = tempfile::tempdir().unwrap();
+    import(&db, &write(dir.path(), "march.csv", MARCH), &[]);
+    let may = "Organizations,CITY\n\
+        The Joes Rusty Spoon Inc.,Austin\n\
+        Hoboken Provisons,Hoboken\n\
+        Hoboken Pizza,Hoboken\n";
+    let (code, json) = import(&db, &write(dir.path(), "may.csv", may), &[]);
+    assert_eq!(code, 0, "{json}");
+    assert_eq!(json["succeeded"], 3);
+    let warnings: Vec<(u64, String)> = json["warning_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            (
+                w["row"].as_u64().unwrap(),
+                w["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        warnings,
+        vec![
+            (
+                2,
+                "'The Joes Rusty Spoon Inc.' looks like 'Joe's Rusty Spoon (Austin)', already in the CRM: \
+                 a near-duplicate, not the same organization (check before importing it as new)"
+                    .to_owned()
+            ),
+            (
+                3,
+                "'Hoboken Provisons' looks like 'Hoboken Provisions (Hoboken)', already in the CRM: \
+                 a near-duplicate, not the same organization (check before importing it as new)"
+                    .to_owned()
+            ),
+        ]
+    );
+}

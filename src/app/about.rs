@@ -38,6 +38,7 @@ pub const CRATES: &[(&str, &str)] = &[
     ("serde", "MIT OR Apache-2.0"),
     ("serde_json", "MIT OR Apache-2.0"),
     ("strsim", "MIT"),
+    ("unicode-normalization", "MIT OR Apache-2.0"),
     ("thiserror", "MIT OR Apache-2.0"),
     ("tokio", "MIT"),
     ("tokio-postgres", "MIT OR Apache-2.0"),
