@@ -115,6 +115,8 @@ pub struct MatchedRow {
 pub(crate) struct StagedStatements {
     /// The entity's table.
     pub table: &'static str,
+    /// How one of its records shows, as SQL (the description's).
+    pub shown: &'static str,
     /// Creates the staging table, dropped at commit.
     pub create_stage: String,
     /// COPY into the staging table.
@@ -207,6 +209,7 @@ impl StagedStatements {
             .collect();
         StagedStatements {
             table,
+            shown: description.shown,
             create_stage: format!(
                 "CREATE TEMP TABLE pantry_stage ON COMMIT DROP AS SELECT {columns} FROM {table} WITH NO DATA"
             ),

@@ -1320,3 +1320,267 @@ fn is_row_refusal(error: &tokio_postgres::Error) -> bool {
             .any(|class| code.starts_with(class))
     })
 }
+
+/// What a duplicate scan found: the file's rows that match records already
+/// in the CRM, and those that nearly match one.
+#[derive(Debug, Clone, Default)]
+pub struct DuplicateScan {
+    /// Rows read.
+    pub rows: u64,
+    /// Rows that match, by row.
+    pub matches: Vec<CrmMatch>,
+    /// Rows that nearly match a record (warnings naming it).
+    pub near: Vec<RowIssue>,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// A row and the record(s) it matches, with what an update would change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrmMatch {
+    /// Spreadsheet row number.
+    pub row: u64,
+    /// The records it matches, as they show (several: an update cannot
+    /// tell which).
+    pub records: Vec<String>,
+    /// Per stored field the row fills: the field, the CRM's value, the
+    /// file's, and whether an update would change it.
+    pub fields: Vec<FieldComparison>,
+}
+
+/// One field of a matched row beside the record's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldComparison {
+    /// The field's column.
+    pub field: &'static str,
+    /// The record's value, as text (empty when NULL).
+    pub crm: String,
+    /// The file's value, as it would be stored.
+    pub file: String,
+    /// Whether an update would write it.
+    pub changes: bool,
+}
+
+/// Rows a scan reads and matches at a time.
+const SCAN_CHUNK_ROWS: usize = 20_000;
+
+/// Finds which rows of the file match records already in the CRM, before
+/// anything is imported: each chunk of rows is copied into a staging table
+/// and matched as an import would (one index probe per row), inside a
+/// transaction that is rolled back, so the CRM is never changed. Link names
+/// are looked up but never created.
+pub async fn scan_duplicates(
+    path: &Path,
+    settings: &ConnectionSettings,
+    options: &ImportOptions,
+) -> Result<DuplicateScan, ImportError> {
+    let started = Instant::now();
+    let open_path = path.to_path_buf();
+    let (sheet, entity) = (options.sheet.clone(), options.entity);
+    let (mapping, edits) = (options.mapping.clone(), options.edits.clone());
+    let mapped = tokio::task::spawn_blocking(move || {
+        open_sheet(&open_path, sheet.as_deref(), entity, &mapping).map(|m| m.with_edits(&edits))
+    })
+    .await
+    .map_err(|e| ImportError::Database(format!("the reader stopped: {e}")))??;
+    let entity = mapped.entity();
+    let description = entity.description();
+    let client = settings.connect().await?;
+    ensure_schema(&client, entity).await?;
+    let mut scan = DuplicateScan::default();
+    if !live_records(&client, description, -1).await? {
+        scan.elapsed = started.elapsed();
+        return Ok(scan);
+    }
+    refresh_statistics(&client, description).await?;
+    let near = if entity == Entity::Organizations {
+        Some(
+            NearDuplicates::load(&client)
+                .await
+                .map_err(|e| ImportError::Database(database_reason(&e)))?,
+        )
+    } else {
+        None
+    };
+    let label = {
+        let columns = mapped.columns();
+        columns
+            .column_of_field("name")
+            .map_or_else(|| "name".to_owned(), |c| columns.label(c))
+    };
+    let mut links = {
+        let columns = mapped.columns();
+        // Names the CRM lacks stay empty: a scan creates nothing.
+        let policies = LinkPolicies {
+            all: Some(crate::links::LinkPolicy::Empty),
+            ..options.links.clone()
+        };
+        LinkResolver::new(entity, &policies, |field| {
+            columns
+                .column_of_field(field.column)
+                .map_or_else(|| field.label.to_owned(), |i| columns.label(i))
+        })
+    };
+    let (sender, mut receiver) = mpsc::channel::<Vec<Record>>(1);
+    let reader = std::thread::Builder::new()
+        .name("pantry-import scan".to_owned())
+        .spawn(move || {
+            let mut mapped = mapped;
+            let mut chunk = Vec::with_capacity(SCAN_CHUNK_ROWS);
+            let read = mapped.map_rows(|_, outcome| {
+                if let Some(record) = outcome.record {
+                    chunk.push(record);
+                }
+                if chunk.len() >= SCAN_CHUNK_ROWS {
+                    let full = std::mem::take(&mut chunk);
+                    return sender.blocking_send(full).is_ok();
+                }
+                true
+            });
+            if !chunk.is_empty() {
+                let _ = sender.blocking_send(chunk);
+            }
+            read
+        })
+        .map_err(|e| ImportError::Database(format!("cannot start the reader: {e}")))?;
+    let statements = StagedStatements::new(description);
+    let stored: Vec<&'static str> = description.stored_fields().map(|f| f.column).collect();
+    while let Some(records) = receiver.recv().await {
+        scan.rows += records.len() as u64;
+        if let Some(index) = &near {
+            for record in &records {
+                if let Some(name) = record.text("name")
+                    && let Some(candidate) = index.candidate(&name)
+                {
+                    scan.near.push(RowIssue::warning(
+                        record.source_row,
+                        label.clone(),
+                        format!(
+                            "'{}' looks like '{candidate}', already in the CRM",
+                            crate::values::shorten(&name)
+                        ),
+                    ));
+                }
+            }
+        }
+        let records = links
+            .resolve(&client, 0, records)
+            .await
+            .map_err(|e| ImportError::Database(database_reason(&e)))?
+            .records;
+        let mut batch = CopyBatch::with_capacity(records.len());
+        for record in &records {
+            batch.push(description, record, uuid::Uuid::now_v7(), -1);
+        }
+        let batch = batch.freeze();
+        let found = scan_batch(&client, &statements, &batch)
+            .await
+            .map_err(|e| ImportError::Database(database_reason(&e)))?;
+        for (row, records, file, crm) in found {
+            // Rows are staged in the file's order.
+            let Ok(position) = batch.source_rows().binary_search(&row) else {
+                continue;
+            };
+            let given = batch.given()[position];
+            let fields = stored
+                .iter()
+                .enumerate()
+                .filter(|(bit, _)| (given >> bit) & 1 == 1)
+                .map(|(_, column)| {
+                    let text = |json: &serde_json::Value| match &json[*column] {
+                        serde_json::Value::Null => String::new(),
+                        serde_json::Value::String(text) => text.clone(),
+                        other => other.to_string(),
+                    };
+                    let (crm, file) = (text(&crm), text(&file));
+                    FieldComparison {
+                        field: column,
+                        changes: !file.is_empty()
+                            && crate::duplicates::match_key(&crm)
+                                != crate::duplicates::match_key(&file),
+                        crm,
+                        file,
+                    }
+                })
+                .collect();
+            scan.matches.push(CrmMatch {
+                row,
+                records,
+                fields,
+            });
+        }
+    }
+    reader
+        .join()
+        .map_err(|_| ImportError::Database("the reader stopped unexpectedly".to_owned()))??;
+    scan.matches.sort_by_key(|m| m.row);
+    scan.near.sort_by_key(|n| n.row);
+    scan.elapsed = started.elapsed();
+    Ok(scan)
+}
+
+/// One chunk of a scan: staged, matched, each match's row and record as
+/// JSON, and rolled back. Returns row, the records as they show, the staged
+/// row and the first record.
+async fn scan_batch(
+    client: &tokio_postgres::Client,
+    statements: &StagedStatements,
+    batch: &ReadyBatch,
+) -> Result<Vec<(u64, Vec<String>, serde_json::Value, serde_json::Value)>, tokio_postgres::Error> {
+    let table = statements.table;
+    let shown = statements.shown;
+    let scanned = async {
+        let (begun, created, prepared) = tokio::join!(
+            client.batch_execute("BEGIN READ WRITE"),
+            client.batch_execute(&statements.create_stage),
+            client.prepare(&statements.copy_stage),
+        );
+        begun?;
+        created?;
+        let sink = client.copy_in::<_, bytes::Bytes>(&prepared?).await?;
+        let mut sink = std::pin::pin!(sink);
+        let [header, tuples, trailer] = batch.payload(0..batch.len());
+        sink.feed(header).await?;
+        sink.feed(tuples).await?;
+        sink.send(trailer).await?;
+        let import: i64 = -1;
+        let params: [(&(dyn ToSql + Sync), Type); 1] = [(&import, Type::INT8)];
+        let report = format!(
+            "SELECT m.source_row, \
+             ARRAY(SELECT {shown} FROM {table} x WHERE x.id = ANY(m.ids) ORDER BY x.created_at, x.id LIMIT 3), \
+             to_jsonb(s)::text, \
+             (SELECT to_jsonb(t) FROM {table} t WHERE t.id = m.ids[1])::text \
+             FROM pantry_matched m JOIN pantry_stage s ON s.import_source_row = m.source_row ORDER BY 1"
+        );
+        let (finished, planned, matched, rows) = tokio::join!(
+            sink.as_mut().finish(),
+            client.batch_execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off"),
+            client.execute_typed(&statements.matched, &params),
+            client.query_typed(&report, &[]),
+        );
+        finished?;
+        planned?;
+        matched?;
+        rows
+    }
+    .await;
+    // Nothing a scan did stays: the staging table goes with the rollback.
+    let _ = client.batch_execute("ROLLBACK").await;
+    Ok(scanned?
+        .iter()
+        .map(|row| {
+            let source: i32 = row.get(0);
+            let json = |i: usize| {
+                row.get::<_, Option<String>>(i)
+                    .and_then(|t| serde_json::from_str(&t).ok())
+                    .unwrap_or_default()
+            };
+            (
+                u64::try_from(source).unwrap_or(0),
+                row.get(1),
+                json(2),
+                json(3),
+            )
+        })
+        .collect())
+}

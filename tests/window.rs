@@ -1104,3 +1104,67 @@ fn rows_already_in_the_crm_are_skipped_or_update_their_record_as_chosen() {
         assert_eq!(db.count("SELECT count(*) FROM organizations").await, 2);
     });
 }
+
+#[test]
+fn the_rows_in_the_crm_are_listed_before_import_and_one_can_be_told_to_update() {
+    let rt = runtime();
+    let db = rt.block_on(TestDatabase::migrated());
+    let dir = tempfile::tempdir().unwrap();
+    let march = dir.path().join("march.csv");
+    std::fs::write(
+        &march,
+        "Organizations,CITY,PRIORITY\nHoboken Provisions,Hoboken,A\nCafé Olé,Chicago,B\n",
+    )
+    .unwrap();
+    let output = common::pantry(&["import", march.to_str().unwrap(), "--database-url", &db.url]);
+    assert!(output.status.success());
+    let april = dir.path().join("april.csv");
+    std::fs::write(
+        &april,
+        "Organizations,CITY,PRIORITY\nHOBOKEN PROVISIONS,Hoboken,B\nCafe Ole,Chicago,B\nNew Place,Boston,C\n",
+    )
+    .unwrap();
+    let mut harness = window(Some(april));
+    wait_for(&mut harness, "the preview", PantryApp::preview_ready);
+    harness.state_mut().connection.fill_from_url(&db.url);
+    harness.run_steps(2);
+    harness.get_by_label("Test connection").click();
+    wait_for(&mut harness, "the connection", |app| {
+        app.connection.is_verified()
+    });
+    harness
+        .get_by_label("Look for these rows in the CRM")
+        .click();
+    wait_for(&mut harness, "the scan", |app| {
+        app.crm_matches.scan.is_some()
+    });
+    harness.get_by_label("2 of 3 rows match records already in the CRM.");
+    harness.get_by_label("→ Hoboken Provisions (Hoboken)");
+    // Hoboken's priority would change; Café Olé has nothing to update.
+    harness.get_by_label("   priority: A → B");
+    harness.get_by_label("   nothing to update");
+    // Row 2 updates its record; the rest are skipped as the import says.
+    harness.get_by_label("Row 2").click();
+    harness.run_steps(2);
+    harness.get_by_label("update").click();
+    harness.run_steps(2);
+    assert_eq!(
+        harness.state().edits.duplicate_choices.get(&2),
+        Some(&pantry_import::duplicates::DuplicatePolicy::Update)
+    );
+    harness.get_by_label("Import 3 organizations").click();
+    wait_for(&mut harness, "the import", import_finished);
+    let report = last_report(&harness);
+    assert_eq!(
+        (report.succeeded, report.updated, report.skipped),
+        (2, 1, 1)
+    );
+    rt.block_on(async {
+        assert_eq!(
+            db.count("SELECT count(*) FROM organizations WHERE name = 'Hoboken Provisions' AND priority = 'B'")
+                .await,
+            1
+        );
+        assert_eq!(db.count("SELECT count(*) FROM organizations").await, 3);
+    });
+}

@@ -274,6 +274,13 @@ fn start_button_ui(
     let ready =
         preview.finished && preview.failed.is_none() && counts.would_import > 0 && !needs_tables;
     duplicate_policy_ui(ui, app.on_duplicate, actions);
+    if app.connection.is_verified()
+        && preview.finished
+        && app.workbook.as_ref().is_none_or(|p| !p.is_run())
+    {
+        super::crm_matches::crm_matches_ui(ui, app, actions);
+        ui.add_space(6.0);
+    }
     link_policies_ui(ui, app, preview, actions);
     let whole_workbook = app.workbook.as_ref().filter(|plan| plan.is_run());
     if let Some(plan) = whole_workbook {

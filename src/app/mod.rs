@@ -7,6 +7,7 @@
 
 mod about;
 pub mod connection;
+pub mod crm_matches;
 pub mod history_panel;
 pub mod import_panel;
 mod open_file;
@@ -113,6 +114,10 @@ pub enum Action {
     SetLinkPolicy(&'static str, LinkPolicy),
     /// What rows matching records already in the CRM do.
     SetDuplicatePolicy(pantry_import::duplicates::DuplicatePolicy),
+    /// What one row matching a CRM record does (`None`: as the import).
+    SetRowDuplicatePolicy(u64, Option<pantry_import::duplicates::DuplicatePolicy>),
+    /// Look for the open sheet's rows in the CRM.
+    ScanCrmMatches,
     /// The record a link column's name (by its key) stands for, among the
     /// several it matches.
     PickLinkTarget(&'static str, String, uuid::Uuid),
@@ -183,6 +188,8 @@ pub struct PantryApp {
     pub link_policies: LinkPolicies,
     /// What rows matching records already in the CRM do.
     pub on_duplicate: pantry_import::duplicates::DuplicatePolicy,
+    /// The open sheet's rows found in the CRM, when looked for.
+    pub crm_matches: crm_matches::CrmMatchesState,
     /// The broker's column choices for the open file, applied to the
     /// preview and the import.
     pub mapping: pantry_import::saved_mapping::SavedMapping,
@@ -274,6 +281,7 @@ impl PantryApp {
             history: history_panel::HistoryPanel::default(),
             link_policies: LinkPolicies::default(),
             on_duplicate: pantry_import::duplicates::DuplicatePolicy::default(),
+            crm_matches: crm_matches::CrmMatchesState::default(),
             mapping: pantry_import::saved_mapping::SavedMapping::default(),
             remembered_mappings,
             offered_mapping: None,
@@ -351,6 +359,8 @@ impl PantryApp {
                 .then(|| workbook_panel::read_plan(&self.runtime, &self.ctx, path.clone()));
         }
         self.typed_path = path.display().to_string();
+        // What the CRM holds was looked up for the rows as they were.
+        self.crm_matches = crm_matches::CrmMatchesState::default();
         // Read again with other choices, the same row stays selected.
         let reselect = self
             .preview
@@ -469,6 +479,33 @@ impl PantryApp {
                 }
             }
             Action::SetDuplicatePolicy(policy) => self.on_duplicate = policy,
+            Action::SetRowDuplicatePolicy(row, policy) => match policy {
+                Some(policy) => {
+                    self.edits.duplicate_choices.insert(row, policy);
+                }
+                None => {
+                    self.edits.duplicate_choices.remove(&row);
+                }
+            },
+            Action::ScanCrmMatches => {
+                if let (Some(preview), Ok(settings)) = (&self.preview, self.connection.settings()) {
+                    let options = ImportOptions {
+                        sheet: preview.sheet.clone(),
+                        entity: Some(preview.entity),
+                        links: self.link_policies.clone(),
+                        mapping: self.mapping.clone(),
+                        edits: self.edits.clone(),
+                        ..ImportOptions::default()
+                    };
+                    self.crm_matches.start(
+                        &self.runtime,
+                        &self.ctx,
+                        preview.path.clone(),
+                        options,
+                        settings,
+                    );
+                }
+            }
             Action::SetLinkPolicy(field, policy) => {
                 self.link_policies.by_field.insert(field.to_owned(), policy);
             }
@@ -902,6 +939,7 @@ impl eframe::App for PantryApp {
         if self.history.poll() {
             self.refresh_history();
         }
+        self.crm_matches.poll();
         if let Some(run) = &mut self.import
             && run.poll()
         {
