@@ -100,6 +100,33 @@ pub fn crm_matches_ui(ui: &mut egui::Ui, app: &PantryApp, actions: &mut Vec<Acti
             )
         }
     ));
+    let effective = |row: u64| {
+        app.edits
+            .duplicate_choices
+            .get(&row)
+            .copied()
+            .unwrap_or(app.on_duplicate)
+    };
+    let count = |policy: DuplicatePolicy| {
+        scan.matches
+            .iter()
+            .filter(|m| effective(m.row) == policy)
+            .count() as u64
+    };
+    let said: Vec<String> = [
+        (DuplicatePolicy::Skip, "will be skipped"),
+        (DuplicatePolicy::Update, "will update their record"),
+        (DuplicatePolicy::Create, "will be created anyway"),
+    ]
+    .into_iter()
+    .filter_map(|(policy, what)| {
+        let n = count(policy);
+        (n > 0).then(|| format!("{} {what}", theme::thousands(n)))
+    })
+    .collect();
+    if !said.is_empty() {
+        ui.weak(format!("Of those, {}.", said.join(", ")));
+    }
     if ui.small_button("Look again").clicked() {
         actions.push(Action::ScanCrmMatches);
     }
