@@ -237,7 +237,8 @@ impl StagedStatements {
                  CASE WHEN d.action = 'updated' THEN 'updated' ELSE 'skipped' END, \
                  CASE WHEN d.action = 'updated' THEN to_jsonb(t) END \
                  FROM pantry_decided d JOIN {table} t ON t.id = d.ids[1] \
-                 WHERE d.action IN ('skipped', 'repeated', 'updated')"
+                 WHERE d.action IN ('skipped', 'repeated', 'updated') \
+                 AND EXISTS (SELECT 1 FROM pantry_decided WHERE action <> 'create')"
             ),
             update: format!(
                 "UPDATE {table} t SET {}, \
@@ -245,7 +246,8 @@ impl StagedStatements {
                  FROM pantry_stage s \
                  JOIN pantry_decided d ON d.source_row = s.import_source_row AND d.action = 'updated' \
                  JOIN unnest($1::int4[], $2::int8[]) AS g(source_row, given) ON g.source_row = s.import_source_row \
-                 WHERE t.id = d.ids[1]",
+                 WHERE t.id = d.ids[1] \
+                 AND EXISTS (SELECT 1 FROM pantry_decided WHERE action = 'updated')",
                 assignments.join(", ")
             ),
             counts: "UPDATE import_batches SET \

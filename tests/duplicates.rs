@@ -385,7 +385,7 @@ async fn two_imports_of_one_file_at_once_store_each_row_once() {
                 "--database-url",
                 &url,
                 "--batch-size",
-                "500",
+                "2000",
                 "--again",
                 "--json",
             ])
