@@ -328,6 +328,23 @@ fn key_condition(description: &EntityDescription, key: &MatchKey) -> String {
     parts.join(" AND ")
 }
 
+/// Whether an update would write the file's value `file` over the record's
+/// `crm` in `column` (both as text, the file's from a filled cell): the rule
+/// of [`StagedStatements::update`], for showing before an import.
+pub fn update_writes(description: &EntityDescription, column: &str, crm: &str, file: &str) -> bool {
+    if file.is_empty() {
+        return false;
+    }
+    if !key_columns(description).contains(&column) {
+        return file != crm;
+    }
+    match compared_as(description, column) {
+        Compared::Text => match_key(file) != match_key(crm),
+        Compared::Email => file.trim().to_lowercase() != crm.trim().to_lowercase(),
+        Compared::AsIs => file != crm,
+    }
+}
+
 /// How a key compares a field's values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Compared {
@@ -522,6 +539,25 @@ impl NearDuplicates {
         slice(&self.shown, &self.ends, position)
     }
 
+    /// The warning for `record` when its name nearly duplicates a record in
+    /// the CRM, on the column `label` (the sheet's name column).
+    pub fn warning(
+        &self,
+        record: &crate::mapping::Record,
+        label: &str,
+    ) -> Option<crate::mapping::RowIssue> {
+        let name = record.text("name")?;
+        let candidate = self.candidate(&name)?;
+        Some(crate::mapping::RowIssue::warning(
+            record.source_row,
+            label.to_owned(),
+            format!(
+                "'{}' looks like '{candidate}', already in the CRM: a near-duplicate, not the same organization (check before importing it as new)",
+                crate::values::shorten(&name)
+            ),
+        ))
+    }
+
     /// A record `name` nearly duplicates (and does not match exactly), as
     /// it shows: the same name but for a legal suffix, "The", punctuation,
     /// or a typo.
@@ -641,5 +677,42 @@ mod tests {
         assert_eq!(index.candidate("JOES RUSTY SPOON"), None);
         assert_eq!(index.candidate("Sysco"), None);
         assert_eq!(index.candidate("Hoboken Pizza"), None);
+    }
+
+    #[test]
+    fn an_update_writes_what_the_staged_update_would() {
+        // A key's text that differs only as matching ignores keeps the CRM's.
+        assert!(!update_writes(
+            &ORGANIZATIONS,
+            "name",
+            "Café Olé",
+            "CAFE OLE"
+        ));
+        assert!(update_writes(
+            &ORGANIZATIONS,
+            "name",
+            "Café Olé",
+            "Café Olé Bistro"
+        ));
+        // Any other field is written when the file's value differs at all.
+        assert!(update_writes(
+            &ORGANIZATIONS,
+            "phone",
+            "(201) 555-0100",
+            "201-555-0100"
+        ));
+        assert!(!update_writes(&ORGANIZATIONS, "priority", "B", "B"));
+        assert!(!update_writes(
+            &ORGANIZATIONS,
+            "phone",
+            "(201) 555-0100",
+            ""
+        ));
+        assert!(!update_writes(
+            &CONTACTS,
+            "email",
+            "jane@acme.com",
+            " JANE@ACME.COM "
+        ));
     }
 }

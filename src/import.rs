@@ -21,7 +21,7 @@ use crate::edits::SheetEdits;
 use crate::entity::{Entity, EntityDescription};
 use crate::history::{self, ImportBatch, ImportStatus};
 use crate::links::{LinkPolicies, LinkResolver};
-use crate::mapping::{MappedSheet, Record, RowIssue, Severity};
+use crate::mapping::{ColumnMap, MappedSheet, Record, RowIssue, Severity};
 use crate::report::ImportReport;
 use crate::saved_mapping::SavedMapping;
 use crate::spreadsheet::{FileNotice, ReadError};
@@ -553,15 +553,8 @@ pub async fn import_file(
     let live_before = live_records(&client, description, import_id).await?;
     // Near-duplicates of organizations already in the CRM are warned about
     // as the rows are read ("Joes Rusty Spoon Inc." for "Joe's Rusty Spoon").
-    let near = if entity == Entity::Organizations && live_before {
-        let index = NearDuplicates::load(&client)
-            .await
-            .map_err(|e| ImportError::Database(database_reason(&e)))?;
-        let columns = mapped.columns();
-        let label = columns
-            .column_of_field("name")
-            .map_or_else(|| "name".to_owned(), |c| columns.label(c));
-        Some((index, label))
+    let near = if live_before {
+        near_duplicates(&client, mapped.columns()).await?
     } else {
         None
     };
@@ -588,18 +581,8 @@ pub async fn import_file(
             let mut counter = ReadCounter::start(&reader_progress, &mapped);
             let result = mapped.map_rows(|_, mut outcome| {
                 counter.row();
-                if let (Some((index, label)), Some(record)) = (&near, &outcome.record)
-                    && let Some(name) = record.text("name")
-                    && let Some(candidate) = index.candidate(&name)
-                {
-                    outcome.issues.push(RowIssue::warning(
-                        record.source_row,
-                        label.clone(),
-                        format!(
-                            "'{}' looks like '{candidate}', already in the CRM: a near-duplicate, not the same organization (check before importing it as new)",
-                            crate::values::shorten(&name)
-                        ),
-                    ));
+                if let (Some((index, label)), Some(record)) = (&near, &outcome.record) {
+                    outcome.issues.extend(index.warning(record, label));
                 }
                 match outcome.record {
                     // Stored by the interrupted run this one resumes.
@@ -971,6 +954,24 @@ async fn matching(
         live_before,
         entity: description.entity,
     }))
+}
+
+/// The CRM's organizations by the keys near-duplicates are found by, and
+/// the sheet's name column that warnings name; `None` for other entities.
+async fn near_duplicates(
+    client: &tokio_postgres::Client,
+    columns: &ColumnMap,
+) -> Result<Option<(NearDuplicates, String)>, ImportError> {
+    if columns.entity() != Entity::Organizations {
+        return Ok(None);
+    }
+    let index = NearDuplicates::load(client)
+        .await
+        .map_err(|e| ImportError::Database(database_reason(&e)))?;
+    let label = columns
+        .column_of_field("name")
+        .map_or_else(|| "name".to_owned(), |c| columns.label(c));
+    Ok(Some((index, label)))
 }
 
 /// Whether the CRM holds live records of the entity other than the rows
@@ -1393,21 +1394,7 @@ pub async fn scan_duplicates(
         return Ok(scan);
     }
     refresh_statistics(&client, description).await?;
-    let near = if entity == Entity::Organizations {
-        Some(
-            NearDuplicates::load(&client)
-                .await
-                .map_err(|e| ImportError::Database(database_reason(&e)))?,
-        )
-    } else {
-        None
-    };
-    let label = {
-        let columns = mapped.columns();
-        columns
-            .column_of_field("name")
-            .map_or_else(|| "name".to_owned(), |c| columns.label(c))
-    };
+    let near = near_duplicates(&client, mapped.columns()).await?;
     let mut links = {
         let columns = mapped.columns();
         // Names the CRM lacks stay empty: a scan creates nothing.
@@ -1447,21 +1434,9 @@ pub async fn scan_duplicates(
     let stored: Vec<&'static str> = description.stored_fields().map(|f| f.column).collect();
     while let Some(records) = receiver.recv().await {
         scan.rows += records.len() as u64;
-        if let Some(index) = &near {
-            for record in &records {
-                if let Some(name) = record.text("name")
-                    && let Some(candidate) = index.candidate(&name)
-                {
-                    scan.near.push(RowIssue::warning(
-                        record.source_row,
-                        label.clone(),
-                        format!(
-                            "'{}' looks like '{candidate}', already in the CRM",
-                            crate::values::shorten(&name)
-                        ),
-                    ));
-                }
-            }
+        if let Some((index, label)) = &near {
+            scan.near
+                .extend(records.iter().filter_map(|r| index.warning(r, label)));
         }
         let records = links
             .resolve(&client, 0, records)
@@ -1495,9 +1470,7 @@ pub async fn scan_duplicates(
                     let (crm, file) = (text(&crm), text(&file));
                     FieldComparison {
                         field: column,
-                        changes: !file.is_empty()
-                            && crate::duplicates::match_key(&crm)
-                                != crate::duplicates::match_key(&file),
+                        changes: crate::duplicates::update_writes(description, column, &crm, &file),
                         crm,
                         file,
                     }

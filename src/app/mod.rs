@@ -469,13 +469,8 @@ impl PantryApp {
             Action::SaveMapping => self.save_mapping(),
             Action::LoadMapping => self.load_mapping(),
             Action::UseRememberedMapping(use_it) => {
-                if let (Some(offered), Some(preview), true) =
-                    (self.offered_mapping.take(), &self.preview, use_it)
-                {
-                    let (path, sheet) = (preview.path.clone(), preview.sheet.clone());
-                    let entity = offered.entity().unwrap_or(preview.entity);
-                    self.mapping = offered;
-                    self.open(path, sheet, Some(entity));
+                if let (Some(offered), true) = (self.offered_mapping.take(), use_it) {
+                    self.apply_mapping(offered);
                 }
             }
             Action::SetDuplicatePolicy(policy) => self.on_duplicate = policy,
