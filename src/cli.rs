@@ -14,12 +14,14 @@ use clap::{Parser, Subcommand};
 use pantry_import::database::ConnectionSettings;
 use pantry_import::duplicates::DuplicatePolicy;
 use pantry_import::entity::Entity;
+use pantry_import::export;
 use pantry_import::history;
 use pantry_import::import::{self, ImportError, ImportOptions, ImportProgress};
 use pantry_import::links::{LinkPolicies, LinkPolicy};
 use pantry_import::migrate::migrate;
 use pantry_import::report::ImportReport;
 use pantry_import::saved_mapping::SavedMapping;
+use pantry_import::verify::{self, Verification};
 use pantry_import::workbook::{self, RunProgress, RunReport, WorkbookPlan};
 
 /// Moves a food broker's spreadsheets into the Kitchen Pantry CRM.
@@ -120,6 +122,37 @@ pub enum Command {
         /// Also undo rows edited since the import.
         #[arg(long)]
         force: bool,
+    },
+    /// Write an entity's live records (or those one import stored) to a
+    /// CSV or XLSX file that imports back unchanged.
+    Export {
+        /// organizations, contacts, products, opportunities or interactions.
+        #[arg(value_name = "ENTITY", value_parser = parse_entity)]
+        entity: Entity,
+        /// The file to write: PATH.csv (UTF-8 with BOM) or PATH.xlsx.
+        #[arg(long, value_name = "PATH")]
+        out: PathBuf,
+        /// Only the records this import stored.
+        #[arg(long, value_name = "N")]
+        import: Option<i64>,
+        /// postgres:// URL or key=value string (default: DATABASE_URL, then PG* variables).
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+    },
+    /// Show what one import stored, counted in the database: rows, the
+    /// stored values' distributions, a random sample, links that ended empty.
+    Verify {
+        /// The import's number, as `history` and `import` show it.
+        import: i64,
+        /// The spreadsheet it read, to show the sample beside its rows.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// postgres:// URL or key=value string (default: DATABASE_URL, then PG* variables).
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+        /// Print one JSON object instead of a summary.
+        #[arg(long)]
+        json: bool,
     },
     /// Create or update the CRM schema.
     Migrate {
@@ -379,6 +412,44 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
+        Command::Export {
+            entity,
+            out,
+            import,
+            database_url,
+        } => {
+            let settings = settings(database_url.as_deref())?;
+            let progress = export::ExportProgress::new();
+            let summary = runtime()?.block_on(async {
+                let mut client = settings.connect().await?;
+                anyhow::Ok(export::export(&mut client, entity, import, &out, &progress).await?)
+            })?;
+            println!(
+                "{}: {} written, {} columns",
+                summary.path.display(),
+                entity.count(summary.rows),
+                summary.headers.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify {
+            import,
+            file,
+            database_url,
+            json,
+        } => {
+            let settings = settings(database_url.as_deref())?;
+            let verification = runtime()?.block_on(async {
+                let client = settings.connect().await?;
+                anyhow::Ok(verify::verify(&client, import, file.as_deref()).await?)
+            })?;
+            if json {
+                println!("{}", verification.to_json());
+            } else {
+                print_verification(&verification);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Migrate { database_url } => {
             let settings = settings(database_url.as_deref())?;
             let applied = runtime()?.block_on(migrate(&settings))?;
@@ -388,6 +459,76 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 println!("{}: applied {}", settings.describe(), applied.join(", "));
             }
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `verify` as text: the counts, each distribution, the links that ended
+/// empty and the sample beside its spreadsheet cells.
+fn print_verification(verification: &Verification) {
+    let sheet = if verification.sheet.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", verification.sheet)
+    };
+    println!(
+        "import {}: {}{sheet}, {}",
+        verification.import,
+        verification.file_name,
+        verification.entity.name()
+    );
+    let file_rows = verification
+        .file_rows
+        .map_or_else(|| "not read to the end".to_owned(), |rows| rows.to_string());
+    println!("  rows in the file      {file_rows:>9}");
+    println!("  stored (in the CRM)   {:>9}", verification.stored_rows);
+    println!("  updated records       {:>9}", verification.updated_rows);
+    println!("  skipped (in the CRM)  {:>9}", verification.skipped_rows);
+    println!("  failed                {:>9}", verification.failed_rows);
+    if verification.undone_rows > 0 {
+        println!("  undone since          {:>9}", verification.undone_rows);
+    }
+    for chart in &verification.charts {
+        println!("\n  {}", chart.field);
+        let most = chart
+            .values
+            .iter()
+            .map(|(_, n)| *n)
+            .max()
+            .unwrap_or(1)
+            .max(1);
+        for (value, count) in &chart.values {
+            let shown = if value.is_empty() { "(empty)" } else { value };
+            let bar = "#".repeat(((*count * 30).div_ceil(most)) as usize);
+            println!("    {shown:<24} {count:>9}  {bar}");
+        }
+    }
+    if !verification.empty_links.is_empty() {
+        println!("\n  links that ended empty");
+        for link in &verification.empty_links {
+            println!(
+                "    row {}: {} '{}' not found",
+                link.row, link.column, link.name
+            );
+        }
+    }
+    for row in &verification.sample {
+        println!("\n  row {} (stored | file)", row.row);
+        for cell in &row.cells {
+            if cell.stored.is_empty() && cell.file.as_deref().is_none_or(str::is_empty) {
+                continue;
+            }
+            let mark = if cell.file.is_some() && !cell.same {
+                "*"
+            } else {
+                " "
+            };
+            println!(
+                "   {mark}{:<24} {} | {}",
+                cell.field,
+                cell.stored,
+                cell.file.as_deref().unwrap_or("")
+            );
         }
     }
 }

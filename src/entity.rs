@@ -140,6 +140,13 @@ pub struct EntityDescription {
     /// How messages show one of its records, as SQL over the table's
     /// columns (a name, a person's name, a subject).
     pub shown: &'static str,
+    /// How a link cell names one of its records, as SQL over the table's
+    /// columns: what an export writes in a link column, and what
+    /// [`crate::links`] finds the record by again.
+    pub named_by: &'static str,
+    /// Fields whose stored values the verification charts
+    /// (SPEC.md, "Export and verification"), by column.
+    pub charted: &'static [&'static str],
 }
 
 /// A key that makes a row the same record as one already in the CRM.
@@ -623,6 +630,8 @@ pub static ORGANIZATIONS: EntityDescription = EntityDescription {
         unless_differ: Some("city"),
     }],
     shown: "name || coalesce(' (' || nullif(btrim(city), '') || ')', '')",
+    named_by: "name",
+    charted: &["priority", "segment", "type", "state_province"],
 };
 
 /// SPEC.md, "Contacts".
@@ -751,6 +760,8 @@ pub static CONTACTS: EntityDescription = EntityDescription {
         },
     ],
     shown: "first_name || ' ' || last_name || coalesce(' <' || nullif(btrim(email), '') || '>', '')",
+    named_by: "coalesce(nullif(btrim(email), ''), first_name || ' ' || last_name)",
+    charted: &["role", "is_primary_contact"],
 };
 
 /// SPEC.md, "Products".
@@ -866,6 +877,8 @@ pub static PRODUCTS: EntityDescription = EntityDescription {
         },
     ],
     shown: "name || coalesce(' (SKU ' || nullif(btrim(sku), '') || ')', '')",
+    named_by: "name",
+    charted: &["category", "is_active"],
 };
 
 /// SPEC.md, "Opportunities".
@@ -972,6 +985,8 @@ pub static OPPORTUNITIES: EntityDescription = EntityDescription {
         unless_differ: None,
     }],
     shown: "name",
+    named_by: "name",
+    charted: &["stage"],
 };
 
 /// SPEC.md, "Interactions".
@@ -1073,6 +1088,8 @@ pub static INTERACTIONS: EntityDescription = EntityDescription {
         unless_differ: None,
     }],
     shown: "subject || ' (' || to_char(interaction_date, 'YYYY-MM-DD') || ')'",
+    named_by: "subject",
+    charted: &["type", "follow_up_required"],
 };
 
 impl EntityDescription {

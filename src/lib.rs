@@ -24,6 +24,8 @@
 //!   `COPY` in batches on the connection) and reports [`import::ImportProgress`];
 //!   [`report`] turns the outcome into text, JSON or an error-report CSV;
 //!   [`history`] records every import so it can resume, refuse a repeat, or be undone.
+//! - [`export`] writes an entity's records back out as CSV or XLSX that
+//!   imports unchanged; [`verify`] shows, by query, what an import stored.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -46,6 +48,7 @@ pub mod database;
 pub mod duplicates;
 pub mod edits;
 pub mod entity;
+pub mod export;
 pub mod history;
 pub mod import;
 pub mod links;
@@ -55,4 +58,5 @@ pub mod report;
 pub mod saved_mapping;
 pub mod spreadsheet;
 pub mod values;
+pub mod verify;
 pub mod workbook;

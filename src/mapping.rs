@@ -129,6 +129,30 @@ impl Value {
     }
 }
 
+impl Value {
+    /// Whether `cell` is this value written the plain way, so nothing about
+    /// it changed and no original needs keeping: its text, or for a moment
+    /// also without zero seconds (`2026-03-14 14:30`, as exports write it)
+    /// or as the date alone at midnight (as a workbook's date cell reads).
+    pub fn written_as(&self, cell: &str) -> bool {
+        if let Value::Timestamp(moment) = self {
+            use chrono::Timelike;
+            let plain = [
+                (moment.second() == 0 && moment.nanosecond() == 0).then_some("%Y-%m-%d %H:%M"),
+                (moment.time() == chrono::NaiveTime::MIN).then_some("%Y-%m-%d"),
+            ];
+            if plain
+                .iter()
+                .flatten()
+                .any(|format| moment.format(format).to_string() == cell)
+            {
+                return true;
+            }
+        }
+        self.to_text().is_none_or(|text| text == cell)
+    }
+}
+
 /// One record ready for the database: every rule already applied. Its
 /// values follow the entity's stored fields
 /// ([`EntityDescription::stored_fields`]).
@@ -527,6 +551,9 @@ pub struct RowMapper {
     /// The column of a header that looks like an email address's, when no
     /// field takes it (organizations): its values are still checked.
     unmapped_email: Option<usize>,
+    /// The [`IMPORT_NOTES_HEADER`] column an export wrote, when it goes to
+    /// import notes.
+    exported_notes: Option<usize>,
     /// The saved mapping's replacements for unrecognised values.
     choices: SavedMapping,
     /// The broker's edits to particular rows.
@@ -583,6 +610,10 @@ impl RowMapper {
             hasher: ahash::RandomState::new(),
             key_scratch: String::new(),
             unmapped_email,
+            exported_notes: headers
+                .iter()
+                .position(|h| header_key(h) == header_key(IMPORT_NOTES_HEADER))
+                .filter(|&i| columns.roles[i] == ColumnRole::ImportNotes),
             columns,
             choices: SavedMapping {
                 values: mapping.values.clone(),
@@ -771,7 +802,8 @@ impl RowMapper {
                 ),
             );
         }
-        for (index, cell) in row.cells().enumerate() {
+        for index in 0..row.len() {
+            let cell = row.get(index);
             let role = columns.roles.get(index).copied();
             let kept_whole = match role {
                 // A full name is kept whole: split, the split is a guess;
@@ -794,7 +826,11 @@ impl RowMapper {
                     ),
                 );
             }
-            out.notes.push(columns.label(index), cell);
+            if self.exported_notes == Some(index) {
+                out.notes.push_exported(columns.label(index), cell);
+            } else {
+                out.notes.push(columns.label(index), cell);
+            }
         }
         if let Some(index) = self.unmapped_email {
             let email = row.get(index).trim();
@@ -1344,8 +1380,7 @@ impl RowWork {
         match result {
             Ok(parsed) => {
                 let value = wrap(parsed.value);
-                let changed = parsed.warning.is_some()
-                    || (converts && value.to_text().is_some_and(|text| text != cell));
+                let changed = parsed.warning.is_some() || (converts && !value.written_as(cell));
                 if changed {
                     self.notes.push(label.to_owned(), cell);
                 }
@@ -1362,6 +1397,11 @@ impl RowWork {
     }
 }
 
+/// The header of the column an export writes the originals of changed
+/// values in, as one JSON object; the import reads it back into
+/// `import_notes` key by key ([`crate::export`]).
+pub const IMPORT_NOTES_HEADER: &str = "Import Notes";
+
 /// The `import_notes` of one record: keys in column order. Serialised as a
 /// JSON object when the record is stored.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -1370,9 +1410,31 @@ pub struct ImportNotes {
 }
 
 impl ImportNotes {
-    /// Keeps `value` under `key`.
+    /// Keeps `value` under `key`, unless something is kept there already:
+    /// the first is the original (an exported file's [`IMPORT_NOTES_HEADER`]
+    /// column is read before the fields, so its originals stay).
     pub fn push(&mut self, key: String, value: &str) {
-        self.entries.push((key, value.to_owned()));
+        if self.get(&key).is_none() {
+            self.entries.push((key, value.to_owned()));
+        }
+    }
+
+    /// Keeps the cell of an [`IMPORT_NOTES_HEADER`] column: a JSON object's
+    /// keys each as their own note (as an export wrote them), anything else
+    /// under `key`.
+    pub fn push_exported(&mut self, key: String, cell: &str) {
+        match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(cell) {
+            Ok(object) => {
+                for (name, value) in object {
+                    let text = match value {
+                        serde_json::Value::String(text) => text,
+                        other => other.to_string(),
+                    };
+                    self.push(name, &text);
+                }
+            }
+            Err(_) => self.push(key, cell),
+        }
     }
 
     /// The value kept under `key`.

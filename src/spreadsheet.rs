@@ -129,8 +129,15 @@ impl SheetRow {
     }
 
     /// The cell at zero-based column `index`, or `""` past the end of a short row.
+    /// A cell that an export or error report kept from running as a formula
+    /// (`'=SUM(A1)`, see [`crate::report::neutralise_formula`]) reads as
+    /// written before (`=SUM(A1)`).
     pub fn get(&self, index: usize) -> &str {
-        self.cells.get(index).unwrap_or("")
+        let cell = self.cells.get(index).unwrap_or("");
+        match cell.strip_prefix('\'') {
+            Some(formula) if formula.starts_with(['=', '+', '-', '@', '\t', '\r']) => formula,
+            _ => cell,
+        }
     }
 
     /// How many cells the row has, as written.
