@@ -339,6 +339,37 @@ impl ImportReport {
     }
 }
 
+/// Writes warnings (or any row issues) as a UTF-8 CSV with BOM: `Sheet`
+/// (when any issue names one), `Row`, `Column`, `Warning`. The rows they
+/// name were imported; this is the list to check them by.
+pub fn write_warnings_csv<'a>(
+    issues: impl IntoIterator<Item = (Option<&'a str>, &'a RowIssue)>,
+    out: impl Write,
+) -> std::io::Result<()> {
+    let issues: Vec<(Option<&str>, &RowIssue)> = issues.into_iter().collect();
+    let with_sheet = issues.iter().any(|(sheet, _)| sheet.is_some());
+    let mut out = out;
+    out.write_all("\u{feff}".as_bytes())?;
+    let mut writer = csv::Writer::from_writer(out);
+    let mut header = vec!["Row", "Column", "Warning"];
+    if with_sheet {
+        header.insert(0, "Sheet");
+    }
+    writer.write_record(&header)?;
+    for (sheet, issue) in issues {
+        let mut record = vec![
+            issue.row.to_string(),
+            neutralise_formula(&issue.column),
+            neutralise_formula(&issue.message),
+        ];
+        if with_sheet {
+            record.insert(0, neutralise_formula(sheet.unwrap_or_default()));
+        }
+        writer.write_record(&record)?;
+    }
+    writer.flush()
+}
+
 /// Cells starting with `=`, `+`, `-`, `@` (or a tab or carriage return) are
 /// prefixed with `'` so a spreadsheet shows them as text instead of running
 /// them as formulas.
@@ -393,6 +424,20 @@ mod tests {
         );
         assert_eq!(json["warning_list"][0]["row"], 2);
         assert_eq!(json["succeeded"], 3);
+    }
+
+    #[test]
+    fn warnings_are_written_with_their_sheet_row_and_column() {
+        let first = issue(4, Severity::Warning, "Phone number 'x' does not look like a phone number");
+        let second = issue(9, Severity::Warning, "=odd");
+        let mut out = Vec::new();
+        write_warnings_csv([(Some("Accounts"), &first), (None, &second)], &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\u{feff}Sheet,Row,Column,Warning\n\
+             Accounts,4,Organizations,Phone number 'x' does not look like a phone number\n\
+             ,9,Organizations,'=odd\n"
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod results;
 mod sidebar;
 mod task;
 pub mod theme;
+pub mod verification;
 pub mod workbook_panel;
 
 use std::path::PathBuf;
@@ -133,6 +134,8 @@ pub enum Action {
     UndoRun(i64),
     CancelImport,
     SaveErrorReport,
+    /// Save the rows imported with warnings, with each warning, as CSV.
+    SaveWarnings,
     ShowResults,
     ShowPreview,
     StartOver,
@@ -221,6 +224,8 @@ pub struct PantryApp {
     pub title: String,
     /// Whether the About window is open.
     pub showing_about: bool,
+    /// What the last import stored, checked in the database.
+    pub verification: verification::VerificationState,
 }
 
 impl PantryApp {
@@ -298,6 +303,7 @@ impl PantryApp {
             history_connection: None,
             title: window_title(None),
             showing_about: false,
+            verification: verification::VerificationState::default(),
         };
         if let Some(file) = file {
             app.open(file, None, None);
@@ -543,7 +549,8 @@ impl PantryApp {
                     run.progress.cancel();
                 }
             }
-            Action::SaveErrorReport => self.save_error_report(),
+            Action::SaveErrorReport => self.save_report(false),
+            Action::SaveWarnings => self.save_report(true),
             Action::ShowResults => {
                 self.showing_results = self.import.is_some() || self.workbook_run.is_some();
             }
@@ -563,6 +570,7 @@ impl PantryApp {
                 self.showing_results = false;
                 self.typed_path.clear();
                 self.save_message = None;
+                self.verification.clear();
             }
         }
     }
@@ -760,7 +768,16 @@ impl PantryApp {
         self.showing_results = false;
     }
 
-    fn save_error_report(&mut self) {
+    /// Checks in the database what `imports` stored (each with its file).
+    fn verify(&mut self, imports: Vec<(i64, PathBuf)>) {
+        if let Ok(settings) = self.connection.settings() {
+            self.verification
+                .start(&self.runtime, &self.ctx, settings, imports);
+        }
+    }
+
+    /// Saves the last run's error report, or its warnings (`warnings`).
+    fn save_report(&mut self, warnings: bool) {
         let failed = match (&self.import, &self.workbook_run) {
             (Some(run), _) => run.report().cloned().map(results::FailedRows::Sheet),
             (None, Some(run)) => run.report().cloned().map(results::FailedRows::Run),
@@ -769,19 +786,31 @@ impl PantryApp {
         let Some(failed) = failed else {
             return;
         };
-        let stem = failed
-            .file()
+        let failed_file = failed.file().to_path_buf();
+        let stem = failed_file
             .file_stem()
             .map_or_else(|| "import".to_owned(), |s| s.to_string_lossy().into_owned());
+        let (name, title) = if warnings {
+            (format!("{stem} - warnings"), "Save the warnings")
+        } else {
+            (format!("{stem} - errors"), "Save the error report")
+        };
+        let write = move |path: &std::path::Path| {
+            if warnings {
+                failed.write_warnings(path)
+            } else {
+                failed.write(path)
+            }
+        };
         self.save_dialog = Some(task::spawn(&self.runtime, &self.ctx, async move {
-            let name = format!("{stem} - errors");
+            let spreadsheet = failed_file;
             Ok(
-                match save_target("Save the error report", failed.file(), &name, "csv").await {
+                match save_target(title, &spreadsheet, &name, "csv").await {
                     // The dialog itself asks before replacing a file.
-                    SaveTarget::Chosen(path) => Some(failed.write(&path)),
+                    SaveTarget::Chosen(path) => Some(write(&path)),
                     SaveTarget::Beside(path) => Some(format!(
                         "No file dialog is available on this desktop. {}",
-                        failed.write(&path)
+                        write(&path)
                     )),
                     SaveTarget::Cancelled => None,
                 },
@@ -925,6 +954,7 @@ impl eframe::App for PantryApp {
             // Past imports belong to one database: never show (or undo) them
             // against another.
             self.history.forget();
+            self.verification.clear();
             self.link_summary = workbook_panel::LinkSummaryState::default();
             self.history_connection = connection;
         }
@@ -950,10 +980,24 @@ impl eframe::App for PantryApp {
                     self.repeat_question = Some((**batch).clone());
                     self.import = None;
                 }
+                Some(import_panel::ImportOutcome::Done(report))
+                | Some(import_panel::ImportOutcome::Stopped {
+                    report: Some(report),
+                    ..
+                }) => {
+                    let imports = report
+                        .import_id
+                        .map(|id| (id, report.file.clone()))
+                        .into_iter()
+                        .collect();
+                    self.verify(imports);
+                    self.showing_results = true;
+                }
                 _ => self.showing_results = true,
             }
             self.refresh_history();
         }
+        self.verification.poll();
         if let (Some(plan), Some(preview), Ok(settings)) =
             (&self.workbook, &self.preview, self.connection.settings())
             && plan.is_run()
@@ -974,6 +1018,15 @@ impl eframe::App for PantryApp {
                 Some(workbook_panel::RunOutcome::AlreadyImported(earlier)) => {
                     self.repeat_run = Some((**earlier).clone());
                     self.workbook_run = None;
+                }
+                Some(workbook_panel::RunOutcome::Done(report)) => {
+                    let imports = report
+                        .sheets
+                        .iter()
+                        .filter_map(|sheet| sheet.import_id.map(|id| (id, sheet.file.clone())))
+                        .collect();
+                    self.verify(imports);
+                    self.showing_results = true;
                 }
                 _ => self.showing_results = true,
             }
@@ -1025,11 +1078,23 @@ impl eframe::App for PantryApp {
             if self.showing_results
                 && let Some(run) = &self.import
             {
-                results::results_ui(ui, run, self.save_message.as_deref(), &mut actions);
+                results::results_ui(
+                    ui,
+                    run,
+                    &self.verification,
+                    self.save_message.as_deref(),
+                    &mut actions,
+                );
             } else if self.showing_results
                 && let Some(run) = &self.workbook_run
             {
-                workbook_panel::run_results_ui(ui, run, self.save_message.as_deref(), &mut actions);
+                workbook_panel::run_results_ui(
+                    ui,
+                    run,
+                    &self.verification,
+                    self.save_message.as_deref(),
+                    &mut actions,
+                );
             } else if let Some(preview) = &mut self.preview {
                 if let Some(offered) = &self.offered_mapping {
                     preview::offered_mapping_ui(ui, offered, &mut actions);

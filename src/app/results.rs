@@ -13,11 +13,13 @@ use pantry_import::workbook::RunReport;
 
 use super::Action;
 use super::import_panel::{ImportOutcome, ImportRun};
+use super::verification::{VerificationState, verification_ui};
 use super::theme::{self, FAIL_TEXT, OK_TEXT, WARN_TEXT};
 
 pub fn results_ui(
     ui: &mut egui::Ui,
     run: &ImportRun,
+    verification: &VerificationState,
     save_message: Option<&str>,
     actions: &mut Vec<Action>,
 ) {
@@ -75,7 +77,7 @@ pub fn results_ui(
         Some(ImportOutcome::NeedsSchema(_) | ImportOutcome::AlreadyImported(_)) | None => return,
     }
     let Some(report) = run.report() else {
-        buttons_ui(ui, None, save_message, actions);
+        buttons_ui(ui, None, 0, save_message, actions);
         return;
     };
     ui.weak(run_summary(run, report));
@@ -84,12 +86,18 @@ pub fn results_ui(
         "Save error report…",
         "The failed rows with their original cells and the reason, as CSV",
     ));
-    buttons_ui(ui, save, save_message, actions);
+    buttons_ui(ui, save, report.warning_list.len(), save_message, actions);
     ui.add_space(10.0);
-    created_links_ui(ui, &report.created_links.iter().collect::<Vec<_>>());
-    matched_rows_ui(ui, None, &report.updated_list, &report.skipped_list);
     let failures: Vec<(Option<&str>, &RowIssue)> =
         report.failures.iter().map(|issue| (None, issue)).collect();
+    let warnings: Vec<(Option<&str>, &RowIssue)> =
+        report.warning_list.iter().map(|issue| (None, issue)).collect();
+    checked_ui(ui, !failures.is_empty(), |ui| {
+        created_links_ui(ui, &report.created_links.iter().collect::<Vec<_>>());
+        matched_rows_ui(ui, None, &report.updated_list, &report.skipped_list);
+        warnings_ui(ui, &warnings);
+        verification_ui(ui, verification);
+    });
     failed_rows_ui(
         ui,
         &failures,
@@ -97,6 +105,53 @@ pub fn results_ui(
         report.cancelled,
         "✔ Every row was imported.",
     );
+}
+
+/// What the run did besides failing rows (created links, matched rows,
+/// warnings, the verification), scrolling in the upper half of the space
+/// left when the failed rows' table follows, in all of it otherwise.
+pub fn checked_ui(ui: &mut egui::Ui, failures_follow: bool, add: impl FnOnce(&mut egui::Ui)) {
+    let height = if failures_follow {
+        ui.available_height() * 0.55
+    } else {
+        ui.available_height()
+    };
+    egui::ScrollArea::vertical()
+        .id_salt("what went in")
+        .max_height(height)
+        .auto_shrink([false, true])
+        .show(ui, add);
+    ui.add_space(8.0);
+}
+
+/// The rows imported with warnings, each with its warning, under a heading
+/// that opens.
+pub fn warnings_ui(ui: &mut egui::Ui, warnings: &[(Option<&str>, &RowIssue)]) {
+    if warnings.is_empty() {
+        return;
+    }
+    egui::CollapsingHeader::new(
+        theme::bold(format!(
+            "{} warning{} (the rows were imported)",
+            theme::thousands(warnings.len() as u64),
+            if warnings.len() == 1 { "" } else { "s" }
+        ))
+        .color(WARN_TEXT),
+    )
+    .id_salt("warnings")
+    .show(ui, |ui| {
+        let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
+        egui::ScrollArea::vertical()
+            .id_salt("warning rows")
+            .max_height(180.0)
+            .show_rows(ui, row_height, warnings.len(), |ui, range| {
+                for (sheet, issue) in &warnings[range] {
+                    let place = sheet.map_or_else(String::new, |s| format!("{s}, "));
+                    ui.add(egui::Label::new(format!("{place}{issue}")).truncate());
+                }
+            });
+    });
+    ui.add_space(6.0);
 }
 
 /// The failed rows under their count, or `all_imported` when there are
@@ -245,6 +300,7 @@ fn failures_table_ui(ui: &mut egui::Ui, failures: &[(Option<&str>, &RowIssue)]) 
 pub fn buttons_ui(
     ui: &mut egui::Ui,
     save: Option<(&str, &str)>,
+    warnings: usize,
     save_message: Option<&str>,
     actions: &mut Vec<Action>,
 ) {
@@ -256,6 +312,14 @@ pub fn buttons_ui(
                 .clicked()
         {
             actions.push(Action::SaveErrorReport);
+        }
+        if warnings > 0
+            && ui
+                .button("Save warnings…")
+                .on_hover_text("Every warning with its row and column, as CSV")
+                .clicked()
+        {
+            actions.push(Action::SaveWarnings);
         }
         if ui.button("Back to the preview").clicked() {
             actions.push(Action::ShowPreview);
@@ -326,6 +390,29 @@ impl FailedRows {
         match self {
             FailedRows::Sheet(report) => &report.file,
             FailedRows::Run(report) => &report.file,
+        }
+    }
+
+    /// Writes the warnings (a run's with their sheet) to `path`; says how
+    /// it went.
+    pub fn write_warnings(&self, path: &Path) -> String {
+        let warnings: Vec<(Option<&str>, &RowIssue)> = match self {
+            FailedRows::Sheet(report) => report.warning_list.iter().map(|w| (None, w)).collect(),
+            FailedRows::Run(report) => report
+                .sheets
+                .iter()
+                .flat_map(|s| {
+                    let name = s.sheet.as_deref().unwrap_or_default();
+                    s.warning_list.iter().map(move |w| (Some(name), w))
+                })
+                .collect(),
+        };
+        let written = std::fs::File::create(path).and_then(|file| {
+            pantry_import::report::write_warnings_csv(warnings, std::io::BufWriter::new(file))
+        });
+        match written {
+            Ok(()) => format!("✔ Saved the warnings to {}", path.display()),
+            Err(error) => format!("✖ Could not save the warnings: {error}"),
         }
     }
 

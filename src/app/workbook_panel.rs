@@ -484,6 +484,7 @@ pub fn repeat_run_ui(ui: &mut egui::Ui, run: &ImportRun, actions: &mut Vec<Actio
 pub fn run_results_ui(
     ui: &mut egui::Ui,
     run: &WorkbookRun,
+    verification: &super::verification::VerificationState,
     save_message: Option<&str>,
     actions: &mut Vec<Action>,
 ) {
@@ -494,7 +495,7 @@ pub fn run_results_ui(
         ui.label("Import the workbook again to resume it: finished sheets are left as they are, and rows already stored are not stored twice.");
     }
     let Some(report) = run.report() else {
-        results::buttons_ui(ui, None, save_message, actions);
+        results::buttons_ui(ui, None, 0, save_message, actions);
         return;
     };
     ui.horizontal(|ui| {
@@ -532,7 +533,15 @@ pub fn run_results_ui(
         "Save error reports…",
         "One CSV per sheet with failed rows, each with its original cells and the reason",
     ));
-    results::buttons_ui(ui, save, save_message, actions);
+    let warnings: Vec<(Option<&str>, &RowIssue)> = report
+        .sheets
+        .iter()
+        .flat_map(|s| {
+            let name = s.sheet.as_deref().unwrap_or_default();
+            s.warning_list.iter().map(move |w| (Some(name), w))
+        })
+        .collect();
+    results::buttons_ui(ui, save, warnings.len(), save_message, actions);
     ui.add_space(8.0);
     egui::Grid::new("run-sheets")
         .striped(true)
@@ -568,15 +577,6 @@ pub fn run_results_ui(
     if !report.passed_over.is_empty() {
         ui.weak(format!("Not imported: {}", report.passed_over.join(", ")));
     }
-    results::created_links_ui(ui, &report.created_links());
-    for sheet in &report.sheets {
-        results::matched_rows_ui(
-            ui,
-            sheet.sheet.as_deref(),
-            &sheet.updated_list,
-            &sheet.skipped_list,
-        );
-    }
     let failures: Vec<(Option<&str>, &RowIssue)> = report
         .sheets
         .iter()
@@ -586,6 +586,19 @@ pub fn run_results_ui(
         })
         .collect();
     ui.add_space(8.0);
+    results::checked_ui(ui, !failures.is_empty(), |ui| {
+        results::created_links_ui(ui, &report.created_links());
+        for sheet in &report.sheets {
+            results::matched_rows_ui(
+                ui,
+                sheet.sheet.as_deref(),
+                &sheet.updated_list,
+                &sheet.skipped_list,
+            );
+        }
+        results::warnings_ui(ui, &warnings);
+        super::verification::verification_ui(ui, verification);
+    });
     results::failed_rows_ui(
         ui,
         &failures,
