@@ -428,7 +428,11 @@ mod tests {
 
     #[test]
     fn warnings_are_written_with_their_sheet_row_and_column() {
-        let first = issue(4, Severity::Warning, "Phone number 'x' does not look like a phone number");
+        let first = issue(
+            4,
+            Severity::Warning,
+            "Phone number 'x' does not look like a phone number",
+        );
         let second = issue(9, Severity::Warning, "=odd");
         let mut out = Vec::new();
         write_warnings_csv([(Some("Accounts"), &first), (None, &second)], &mut out).unwrap();

@@ -1168,3 +1168,97 @@ fn the_rows_in_the_crm_are_listed_before_import_and_one_can_be_told_to_update() 
         assert_eq!(db.count("SELECT count(*) FROM organizations").await, 3);
     });
 }
+
+#[test]
+fn after_an_import_the_window_shows_what_went_in_and_exports_it() {
+    let rt = runtime();
+    let db = rt.block_on(TestDatabase::migrated());
+    // A copy, so the export (saved beside it when no file dialog answers)
+    // lands in a folder of the test's own.
+    let dir = tempfile::tempdir().unwrap();
+    let sheet = dir.path().join("broker accounts.csv");
+    std::fs::copy(data("broker_accounts_1252.csv"), &sheet).unwrap();
+    let mut harness = window(Some(sheet));
+    wait_for(&mut harness, "the preview", PantryApp::preview_ready);
+    harness.get_by_label("Connection string").click();
+    harness.run_steps(2);
+    harness.state_mut().connection.url = db.url.clone();
+    harness.run_steps(2);
+    harness.get_by_label("Test connection").click();
+    wait_for(&mut harness, "the connection test", |app| {
+        app.connection.is_verified()
+    });
+    harness.get_by_label("Import 11 organizations").click();
+    wait_for(&mut harness, "the import", import_finished);
+    wait_for(&mut harness, "the verification", |app| {
+        app.verification.result.is_some()
+    });
+    harness.get_by_label("What went in, checked in the CRM");
+    let verified = match &harness.state().verification.result {
+        Some(Ok(verified)) => verified[0].clone(),
+        Some(Err(message)) => panic!("verification: {message}"),
+        None => panic!("no verification"),
+    };
+    // The window's numbers are the database's.
+    let stored = rt.block_on(db.count(
+        "SELECT count(*) FROM organizations WHERE import_batch_id IS NOT NULL AND deleted_at IS NULL",
+    ));
+    assert_eq!(verified.stored_rows as i64, stored);
+    assert_eq!((verified.file_rows, verified.failed_rows), (Some(13), 2));
+    let priorities = rt.block_on(
+        db.count("SELECT count(*) FROM organizations WHERE priority = 'A' AND deleted_at IS NULL"),
+    );
+    let chart = verified
+        .charts
+        .iter()
+        .find(|c| c.field == "PRIORITY-FOCUS (A-D)")
+        .expect("priority is charted");
+    assert_eq!(
+        chart
+            .values
+            .iter()
+            .find(|(v, _)| v == "A")
+            .map(|(_, n)| *n as i64),
+        Some(priorities)
+    );
+    harness.get_by_label("stored by this import");
+    harness.get_by_label("PRIORITY-FOCUS (A-D)");
+    harness.get_by_label("10 stored rows picked at random, beside the spreadsheet");
+    assert!(
+        verified
+            .sample
+            .iter()
+            .all(|row| row.cells[0].file.is_some()),
+        "every sampled row has its spreadsheet cells beside it"
+    );
+    let warnings = last_report(&harness).warning_list.len();
+    assert!(warnings > 0, "the sheet has warned rows");
+    harness
+        .get_by_label(&format!("{warnings} warnings (the rows were imported)"))
+        .click();
+    harness.run_steps(2);
+    harness.get_by_label("Save warnings…");
+
+    // The sidebar's Export: the import's rows to CSV, beside the sheet.
+    harness
+        .get_by_label_contains("Export from the CRM…")
+        .click();
+    harness.run_steps(3);
+    harness.get_by_label("Export…").click();
+    wait_for(&mut harness, "the export", |app| {
+        app.export.message.is_some()
+    });
+    let message = match &harness.state().export.message {
+        Some(Ok(message)) => message.clone(),
+        other => panic!("export: {other:?}"),
+    };
+    assert!(
+        message.starts_with("✔ 11 organizations written to"),
+        "{message}"
+    );
+    let written = dir.path().join("organizations.csv");
+    let text = std::fs::read_to_string(&written).unwrap();
+    let records = csv::Reader::from_reader(text.as_bytes()).records().count();
+    assert_eq!(records, 11, "11 rows under the header: {text}");
+    assert!(text.contains("Café Rouge,A,Fine Dining"), "{text}");
+}

@@ -266,12 +266,25 @@ pub fn history_ui(ui: &mut egui::Ui, panel: &mut HistoryPanel, actions: &mut Vec
                         if std::mem::take(&mut panel.reveal_confirm) {
                             buttons.response.scroll_to_me(Some(egui::Align::BOTTOM));
                         }
-                    } else if ui
-                        .add_enabled(!panel.busy(), egui::Button::new("Undo this import…"))
-                        .clicked()
-                    {
-                        panel.confirm_undo = Some(batch.id);
-                        panel.reveal_confirm = true;
+                    } else {
+                        let busy = panel.busy();
+                        let mut confirm = false;
+                        ui.horizontal(|ui| {
+                            confirm = ui
+                                .add_enabled(!busy, egui::Button::new("Undo this import…"))
+                                .clicked();
+                            if ui
+                                .button("Export its rows…")
+                                .on_hover_text("The records this import stored, as CSV or Excel")
+                                .clicked()
+                            {
+                                actions.push(Action::ExportImport(batch.id, batch.entity));
+                            }
+                        });
+                        if confirm {
+                            panel.confirm_undo = Some(batch.id);
+                            panel.reveal_confirm = true;
+                        }
                     }
                 }
             }

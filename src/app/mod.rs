@@ -8,6 +8,7 @@
 mod about;
 pub mod connection;
 pub mod crm_matches;
+pub mod export_panel;
 pub mod history_panel;
 pub mod import_panel;
 mod open_file;
@@ -134,6 +135,13 @@ pub enum Action {
     UndoRun(i64),
     CancelImport,
     SaveErrorReport,
+    /// Show the Export view.
+    ShowExport,
+    /// Show the Export view set to one import's records.
+    ExportImport(i64, Entity),
+    HideExport,
+    StartExport,
+    CancelExport,
     /// Save the rows imported with warnings, with each warning, as CSV.
     SaveWarnings,
     ShowResults,
@@ -226,6 +234,10 @@ pub struct PantryApp {
     pub showing_about: bool,
     /// What the last import stored, checked in the database.
     pub verification: verification::VerificationState,
+    /// The Export view's choices and its running export.
+    pub export: export_panel::ExportForm,
+    /// Whether the Export view is on screen.
+    pub showing_export: bool,
 }
 
 impl PantryApp {
@@ -304,6 +316,8 @@ impl PantryApp {
             title: window_title(None),
             showing_about: false,
             verification: verification::VerificationState::default(),
+            export: export_panel::ExportForm::default(),
+            showing_export: false,
         };
         if let Some(file) = file {
             app.open(file, None, None);
@@ -549,6 +563,29 @@ impl PantryApp {
                     run.progress.cancel();
                 }
             }
+            Action::ShowExport => self.showing_export = true,
+            Action::ExportImport(id, entity) => {
+                if !self.export.is_running() {
+                    self.export.entity = entity;
+                    self.export.import = Some(id);
+                }
+                self.showing_export = true;
+            }
+            Action::HideExport => self.showing_export = false,
+            Action::StartExport => {
+                if let Ok(settings) = self.connection.settings() {
+                    // Without a file dialog: beside the open file, else here.
+                    let folder = self
+                        .preview
+                        .as_ref()
+                        .and_then(|p| p.path.parent().map(std::path::Path::to_path_buf))
+                        .or_else(|| std::env::current_dir().ok())
+                        .unwrap_or_default();
+                    self.export
+                        .start(&self.runtime, &self.ctx, settings, folder);
+                }
+            }
+            Action::CancelExport => self.export.cancel(),
             Action::SaveErrorReport => self.save_report(false),
             Action::SaveWarnings => self.save_report(true),
             Action::ShowResults => {
@@ -804,17 +841,15 @@ impl PantryApp {
         };
         self.save_dialog = Some(task::spawn(&self.runtime, &self.ctx, async move {
             let spreadsheet = failed_file;
-            Ok(
-                match save_target(title, &spreadsheet, &name, "csv").await {
-                    // The dialog itself asks before replacing a file.
-                    SaveTarget::Chosen(path) => Some(write(&path)),
-                    SaveTarget::Beside(path) => Some(format!(
-                        "No file dialog is available on this desktop. {}",
-                        write(&path)
-                    )),
-                    SaveTarget::Cancelled => None,
-                },
-            )
+            Ok(match save_target(title, &spreadsheet, &name, "csv").await {
+                // The dialog itself asks before replacing a file.
+                SaveTarget::Chosen(path) => Some(write(&path)),
+                SaveTarget::Beside(path) => Some(format!(
+                    "No file dialog is available on this desktop. {}",
+                    write(&path)
+                )),
+                SaveTarget::Cancelled => None,
+            })
         }));
     }
 }
@@ -998,6 +1033,7 @@ impl eframe::App for PantryApp {
             self.refresh_history();
         }
         self.verification.poll();
+        self.export.poll();
         if let (Some(plan), Some(preview), Ok(settings)) =
             (&self.workbook, &self.preview, self.connection.settings())
             && plan.is_run()
@@ -1075,7 +1111,21 @@ impl eframe::App for PantryApp {
                 });
         }
         egui::CentralPanel::default().show(ui, |ui| {
-            if self.showing_results
+            if self.showing_export {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    if !self.connection.is_verified() && self.preview.is_none() {
+                        connection::connection_ui(ui, &mut self.connection, &mut actions);
+                        ui.add_space(12.0);
+                    }
+                    export_panel::export_ui(
+                        ui,
+                        &mut self.export,
+                        &self.history.imports,
+                        self.connection.is_verified(),
+                        &mut actions,
+                    );
+                });
+            } else if self.showing_results
                 && let Some(run) = &self.import
             {
                 results::results_ui(

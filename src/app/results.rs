@@ -13,8 +13,8 @@ use pantry_import::workbook::RunReport;
 
 use super::Action;
 use super::import_panel::{ImportOutcome, ImportRun};
-use super::verification::{VerificationState, verification_ui};
 use super::theme::{self, FAIL_TEXT, OK_TEXT, WARN_TEXT};
+use super::verification::{VerificationState, verification_ui};
 
 pub fn results_ui(
     ui: &mut egui::Ui,
@@ -90,8 +90,11 @@ pub fn results_ui(
     ui.add_space(10.0);
     let failures: Vec<(Option<&str>, &RowIssue)> =
         report.failures.iter().map(|issue| (None, issue)).collect();
-    let warnings: Vec<(Option<&str>, &RowIssue)> =
-        report.warning_list.iter().map(|issue| (None, issue)).collect();
+    let warnings: Vec<(Option<&str>, &RowIssue)> = report
+        .warning_list
+        .iter()
+        .map(|issue| (None, issue))
+        .collect();
     checked_ui(ui, !failures.is_empty(), |ui| {
         created_links_ui(ui, &report.created_links.iter().collect::<Vec<_>>());
         matched_rows_ui(ui, None, &report.updated_list, &report.skipped_list);

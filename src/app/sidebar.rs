@@ -75,6 +75,23 @@ pub fn sidebar_ui(ui: &mut egui::Ui, app: &PantryApp, actions: &mut Vec<Action>)
                 ui.add_space(20.0);
                 open_another_ui(ui, app, actions);
             }
+            ui.add_space(20.0);
+            ui.label(RichText::new("EXPORT").small().weak());
+            let export = ui
+                .add(egui::Button::selectable(
+                    app.showing_export,
+                    "    Export from the CRM…",
+                ))
+                .on_hover_text(
+                    "Any entity's records, or one import's, as CSV or Excel that imports back unchanged",
+                );
+            if export.clicked() {
+                actions.push(if app.showing_export {
+                    Action::HideExport
+                } else {
+                    Action::ShowExport
+                });
+            }
             ui.with_layout(egui::Layout::bottom_up(egui::Align::Min), |ui| {
                 ui.add_space(8.0);
                 if ui

@@ -34,8 +34,7 @@ impl VerificationState {
         imports: Vec<(i64, PathBuf)>,
     ) {
         let ids: Vec<i64> = imports.iter().map(|(id, _)| *id).collect();
-        if ids.is_empty() || (ids == self.imports && self.task.is_none() && self.result.is_some())
-        {
+        if ids.is_empty() || (ids == self.imports && self.task.is_none() && self.result.is_some()) {
             return;
         }
         self.imports = ids;
