@@ -39,6 +39,18 @@ fn wait_for(
     harness.run_steps(3);
 }
 
+/// Types `url` into the connection form and waits for the test to pass.
+fn connect(harness: &mut Harness<'static, PantryApp>, url: &str) {
+    harness.get_by_label("Connection string").click();
+    harness.run_steps(2);
+    harness.state_mut().connection.url = url.to_owned();
+    harness.run_steps(2);
+    harness.get_by_label("Test connection").click();
+    wait_for(harness, "the connection test", |app| {
+        app.connection.is_verified()
+    });
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -122,14 +134,7 @@ fn clicking_import_stores_the_rows_and_shows_the_result() {
     let mut harness = window(Some(data("broker_accounts_1252.csv")));
     wait_for(&mut harness, "the preview", PantryApp::preview_ready);
 
-    harness.get_by_label("Connection string").click();
-    harness.run_steps(2);
-    harness.state_mut().connection.url = db.url.clone();
-    harness.run_steps(2);
-    harness.get_by_label("Test connection").click();
-    wait_for(&mut harness, "the connection test", |app| {
-        app.connection.is_verified()
-    });
+    connect(&mut harness, &db.url);
     assert!(harness.query_by_label_contains("✔ Connected").is_some());
 
     harness.get_by_label("Import 11 organizations").click();
@@ -1180,14 +1185,7 @@ fn after_an_import_the_window_shows_what_went_in_and_exports_it() {
     std::fs::copy(data("broker_accounts_1252.csv"), &sheet).unwrap();
     let mut harness = window(Some(sheet));
     wait_for(&mut harness, "the preview", PantryApp::preview_ready);
-    harness.get_by_label("Connection string").click();
-    harness.run_steps(2);
-    harness.state_mut().connection.url = db.url.clone();
-    harness.run_steps(2);
-    harness.get_by_label("Test connection").click();
-    wait_for(&mut harness, "the connection test", |app| {
-        app.connection.is_verified()
-    });
+    connect(&mut harness, &db.url);
     harness.get_by_label("Import 11 organizations").click();
     wait_for(&mut harness, "the import", import_finished);
     wait_for(&mut harness, "the verification", |app| {
