@@ -95,7 +95,7 @@ pub fn results_ui(
         .iter()
         .map(|issue| (None, issue))
         .collect();
-    checked_ui(ui, !failures.is_empty(), |ui| {
+    checked_ui(ui, failures.len(), |ui| {
         created_links_ui(ui, &report.created_links.iter().collect::<Vec<_>>());
         matched_rows_ui(ui, None, &report.updated_list, &report.skipped_list);
         warnings_ui(ui, &warnings);
@@ -111,14 +111,17 @@ pub fn results_ui(
 }
 
 /// What the run did besides failing rows (created links, matched rows,
-/// warnings, the verification), scrolling in the upper half of the space
-/// left when the failed rows' table follows, in all of it otherwise.
-pub fn checked_ui(ui: &mut egui::Ui, failures_follow: bool, add: impl FnOnce(&mut egui::Ui)) {
-    let height = if failures_follow {
-        ui.available_height() * 0.55
+/// warnings, the verification), scrolling in the space the failed rows'
+/// table that follows leaves it: all of it but what `failures` rows need,
+/// at least half.
+pub fn checked_ui(ui: &mut egui::Ui, failures: usize, add: impl FnOnce(&mut egui::Ui)) {
+    let row = ui.text_style_height(&egui::TextStyle::Body) + 8.0;
+    let table = if failures == 0 {
+        0.0
     } else {
-        ui.available_height()
+        (failures as f32 + 1.0) * row + 60.0
     };
+    let height = (ui.available_height() - table).max(ui.available_height() * 0.5);
     egui::ScrollArea::vertical()
         .id_salt("what went in")
         .max_height(height)

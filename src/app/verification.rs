@@ -110,13 +110,23 @@ fn one_import_ui(ui: &mut egui::Ui, verification: &Verification) {
     counts_ui(ui, verification);
     if !verification.charts.iter().all(|c| c.values.is_empty()) {
         ui.add_space(8.0);
-        ui.horizontal_wrapped(|ui| {
-            for chart in &verification.charts {
-                if !chart.values.is_empty() {
+        let charts: Vec<&Distribution> = verification
+            .charts
+            .iter()
+            .filter(|c| !c.values.is_empty())
+            .collect();
+        let per_row = ((ui.available_width() + 16.0) / (CHART_WIDTH + 16.0))
+            .floor()
+            .max(1.0);
+        for row in charts.chunks(per_row as usize) {
+            ui.horizontal_top(|ui| {
+                for chart in row {
                     chart_ui(ui, verification.import, chart);
+                    ui.add_space(16.0);
                 }
-            }
-        });
+            });
+            ui.add_space(8.0);
+        }
     }
     empty_links_ui(ui, verification);
     sample_ui(ui, verification);
@@ -179,6 +189,9 @@ fn counts_ui(ui: &mut egui::Ui, verification: &Verification) {
     });
 }
 
+/// How wide one chart is drawn.
+const CHART_WIDTH: f32 = 300.0;
+
 /// One field's stored values as horizontal bars, most first, each named
 /// with its count.
 fn chart_ui(ui: &mut egui::Ui, import: i64, chart: &Distribution) {
@@ -187,7 +200,7 @@ fn chart_ui(ui: &mut egui::Ui, import: i64, chart: &Distribution) {
     let most = values.iter().map(|(_, n)| *n).max().unwrap_or(1).max(1) as f64;
     let top = values.len() as f64 - 1.0;
     ui.vertical(|ui| {
-        ui.set_width(330.0);
+        ui.set_width(CHART_WIDTH);
         ui.label(theme::bold(&chart.field));
         let bars: Vec<Bar> = values
             .iter()
@@ -195,13 +208,14 @@ fn chart_ui(ui: &mut egui::Ui, import: i64, chart: &Distribution) {
             .map(|(index, (value, count))| {
                 Bar::new(top - index as f64, *count as f64)
                     .name(shown_value(value))
+                    .fill(ACCENT.gamma_multiply(0.75))
                     .width(0.7)
             })
             .collect();
         let text_color = ui.visuals().text_color();
         Plot::new(("distribution", import, &chart.field))
-            .height(22.0 * values.len() as f32 + 16.0)
-            .width(320.0)
+            .height(24.0 * values.len() as f32 + 12.0)
+            .width(CHART_WIDTH)
             .show_axes(false)
             .show_grid(false)
             .show_background(false)
@@ -225,7 +239,12 @@ fn chart_ui(ui: &mut egui::Ui, import: i64, chart: &Distribution) {
                         Text::new(
                             format!("{}-{index}", chart.field),
                             PlotPoint::new(*count as f64 + most * 0.04, top - index as f64),
-                            format!("{}  {}", shown_value(value), theme::thousands(*count)),
+                            RichText::new(format!(
+                                "{}  {}",
+                                shown_value(value),
+                                theme::thousands(*count)
+                            ))
+                            .size(13.0),
                         )
                         .anchor(egui::Align2::LEFT_CENTER)
                         .color(text_color),

@@ -586,7 +586,7 @@ pub fn run_results_ui(
         })
         .collect();
     ui.add_space(8.0);
-    results::checked_ui(ui, !failures.is_empty(), |ui| {
+    results::checked_ui(ui, failures.len(), |ui| {
         results::created_links_ui(ui, &report.created_links());
         for sheet in &report.sheets {
             results::matched_rows_ui(
