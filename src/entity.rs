@@ -457,7 +457,7 @@ pub static INTERACTION_TYPES: Enumeration = enumeration!(
 
 /// The organization segment table: `(SEGMENT as the seed's sheets write it,
 /// CRM segment)`. A CRM segment written as such is kept too.
-pub const SEGMENTS: [(&str, &str); 9] = [
+pub const SEGMENTS: [(&str, &str); 10] = [
     ("distributor", "Distribution"),
     ("casual", "Casual Dining"),
     ("chain/group member", "Chain Restaurant"),
@@ -467,6 +467,8 @@ pub const SEGMENTS: [(&str, &str); 9] = [
     ("gastropub", "Gastropub"),
     ("caterer", "Catering"),
     ("education", "Educational Institution"),
+    // What a blank SEGMENT becomes: written back (an export), it is known.
+    ("general", "General"),
 ];
 
 const fn field(
