@@ -149,7 +149,7 @@ impl Value {
                 return true;
             }
         }
-        self.to_text().is_none_or(|text| text == cell)
+        self.to_text().is_some_and(|text| text == cell)
     }
 }
 

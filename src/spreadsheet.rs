@@ -1093,6 +1093,13 @@ mod tests {
     }
 
     #[test]
+    fn a_formula_guard_is_taken_off_when_read() {
+        let row = SheetRow::from_cells(2, ["'=SUM(A1)", "'+1 312 555 0100", "'plain", "'-", "'"]);
+        let cells: Vec<&str> = (0..row.len()).map(|i| row.get(i)).collect();
+        assert_eq!(cells, ["=SUM(A1)", "+1 312 555 0100", "'plain", "-", "'"]);
+    }
+
+    #[test]
     fn column_letters() {
         assert_eq!(column_letter(0), "A");
         assert_eq!(column_letter(25), "Z");

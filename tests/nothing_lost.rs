@@ -155,8 +155,7 @@ fn lost(mapper: &RowMapper, record: &Record, index: usize, cell: &str) -> Option
     let description = record.entity.description();
     let spec = &description.fields[field];
     let value = record.get(spec.column).cloned().unwrap_or(Value::Null);
-    let text = value.to_text().map(|t| t.into_owned());
-    if text.as_deref() == Some(trimmed) || same_reading(&spec.kind, trimmed, &value) {
+    if value.written_as(trimmed) || same_reading(&spec.kind, trimmed, &value) {
         return None;
     }
     Some(format!(
@@ -184,7 +183,10 @@ fn check_sheet(
             continue;
         };
         checked += 1;
-        for (column, cell) in cells.iter().enumerate() {
+        // Each cell as the sheet reads it: a formula guard that an export
+        // or error report wrote (`'=x`) is taken off when read.
+        for column in 0..row.len() {
+            let cell = row.get(column);
             if cell.trim().is_empty() {
                 continue;
             }
