@@ -12,6 +12,10 @@
 //! and the finished rows (links resolved) are loaded with `psql \copy` into
 //! the same table of a second database holding the same organizations.
 //!
+//! `reimport=N` imports next month's file again with `--on-duplicate update`
+//! against a hand-written staging update in psql; `scan=N` times the look
+//! for a file's rows in the CRM before an import, near-duplicates included.
+//!
 //! Sizes default to 500, 200,000 and 1,000,000 organizations and 1,000,000
 //! contacts; pass others as arguments: `cargo bench -- 200000 contacts=200000`
 //! (`contacts=0` skips them). The server is `PANTRY_BENCH_DATABASE_URL`
@@ -48,19 +52,21 @@ fn main() {
             .iter()
             .find_map(|a| a.strip_prefix(name).and_then(number))
     };
-    let (contacts, xlsx, far, book, again) = (
+    let (contacts, xlsx, far, book, again, scan) = (
         named("contacts="),
         named("xlsx="),
         named("far="),
         named("workbook="),
         named("reimport="),
+        named("scan="),
     );
-    let (sizes, contacts, xlsx, far, book, again) = if sizes.is_empty()
+    let (sizes, contacts, xlsx, far, book, again, scan) = if sizes.is_empty()
         && contacts.is_none()
         && xlsx.is_none()
         && far.is_none()
         && book.is_none()
         && again.is_none()
+        && scan.is_none()
     {
         (
             vec![500, 200_000, 1_000_000],
@@ -69,6 +75,7 @@ fn main() {
             200_000,
             100_000,
             1_000_000,
+            100_000,
         )
     } else {
         (
@@ -78,6 +85,7 @@ fn main() {
             far.unwrap_or(0),
             book.unwrap_or(0),
             again.unwrap_or(0),
+            scan.unwrap_or(0),
         )
     };
     let admin = std::env::var("PANTRY_BENCH_DATABASE_URL")
@@ -150,6 +158,9 @@ fn main() {
     }
     if again > 0 {
         bench_reimport(&admin, &binary, &work, again, &mut table);
+    }
+    if scan > 0 {
+        bench_scan(&admin, &binary, &work, scan, &mut table);
     }
     if contacts > 0 {
         let _ = writeln!(
@@ -342,6 +353,95 @@ fn bench_reimport(admin: &str, binary: &Path, work: &Path, rows: u64, table: &mu
     for file in [&sheet, &crm, &finished, &script] {
         let _ = std::fs::remove_file(file);
     }
+}
+
+/// The look for a file's rows in the CRM before an import (the window's
+/// "Look for these rows in the CRM"), timed in this process through the
+/// library: `rows` file rows against a CRM of `rows` organizations, a
+/// quarter of them the same, half near-duplicates (a legal suffix added, or
+/// a letter dropped), a quarter new.
+fn bench_scan(admin: &str, binary: &Path, work: &Path, rows: u64, table: &mut String) {
+    use std::io::{BufRead, Write};
+    let crm = work.join(format!("scan-crm-{rows}.csv"));
+    let sheet = work.join(format!("scan-file-{rows}.csv"));
+    generate(&crm, rows);
+    {
+        let input = std::io::BufReader::new(std::fs::File::open(&crm).expect("generated"));
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&sheet).expect("writable"));
+        for (index, line) in input.lines().enumerate() {
+            let line = line.expect("readable");
+            let changed = match index % 4 {
+                1 => line.replacen(" Grill,", " Grill Inc,", 1),
+                2 => line.replacen("Account ", "Acount ", 1),
+                3 => line.replacen("Account ", "Branch ", 1),
+                _ => line,
+            };
+            let _ = writeln!(out, "{changed}");
+        }
+        out.flush().expect("written");
+    }
+    let db = fresh_database(admin, binary, &format!("pantry_bench_scan_{rows}"));
+    let loaded = Command::new(binary)
+        .args(["import", path(&crm), "--database-url", &db, "--json"])
+        .output()
+        .expect("import runs");
+    assert!(
+        matches!(loaded.status.code(), Some(0 | 1)),
+        "the CRM's rows load"
+    );
+    let settings =
+        pantry_import::database::ConnectionSettings::parse(&db).expect("the bench URL parses");
+    let options = pantry_import::import::ImportOptions {
+        entity: Some(Entity::Organizations),
+        ..pantry_import::import::ImportOptions::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let before = peak_kib_of_this_process();
+    let started = Instant::now();
+    let scan = runtime
+        .block_on(pantry_import::import::scan_duplicates(
+            &sheet, &settings, &options,
+        ))
+        .expect("the scan runs");
+    let seconds = started.elapsed().as_secs_f64();
+    let peak = peak_kib_of_this_process();
+    let _ = writeln!(
+        table,
+        "\n{:>9} | {:>9} | {:>9} | {:>9} | {:>7} | {:>10} | {:>16}",
+        "scan", "in CRM", "matches", "near", "scan s", "scan r/s", "bench peak"
+    );
+    let _ = writeln!(
+        table,
+        "{:>9} | {:>9} | {:>9} | {:>9} | {:>7.3} | {:>10.0} | {:>8.1} MB (was {:.1})",
+        scan.rows,
+        rows,
+        scan.matches.len(),
+        scan.near.len(),
+        seconds,
+        scan.rows as f64 / seconds,
+        peak as f64 / 1024.0,
+        before as f64 / 1024.0,
+    );
+    drop_database(admin, &format!("pantry_bench_scan_{rows}"));
+    for file in [&crm, &sheet] {
+        let _ = std::fs::remove_file(file);
+    }
+}
+
+/// The highest resident memory of this process so far (Linux), in KiB.
+fn peak_kib_of_this_process() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status.lines().find_map(|line| {
+                line.strip_prefix("VmHWM:")
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            })
+        })
+        .unwrap_or(0)
 }
 
 /// One-way delay the far-database run puts between client and server

@@ -150,7 +150,14 @@ impl StagedStatements {
             "CREATE TEMP TABLE pantry_matched ON COMMIT DROP AS SELECT s.import_source_row AS source_row, ",
         );
         let ids: Vec<String> = (0..keys.len()).map(|k| format!("k{k}.ids")).collect();
-        matched.push_str(&format!("coalesce({}) AS ids ", ids.join(", ")));
+        let shown_by_key: Vec<String> = (0..keys.len()).map(|k| format!("k{k}.shown")).collect();
+        // How the records show is taken on the same index probe that finds
+        // them, not looked up again for the report.
+        matched.push_str(&format!(
+            "coalesce({}) AS ids, coalesce({}) AS shown ",
+            ids.join(", "),
+            shown_by_key.join(", ")
+        ));
         matched.push_str("FROM pantry_stage s ");
         for (index, key) in keys.iter().enumerate() {
             // An earlier key that applies to the row decides alone.
@@ -168,9 +175,11 @@ impl StagedStatements {
                 applies.push(format!("NOT ({})", filled.join(" AND ")));
             }
             matched.push_str(&format!(
-                "LEFT JOIN LATERAL (SELECT array_agg(t.id ORDER BY t.created_at, t.id) AS ids \
+                "LEFT JOIN LATERAL (SELECT array_agg(t.id ORDER BY t.created_at, t.id) AS ids, \
+                 array_agg(({}) ORDER BY t.created_at, t.id) AS shown \
                  FROM {table} t WHERE {} AND t.deleted_at IS NULL \
                  AND t.import_batch_id IS DISTINCT FROM $1 AND {}) k{index} ON true ",
+                description.shown,
                 applies.join(" AND "),
                 key_condition(description, key),
             ));
@@ -216,7 +225,7 @@ impl StagedStatements {
             copy_stage: format!("COPY pantry_stage ({columns}) FROM STDIN (FORMAT binary)"),
             matched,
             decided: "CREATE TEMP TABLE pantry_decided ON COMMIT DROP AS \
-                 SELECT m.source_row, m.ids, CASE \
+                 SELECT m.source_row, m.ids, m.shown, CASE \
                  WHEN p.policy = 'create' THEN 'create' \
                  WHEN p.policy = 'skip' THEN 'skipped' \
                  WHEN cardinality(m.ids) > 1 THEN 'ambiguous' \
@@ -260,10 +269,8 @@ impl StagedStatements {
                  WHERE id = $1"
                 .to_owned(),
             report: format!(
-                "SELECT d.source_row, d.action, d.ids, \
-                 ARRAY(SELECT {shown} FROM {table} x WHERE x.id = ANY(d.ids) ORDER BY x.created_at, x.id LIMIT 3) \
-                 FROM pantry_decided d WHERE d.action <> 'create' ORDER BY d.source_row",
-                shown = description.shown
+                "SELECT d.source_row, d.action, d.ids, d.shown[1:3] \
+                 FROM pantry_decided d WHERE d.action <> 'create' ORDER BY d.source_row"
             ),
         }
     }
