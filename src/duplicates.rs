@@ -268,10 +268,9 @@ impl StagedStatements {
                  heartbeat_at = now() \
                  WHERE id = $1"
                 .to_owned(),
-            report: format!(
-                "SELECT d.source_row, d.action, d.ids, d.shown[1:3] \
+            report: "SELECT d.source_row, d.action, d.ids, d.shown[1:3] \
                  FROM pantry_decided d WHERE d.action <> 'create' ORDER BY d.source_row"
-            ),
+                .to_owned(),
         }
     }
 }
