@@ -480,9 +480,11 @@ pub struct NearDuplicates {
     /// Every record's near key, one after another.
     near: String,
     near_ends: Vec<u32>,
-    /// Record positions by the first characters of their near key, for
-    /// typos.
+    /// Record positions by the first characters of their near key, and by
+    /// the last, for typos: one typo cannot fall in both ends of a name
+    /// long enough to hold it.
     by_prefix: HashMap<String, Vec<u32>>,
+    by_suffix: HashMap<String, Vec<u32>>,
     /// Hashes of the match keys: a row that matches exactly is a duplicate,
     /// not a near one.
     exact: HashSet<u64>,
@@ -535,9 +537,13 @@ impl NearDuplicates {
             .entry(self.hasher.hash_one(&near))
             .or_default()
             .push(position);
-        let block = self.by_prefix.entry(prefix(&near)).or_default();
-        if block.len() <= NEAR_BLOCK {
-            block.push(position);
+        for block in [
+            self.by_prefix.entry(prefix(&near)).or_default(),
+            self.by_suffix.entry(suffix(&near)).or_default(),
+        ] {
+            if block.len() <= NEAR_BLOCK {
+                block.push(position);
+            }
         }
     }
 
@@ -582,12 +588,15 @@ impl NearDuplicates {
         {
             return Some(self.shown(*position));
         }
-        let block = self.by_prefix.get(&prefix(&near))?;
-        if block.len() > NEAR_BLOCK {
-            return None;
-        }
-        block
-            .iter()
+        let blocks = [
+            self.by_prefix.get(&prefix(&near)),
+            self.by_suffix.get(&suffix(&near)),
+        ];
+        blocks
+            .into_iter()
+            .flatten()
+            .filter(|block| block.len() <= NEAR_BLOCK)
+            .flatten()
             .map(|position| {
                 let other = slice(&self.near, &self.near_ends, *position);
                 (
@@ -614,6 +623,12 @@ fn slice<'a>(text: &'a str, ends: &[u32], position: u32) -> &'a str {
 /// The block a near key belongs to for typos: its first five characters.
 fn prefix(near: &str) -> String {
     near.chars().take(5).collect()
+}
+
+/// The other block a near key belongs to: its last five characters.
+fn suffix(near: &str) -> String {
+    let count = near.chars().count();
+    near.chars().skip(count.saturating_sub(5)).collect()
 }
 
 #[cfg(test)]
@@ -683,6 +698,11 @@ mod tests {
         assert_eq!(index.candidate("JOES RUSTY SPOON"), None);
         assert_eq!(index.candidate("Sysco"), None);
         assert_eq!(index.candidate("Hoboken Pizza"), None);
+        // A typo in the first characters is found by the end of the name.
+        assert_eq!(
+            index.candidate("Hobokn Provisions"),
+            Some("Hoboken Provisions (Hoboken)")
+        );
     }
 
     #[test]
