@@ -3,6 +3,7 @@
 //! Exit status: 0 every row imported (or would be), 1 some rows failed,
 //! 2 the run could not happen, with a one-line reason on stderr.
 
+use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,8 +12,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use pantry_import::clean::{self, CleanUp};
 use pantry_import::database::ConnectionSettings;
 use pantry_import::duplicates::DuplicatePolicy;
+use pantry_import::edits::SheetEdits;
 use pantry_import::entity::Entity;
 use pantry_import::export;
 use pantry_import::history;
@@ -56,6 +59,10 @@ pub enum Command {
         /// Write the failing rows, with a reason column, to this CSV file.
         #[arg(long, value_name = "PATH")]
         errors_csv: Option<PathBuf>,
+        /// Clean-ups to apply: states, phones, emails, spaces, comma-separated
+        /// (none by default; those not applied are suggested).
+        #[arg(long, value_name = "KINDS", value_parser = parse_clean, default_value = "")]
+        clean: CleanUps,
     },
     /// Import the rows of a file into the CRM.
     Import {
@@ -96,6 +103,10 @@ pub enum Command {
         /// Import the file even if it was imported completely before.
         #[arg(long)]
         again: bool,
+        /// Clean-ups to apply: states, phones, emails, spaces, comma-separated
+        /// (none by default); each changed cell's original goes to import notes.
+        #[arg(long, value_name = "KINDS", value_parser = parse_clean, default_value = "")]
+        clean: CleanUps,
     },
     /// List the latest imports, newest first.
     History {
@@ -178,6 +189,24 @@ fn parse_policy(text: &str) -> Result<DuplicatePolicy, String> {
         .map_err(|e: pantry_import::duplicates::UnknownPolicy| e.to_string())
 }
 
+/// `--clean`: the kinds given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CleanUps(BTreeSet<CleanUp>);
+
+fn parse_clean(text: &str) -> Result<CleanUps, String> {
+    clean::parse_list(text)
+        .map(CleanUps)
+        .map_err(|e| e.to_string())
+}
+
+/// Edits that apply `clean` to every row.
+fn clean_edits(clean: &CleanUps) -> SheetEdits {
+    SheetEdits {
+        clean: clean.0.clone(),
+        ..SheetEdits::default()
+    }
+}
+
 fn parse_entity(text: &str) -> Result<Entity, String> {
     text.parse()
         .map_err(|e: pantry_import::entity::UnknownEntity| e.to_string())
@@ -209,9 +238,12 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             mapping,
             json,
             errors_csv,
+            clean,
         } => {
             let mapping = read_mapping(mapping.as_deref())?;
-            if let Some(plan) = workbook_run(&file, sheet.as_deref(), entity, &mapping)? {
+            let edits = clean_edits(&clean);
+            if let Some(mut plan) = workbook_run(&file, sheet.as_deref(), entity, &mapping)? {
+                plan.clean_every_sheet(&edits.clean);
                 let order = plan.import_order();
                 let progress = RunProgress::new(&order, None);
                 let report = with_progress_bar(follow_run(&progress), !json, Stage::Check, || {
@@ -225,7 +257,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 move || (None, Arc::clone(&followed)),
                 !json,
                 Stage::Check,
-                || import::check_file(&file, sheet.as_deref(), entity, &mapping, &progress),
+                || import::check_file(&file, sheet.as_deref(), entity, &mapping, &edits, &progress),
             )?;
             finish(&report, json, errors_csv.as_deref(), "would import")
         }
@@ -241,6 +273,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             errors_csv,
             json,
             again,
+            clean,
         } => {
             let settings = settings(database_url.as_deref())?;
             let options = ImportOptions {
@@ -258,15 +291,17 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 again,
                 mapping: read_mapping(mapping.as_deref())?,
                 on_duplicate,
+                edits: clean_edits(&clean),
                 ..ImportOptions::default()
             };
             let runtime = runtime()?;
-            if let Some(plan) = workbook_run(
+            if let Some(mut plan) = workbook_run(
                 &file,
                 options.sheet.as_deref(),
                 options.entity,
                 &options.mapping,
             )? {
+                plan.clean_every_sheet(&options.edits.clean);
                 let order = plan.import_order();
                 let progress = RunProgress::new(&order, None);
                 let outcome =

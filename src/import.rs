@@ -339,9 +339,11 @@ pub fn check_file(
     sheet: Option<&str>,
     entity: Option<Entity>,
     mapping: &SavedMapping,
+    edits: &SheetEdits,
     progress: &ImportProgress,
 ) -> Result<ImportReport, ImportError> {
-    let mapped = open_sheet(path, sheet, entity, mapping)?;
+    let mut mapped = open_sheet(path, sheet, entity, mapping)?.with_edits(edits);
+    mapped.suggest_clean_ups();
     let offline = mapped.offline_link_notice();
     let mut report = check_sheet(path, mapped, progress, |_| {})?;
     report.notices.extend(offline);
@@ -377,9 +379,11 @@ pub(crate) fn check_sheet(
     })?;
     let cancelled = progress.is_cancelled();
     counter.end(!cancelled);
+    let mut notices = mapped.notices().to_vec();
+    notices.extend(mapped.clean_up_notices());
     let mut report = ImportReport::new(
         path,
-        mapped.notices().to_vec(),
+        notices,
         total,
         total - failed - skipped,
         issues,

@@ -13,7 +13,8 @@
 //!   holds the rules that read money, numbers, dates, durations and yes/no.
 //! - [`saved_mapping`] holds a broker's choices for one shape of sheet (header
 //!   row, column targets, value replacements) as the JSON file of SPEC.md;
-//!   [`edits`] holds the changes made to rows of one file (totals rows kept).
+//!   [`edits`] holds the changes made to rows of one file (totals rows kept,
+//!   cells typed over, rows removed, [`clean`]-up kinds applied).
 //! - [`duplicates`] matches rows to records already in the CRM and skips,
 //!   updates or creates them, as the import's policy says.
 //! - [`links`] turns names in link columns into the keys of records already
@@ -43,6 +44,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod clean;
 pub mod copy_format;
 pub mod database;
 pub mod duplicates;

@@ -9,7 +9,7 @@
 //! window's preview all run.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 
@@ -18,6 +18,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
+use crate::clean::{CleanUp, CleanUpTally};
 use crate::edits::SheetEdits;
 use crate::entity::{
     Entity, EntityChoice, EntityDescription, FieldKind, FieldSpec, ORGANIZATION_TYPES, SEGMENTS,
@@ -310,8 +311,11 @@ pub enum ColumnRole {
     Field(usize),
     /// Kept in `import_notes` under its header.
     ImportNotes,
-    /// Left out, as a saved mapping said.
+    /// Left out, as a saved mapping said (or an error report's `Reason`).
     Skipped,
+    /// An error report's `Row`: the row number of the spreadsheet the row
+    /// first came from, which the import keeps as its source row.
+    OriginalRow,
 }
 
 /// How each column of one sheet is used, worked out once from its header.
@@ -396,12 +400,38 @@ impl ColumnMap {
                 roles[index] = ColumnRole::Field(field);
             }
         }
+        // An error report imported back (its `Row` first, `Reason` last):
+        // neither is a field of the record.
+        if let [first, .., last] = headers
+            && first.trim().eq_ignore_ascii_case(ERROR_REPORT_ROW)
+            && last.trim().eq_ignore_ascii_case(ERROR_REPORT_REASON)
+            && !choices.contains_key(first.trim())
+        {
+            let last_index = headers.len() - 1;
+            for (index, role) in [
+                (0, ColumnRole::OriginalRow),
+                (last_index, ColumnRole::Skipped),
+            ] {
+                if let ColumnRole::Field(field) = roles[index] {
+                    fields[field] = None;
+                }
+                roles[index] = role;
+            }
+        }
         ColumnMap {
             description,
             roles,
             labels,
             fields,
         }
+    }
+
+    /// The column of an error report's original row numbers, when the
+    /// sheet is one.
+    pub fn original_row_column(&self) -> Option<usize> {
+        self.roles
+            .iter()
+            .position(|r| *r == ColumnRole::OriginalRow)
     }
 
     /// The entity mapped to.
@@ -419,6 +449,7 @@ impl ColumnMap {
         let field = match self.roles.get(index) {
             Some(ColumnRole::Field(field)) => field,
             Some(ColumnRole::Skipped) => return Cow::Borrowed("skipped"),
+            Some(ColumnRole::OriginalRow) => return Cow::Borrowed("original row number"),
             _ => return Cow::Borrowed("import notes"),
         };
         let spec = &self.description.fields[*field];
@@ -561,6 +592,15 @@ pub struct RowMapper {
     /// Unrecognised and replaced values of enumerated fields, when asked
     /// for ([`RowMapper::tally_values`]).
     tally: Option<ValueTally>,
+    /// What each clean-up kind not applied would change, when asked for
+    /// ([`RowMapper::suggest_clean_ups`]).
+    suggestions: Option<CleanUpTally>,
+    /// Phone numbers already formatted: a file repeats them, and parsing
+    /// one is the slow part of cleaning.
+    phones: HashMap<String, Option<String>>,
+    /// An error report's original row numbers seen so far, so a row copied
+    /// twice is refused rather than stored over its twin.
+    original_rows: HashSet<u64>,
 }
 
 impl RowMapper {
@@ -621,6 +661,9 @@ impl RowMapper {
             },
             edits: SheetEdits::default(),
             tally: None,
+            suggestions: None,
+            phones: HashMap::new(),
+            original_rows: HashSet::new(),
         }
     }
 
@@ -639,6 +682,63 @@ impl RowMapper {
     /// The values counted since [`RowMapper::tally_values`].
     pub fn value_tally(&self) -> Option<&ValueTally> {
         self.tally.as_ref()
+    }
+
+    /// Counts, from now on, what each clean-up kind not applied would
+    /// change ([`CleanUpTally`]).
+    pub fn suggest_clean_ups(&mut self) {
+        self.suggestions = Some(CleanUpTally::default());
+    }
+
+    /// The clean-ups counted since [`RowMapper::suggest_clean_ups`].
+    pub fn clean_up_tally(&self) -> Option<&CleanUpTally> {
+        self.suggestions.as_ref()
+    }
+
+    /// `cell` of `field` with the applied clean-up kinds done (the original
+    /// kept in import notes), counting what the others would do when asked.
+    fn clean_cell<'c>(
+        &mut self,
+        field: &FieldSpec,
+        cell: Cow<'c, str>,
+        label: &str,
+        out: &mut RowWork,
+    ) -> Cow<'c, str> {
+        if cell.is_empty() || (self.edits.clean.is_empty() && self.suggestions.is_none()) {
+            return cell;
+        }
+        let mut current = cell;
+        for kind in CleanUp::ALL {
+            if !kind.applies_to(field) {
+                continue;
+            }
+            let applied = self.edits.clean.contains(&kind);
+            if !applied && self.suggestions.is_none() {
+                continue;
+            }
+            let after = match kind {
+                CleanUp::Phones => {
+                    if self.phones.len() > 100_000 {
+                        self.phones.clear();
+                    }
+                    self.phones
+                        .entry(current.to_string())
+                        .or_insert_with_key(|written| kind.apply(written))
+                        .clone()
+                }
+                _ => kind.apply(&current),
+            };
+            let Some(after) = after else {
+                continue;
+            };
+            if applied {
+                out.notes.push(format!("{label} (as written)"), &current);
+                current = Cow::Owned(after);
+            } else if let Some(tally) = &mut self.suggestions {
+                tally.add(kind, &current, &after);
+            }
+        }
+        current
     }
 
     /// How the sheet's columns are used.
@@ -661,6 +761,40 @@ impl RowMapper {
             issues: Vec::new(),
             notes: ImportNotes::default(),
             unrecognised: false,
+        };
+        if self.edits.removed_rows.contains(&row.number) {
+            return RowOutcome {
+                row: row.number,
+                record: None,
+                issues: vec![RowIssue::warning(
+                    row.number,
+                    String::new(),
+                    "Removed by you; not imported".to_owned(),
+                )],
+                skipped: true,
+            };
+        }
+        // The broker's text in place of the file's, which goes to notes.
+        let patched;
+        let row = match self.edits.cells.get(&row.number) {
+            Some(cells) => {
+                for (&column, text) in cells {
+                    let original = row.get(column);
+                    if original.trim() != text.trim() {
+                        out.notes.push(
+                            format!("{} (as written)", self.columns.label(column)),
+                            original,
+                        );
+                    }
+                }
+                patched = row.with_cells(cells);
+                &patched
+            }
+            None => row,
+        };
+        let source_row = match self.original_row(row, &mut out) {
+            Some(number) => number,
+            None => row.number,
         };
         let kept = self.edits.kept_totals_rows.contains(&row.number);
         if !kept && let Some((column, cell)) = self.totals_cell(row) {
@@ -707,6 +841,7 @@ impl RowMapper {
                 },
             };
             let label = self.columns.field_label(index);
+            let cell = self.clean_cell(field, cell, &label, &mut out);
             // A value the broker mapped ("Food Truck" → "Casual Dining"),
             // its original kept in import notes.
             let (cell, replaced) = match self.choices.value_for(field.column, &cell) {
@@ -746,13 +881,47 @@ impl RowMapper {
             row: row.number,
             record: (!failed).then_some(Record {
                 entity: description.entity,
-                source_row: row.number,
+                source_row,
                 values,
                 notes: out.notes,
                 given,
             }),
             issues: out.issues,
             skipped: false,
+        }
+    }
+
+    /// For a row of an error report imported back, the row number of the
+    /// spreadsheet it first came from (its `Row` cell); a row without one,
+    /// or with one an earlier row had, fails.
+    fn original_row(&mut self, row: &SheetRow, out: &mut RowWork) -> Option<u64> {
+        let column = self.columns.original_row_column()?;
+        let cell = row.get(column).trim();
+        let label = self.columns.label(column);
+        match cell.parse::<u64>() {
+            Ok(number) if number > 0 && number <= i32::MAX as u64 => {
+                if self.original_rows.insert(number) {
+                    Some(number)
+                } else {
+                    out.error(
+                        label,
+                        format!(
+                            "Row {number} appears twice in this error report; each row keeps the number of the spreadsheet row it came from, so remove the copy"
+                        ),
+                    );
+                    None
+                }
+            }
+            _ => {
+                out.error(
+                    label,
+                    format!(
+                        "'{}' is not the number of a spreadsheet row; a row of an error report keeps the one it was given (add new rows to a file of their own)",
+                        shorten(cell)
+                    ),
+                );
+                None
+            }
         }
     }
 
@@ -811,7 +980,7 @@ impl RowMapper {
                 Some(ColumnRole::Field(field)) => {
                     matches!(columns.description.fields[field].kind, FieldKind::FullName)
                 }
-                Some(ColumnRole::Skipped) => false,
+                Some(ColumnRole::Skipped | ColumnRole::OriginalRow) => false,
                 _ => true,
             };
             if !kept_whole || cell.trim().is_empty() {
@@ -1397,6 +1566,12 @@ impl RowWork {
     }
 }
 
+/// The first column of an error report: the failed row's number.
+pub const ERROR_REPORT_ROW: &str = "Row";
+
+/// The last column of an error report: why the row failed.
+pub const ERROR_REPORT_REASON: &str = "Reason";
+
 /// The header of the column an export writes the originals of changed
 /// values in, as one JSON object; the import reads it back into
 /// `import_notes` key by key ([`crate::export`]).
@@ -1558,6 +1733,33 @@ impl MappedSheet {
     /// rows are read ([`ValueTally`]).
     pub fn tally_values(&mut self) {
         self.mapper.tally_values();
+    }
+
+    /// Counts what each clean-up kind not applied would change as the rows
+    /// are read ([`CleanUpTally`]).
+    pub fn suggest_clean_ups(&mut self) {
+        self.mapper.suggest_clean_ups();
+    }
+
+    /// The clean-ups counted so far, after [`MappedSheet::suggest_clean_ups`].
+    pub fn clean_up_tally(&self) -> Option<&CleanUpTally> {
+        self.mapper.clean_up_tally()
+    }
+
+    /// The clean-ups counted, as notices that say how to apply them.
+    pub fn clean_up_notices(&self) -> Vec<FileNotice> {
+        let Some(tally) = self.clean_up_tally() else {
+            return Vec::new();
+        };
+        tally
+            .kinds
+            .iter()
+            .filter(|(_, count)| count.cells > 0)
+            .map(|(kind, count)| FileNotice {
+                row: None,
+                message: kind.suggestion(count),
+            })
+            .collect()
     }
 
     /// The values counted so far, after [`MappedSheet::tally_values`].

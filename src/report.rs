@@ -316,9 +316,9 @@ impl ImportReport {
             path: self.file.clone(),
             source: std::io::Error::other(e),
         };
-        let mut header = vec!["Row".to_owned()];
+        let mut header = vec![crate::mapping::ERROR_REPORT_ROW.to_owned()];
         header.extend(spreadsheet.headers().iter().map(|h| neutralise_formula(h)));
-        header.push("Reason".to_owned());
+        header.push(crate::mapping::ERROR_REPORT_REASON.to_owned());
         writer.write_record(&header).map_err(csv_error)?;
         let width = spreadsheet.headers().len();
         let mut row = SheetRow::default();

@@ -140,6 +140,27 @@ impl SheetRow {
         }
     }
 
+    /// The row with some cells replaced (by column index), as the broker
+    /// edited them; cells past the end are added.
+    pub fn with_cells(&self, replaced: &std::collections::BTreeMap<usize, String>) -> SheetRow {
+        let width = self
+            .cells
+            .len()
+            .max(replaced.keys().next_back().map_or(0, |last| last + 1));
+        let mut record = csv::StringRecord::with_capacity(self.cells.as_slice().len(), width);
+        for index in 0..width {
+            match replaced.get(&index) {
+                Some(text) => record.push_field(text),
+                None => record.push_field(self.cells.get(index).unwrap_or("")),
+            }
+        }
+        SheetRow {
+            number: self.number,
+            lines: self.lines,
+            cells: record,
+        }
+    }
+
     /// How many cells the row has, as written.
     pub fn len(&self) -> usize {
         self.cells.len()

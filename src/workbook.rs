@@ -72,6 +72,14 @@ pub struct WorkbookPlan {
 }
 
 impl WorkbookPlan {
+    /// Applies clean-up kinds to every sheet (as `--clean` does for a
+    /// whole workbook).
+    pub fn clean_every_sheet(&mut self, kinds: &std::collections::BTreeSet<crate::clean::CleanUp>) {
+        for sheet in &mut self.sheets {
+            sheet.edits.clean.extend(kinds.iter().copied());
+        }
+    }
+
     /// Whether `path` names a workbook (by its extension), so a plan is
     /// worth reading: a text file is always one sheet.
     pub fn may_hold_sheets(path: &Path) -> bool {

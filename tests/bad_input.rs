@@ -11,7 +11,15 @@ use proptest::prelude::*;
 
 fn check(path: &Path) -> Result<ImportReport, String> {
     let progress = ImportProgress::new(None);
-    check_file(path, None, None, &Default::default(), &progress).map_err(|e| e.to_string())
+    check_file(
+        path,
+        None,
+        None,
+        &Default::default(),
+        &Default::default(),
+        &progress,
+    )
+    .map_err(|e| e.to_string())
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {

@@ -222,7 +222,14 @@ fn every_corpus_file_is_checked_without_a_panic() {
     for path in files {
         let started = Instant::now();
         let progress = ImportProgress::new(None);
-        match check_file(&path, None, None, &Default::default(), &progress) {
+        match check_file(
+            &path,
+            None,
+            None,
+            &Default::default(),
+            &Default::default(),
+            &progress,
+        ) {
             Ok(report) => assert_eq!(
                 report.total,
                 report.succeeded + report.failed,

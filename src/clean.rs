@@ -1,0 +1,385 @@
+//! Clean-up suggestions (SPEC.md, "Real spreadsheets"; the seed's
+//! pre-migration checklist): state names to their two-letter code, phone
+//! numbers to one format, emails trimmed and lower-cased, repeated inner
+//! spaces collapsed. Nothing is changed unless the broker applies a kind;
+//! the original of every changed cell then goes to `import_notes`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
+
+use crate::entity::{FieldKind, FieldSpec};
+
+/// One kind of clean-up, applied to a whole file at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CleanUp {
+    /// `Illinois` → `IL` (US states, DC and territories, Canadian provinces).
+    States,
+    /// `312.555.0100` → `(312) 555-0100`; numbers outside North America in
+    /// international format (`+44 20 7946 0958`).
+    Phones,
+    /// ` Mary@CafeOle.COM ` → `mary@cafeole.com`.
+    Emails,
+    /// `Hoboken   Provisions` → `Hoboken Provisions`.
+    Spaces,
+}
+
+impl CleanUp {
+    /// Every kind, in the order the window lists them.
+    pub const ALL: [CleanUp; 4] = [
+        CleanUp::States,
+        CleanUp::Phones,
+        CleanUp::Emails,
+        CleanUp::Spaces,
+    ];
+
+    /// The name `--clean` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            CleanUp::States => "states",
+            CleanUp::Phones => "phones",
+            CleanUp::Emails => "emails",
+            CleanUp::Spaces => "spaces",
+        }
+    }
+
+    /// What it does, in the broker's words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            CleanUp::States => "State names to their two-letter code",
+            CleanUp::Phones => "Phone numbers to one format",
+            CleanUp::Emails => "Emails trimmed and lower-cased",
+            CleanUp::Spaces => "Repeated spaces inside text collapsed",
+        }
+    }
+
+    /// What applying it would do to a file, as a suggestion:
+    /// "3 phone numbers could take one format ('312.555.0100' →
+    /// '(312) 555-0100'); apply with --clean phones".
+    pub fn suggestion(self, count: &CleanUpCount) -> String {
+        let what = match self {
+            CleanUp::States => "state names could become their two-letter code",
+            CleanUp::Phones => "phone numbers could take one format",
+            CleanUp::Emails => "emails could be trimmed and lower-cased",
+            CleanUp::Spaces => "cells have repeated spaces to collapse",
+        };
+        let examples: Vec<String> = count
+            .examples
+            .iter()
+            .take(2)
+            .map(|(before, after)| format!("'{before}' → '{after}'"))
+            .collect();
+        format!(
+            "Clean-up: {} {what} ({}); apply with --clean {}",
+            count.cells,
+            examples.join(", "),
+            self.name()
+        )
+    }
+
+    /// Whether it looks at `field`'s cells.
+    pub fn applies_to(self, field: &FieldSpec) -> bool {
+        match self {
+            CleanUp::States => field.column == "state_province",
+            CleanUp::Phones => matches!(field.kind, FieldKind::Phone),
+            CleanUp::Emails => matches!(field.kind, FieldKind::Email),
+            CleanUp::Spaces => {
+                matches!(field.kind, FieldKind::Text) && field.column != "state_province"
+            }
+        }
+    }
+
+    /// The cleaned text of a (trimmed) cell, when it differs.
+    pub fn apply(self, cell: &str) -> Option<String> {
+        let cleaned = match self {
+            CleanUp::States => state_code(cell).map(str::to_owned),
+            CleanUp::Phones => phone_format(cell),
+            CleanUp::Emails => Some(cell.trim().to_lowercase()),
+            CleanUp::Spaces => Some(cell.split_whitespace().collect::<Vec<_>>().join(" ")),
+        }?;
+        (cleaned != cell).then_some(cleaned)
+    }
+}
+
+impl fmt::Display for CleanUp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A `--clean` name that is not a kind.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown clean-up '{0}': use states, phones, emails or spaces")]
+pub struct UnknownCleanUp(pub String);
+
+impl FromStr for CleanUp {
+    type Err = UnknownCleanUp;
+
+    fn from_str(text: &str) -> Result<CleanUp, UnknownCleanUp> {
+        CleanUp::ALL
+            .into_iter()
+            .find(|kind| kind.name().eq_ignore_ascii_case(text.trim()))
+            .ok_or_else(|| UnknownCleanUp(text.trim().to_owned()))
+    }
+}
+
+/// Reads `states,phones` (as `--clean` takes it) into kinds.
+pub fn parse_list(text: &str) -> Result<BTreeSet<CleanUp>, UnknownCleanUp> {
+    text.split(',')
+        .filter(|part| !part.trim().is_empty())
+        .map(str::parse)
+        .collect()
+}
+
+/// US states, DC and territories, and Canadian provinces and territories:
+/// `(code, name)`.
+const STATES: [(&str, &str); 69] = [
+    ("AL", "Alabama"),
+    ("AK", "Alaska"),
+    ("AZ", "Arizona"),
+    ("AR", "Arkansas"),
+    ("CA", "California"),
+    ("CO", "Colorado"),
+    ("CT", "Connecticut"),
+    ("DE", "Delaware"),
+    ("FL", "Florida"),
+    ("GA", "Georgia"),
+    ("HI", "Hawaii"),
+    ("ID", "Idaho"),
+    ("IL", "Illinois"),
+    ("IN", "Indiana"),
+    ("IA", "Iowa"),
+    ("KS", "Kansas"),
+    ("KY", "Kentucky"),
+    ("LA", "Louisiana"),
+    ("ME", "Maine"),
+    ("MD", "Maryland"),
+    ("MA", "Massachusetts"),
+    ("MI", "Michigan"),
+    ("MN", "Minnesota"),
+    ("MS", "Mississippi"),
+    ("MO", "Missouri"),
+    ("MT", "Montana"),
+    ("NE", "Nebraska"),
+    ("NV", "Nevada"),
+    ("NH", "New Hampshire"),
+    ("NJ", "New Jersey"),
+    ("NM", "New Mexico"),
+    ("NY", "New York"),
+    ("NC", "North Carolina"),
+    ("ND", "North Dakota"),
+    ("OH", "Ohio"),
+    ("OK", "Oklahoma"),
+    ("OR", "Oregon"),
+    ("PA", "Pennsylvania"),
+    ("RI", "Rhode Island"),
+    ("SC", "South Carolina"),
+    ("SD", "South Dakota"),
+    ("TN", "Tennessee"),
+    ("TX", "Texas"),
+    ("UT", "Utah"),
+    ("VT", "Vermont"),
+    ("VA", "Virginia"),
+    ("WA", "Washington"),
+    ("WV", "West Virginia"),
+    ("WI", "Wisconsin"),
+    ("WY", "Wyoming"),
+    ("DC", "District of Columbia"),
+    ("PR", "Puerto Rico"),
+    ("GU", "Guam"),
+    ("VI", "U.S. Virgin Islands"),
+    ("AS", "American Samoa"),
+    ("MP", "Northern Mariana Islands"),
+    ("AB", "Alberta"),
+    ("BC", "British Columbia"),
+    ("MB", "Manitoba"),
+    ("NB", "New Brunswick"),
+    ("NL", "Newfoundland and Labrador"),
+    ("NS", "Nova Scotia"),
+    ("NT", "Northwest Territories"),
+    ("NU", "Nunavut"),
+    ("ON", "Ontario"),
+    ("PE", "Prince Edward Island"),
+    ("QC", "Quebec"),
+    ("SK", "Saskatchewan"),
+    ("YT", "Yukon"),
+];
+
+/// Other ways a state is commonly written, by [`state_key`].
+const STATE_ALIASES: [(&str, &str); 6] = [
+    ("washingtondc", "DC"),
+    ("virginislands", "VI"),
+    ("usvirginislands", "VI"),
+    ("québec", "QC"),
+    ("newfoundland", "NL"),
+    ("yukonterritory", "YT"),
+];
+
+/// A state's name ignoring case, spaces and punctuation.
+fn state_key(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The two-letter code `cell` names: a full name (`Illinois`, `new york`,
+/// `Washington, D.C.`) or a code in another case (`il`).
+pub fn state_code(cell: &str) -> Option<&'static str> {
+    let key = state_key(cell);
+    if key.is_empty() {
+        return None;
+    }
+    STATES
+        .iter()
+        .find(|(code, name)| state_key(name) == key || code.eq_ignore_ascii_case(&key))
+        .map(|(code, _)| *code)
+        .or_else(|| {
+            STATE_ALIASES
+                .iter()
+                .find(|(alias, _)| *alias == key)
+                .map(|(_, code)| *code)
+        })
+}
+
+/// A phone number in one format: North American numbers as
+/// `(312) 555-0100` (with ` ext. 12` when there is one), others in
+/// international format; `None` when the text is not a phone number the
+/// `phonenumber` crate (Google's libphonenumber data) finds valid.
+pub fn phone_format(cell: &str) -> Option<String> {
+    let number = phonenumber::parse(Some(phonenumber::country::Id::US), cell).ok()?;
+    if !phonenumber::is_valid(&number) {
+        return None;
+    }
+    let mode = if number.code().value() == 1 {
+        phonenumber::Mode::National
+    } else {
+        phonenumber::Mode::International
+    };
+    Some(number.format().mode(mode).to_string())
+}
+
+/// What each kind would change in a file, counted as it is read: cells,
+/// and a few before/after examples.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CleanUpTally {
+    /// By kind.
+    pub kinds: BTreeMap<CleanUp, CleanUpCount>,
+}
+
+/// One kind's count.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CleanUpCount {
+    /// Cells it would change.
+    pub cells: u64,
+    /// Up to [`CleanUpTally::EXAMPLES`] distinct `(before, after)`.
+    pub examples: Vec<(String, String)>,
+}
+
+impl CleanUpTally {
+    /// Examples kept per kind.
+    pub const EXAMPLES: usize = 4;
+
+    /// Counts one cell `kind` would change from `before` to `after`.
+    pub fn add(&mut self, kind: CleanUp, before: &str, after: &str) {
+        let count = self.kinds.entry(kind).or_default();
+        count.cells += 1;
+        if count.examples.len() < CleanUpTally::EXAMPLES
+            && !count.examples.iter().any(|(b, _)| b == before)
+        {
+            count.examples.push((before.to_owned(), after.to_owned()));
+        }
+    }
+
+    /// Whether no kind would change anything.
+    pub fn is_empty(&self) -> bool {
+        self.kinds.values().all(|count| count.cells == 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_names_become_codes() {
+        assert_eq!(CleanUp::States.apply("Illinois").as_deref(), Some("IL"));
+        assert_eq!(CleanUp::States.apply("new york").as_deref(), Some("NY"));
+        assert_eq!(CleanUp::States.apply("il").as_deref(), Some("IL"));
+        assert_eq!(
+            CleanUp::States.apply("Washington, D.C.").as_deref(),
+            Some("DC")
+        );
+        assert_eq!(CleanUp::States.apply("Québec").as_deref(), Some("QC"));
+        assert_eq!(CleanUp::States.apply("IL"), None, "already a code");
+        assert_eq!(CleanUp::States.apply("Bavaria"), None, "not known: left");
+    }
+
+    #[test]
+    fn phone_numbers_take_one_format() {
+        for written in [
+            "312.555.0100",
+            "312-555-0100",
+            "(312)555-0100",
+            "+1 312 555 0100",
+            "1-312-555-0100",
+        ] {
+            assert_eq!(
+                CleanUp::Phones.apply(written).as_deref(),
+                Some("(312) 555-0100"),
+                "{written}"
+            );
+        }
+        assert_eq!(CleanUp::Phones.apply("(312) 555-0100"), None);
+        assert_eq!(
+            CleanUp::Phones.apply("+44 20 7946 0958").as_deref(),
+            None,
+            "already international"
+        );
+        assert_eq!(
+            CleanUp::Phones.apply("+442079460958").as_deref(),
+            Some("+44 20 7946 0958")
+        );
+        assert_eq!(CleanUp::Phones.apply("call me"), None);
+        assert_eq!(CleanUp::Phones.apply("555 0142"), None, "too short to know");
+    }
+
+    #[test]
+    fn emails_and_spaces() {
+        assert_eq!(
+            CleanUp::Emails.apply("Mary@CafeOle.COM").as_deref(),
+            Some("mary@cafeole.com")
+        );
+        assert_eq!(CleanUp::Emails.apply("mary@cafeole.com"), None);
+        assert_eq!(
+            CleanUp::Spaces.apply("Hoboken   Provisions").as_deref(),
+            Some("Hoboken Provisions")
+        );
+        assert_eq!(CleanUp::Spaces.apply("Hoboken Provisions"), None);
+    }
+
+    #[test]
+    fn the_list_reads_as_the_command_line_writes_it() {
+        assert_eq!(
+            parse_list("states, Phones").unwrap(),
+            BTreeSet::from([CleanUp::States, CleanUp::Phones])
+        );
+        assert!(parse_list("").unwrap().is_empty());
+        assert_eq!(
+            parse_list("states,zip").unwrap_err().to_string(),
+            "unknown clean-up 'zip': use states, phones, emails or spaces"
+        );
+    }
+
+    #[test]
+    fn a_tally_counts_cells_and_keeps_a_few_examples() {
+        let mut tally = CleanUpTally::default();
+        for state in ["Illinois", "Illinois", "Texas", "Ohio", "Iowa", "Utah"] {
+            tally.add(CleanUp::States, state, "XX");
+        }
+        let states = &tally.kinds[&CleanUp::States];
+        assert_eq!(states.cells, 6);
+        assert_eq!(states.examples.len(), CleanUpTally::EXAMPLES);
+        assert_eq!(states.examples[1].0, "Texas", "distinct examples");
+    }
+}
