@@ -1260,3 +1260,114 @@ fn after_an_import_the_window_shows_what_went_in_and_exports_it() {
     assert_eq!(records, 11, "11 rows under the header: {text}");
     assert!(text.contains("Café Rouge,A,Fine Dining"), "{text}");
 }
+
+#[test]
+fn a_failing_cell_is_fixed_in_the_preview_and_the_fix_is_what_gets_imported() {
+    let rt = runtime();
+    let db = rt.block_on(TestDatabase::migrated());
+    let dir = tempfile::tempdir().unwrap();
+    let sheet = dir.path().join("messy accounts.csv");
+    std::fs::write(
+        &sheet,
+        "Organizations,PHONE,STATE,CITY\n\
+         Cafe One,312.555.0100,Illinois,Chicago\n\
+         ,(312)555-0101,il,Chicago\n\
+         Cafe Three,+1 312 555 0102,Texas,Austin\n\
+         Not Wanted,,,\n",
+    )
+    .unwrap();
+    let mut harness = window(Some(sheet));
+    wait_for(&mut harness, "the preview", PantryApp::preview_ready);
+    assert_eq!(
+        harness.state().preview.as_ref().unwrap().counts.would_fail,
+        1
+    );
+
+    // Keys: End and Home move through the rows, Ctrl+F shows the problems.
+    harness.key_press(egui::Key::End);
+    harness.run_steps(2);
+    assert_eq!(harness.state().preview.as_ref().unwrap().selected, Some(3));
+    harness.key_press(egui::Key::Home);
+    harness.run_steps(2);
+    assert_eq!(harness.state().preview.as_ref().unwrap().selected, Some(0));
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::F);
+    harness.run_steps(2);
+    assert!(harness.state().preview.as_ref().unwrap().only_problems);
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::F);
+    harness.run_steps(2);
+
+    // The failing row: select it, Enter opens its first cell, type, Enter.
+    harness.get_by_label("✖ 3").click();
+    harness.run_steps(2);
+    harness.key_press(egui::Key::Enter);
+    harness.run_steps(3);
+    assert!(harness.state().preview.as_ref().unwrap().editing.is_some());
+    harness.event(egui::Event::Text("Cafe Two".to_owned()));
+    harness.run_steps(2);
+    harness.key_press(egui::Key::Enter);
+    wait_for(&mut harness, "the sheet read again", |app| {
+        app.preview_ready() && app.edits.edited_cells() == 1
+    });
+    assert_eq!(
+        harness.state().preview.as_ref().unwrap().counts.would_fail,
+        0,
+        "the row's problem went with the edit: {:?} {:?}",
+        harness.state().edits,
+        harness.state().preview.as_ref().unwrap().issues
+    );
+    harness.get_by_label_contains("✎ Your changes: 1 cell edited");
+    harness.get_by_label("✎ Cafe Two");
+
+    // A row the broker does not want, and the states cleaned up.
+    harness.get_by_label("5").click();
+    harness.run_steps(2);
+    harness.get_by_label("Remove this row").click();
+    wait_for(&mut harness, "the row removed", |app| {
+        app.preview_ready() && app.edits.removed_rows.contains(&5)
+    });
+    harness.get_by_label("Clean-up suggestions (2)");
+    harness.get_by_label("State names to their two-letter code");
+    harness.get_by_label("    'Illinois' → 'IL'");
+    harness.get_all_by_label("Apply").next().unwrap().click();
+    wait_for(&mut harness, "the clean-up applied", |app| {
+        app.preview_ready() && !app.edits.clean.is_empty()
+    });
+    harness.get_by_label("✔ State names to their two-letter code: applied");
+    harness.get_by_label_contains("1 cell edited · 1 row removed · states cleaned");
+
+    connect(&mut harness, &db.url);
+    harness.get_by_label("Import 3 organizations").click();
+    wait_for(&mut harness, "the import", import_finished);
+    let rows = rt.block_on(async {
+        db.client()
+            .await
+            .query(
+                "SELECT import_source_row, name, state_province, import_notes FROM organizations ORDER BY 1",
+                &[],
+            )
+            .await
+            .unwrap()
+    });
+    let stored: Vec<(i32, String, String, serde_json::Value)> = rows
+        .iter()
+        .map(|r| {
+            let notes: Option<String> = r.get(3);
+            (
+                r.get(0),
+                r.get(1),
+                r.get(2),
+                serde_json::from_str(&notes.unwrap_or_else(|| "{}".to_owned())).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(stored.len(), 3, "row 5 was removed: {stored:?}");
+    assert_eq!(
+        (stored[1].0, &stored[1].1[..], &stored[1].2[..]),
+        (3, "Cafe Two", "IL")
+    );
+    assert_eq!(
+        stored[1].3,
+        serde_json::json!({"Organizations (as written)": "", "STATE (as written)": "il"})
+    );
+    assert_eq!(stored[0].3["STATE (as written)"], "Illinois");
+}

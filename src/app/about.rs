@@ -30,6 +30,7 @@ pub const CRATES: &[(&str, &str)] = &[
     ("indicatif", "MIT"),
     ("libc", "MIT OR Apache-2.0"),
     ("memchr", "Unlicense OR MIT"),
+    ("phonenumber", "Apache-2.0"),
     ("poll-promise", "MIT OR Apache-2.0"),
     ("refinery", "MIT"),
     ("rfd", "MIT"),

@@ -9,6 +9,7 @@ mod about;
 pub mod connection;
 pub mod crm_matches;
 pub mod export_panel;
+pub mod fixing;
 pub mod history_panel;
 pub mod import_panel;
 mod open_file;
@@ -103,6 +104,18 @@ pub enum Action {
     SetHeaderRow(Option<u64>),
     /// Import a row that looks like a totals row (`true`), or skip it again.
     KeepTotalsRow(u64, bool),
+    /// Import `text` for a cell (row number, column index) instead of the
+    /// file's (`None`: the file's again); `then_next` opens the next problem.
+    EditCell {
+        row: u64,
+        column: usize,
+        text: Option<String>,
+        then_next: bool,
+    },
+    /// Leave a row out of the import (`true`), or put it back.
+    RemoveRow(u64, bool),
+    /// Apply a clean-up kind to the whole sheet (`true`), or undo it.
+    ApplyCleanUp(pantry_import::clean::CleanUp, bool),
     /// Map a value of an enumerated field, as written, to an allowed value
     /// (`None`: leave it to the field's rule).
     MapValue(&'static str, String, Option<String>),
@@ -483,6 +496,34 @@ impl PantryApp {
                     self.edits.kept_totals_rows.insert(row);
                 } else {
                     self.edits.kept_totals_rows.remove(&row);
+                }
+                self.reload();
+            }
+            Action::EditCell {
+                row,
+                column,
+                text,
+                then_next,
+            } => {
+                self.edits.set_cell(row, column, text);
+                self.reload();
+                if then_next && let Some(preview) = &mut self.preview {
+                    preview.edit_next_after = Some((row, column));
+                }
+            }
+            Action::RemoveRow(row, remove) => {
+                if remove {
+                    self.edits.removed_rows.insert(row);
+                } else {
+                    self.edits.removed_rows.remove(&row);
+                }
+                self.reload();
+            }
+            Action::ApplyCleanUp(kind, apply) => {
+                if apply {
+                    self.edits.clean.insert(kind);
+                } else {
+                    self.edits.clean.remove(&kind);
                 }
                 self.reload();
             }
@@ -949,6 +990,9 @@ impl eframe::App for PantryApp {
             && loader.drain_into(preview)
         {
             self.loader = None;
+            if let Some(after) = preview.edit_next_after.take() {
+                fixing::edit_next_problem(preview, &self.edits, after);
+            }
             if let Some(sheet) = &preview.sheet {
                 self.sheet_counts.insert(sheet.clone(), preview.counts);
                 // The workbook's run imports the sheet as its tab shows it.

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use eframe::egui::{self, Align, RichText};
 use egui_extras::{Column, Size, StripBuilder, TableBuilder};
+use pantry_import::clean::CleanUpTally;
 use pantry_import::edits::SheetEdits;
 use pantry_import::entity::{Entity, EntityChoice};
 use pantry_import::mapping::{
@@ -24,6 +25,7 @@ use pantry_import::spreadsheet::{self, SheetRow};
 use pantry_import::workbook::WorkbookPlan;
 
 use super::Action;
+use super::fixing::{self, CellEditor, EditorOutcome};
 use super::theme::{self, FAIL_FILL, FAIL_TEXT, OK_TEXT, WARN_FILL, WARN_TEXT};
 
 /// Separates cells inside [`RowStore::text`]; a cell holding it shows `␟`.
@@ -164,6 +166,15 @@ pub struct Preview {
     pub fraction_read: f32,
     /// Values of enumerated fields to map, once the whole file is read.
     pub value_tally: Option<ValueTally>,
+    /// What the clean-up kinds not applied would change, once read.
+    pub clean_up_tally: Option<CleanUpTally>,
+    /// The cell being typed over.
+    pub editing: Option<CellEditor>,
+    /// The column of the selected row that Enter edits.
+    pub selected_column: usize,
+    /// Once the sheet is read again: open the editor on the next problem
+    /// after this cell (row number, column), as Tab asked.
+    pub edit_next_after: Option<(u64, usize)>,
     pub only_problems: bool,
     pub selected: Option<usize>,
     /// A row above the header, selected (by row number).
@@ -208,6 +219,10 @@ impl Preview {
             failed: None,
             fraction_read: 0.0,
             value_tally: None,
+            clean_up_tally: None,
+            editing: None,
+            selected_column: 0,
+            edit_next_after: None,
             only_problems: false,
             selected: None,
             selected_above: None,
@@ -276,7 +291,7 @@ enum LoadMessage {
         counts: PreviewCounts,
         fraction_read: f32,
     },
-    Finished(Option<ValueTally>),
+    Finished(Option<ValueTally>, Option<CleanUpTally>),
     Failed(String),
 }
 
@@ -365,8 +380,9 @@ impl PreviewLoader {
                     preview.counts.skipped += counts.skipped;
                     preview.fraction_read = fraction_read;
                 }
-                Ok(LoadMessage::Finished(tally)) => {
+                Ok(LoadMessage::Finished(tally, clean_ups)) => {
                     preview.value_tally = tally;
+                    preview.clean_up_tally = clean_ups;
                     preview.finished = true;
                     preview.fraction_read = 1.0;
                     return true;
@@ -412,7 +428,7 @@ pub fn start_loading(request: PreviewRequest, ctx: egui::Context) -> (Preview, P
         .spawn(move || {
             let outcome = load(&request, &sender, &thread_stop, &ctx);
             let last = match outcome {
-                Ok(tally) => LoadMessage::Finished(tally),
+                Ok((tally, clean_ups)) => LoadMessage::Finished(tally, clean_ups),
                 Err(message) => LoadMessage::Failed(message),
             };
             let _ = sender.send(last);
@@ -433,7 +449,7 @@ fn load(
     sender: &Sender<LoadMessage>,
     stop: &AtomicBool,
     ctx: &egui::Context,
-) -> Result<Option<ValueTally>, String> {
+) -> Result<(Option<ValueTally>, Option<CleanUpTally>), String> {
     let mut mapped = MappedSheet::open_with(
         &request.path,
         request.sheet.as_deref(),
@@ -443,6 +459,7 @@ fn load(
     .map_err(|e| e.to_string())?
     .with_edits(&request.edits);
     mapped.tally_values();
+    mapped.suggest_clean_ups();
     let spreadsheet = mapped.spreadsheet();
     let columns = mapped.columns();
     let headers = spreadsheet.headers().to_vec();
@@ -494,7 +511,7 @@ fn load(
         header_issues: mapped.header_issues().to_vec(),
     };
     if sender.send(opened).is_err() {
-        return Ok(None);
+        return Ok((None, None));
     }
     ctx.request_repaint();
 
@@ -565,7 +582,10 @@ fn load(
     if !receiver_gone {
         send(&mut chunk, &mut issues, &mut counts);
     }
-    Ok(mapped.value_tally().cloned())
+    Ok((
+        mapped.value_tally().cloned(),
+        mapped.clean_up_tally().cloned(),
+    ))
 }
 
 /// The menu under a header: the field its column fills, import notes, or
@@ -667,10 +687,18 @@ pub fn preview_ui(
         ui.label(RichText::new(format!("ℹ {notice}")).weak());
     }
     summary_ui(ui, preview);
+    fixing::keyboard(ui.ctx(), preview, edits);
+    fixing::changes_ui(ui, preview, edits, actions);
     selected_row_ui(ui, preview, edits, actions);
     ui.add_space(4.0);
-    // Values to map share the strip with the problems, so it grows for them.
-    let has_values = preview.value_tally.as_ref().is_some_and(|t| !t.is_empty());
+    // Values to map and clean-ups share the strip with the problems, so it
+    // grows for them.
+    let has_values = preview.value_tally.as_ref().is_some_and(|t| !t.is_empty())
+        || preview
+            .clean_up_tally
+            .as_ref()
+            .is_some_and(|t| !t.is_empty())
+        || !edits.clean.is_empty();
     let problems_height = if has_values {
         (ui.available_height() * 0.32).clamp(120.0, 300.0)
     } else {
@@ -684,27 +712,43 @@ pub fn preview_ui(
                 // Wide sheets scroll sideways; the table scrolls its rows itself.
                 egui::ScrollArea::horizontal()
                     .id_salt("preview-columns")
-                    .show(ui, |ui| table_ui(ui, preview, actions));
+                    .show(ui, |ui| table_ui(ui, preview, edits, actions));
             });
             strip.cell(|ui| {
                 ui.separator();
-                // Lent out for the frame: the problems list borrows the preview.
-                match preview.value_tally.take() {
-                    Some(tally) if !tally.is_empty() => {
-                        let entity = preview.entity;
-                        StripBuilder::new(ui)
-                            .size(Size::remainder().at_least(200.0))
-                            .size(Size::relative(0.42).at_least(280.0))
-                            .horizontal(|mut strip| {
-                                strip.cell(|ui| problems_ui(ui, preview));
-                                strip.cell(|ui| values_ui(ui, entity, &tally, actions));
+                if has_values {
+                    // Lent out for the frame: the problems list borrows the preview.
+                    let tally = preview.value_tally.take();
+                    let clean_ups = preview.clean_up_tally.take();
+                    let entity = preview.entity;
+                    StripBuilder::new(ui)
+                        .size(Size::remainder().at_least(200.0))
+                        .size(Size::relative(0.42).at_least(280.0))
+                        .horizontal(|mut strip| {
+                            strip.cell(|ui| problems_ui(ui, preview));
+                            strip.cell(|ui| {
+                                egui::ScrollArea::vertical()
+                                    .id_salt("values and clean-ups")
+                                    .auto_shrink([false, false])
+                                    .show(ui, |ui| {
+                                        fixing::clean_ups_ui(
+                                            ui,
+                                            clean_ups.as_ref(),
+                                            edits,
+                                            actions,
+                                        );
+                                        if let Some(tally) =
+                                            tally.as_ref().filter(|t| !t.is_empty())
+                                        {
+                                            values_ui(ui, entity, tally, actions);
+                                        }
+                                    });
                             });
-                        preview.value_tally = Some(tally);
-                    }
-                    other => {
-                        preview.value_tally = other;
-                        problems_ui(ui, preview);
-                    }
+                        });
+                    preview.value_tally = tally;
+                    preview.clean_up_tally = clean_ups;
+                } else {
+                    problems_ui(ui, preview);
                 }
             });
         });
@@ -867,6 +911,20 @@ fn selected_row_ui(
         {
             actions.push(Action::KeepTotalsRow(number, false));
         }
+        if !above {
+            if edits.removed_rows.contains(&number) {
+                if ui.button("Put this row back").clicked() {
+                    actions.push(Action::RemoveRow(number, false));
+                }
+            } else if ui
+                .button("Remove this row")
+                .on_hover_text("Leave it out of the import (the file is not changed)")
+                .clicked()
+            {
+                actions.push(Action::RemoveRow(number, true));
+            }
+            ui.weak("Double-click a cell (or press Enter) to change it");
+        }
         if ui.small_button("✖").on_hover_text("Unselect").clicked() {
             preview.selected = None;
             preview.selected_above = None;
@@ -882,41 +940,38 @@ fn values_ui(ui: &mut egui::Ui, entity: Entity, tally: &ValueTally, actions: &mu
     ui.label(theme::bold(format!("Values to map ({count})")))
         .on_hover_text("Values the CRM does not know; give each one of the values it allows");
     let description = entity.description();
-    egui::ScrollArea::vertical()
-        .id_salt("values-to-map")
-        .auto_shrink([false, false])
-        .show(ui, |ui| {
-            for field in tally.fields() {
-                let outcome = description
-                    .field_index(field.field)
-                    .map(|i| description.fields[i].unrecognised_outcome())
-                    .unwrap_or_default();
-                ui.label(RichText::new(format!("{} → {}", field.label, field.field)).strong());
-                egui::Grid::new(("values", field.field))
-                    .num_columns(3)
-                    .spacing([8.0, 2.0])
-                    .show(ui, |ui| {
-                        for value in &field.values {
-                            let written = ui.label(format!("'{}'", value.written));
-                            ui.weak(format!(
-                                "{} row{}",
-                                theme::thousands(value.rows),
-                                if value.rows == 1 { "" } else { "s" }
-                            ));
-                            value_choice_ui(ui, field, value, &outcome, actions)
-                                .labelled_by(written.id);
-                            ui.end_row();
-                        }
-                    });
-                if field.uncounted_rows > 0 {
-                    ui.weak(format!(
-                        "and {} more rows with other values",
-                        theme::thousands(field.uncounted_rows)
-                    ));
-                }
-                ui.add_space(4.0);
+    ui.scope(|ui| {
+        for field in tally.fields() {
+            let outcome = description
+                .field_index(field.field)
+                .map(|i| description.fields[i].unrecognised_outcome())
+                .unwrap_or_default();
+            ui.label(RichText::new(format!("{} → {}", field.label, field.field)).strong());
+            egui::Grid::new(("values", field.field))
+                .num_columns(3)
+                .spacing([8.0, 2.0])
+                .show(ui, |ui| {
+                    for value in &field.values {
+                        let written = ui.label(format!("'{}'", value.written));
+                        ui.weak(format!(
+                            "{} row{}",
+                            theme::thousands(value.rows),
+                            if value.rows == 1 { "" } else { "s" }
+                        ));
+                        value_choice_ui(ui, field, value, &outcome, actions)
+                            .labelled_by(written.id);
+                        ui.end_row();
+                    }
+                });
+            if field.uncounted_rows > 0 {
+                ui.weak(format!(
+                    "and {} more rows with other values",
+                    theme::thousands(field.uncounted_rows)
+                ));
             }
-        });
+            ui.add_space(4.0);
+        }
+    });
 }
 
 fn value_choice_ui(
@@ -1070,7 +1125,12 @@ fn problems_ui(ui: &mut egui::Ui, preview: &mut Preview) {
     }
 }
 
-fn table_ui(ui: &mut egui::Ui, preview: &mut Preview, actions: &mut Vec<Action>) {
+fn table_ui(
+    ui: &mut egui::Ui,
+    preview: &mut Preview,
+    edits: &SheetEdits,
+    actions: &mut Vec<Action>,
+) {
     if preview.headers.is_empty() {
         ui.centered_and_justified(|ui| {
             ui.spinner();
@@ -1117,6 +1177,11 @@ fn table_ui(ui: &mut egui::Ui, preview: &mut Preview, actions: &mut Vec<Action>)
     }
     let mut clicked_row = None;
     let mut clicked_above = None;
+    let mut double_clicked = None;
+    let mut preview_column = None;
+    // Lent out for the frame: the rows below borrow the preview.
+    let mut editing = preview.editing.take();
+    let mut outcome = EditorOutcome::Typing;
     builder
         .header(44.0, |mut header| {
             header.col(|ui| {
@@ -1177,7 +1242,8 @@ fn table_ui(ui: &mut egui::Ui, preview: &mut Preview, actions: &mut Vec<Action>)
                         RowStatus::Imports => RichText::new(number.to_string()).weak(),
                         RowStatus::Skipped => RichText::new(format!("– {number}")).weak(),
                     };
-                    ui.label(text);
+                    // Not selectable: a click on the text selects the row.
+                    ui.add(egui::Label::new(text).selectable(false));
                 });
                 // The reason shows over the whole cell, not only its text.
                 let response = if issues.is_empty() {
@@ -1189,10 +1255,21 @@ fn table_ui(ui: &mut egui::Ui, preview: &mut Preview, actions: &mut Vec<Action>)
                     clicked_row = Some(index);
                 }
                 let mut cells = preview.rows.cells(index);
-                for label in &preview.labels {
-                    let cell = cells.next().unwrap_or("");
+                let row_edits = edits.cells.get(&number);
+                let removed = edits.removed_rows.contains(&number);
+                for (column, label) in preview.labels.iter().enumerate() {
+                    let original = cells.next().unwrap_or("");
+                    let edited = row_edits.and_then(|e| e.get(&column));
+                    let cell = edited.map_or(original, String::as_str);
                     let cell_issues: Vec<&RowIssue> =
                         issues.iter().filter(|i| &i.column == label).collect();
+                    if let Some(editor) = editing
+                        .as_mut()
+                        .filter(|e| e.row == number && e.column == column)
+                    {
+                        table_row.col(|ui| outcome = fixing::editor_ui(ui, editor));
+                        continue;
+                    }
                     let (_, response) = table_row.col(|ui| {
                         let fill = if cell_issues.iter().any(|i| i.severity == Severity::Error)
                             || status == RowStatus::Fails
@@ -1211,7 +1288,15 @@ fn table_ui(ui: &mut egui::Ui, preview: &mut Preview, actions: &mut Vec<Action>)
                         } else {
                             cell.to_owned()
                         };
-                        ui.add(egui::Label::new(shown).truncate());
+                        let text = match (edited.is_some(), removed) {
+                            (_, true) => RichText::new(shown).weak().strikethrough(),
+                            (true, false) => RichText::new(format!("✎ {shown}"))
+                                .italics()
+                                .color(theme::ACCENT),
+                            (false, false) => RichText::new(shown),
+                        };
+                        // Not selectable: clicks (and double clicks) reach the cell.
+                        ui.add(egui::Label::new(text).truncate().selectable(false));
                     });
                     let response = if cell_issues.is_empty() {
                         response
@@ -1220,15 +1305,44 @@ fn table_ui(ui: &mut egui::Ui, preview: &mut Preview, actions: &mut Vec<Action>)
                             cell_issues.iter().map(|i| (*i).clone()).collect();
                         response.on_hover_text(issue_text(&owned))
                     };
-                    if response.clicked() {
+                    let response = match edited {
+                        Some(_) => {
+                            response.on_hover_text(format!("Edited; the file has '{original}'"))
+                        }
+                        None => response,
+                    };
+                    if response.double_clicked() {
+                        double_clicked = Some((index, column));
+                    } else if response.clicked() {
                         clicked_row = Some(index);
+                        preview_column = Some(column);
                     }
                 }
             });
         });
+    match (editing, outcome) {
+        (Some(editor), EditorOutcome::Typing) => preview.editing = Some(editor),
+        (Some(_), EditorOutcome::Cancel) | (None, _) => {}
+        (Some(editor), EditorOutcome::Commit | EditorOutcome::CommitAndNext) => {
+            let then_next = outcome == EditorOutcome::CommitAndNext;
+            let original = preview
+                .rows
+                .index_of(editor.row)
+                .and_then(|i| preview.rows.cells(i).nth(editor.column))
+                .unwrap_or("");
+            actions.extend(fixing::commit(&editor, original, then_next));
+        }
+    }
     if let Some(index) = clicked_row {
         preview.selected = Some(index);
         preview.selected_above = None;
+        if let Some(column) = preview_column {
+            preview.selected_column = column;
+        }
+    }
+    if let Some((index, column)) = double_clicked {
+        preview.selected_above = None;
+        fixing::start_editing(preview, edits, index, column);
     }
     if let Some(number) = clicked_above {
         preview.selected_above = Some(number);
