@@ -66,9 +66,17 @@ pub fn editor_ui(ui: &mut egui::Ui, editor: &mut CellEditor) -> EditorOutcome {
             .desired_width(f32::INFINITY)
             .hint_text("empty"),
     );
+    if escape {
+        return EditorOutcome::Cancel;
+    }
+    // Asked until it holds: the release of a double click can take the
+    // focus away again on the frame after it was given.
     if !editor.focused {
-        response.request_focus();
-        editor.focused = true;
+        if response.has_focus() {
+            editor.focused = true;
+        } else {
+            response.request_focus();
+        }
         return EditorOutcome::Typing;
     }
     if escape {
@@ -211,12 +219,6 @@ pub fn clean_ups_ui(
     for (&kind, count) in suggested {
         let (cells, examples) = (count.cells, &count.examples);
         ui.horizontal_wrapped(|ui| {
-            ui.label(RichText::new(kind.describe()).strong());
-            ui.weak(format!(
-                "{} cell{}",
-                theme::thousands(cells),
-                if cells == 1 { "" } else { "s" }
-            ));
             if ui
                 .button("Apply")
                 .on_hover_text("Change these cells as shown; each original goes to import notes")
@@ -224,13 +226,15 @@ pub fn clean_ups_ui(
             {
                 actions.push(Action::ApplyCleanUp(kind, true));
             }
+            ui.label(RichText::new(kind.describe()).strong());
+            ui.weak(format!(
+                "{} cell{}",
+                theme::thousands(cells),
+                if cells == 1 { "" } else { "s" }
+            ));
         });
         for (before, after) in examples.iter().take(3) {
-            ui.label(
-                RichText::new(format!("    '{before}' → '{after}'"))
-                    .small()
-                    .color(WARN_TEXT),
-            );
+            ui.label(RichText::new(format!("    '{before}' → '{after}'")).color(WARN_TEXT));
         }
     }
     for &kind in &edits.clean {

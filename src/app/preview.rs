@@ -878,17 +878,31 @@ fn selected_row_ui(
     edits: &SheetEdits,
     actions: &mut Vec<Action>,
 ) {
-    let (number, above, status) = match (preview.selected_above, preview.selected) {
-        (Some(number), _) => (number, true, None),
-        (None, Some(index)) if index < preview.rows.len() => (
+    let selected = match (preview.selected_above, preview.selected) {
+        (Some(number), _) => Some((number, true, None)),
+        (None, Some(index)) if index < preview.rows.len() => Some((
             preview.rows.number(index),
             false,
             Some(preview.rows.status(index)),
-        ),
-        _ => return,
+        )),
+        _ => None,
     };
-    ui.horizontal_wrapped(|ui| {
+    // One line of a fixed height, selected or not: a bar that came and went
+    // would move the table under the pointer between the clicks of a
+    // double click.
+    ui.horizontal(|ui| {
+        ui.set_min_height(26.0);
+        let Some((number, above, status)) = selected else {
+            ui.weak(
+                "Click a row to use it as the header or remove it; double-click a cell (or press Enter) to change it.",
+            );
+            return;
+        };
         ui.label(theme::bold(format!("Row {number}")));
+        if ui.small_button("✖").on_hover_text("Unselect").clicked() {
+            preview.selected = None;
+            preview.selected_above = None;
+        }
         if above {
             ui.weak("is above the header and is not imported.");
         }
@@ -924,10 +938,6 @@ fn selected_row_ui(
                 actions.push(Action::RemoveRow(number, true));
             }
             ui.weak("Double-click a cell (or press Enter) to change it");
-        }
-        if ui.small_button("✖").on_hover_text("Unselect").clicked() {
-            preview.selected = None;
-            preview.selected_above = None;
         }
     });
 }
@@ -1282,6 +1292,15 @@ fn table_ui(
                         };
                         if let Some(fill) = fill {
                             ui.painter().rect_filled(ui.max_rect(), 0.0, fill);
+                        }
+                        // The cell Enter edits.
+                        if preview.selected == Some(index) && preview.selected_column == column {
+                            ui.painter().rect_stroke(
+                                ui.max_rect().shrink(1.0),
+                                2.0,
+                                egui::Stroke::new(1.5, theme::ACCENT),
+                                egui::StrokeKind::Inside,
+                            );
                         }
                         let shown = if cell.contains(['\n', '\r']) {
                             cell.replace("\r\n", " ⏎ ").replace(['\n', '\r'], " ⏎ ")
