@@ -91,11 +91,22 @@ impl CleanUp {
 
     /// The cleaned text of a (trimmed) cell, when it differs.
     pub fn apply(self, cell: &str) -> Option<String> {
+        // Each kind first looks whether there is anything to do: the
+        // preview asks of every cell of a file, most of them fine.
         let cleaned = match self {
-            CleanUp::States => state_code(cell).map(str::to_owned),
+            CleanUp::States => {
+                let code = cell.len() == 2 && cell.bytes().all(|b| b.is_ascii_uppercase());
+                (!code)
+                    .then(|| state_code(cell))
+                    .flatten()
+                    .map(str::to_owned)
+            }
             CleanUp::Phones => phone_format(cell),
-            CleanUp::Emails => Some(cell.trim().to_lowercase()),
-            CleanUp::Spaces => Some(cell.split_whitespace().collect::<Vec<_>>().join(" ")),
+            CleanUp::Emails => (cell.trim() != cell || cell.chars().any(char::is_uppercase))
+                .then(|| cell.trim().to_lowercase()),
+            CleanUp::Spaces => {
+                has_odd_spaces(cell).then(|| cell.split_whitespace().collect::<Vec<_>>().join(" "))
+            }
         }?;
         (cleaned != cell).then_some(cleaned)
     }
@@ -215,6 +226,34 @@ const STATE_ALIASES: [(&str, &str); 6] = [
     ("yukonterritory", "YT"),
 ];
 
+/// Whether `cell` has spaces to collapse: two in a row, or a tab or line
+/// break, or spaces at its ends.
+fn has_odd_spaces(cell: &str) -> bool {
+    let mut previous_space = true;
+    for c in cell.chars() {
+        let space = c.is_whitespace();
+        if space && (previous_space || c != ' ') {
+            return true;
+        }
+        previous_space = space;
+    }
+    previous_space && !cell.is_empty()
+}
+
+/// State names and codes by [`state_key`], made once.
+static STATE_KEYS: std::sync::LazyLock<std::collections::HashMap<String, &'static str>> =
+    std::sync::LazyLock::new(|| {
+        let mut keys = std::collections::HashMap::new();
+        for (code, name) in STATES {
+            keys.insert(state_key(name), code);
+            keys.insert(state_key(code), code);
+        }
+        for (alias, code) in STATE_ALIASES {
+            keys.insert(alias.to_owned(), code);
+        }
+        keys
+    });
+
 /// A state's name ignoring case, spaces and punctuation.
 fn state_key(text: &str) -> String {
     text.chars()
@@ -226,20 +265,7 @@ fn state_key(text: &str) -> String {
 /// The two-letter code `cell` names: a full name (`Illinois`, `new york`,
 /// `Washington, D.C.`) or a code in another case (`il`).
 pub fn state_code(cell: &str) -> Option<&'static str> {
-    let key = state_key(cell);
-    if key.is_empty() {
-        return None;
-    }
-    STATES
-        .iter()
-        .find(|(code, name)| state_key(name) == key || code.eq_ignore_ascii_case(&key))
-        .map(|(code, _)| *code)
-        .or_else(|| {
-            STATE_ALIASES
-                .iter()
-                .find(|(alias, _)| *alias == key)
-                .map(|(_, code)| *code)
-        })
+    STATE_KEYS.get(&state_key(cell)).copied()
 }
 
 /// A phone number in one format: North American numbers as
@@ -374,6 +400,14 @@ mod tests {
             Some("Hoboken Provisions")
         );
         assert_eq!(CleanUp::Spaces.apply("Hoboken Provisions"), None);
+        assert_eq!(
+            CleanUp::Spaces.apply("Hoboken\tProvisions").as_deref(),
+            Some("Hoboken Provisions")
+        );
+        assert_eq!(
+            CleanUp::Emails.apply(" mary@cafeole.com").as_deref(),
+            Some("mary@cafeole.com")
+        );
     }
 
     #[test]
