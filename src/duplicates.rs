@@ -561,7 +561,7 @@ impl NearDuplicates {
         let name = record.text("name")?;
         let candidate = self.candidate(&name)?;
         Some(crate::mapping::RowIssue::warning(
-            record.source_row,
+            record.sheet_row,
             label.to_owned(),
             format!(
                 "'{}' looks like '{candidate}', already in the CRM: a near-duplicate, not the same organization (check before importing it as new)",

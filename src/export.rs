@@ -297,7 +297,15 @@ pub async fn export(
         Some(id) => vec![id],
         None => Vec::new(),
     };
-    let total: i64 = client
+    // One snapshot for the count, the notes' keys and the rows: a record
+    // committed meanwhile is in all three or in none.
+    let transaction = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?;
+    let total: i64 = transaction
         .query_one(
             &format!("SELECT count(*) FROM {table} t WHERE {filter}"),
             &import_param,
@@ -314,7 +322,7 @@ pub async fn export(
     }
 
     let fields = field_columns(description);
-    let keys = note_keys(client, table, filter, &import_param).await?;
+    let keys = note_keys(&transaction, table, filter, &import_param).await?;
     let (own, original): (Vec<String>, Vec<String>) = keys
         .into_iter()
         .partition(|key| is_own_column(description, key));
@@ -334,7 +342,6 @@ pub async fn export(
     let partial = partial_path(path);
     let outcome = async {
         let mut sink = Sink::create(format, &partial, &headers, &fields, own.len())?;
-        let transaction = client.transaction().await?;
         let statement = transaction.prepare(&query).await?;
         let portal = transaction.bind(&statement, &import_param).await?;
         let mut cells = Vec::with_capacity(headers.len());
@@ -355,11 +362,12 @@ pub async fn export(
             }
             progress.written.store(written, Ordering::Relaxed);
         }
-        transaction.commit().await?;
         sink.finish()?;
         Ok(written)
     }
     .await;
+    // Read only: ending it changes nothing either way.
+    let _ = transaction.rollback().await;
     let rows = match outcome {
         Ok(rows) => rows,
         Err(error) => {
@@ -382,12 +390,11 @@ pub async fn export(
 /// Every key of the records' import notes, sorted: a first pass over the
 /// notes alone, since the header must name them before the first row.
 async fn note_keys(
-    client: &mut tokio_postgres::Client,
+    transaction: &tokio_postgres::Transaction<'_>,
     table: &str,
     filter: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<Vec<String>, ExportError> {
-    let transaction = client.transaction().await?;
     let statement = transaction
         .prepare(&format!(
             "SELECT t.import_notes FROM {table} t WHERE {filter} AND t.import_notes IS NOT NULL"
@@ -405,7 +412,6 @@ async fn note_keys(
             keys.extend(notes_object(text).into_iter().map(|(key, _)| key));
         }
     }
-    transaction.commit().await?;
     Ok(keys.into_iter().collect())
 }
 
@@ -493,7 +499,7 @@ fn read_row(
 
 /// A moment as the import reads it back: minutes, and seconds only when
 /// there are some.
-fn moment_text(moment: &chrono::NaiveDateTime) -> String {
+pub(crate) fn moment_text(moment: &chrono::NaiveDateTime) -> String {
     if moment.second() == 0 {
         moment.format("%Y-%m-%d %H:%M").to_string()
     } else {
@@ -645,30 +651,36 @@ impl Sink {
                             Ok(number) => sheet.write_number(*row, column, number).map(|_| ()),
                             Err(_) => sheet.write_string(*row, column, text).map(|_| ()),
                         },
-                        Cell::Date(day) => excel_date(day).and_then(|day| {
-                            sheet
+                        // A date Excel cannot hold (before 1900) goes as text.
+                        Cell::Date(day) => match excel_date(day) {
+                            Ok(day) => sheet
                                 .write_datetime_with_format(*row, column, day, date)
-                                .map(|_| ())
-                        }),
+                                .map(|_| ()),
+                            Err(_) => sheet
+                                .write_string(*row, column, day.format("%Y-%m-%d").to_string())
+                                .map(|_| ()),
+                        },
                         Cell::Moment(moment) => {
                             let format = if moment.second() == 0 {
                                 &*minute
                             } else {
                                 &*second
                             };
-                            excel_date(&moment.date())
-                                .and_then(|day| {
-                                    day.and_hms(
-                                        moment.hour() as u16,
-                                        moment.minute() as u8,
-                                        moment.second(),
-                                    )
-                                })
-                                .and_then(|moment| {
-                                    sheet
-                                        .write_datetime_with_format(*row, column, moment, format)
-                                        .map(|_| ())
-                                })
+                            let excel = excel_date(&moment.date()).and_then(|day| {
+                                day.and_hms(
+                                    moment.hour() as u16,
+                                    moment.minute() as u8,
+                                    moment.second(),
+                                )
+                            });
+                            match excel {
+                                Ok(excel) => sheet
+                                    .write_datetime_with_format(*row, column, excel, format)
+                                    .map(|_| ()),
+                                Err(_) => sheet
+                                    .write_string(*row, column, moment_text(moment))
+                                    .map(|_| ()),
+                            }
                         }
                     };
                     written.map_err(|e| xlsx_error(path, e))?;

@@ -216,7 +216,7 @@ impl LinkResolver {
                 };
                 let organization = self.row_organization(&record);
                 let matches = self.matches(target, &name, organization);
-                let row = record.source_row;
+                let row = record.sheet_row;
                 let what = target.entity.singular();
                 record.values[*position] = match matches.as_slice() {
                     [only] => {
@@ -235,7 +235,7 @@ impl LinkResolver {
                         Value::Key(only.id)
                     }
                     [] if *policy == LinkPolicy::Empty => {
-                        record.notes.push(label.clone(), &name);
+                        record.notes.push_original(label.clone(), &name);
                         issues.push(RowIssue::warning(
                             row,
                             label.clone(),
@@ -397,7 +397,7 @@ impl LinkResolver {
                     self.created.push(CreatedOrganization {
                         name: name.clone(),
                         organization_type,
-                        row: record.source_row,
+                        row: record.sheet_row,
                     });
                 }
             }

@@ -161,8 +161,12 @@ impl Value {
 pub struct Record {
     /// The entity.
     pub entity: Entity,
-    /// The spreadsheet row it came from.
+    /// The spreadsheet row it came from, as stored (`import_source_row`):
+    /// for an error report imported back, the row of the spreadsheet the
+    /// report was made from.
     pub source_row: u64,
+    /// Its row in the sheet being read, which its problems name.
+    pub sheet_row: u64,
     /// One value per stored field, in `COPY` order.
     pub values: Vec<Value>,
     /// Unmapped cells and originals of changed values, by column.
@@ -402,11 +406,7 @@ impl ColumnMap {
         }
         // An error report imported back (its `Row` first, `Reason` last):
         // neither is a field of the record.
-        if let [first, .., last] = headers
-            && first.trim().eq_ignore_ascii_case(ERROR_REPORT_ROW)
-            && last.trim().eq_ignore_ascii_case(ERROR_REPORT_REASON)
-            && !choices.contains_key(first.trim())
-        {
+        if is_error_report(headers) && !choices.contains_key(headers[0].trim()) {
             let last_index = headers.len() - 1;
             for (index, role) in [
                 (0, ColumnRole::OriginalRow),
@@ -732,7 +732,8 @@ impl RowMapper {
                 continue;
             };
             if applied {
-                out.notes.push(format!("{label} (as written)"), &current);
+                out.notes
+                    .push_original(format!("{label} (as written)"), &current);
                 current = Cow::Owned(after);
             } else if let Some(tally) = &mut self.suggestions {
                 tally.add(kind, &current, &after);
@@ -781,7 +782,7 @@ impl RowMapper {
                 for (&column, text) in cells {
                     let original = row.get(column);
                     if original.trim() != text.trim() {
-                        out.notes.push(
+                        out.notes.push_original(
                             format!("{} (as written)", self.columns.label(column)),
                             original,
                         );
@@ -846,7 +847,8 @@ impl RowMapper {
             // its original kept in import notes.
             let (cell, replaced) = match self.choices.value_for(field.column, &cell) {
                 Some(mapped) if !cell.is_empty() => {
-                    out.notes.push(format!("{label} (as written)"), &cell);
+                    out.notes
+                        .push_original(format!("{label} (as written)"), &cell);
                     (Cow::Owned(mapped.to_owned()), Some(cell))
                 }
                 _ => (cell, None),
@@ -882,6 +884,7 @@ impl RowMapper {
             record: (!failed).then_some(Record {
                 entity: description.entity,
                 source_row,
+                sheet_row: row.number,
                 values,
                 notes: out.notes,
                 given,
@@ -1099,7 +1102,7 @@ impl RowMapper {
             } => match enumeration.find(cell) {
                 Some(found) => {
                     if found != cell {
-                        out.notes.push(label.to_owned(), cell);
+                        out.notes.push_original(label.to_owned(), cell);
                     }
                     Value::Label(found)
                 }
@@ -1116,7 +1119,7 @@ impl RowMapper {
                             Value::Null
                         }
                         UnknownValue::Empty => {
-                            out.notes.push(label.to_owned(), cell);
+                            out.notes.push_original(label.to_owned(), cell);
                             out.warning(
                                 label.to_owned(),
                                 format!(
@@ -1127,7 +1130,7 @@ impl RowMapper {
                             Value::Null
                         }
                         UnknownValue::Default(default) => {
-                            out.notes.push(label.to_owned(), cell);
+                            out.notes.push_original(label.to_owned(), cell);
                             out.warning(
                                 label.to_owned(),
                                 format!(
@@ -1177,7 +1180,7 @@ impl RowMapper {
                 Some(value) => Value::Bool(value),
                 None => {
                     out.unrecognised = true;
-                    out.notes.push(label.to_owned(), cell);
+                    out.notes.push_original(label.to_owned(), cell);
                     out.warning(
                         label.to_owned(),
                         format!(
@@ -1199,13 +1202,13 @@ impl RowMapper {
             FieldKind::OrganizationType => match ORGANIZATION_TYPES.find(cell) {
                 Some(found) => {
                     if found != cell {
-                        out.notes.push(label.to_owned(), cell);
+                        out.notes.push_original(label.to_owned(), cell);
                     }
                     Value::Label(found)
                 }
                 None => {
                     out.unrecognised = true;
-                    out.notes.push(label.to_owned(), cell);
+                    out.notes.push_original(label.to_owned(), cell);
                     out.warning(
                         label.to_owned(),
                         format!(
@@ -1221,7 +1224,7 @@ impl RowMapper {
                 // A US ZIP that lost its leading zero in Excel.
                 if (3..=4).contains(&cell.len()) && cell.bytes().all(|b| b.is_ascii_digit()) {
                     let padded = format!("{cell:0>5}");
-                    out.notes.push(label.to_owned(), cell);
+                    out.notes.push_original(label.to_owned(), cell);
                     out.warning(
                         label.to_owned(),
                         format!(
@@ -1439,12 +1442,12 @@ fn read_priority(raw: &str, label: &str, out: &mut RowWork) -> &'static str {
         Some(priority) if rest.is_empty() => {
             // Nothing is lost: even `b` for `B` keeps its original.
             if raw != priority {
-                out.notes.push(label.to_owned(), raw);
+                out.notes.push_original(label.to_owned(), raw);
             }
             priority
         }
         Some(priority) if rest == "+" || rest == "-" => {
-            out.notes.push(label.to_owned(), raw);
+            out.notes.push_original(label.to_owned(), raw);
             out.warning(
                 label.to_owned(),
                 format!("Priority '{raw}' imported as {priority}"),
@@ -1453,7 +1456,7 @@ fn read_priority(raw: &str, label: &str, out: &mut RowWork) -> &'static str {
         }
         _ => {
             out.unrecognised = true;
-            out.notes.push(label.to_owned(), raw);
+            out.notes.push_original(label.to_owned(), raw);
             out.warning(
                 label.to_owned(),
                 format!("Invalid priority value: '{raw}', imported as C"),
@@ -1474,7 +1477,7 @@ fn read_segment(raw: &str, label: &str, out: &mut RowWork) -> (String, &'static 
     match found {
         Some((from, to)) => {
             if *to != raw {
-                out.notes.push(label.to_owned(), raw);
+                out.notes.push_original(label.to_owned(), raw);
             }
             let implied = if *from == "distributor" {
                 "distributor"
@@ -1551,7 +1554,7 @@ impl RowWork {
                 let value = wrap(parsed.value);
                 let changed = parsed.warning.is_some() || (converts && !value.written_as(cell));
                 if changed {
-                    self.notes.push(label.to_owned(), cell);
+                    self.notes.push_original(label.to_owned(), cell);
                 }
                 if let Some(warning) = parsed.warning {
                     self.warning(label.to_owned(), warning);
@@ -1564,6 +1567,14 @@ impl RowWork {
             }
         }
     }
+}
+
+/// Whether a sheet with these headers is an error report this program
+/// wrote: `Row` first, `Reason` last.
+pub fn is_error_report(headers: &[String]) -> bool {
+    matches!(headers, [first, .., last]
+        if first.trim().eq_ignore_ascii_case(ERROR_REPORT_ROW)
+            && last.trim().eq_ignore_ascii_case(ERROR_REPORT_REASON))
 }
 
 /// The first column of an error report: the failed row's number.
@@ -1582,16 +1593,28 @@ pub const IMPORT_NOTES_HEADER: &str = "Import Notes";
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportNotes {
     entries: Vec<(String, String)>,
+    /// Which entries are originals of changed values (a few per row at
+    /// most), so keeping the first of each looks at those alone.
+    originals: Vec<usize>,
 }
 
 impl ImportNotes {
-    /// Keeps `value` under `key`, unless something is kept there already:
-    /// the first is the original (an exported file's [`IMPORT_NOTES_HEADER`]
-    /// column is read before the fields, so its originals stay).
+    /// Keeps a cell no field takes, under its column's label (labels are
+    /// unique within a sheet).
     pub fn push(&mut self, key: String, value: &str) {
-        if self.get(&key).is_none() {
-            self.entries.push((key, value.to_owned()));
+        self.entries.push((key, value.to_owned()));
+    }
+
+    /// Keeps the original of a changed value under `key`, unless an
+    /// original is kept there already: the first is the original (an
+    /// exported file's [`IMPORT_NOTES_HEADER`] column is read before the
+    /// fields, and an edit before its clean-up or value mapping).
+    pub fn push_original(&mut self, key: String, value: &str) {
+        if self.originals.iter().any(|&i| self.entries[i].0 == key) {
+            return;
         }
+        self.originals.push(self.entries.len());
+        self.entries.push((key, value.to_owned()));
     }
 
     /// Keeps the cell of an [`IMPORT_NOTES_HEADER`] column: a JSON object's
@@ -1605,7 +1628,7 @@ impl ImportNotes {
                         serde_json::Value::String(text) => text,
                         other => other.to_string(),
                     };
-                    self.push(name, &text);
+                    self.push_original(name, &text);
                 }
             }
             Err(_) => self.push(key, cell),

@@ -316,21 +316,31 @@ impl ImportReport {
             path: self.file.clone(),
             source: std::io::Error::other(e),
         };
+        // An error report imported back and failing again: its rows keep
+        // the numbers of the spreadsheet they came from, and its own Row
+        // and Reason columns are not repeated inside the new report.
+        let headers = spreadsheet.headers().to_vec();
+        let again = crate::mapping::is_error_report(&headers);
+        let inner = if again {
+            1..headers.len() - 1
+        } else {
+            0..headers.len()
+        };
         let mut header = vec![crate::mapping::ERROR_REPORT_ROW.to_owned()];
-        header.extend(spreadsheet.headers().iter().map(|h| neutralise_formula(h)));
+        header.extend(headers[inner.clone()].iter().map(|h| neutralise_formula(h)));
         header.push(crate::mapping::ERROR_REPORT_REASON.to_owned());
         writer.write_record(&header).map_err(csv_error)?;
-        let width = spreadsheet.headers().len();
         let mut row = SheetRow::default();
         while spreadsheet.read_row(&mut row)? {
             let Some(reason) = reasons.get(&row.number) else {
                 continue;
             };
-            let mut record = vec![row.number.to_string()];
-            record.extend(row.cells().map(neutralise_formula));
-            while record.len() < width + 1 {
-                record.push(String::new());
-            }
+            let original = match again {
+                true => row.get(0).trim().parse::<u64>().unwrap_or(row.number),
+                false => row.number,
+            };
+            let mut record = vec![original.to_string()];
+            record.extend(inner.clone().map(|i| neutralise_formula(row.get(i))));
             record.push(neutralise_formula(reason));
             writer.write_record(&record).map_err(csv_error)?;
         }
@@ -372,9 +382,11 @@ pub fn write_warnings_csv<'a>(
 
 /// Cells starting with `=`, `+`, `-`, `@` (or a tab or carriage return) are
 /// prefixed with `'` so a spreadsheet shows them as text instead of running
-/// them as formulas.
+/// them as formulas; so is a cell that starts with `'` itself, so that
+/// reading it back ([`crate::spreadsheet::SheetRow::get`]) takes off only
+/// the mark this added.
 pub fn neutralise_formula(cell: &str) -> String {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r', '\'']) {
         format!("'{cell}")
     } else {
         cell.to_owned()
@@ -452,5 +464,10 @@ mod tests {
         );
         assert_eq!(neutralise_formula("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(neutralise_formula("Plain"), "Plain");
+        assert_eq!(
+            neutralise_formula("'-x"),
+            "''-x",
+            "an apostrophe of its own is kept"
+        );
     }
 }

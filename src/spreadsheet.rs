@@ -135,7 +135,7 @@ impl SheetRow {
     pub fn get(&self, index: usize) -> &str {
         let cell = self.cells.get(index).unwrap_or("");
         match cell.strip_prefix('\'') {
-            Some(formula) if formula.starts_with(['=', '+', '-', '@', '\t', '\r']) => formula,
+            Some(marked) if marked.starts_with(['=', '+', '-', '@', '\t', '\r', '\'']) => marked,
             _ => cell,
         }
     }
@@ -1115,9 +1115,15 @@ mod tests {
 
     #[test]
     fn a_formula_guard_is_taken_off_when_read() {
-        let row = SheetRow::from_cells(2, ["'=SUM(A1)", "'+1 312 555 0100", "'plain", "'-", "'"]);
+        let row = SheetRow::from_cells(
+            2,
+            ["'=SUM(A1)", "'+1 312 555 0100", "'plain", "'-", "'", "''-x"],
+        );
         let cells: Vec<&str> = (0..row.len()).map(|i| row.get(i)).collect();
-        assert_eq!(cells, ["=SUM(A1)", "+1 312 555 0100", "'plain", "-", "'"]);
+        assert_eq!(
+            cells,
+            ["=SUM(A1)", "+1 312 555 0100", "'plain", "-", "'", "'-x"]
+        );
     }
 
     #[test]

@@ -10,8 +10,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::entity::{Entity, EntityDescription, FieldKind};
-use crate::export::field_text_sql;
+use crate::entity::{Entity, EntityDescription, FieldKind, FieldSpec};
+use crate::export::{field_text_sql, moment_text};
 use crate::mapping::ColumnMap;
 use crate::saved_mapping::SavedMapping;
 use crate::spreadsheet::{ReadError, SheetRow, Spreadsheet};
@@ -349,9 +349,15 @@ async fn sample(
     import: i64,
 ) -> Result<Vec<SampleRow>, VerifyError> {
     let fields: Vec<_> = description.stored_fields().collect();
+    // Moments are read as they are and written in this machine's time
+    // zone, as the import read them and the export writes them.
+    let moment = |field: &FieldSpec| matches!(field.kind, FieldKind::DateTime);
     let select: Vec<String> = fields
         .iter()
-        .map(|field| format!("coalesce({}, '')", field_text_sql(field)))
+        .map(|field| match moment(field) {
+            true => format!("t.{}", field.column),
+            false => format!("coalesce({}, '')", field_text_sql(field)),
+        })
         .collect();
     let rows = client
         .query(
@@ -372,9 +378,16 @@ async fn sample(
                 .iter()
                 .enumerate()
                 .map(|(index, field)| {
+                    let stored = match moment(field) {
+                        true => row
+                            .try_get::<_, Option<chrono::DateTime<chrono::Utc>>>(index + 1)?
+                            .map(|at| moment_text(&at.with_timezone(&chrono::Local).naive_local()))
+                            .unwrap_or_default(),
+                        false => row.try_get(index + 1)?,
+                    };
                     Ok(SampleCell {
                         field: field.label.to_owned(),
-                        stored: row.try_get(index + 1)?,
+                        stored,
                         file: None,
                         same: false,
                     })
@@ -405,9 +418,14 @@ fn put_file_cells(path: &Path, batch: &Batch, sample: &mut [SampleRow]) -> Resul
         .iter()
         .position(|f| matches!(f.kind, FieldKind::FullName))
         .and_then(|i| columns.column_of(i));
+    // An error report's rows are stored under the row they came from.
+    let original = columns.original_row_column();
     let mut row = SheetRow::default();
-    while spreadsheet.read_row(&mut row)? && row.number <= last {
-        let Some(shown) = sample.iter_mut().find(|s| s.row == row.number) else {
+    while spreadsheet.read_row(&mut row)? && (original.is_some() || row.number <= last) {
+        let number = original
+            .and_then(|column| row.get(column).trim().parse::<u64>().ok())
+            .unwrap_or(row.number);
+        let Some(shown) = sample.iter_mut().find(|s| s.row == number) else {
             continue;
         };
         for (field, cell) in description.stored_fields().zip(shown.cells.iter_mut()) {

@@ -150,12 +150,15 @@ async fn the_error_report_fixed_in_excel_imports_back_and_keeps_the_original_row
     // The broker fills the missing name, leaves the other row as it is.
     let fixed = report.replacen("\n4,  ,B,", "\n4,Fixed Bistro,B,", 1);
     std::fs::write(&errors, fixed).unwrap();
+    let again = dir.path().join("accounts - errors again.csv");
     let retry = pantry(&[
         "import",
         errors.to_str().unwrap(),
         "--database-url",
         &db.url,
         "--json",
+        "--errors-csv",
+        again.to_str().unwrap(),
     ]);
     assert_eq!(retry.status.code(), Some(1), "{}", text(&retry.stderr));
     let json: serde_json::Value = serde_json::from_slice(&retry.stdout).unwrap();
@@ -196,6 +199,16 @@ async fn the_error_report_fixed_in_excel_imports_back_and_keeps_the_original_row
         "neither Row nor Reason is imported: {notes}"
     );
     assert_eq!(stored.get::<_, String>(2), "accounts - errors.csv");
+    // The report of the retry names the first spreadsheet's row, once.
+    let second = std::fs::read_to_string(&again).unwrap();
+    let lines: Vec<&str> = second.lines().collect();
+    assert_eq!(
+        lines[0],
+        report.lines().next().unwrap(),
+        "the same columns: {second}"
+    );
+    assert!(lines[1].starts_with("13,Le Grand Bistro"), "{second}");
+    assert_eq!(lines.len(), 2, "{second}");
 
     // A row copied twice in the report is refused, not stored over its twin.
     let twice = std::fs::read_to_string(&errors).unwrap();

@@ -225,6 +225,9 @@ pub struct PantryApp {
     pub offered_mapping: Option<pantry_import::saved_mapping::SavedMapping>,
     /// The broker's edits to rows of the open sheet.
     pub edits: pantry_import::edits::SheetEdits,
+    /// The open file's size and time of change when the edits were made:
+    /// edits name rows and columns, so they hold only for that content.
+    edits_stamp: Option<(u64, Option<std::time::SystemTime>)>,
     mapping_dialog: Option<task::Task<MappingFileAnswer>>,
     /// Whether the results of the last import are on screen.
     pub showing_results: bool,
@@ -316,6 +319,7 @@ impl PantryApp {
             remembered_mappings,
             offered_mapping: None,
             edits: pantry_import::edits::SheetEdits::default(),
+            edits_stamp: None,
             mapping_dialog: None,
             showing_results: false,
             error,
@@ -360,6 +364,21 @@ impl PantryApp {
             return;
         }
         self.error = None;
+        // Changed on disk since the edits were made: they would land on
+        // other rows.
+        let same_file = self.preview.as_ref().is_some_and(|p| p.path == path);
+        if same_file
+            && !self.edits.is_empty()
+            && self.edits_stamp.is_some()
+            && file_stamp(&path) != self.edits_stamp
+        {
+            self.error = Some(format!(
+                "{} changed on disk since you edited it; your changes to its rows were set aside.",
+                path.display()
+            ));
+            self.edits = pantry_import::edits::SheetEdits::default();
+            self.edits_stamp = None;
+        }
         self.showing_results = false;
         self.import = None;
         self.workbook_run = None;
@@ -505,6 +524,7 @@ impl PantryApp {
                 text,
                 then_next,
             } => {
+                self.stamp_edits();
                 self.edits.set_cell(row, column, text);
                 self.reload();
                 if then_next && let Some(preview) = &mut self.preview {
@@ -512,6 +532,7 @@ impl PantryApp {
                 }
             }
             Action::RemoveRow(row, remove) => {
+                self.stamp_edits();
                 if remove {
                     self.edits.removed_rows.insert(row);
                 } else {
@@ -520,6 +541,7 @@ impl PantryApp {
                 self.reload();
             }
             Action::ApplyCleanUp(kind, apply) => {
+                self.stamp_edits();
                 if apply {
                     self.edits.clean.insert(kind);
                 } else {
@@ -650,6 +672,15 @@ impl PantryApp {
                 self.save_message = None;
                 self.verification.clear();
             }
+        }
+    }
+
+    /// Notes the open file's stamp when its first edit is made.
+    fn stamp_edits(&mut self) {
+        if self.edits.is_empty()
+            && let Some(preview) = &self.preview
+        {
+            self.edits_stamp = file_stamp(&preview.path);
         }
     }
 
@@ -893,6 +924,12 @@ impl PantryApp {
             })
         }));
     }
+}
+
+/// A file's size and time of change, to notice it changed on disk.
+fn file_stamp(path: &std::path::Path) -> Option<(u64, Option<std::time::SystemTime>)> {
+    let metadata = std::fs::metadata(path).ok()?;
+    Some((metadata.len(), metadata.modified().ok()))
 }
 
 /// Where the broker wants a file saved.

@@ -1192,6 +1192,7 @@ fn table_ui(
     // Lent out for the frame: the rows below borrow the preview.
     let mut editing = preview.editing.take();
     let mut outcome = EditorOutcome::Typing;
+    let mut editor_drawn = false;
     builder
         .header(44.0, |mut header| {
             header.col(|ui| {
@@ -1278,6 +1279,7 @@ fn table_ui(
                         .filter(|e| e.row == number && e.column == column)
                     {
                         table_row.col(|ui| outcome = fixing::editor_ui(ui, editor));
+                        editor_drawn = true;
                         continue;
                     }
                     let (_, response) = table_row.col(|ui| {
@@ -1339,6 +1341,11 @@ fn table_ui(
                 }
             });
         });
+    // Scrolled out of sight (or filtered away), the text box cannot keep
+    // the keyboard: what it holds is kept, as a click elsewhere would.
+    if editing.is_some() && !editor_drawn {
+        outcome = EditorOutcome::Commit;
+    }
     match (editing, outcome) {
         (Some(editor), EditorOutcome::Typing) => preview.editing = Some(editor),
         (Some(_), EditorOutcome::Cancel) | (None, _) => {}

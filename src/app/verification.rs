@@ -24,8 +24,7 @@ pub struct VerificationState {
 }
 
 impl VerificationState {
-    /// Verifies `imports` (with the file each read) in the background,
-    /// unless they are the ones already verified.
+    /// Verifies `imports` (with the file each read) in the background.
     pub fn start(
         &mut self,
         runtime: &tokio::runtime::Runtime,
@@ -33,8 +32,10 @@ impl VerificationState {
         settings: ConnectionSettings,
         imports: Vec<(i64, PathBuf)>,
     ) {
+        // Asked again each time: a resumed import keeps its number, and its
+        // counts have changed.
         let ids: Vec<i64> = imports.iter().map(|(id, _)| *id).collect();
-        if ids.is_empty() || (ids == self.imports && self.task.is_none() && self.result.is_some()) {
+        if ids.is_empty() {
             return;
         }
         self.imports = ids;
