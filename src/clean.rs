@@ -104,9 +104,13 @@ impl CleanUp {
             CleanUp::Phones => phone_format(cell),
             CleanUp::Emails => (cell.trim() != cell || cell.chars().any(char::is_uppercase))
                 .then(|| cell.trim().to_lowercase()),
-            CleanUp::Spaces => {
-                has_odd_spaces(cell).then(|| cell.split_whitespace().collect::<Vec<_>>().join(" "))
-            }
+            // Line by line: a line break in a cell is kept.
+            CleanUp::Spaces => has_odd_spaces(cell).then(|| {
+                cell.split('\n')
+                    .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }),
         }?;
         (cleaned != cell).then_some(cleaned)
     }
@@ -226,18 +230,21 @@ const STATE_ALIASES: [(&str, &str); 6] = [
     ("yukonterritory", "YT"),
 ];
 
-/// Whether `cell` has spaces to collapse: two in a row, or a tab or line
-/// break, or spaces at its ends.
+/// Whether `cell` has spaces to collapse: two in a row, a tab, or spaces
+/// at the ends of a line (line breaks themselves stay).
 fn has_odd_spaces(cell: &str) -> bool {
-    let mut previous_space = true;
-    for c in cell.chars() {
-        let space = c.is_whitespace();
-        if space && (previous_space || c != ' ') {
-            return true;
+    cell.split('\n').any(|line| {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let mut previous_space = true;
+        for c in line.chars() {
+            let space = c.is_whitespace();
+            if space && (previous_space || c != ' ') {
+                return true;
+            }
+            previous_space = space;
         }
-        previous_space = space;
-    }
-    previous_space && !cell.is_empty()
+        previous_space && !line.is_empty()
+    })
 }
 
 /// State names and codes by [`state_key`], made once.
@@ -403,6 +410,15 @@ mod tests {
         assert_eq!(
             CleanUp::Spaces.apply("Hoboken\tProvisions").as_deref(),
             Some("Hoboken Provisions")
+        );
+        assert_eq!(
+            CleanUp::Spaces.apply("Call before\nnoon"),
+            None,
+            "a line break stays"
+        );
+        assert_eq!(
+            CleanUp::Spaces.apply("Call  before\nnoon").as_deref(),
+            Some("Call before\nnoon")
         );
         assert_eq!(
             CleanUp::Emails.apply(" mary@cafeole.com").as_deref(),

@@ -763,15 +763,13 @@ impl RowMapper {
             notes: ImportNotes::default(),
             unrecognised: false,
         };
+        // Left out by the broker: skipped, with no problem to report (the
+        // list of changes says so).
         if self.edits.removed_rows.contains(&row.number) {
             return RowOutcome {
                 row: row.number,
                 record: None,
-                issues: vec![RowIssue::warning(
-                    row.number,
-                    String::new(),
-                    "Removed by you; not imported".to_owned(),
-                )],
+                issues: Vec::new(),
                 skipped: true,
             };
         }

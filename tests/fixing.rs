@@ -56,11 +56,8 @@ async fn edits_and_clean_ups_are_what_gets_imported_and_the_originals_are_kept()
         report.failures
     );
     assert!(
-        report
-            .warning_list
-            .iter()
-            .any(|w| w.row == 5 && w.message == "Removed by you; not imported"),
-        "{:?}",
+        report.warning_list.iter().all(|w| w.row != 5),
+        "a removed row is not a problem: {:?}",
         report.warning_list
     );
     let rows = db

@@ -139,7 +139,7 @@ pub fn export_ui(
     ui.add_space(8.0);
     ui.label(theme::bold("Export from the CRM").size(24.0));
     ui.weak(
-        "Records come out under the headers the import reads, links as names, so the file imports back unchanged.",
+        "Records come out under the same column headers an import reads, so the file can be imported back unchanged.",
     );
     ui.add_space(12.0);
     let running = form.is_running();
@@ -177,11 +177,11 @@ pub fn export_ui(
                 egui::ComboBox::from_id_salt("export which")
                     .width(360.0)
                     .selected_text(match form.import {
-                        None => "every live record".to_owned(),
+                        None => "every record in the CRM".to_owned(),
                         Some(id) => describe(id),
                     })
                     .show_ui(ui, |ui| {
-                        ui.selectable_value(&mut form.import, None, "every live record");
+                        ui.selectable_value(&mut form.import, None, "every record in the CRM");
                         for batch in &of_entity {
                             ui.selectable_value(
                                 &mut form.import,

@@ -105,88 +105,95 @@ pub fn commit(editor: &CellEditor, original: &str, then_next: bool) -> Option<Ac
     })
 }
 
-/// "✎ 3 cells edited · 1 row removed · phones cleaned", opening to the
-/// list, each with a way back.
-pub fn changes_ui(
-    ui: &mut egui::Ui,
-    preview: &Preview,
-    edits: &SheetEdits,
-    actions: &mut Vec<Action>,
-) {
-    let cells = edits.edited_cells();
-    let removed = edits.removed_rows.len();
-    if cells == 0 && removed == 0 && edits.clean.is_empty() {
-        return;
+/// The broker's changes as the list shows them, taken from the preview
+/// before it is lent out for the frame.
+pub struct ChangeList {
+    /// Row, column, header, the file's text and the text typed.
+    cells: Vec<(u64, usize, String, String, String)>,
+}
+
+impl ChangeList {
+    /// The edited cells of `edits`, with their headers and the file's text.
+    pub fn of(preview: &Preview, edits: &SheetEdits) -> ChangeList {
+        let mut cells = Vec::with_capacity(edits.edited_cells());
+        for (&row, columns) in &edits.cells {
+            for (&column, text) in columns {
+                let header = preview.headers.get(column).cloned().unwrap_or_default();
+                let before = preview
+                    .rows
+                    .index_of(row)
+                    .and_then(|i| preview.rows.cells(i).nth(column))
+                    .unwrap_or("")
+                    .to_owned();
+                cells.push((row, column, header, before, text.clone()));
+            }
+        }
+        ChangeList { cells }
     }
-    let mut parts = Vec::new();
-    if cells > 0 {
-        parts.push(format!(
-            "{cells} cell{} edited",
-            if cells == 1 { "" } else { "s" }
-        ));
-    }
-    if removed > 0 {
-        parts.push(format!(
-            "{removed} row{} removed",
-            if removed == 1 { "" } else { "s" }
-        ));
-    }
-    if !edits.clean.is_empty() {
-        let kinds: Vec<&str> = edits.clean.iter().map(|k| k.name()).collect();
-        parts.push(format!("{} cleaned", kinds.join(", ")));
-    }
-    egui::CollapsingHeader::new(
-        theme::bold(format!("✎ Your changes: {}", parts.join(" · "))).color(theme::ACCENT),
-    )
-    .id_salt("your changes")
-    .show(ui, |ui| {
-        ui.weak("The file is never changed: these are applied as it is imported, each original kept in the record's import notes.");
-        egui::ScrollArea::vertical()
-            .id_salt("changes list")
-            .max_height(140.0)
-            .show(ui, |ui| {
-                for (&row, columns) in &edits.cells {
-                    for (&column, text) in columns {
-                        ui.horizontal(|ui| {
-                            let header = preview
-                                .headers
-                                .get(column)
-                                .map_or("", String::as_str);
-                            let before = preview
-                                .rows
-                                .index_of(row)
-                                .and_then(|i| preview.rows.cells(i).nth(column))
-                                .unwrap_or("");
-                            ui.label(format!("Row {row}, {header}: '{before}' → '{text}'"));
-                            if ui.small_button("Revert").clicked() {
-                                actions.push(Action::EditCell {
-                                    row,
-                                    column,
-                                    text: None,
-                                    then_next: false,
-                                });
-                            }
+
+    /// "✎ 3 cells edited · 1 row removed · phones cleaned", opening to the
+    /// list, each with a way back.
+    pub fn ui(&self, ui: &mut egui::Ui, edits: &SheetEdits, actions: &mut Vec<Action>) {
+        let cells = self.cells.len();
+        let removed = edits.removed_rows.len();
+        if cells == 0 && removed == 0 && edits.clean.is_empty() {
+            return;
+        }
+        let mut parts = Vec::new();
+        if cells > 0 {
+            parts.push(format!(
+                "{cells} cell{} edited",
+                if cells == 1 { "" } else { "s" }
+            ));
+        }
+        if removed > 0 {
+            parts.push(format!(
+                "{removed} row{} removed",
+                if removed == 1 { "" } else { "s" }
+            ));
+        }
+        if !edits.clean.is_empty() {
+            let kinds: Vec<&str> = edits.clean.iter().map(|k| k.name()).collect();
+            parts.push(format!("{} cleaned", kinds.join(", ")));
+        }
+        egui::CollapsingHeader::new(
+            theme::bold(format!("✎ Your changes: {}", parts.join(" · "))).color(theme::ACCENT),
+        )
+        .id_salt("your changes")
+        .show(ui, |ui| {
+            ui.weak("The file is never changed: these are applied as it is imported, each original kept in the record's import notes.");
+            for (row, column, header, before, text) in &self.cells {
+                ui.horizontal_wrapped(|ui| {
+                    ui.label(format!("Row {row}, {header}: '{}' → '{text}'", before.trim()));
+                    if ui.small_button("Revert").clicked() {
+                        actions.push(Action::EditCell {
+                            row: *row,
+                            column: *column,
+                            text: None,
+                            then_next: false,
                         });
                     }
-                }
-                for &row in &edits.removed_rows {
-                    ui.horizontal(|ui| {
-                        ui.label(format!("Row {row} removed"));
-                        if ui.small_button("Put it back").clicked() {
-                            actions.push(Action::RemoveRow(row, false));
-                        }
-                    });
-                }
-                for &kind in &edits.clean {
-                    ui.horizontal(|ui| {
-                        ui.label(format!("Clean-up: {}", kind.describe()));
-                        if ui.small_button("Undo").clicked() {
-                            actions.push(Action::ApplyCleanUp(kind, false));
-                        }
-                    });
-                }
-            });
-    });
+                });
+            }
+            for &row in &edits.removed_rows {
+                ui.horizontal(|ui| {
+                    ui.label(format!("Row {row} removed"));
+                    if ui.small_button("Put it back").clicked() {
+                        actions.push(Action::RemoveRow(row, false));
+                    }
+                });
+            }
+            for &kind in &edits.clean {
+                ui.horizontal(|ui| {
+                    ui.label(format!("Clean-up: {}", kind.describe()));
+                    if ui.small_button("Undo").clicked() {
+                        actions.push(Action::ApplyCleanUp(kind, false));
+                    }
+                });
+            }
+        });
+        ui.add_space(6.0);
+    }
 }
 
 /// Each clean-up kind the file would gain from, with its count and a few
@@ -342,12 +349,15 @@ pub fn start_editing(preview: &mut Preview, edits: &SheetEdits, index: usize, co
         .get(&row)
         .and_then(|cells| cells.get(&column))
         .cloned()
+        // Trimmed, as it imports: hidden spaces would end up in front of
+        // what is typed.
         .unwrap_or_else(|| {
             preview
                 .rows
                 .cells(index)
                 .nth(column)
                 .unwrap_or("")
+                .trim()
                 .to_owned()
         });
     preview.selected = Some(index);

@@ -686,9 +686,9 @@ pub fn preview_ui(
     for notice in &preview.notices {
         ui.label(RichText::new(format!("ℹ {notice}")).weak());
     }
-    summary_ui(ui, preview);
+    summary_ui(ui, preview, edits);
     fixing::keyboard(ui.ctx(), preview, edits);
-    fixing::changes_ui(ui, preview, edits, actions);
+    let changes = fixing::ChangeList::of(preview, edits);
     selected_row_ui(ui, preview, edits, actions);
     ui.add_space(4.0);
     // Values to map and clean-ups share the strip with the problems, so it
@@ -698,7 +698,7 @@ pub fn preview_ui(
             .clean_up_tally
             .as_ref()
             .is_some_and(|t| !t.is_empty())
-        || !edits.clean.is_empty();
+        || !edits.is_empty();
     let problems_height = if has_values {
         (ui.available_height() * 0.32).clamp(120.0, 300.0)
     } else {
@@ -731,6 +731,10 @@ pub fn preview_ui(
                                     .id_salt("values and clean-ups")
                                     .auto_shrink([false, false])
                                     .show(ui, |ui| {
+                                        // Here, not above the table: a line that came
+                                        // and went there would move the rows under the
+                                        // pointer.
+                                        changes.ui(ui, edits, actions);
                                         fixing::clean_ups_ui(
                                             ui,
                                             clean_ups.as_ref(),
@@ -912,7 +916,8 @@ fn selected_row_ui(
         {
             actions.push(Action::SetHeaderRow(Some(number)));
         }
-        if status == Some(RowStatus::Skipped) {
+        let removed = edits.removed_rows.contains(&number);
+        if status == Some(RowStatus::Skipped) && !removed {
             if ui
                 .button("Import this totals row anyway")
                 .on_hover_text("It looks like a totals row; import it as a record all the same")
@@ -926,7 +931,7 @@ fn selected_row_ui(
             actions.push(Action::KeepTotalsRow(number, false));
         }
         if !above {
-            if edits.removed_rows.contains(&number) {
+            if removed {
                 if ui.button("Put this row back").clicked() {
                     actions.push(Action::RemoveRow(number, false));
                 }
@@ -1022,7 +1027,7 @@ fn value_choice_ui(
         .response
 }
 
-fn summary_ui(ui: &mut egui::Ui, preview: &mut Preview) {
+fn summary_ui(ui: &mut egui::Ui, preview: &mut Preview, edits: &SheetEdits) {
     let counts = preview.counts;
     ui.horizontal_wrapped(|ui| {
         ui.label(theme::bold(format!("{} rows", theme::thousands(counts.rows))).size(16.0));
@@ -1055,13 +1060,28 @@ fn summary_ui(ui: &mut egui::Ui, preview: &mut Preview) {
         } else {
             warn
         });
-        if counts.skipped > 0 {
+        // Skipped rows are totals rows, or rows the broker removed.
+        let removed = edits
+            .removed_rows
+            .iter()
+            .filter(|row| preview.rows.index_of(**row).is_some())
+            .count() as u64;
+        let totals = counts.skipped.saturating_sub(removed);
+        for (count, what) in [(totals, "totals row"), (removed, "row")] {
+            if count == 0 {
+                continue;
+            }
             ui.label("·");
             ui.label(
                 theme::bold(format!(
-                    "{} totals row{} skipped",
-                    theme::thousands(counts.skipped),
-                    if counts.skipped == 1 { "" } else { "s" }
+                    "{} {what}{} {}",
+                    theme::thousands(count),
+                    if count == 1 { "" } else { "s" },
+                    if what == "row" {
+                        "removed by you"
+                    } else {
+                        "skipped"
+                    }
                 ))
                 .size(16.0)
                 .weak(),
@@ -1079,7 +1099,8 @@ fn summary_ui(ui: &mut egui::Ui, preview: &mut Preview) {
                     theme::thousands(problems as u64)
                 ),
             ),
-        );
+        )
+        .on_hover_text("Ctrl+F");
         if !preview.finished {
             ui.add_space(12.0);
             ui.spinner();

@@ -179,6 +179,24 @@ fn counts_ui(ui: &mut egui::Ui, verification: &Verification) {
                 ui.visuals().weak_text_color()
             },
         );
+        // Totals rows and rows the broker removed: read, not imported.
+        let accounted = verification.stored_rows
+            + verification.undone_rows
+            + verification.updated_rows
+            + verification.skipped_rows
+            + verification.failed_rows;
+        if let Some(left_out) = verification
+            .file_rows
+            .and_then(|rows| rows.checked_sub(accounted))
+            .filter(|rows| *rows > 0)
+        {
+            figure(
+                ui,
+                "left out (totals rows, rows you removed)",
+                theme::thousands(left_out),
+                ui.visuals().weak_text_color(),
+            );
+        }
         if verification.undone_rows > 0 {
             figure(
                 ui,
