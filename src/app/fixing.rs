@@ -156,15 +156,16 @@ impl ChangeList {
             let kinds: Vec<&str> = edits.clean.iter().map(|k| k.name()).collect();
             parts.push(format!("{} cleaned", kinds.join(", ")));
         }
-        egui::CollapsingHeader::new(
+        // The summary wraps in the narrow panel; the list opens below it.
+        ui.label(
             theme::bold(format!("✎ Your changes: {}", parts.join(" · "))).color(theme::ACCENT),
-        )
+        );
+        egui::CollapsingHeader::new("Show each change")
         .id_salt("your changes")
         .show(ui, |ui| {
             ui.weak("The file is never changed: these are applied as it is imported, each original kept in the record's import notes.");
             for (row, column, header, before, text) in &self.cells {
                 ui.horizontal_wrapped(|ui| {
-                    ui.label(format!("Row {row}, {header}: '{}' → '{text}'", before.trim()));
                     if ui.small_button("Revert").clicked() {
                         actions.push(Action::EditCell {
                             row: *row,
@@ -173,22 +174,23 @@ impl ChangeList {
                             then_next: false,
                         });
                     }
+                    ui.label(format!("Row {row}, {header}: '{}' → '{text}'", before.trim()));
                 });
             }
             for &row in &edits.removed_rows {
-                ui.horizontal(|ui| {
-                    ui.label(format!("Row {row} removed"));
+                ui.horizontal_wrapped(|ui| {
                     if ui.small_button("Put it back").clicked() {
                         actions.push(Action::RemoveRow(row, false));
                     }
+                    ui.label(format!("Row {row} removed"));
                 });
             }
             for &kind in &edits.clean {
-                ui.horizontal(|ui| {
-                    ui.label(format!("Clean-up: {}", kind.describe()));
+                ui.horizontal_wrapped(|ui| {
                     if ui.small_button("Undo").clicked() {
                         actions.push(Action::ApplyCleanUp(kind, false));
                     }
+                    ui.label(format!("Clean-up: {}", kind.describe()));
                 });
             }
         });

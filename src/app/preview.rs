@@ -45,6 +45,8 @@ pub enum RowStatus {
     Fails,
     /// A totals row, passed over.
     Skipped,
+    /// Removed by the broker: not imported, and not a problem.
+    Removed,
 }
 
 /// Every row's cells, compactly.
@@ -364,7 +366,9 @@ impl PreviewLoader {
                         rows.status
                             .iter()
                             .enumerate()
-                            .filter(|(_, s)| **s != RowStatus::Imports)
+                            .filter(|(_, s)| {
+                                !matches!(**s, RowStatus::Imports | RowStatus::Removed)
+                            })
                             .map(|(i, _)| base + i),
                     );
                     preview.rows.append(rows);
@@ -544,7 +548,12 @@ fn load(
             }
             let status = if outcome.skipped {
                 counts.skipped += 1;
-                RowStatus::Skipped
+                // A totals row says why; a row the broker removed, nothing.
+                if outcome.issues.is_empty() {
+                    RowStatus::Removed
+                } else {
+                    RowStatus::Skipped
+                }
             } else if outcome.record.is_none() {
                 counts.would_fail += 1;
                 RowStatus::Fails
@@ -1272,7 +1281,9 @@ fn table_ui(
                             RichText::new(format!("⚠ {number}")).color(WARN_TEXT)
                         }
                         RowStatus::Imports => RichText::new(number.to_string()).weak(),
-                        RowStatus::Skipped => RichText::new(format!("– {number}")).weak(),
+                        RowStatus::Skipped | RowStatus::Removed => {
+                            RichText::new(format!("– {number}")).weak()
+                        }
                     };
                     // Not selectable: a click on the text selects the row.
                     ui.add(egui::Label::new(text).selectable(false));
