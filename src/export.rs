@@ -417,7 +417,7 @@ async fn note_keys(
 
 /// A record's import notes as keys and values: the JSON object the import
 /// writes, or text of another kind kept whole under [`IMPORT_NOTES_HEADER`].
-fn notes_object(text: Option<String>) -> serde_json::Map<String, serde_json::Value> {
+pub(crate) fn notes_object(text: Option<String>) -> serde_json::Map<String, serde_json::Value> {
     let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
         return serde_json::Map::new();
     };

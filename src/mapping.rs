@@ -427,11 +427,9 @@ impl ColumnMap {
     }
 
     /// The column of an error report's original row numbers, when the
-    /// sheet is one.
+    /// sheet is one: always its first (asked of every row read).
     pub fn original_row_column(&self) -> Option<usize> {
-        self.roles
-            .iter()
-            .position(|r| *r == ColumnRole::OriginalRow)
+        (self.roles.first() == Some(&ColumnRole::OriginalRow)).then_some(0)
     }
 
     /// The entity mapped to.

@@ -11,7 +11,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::entity::{Entity, EntityDescription, FieldKind, FieldSpec};
-use crate::export::{field_text_sql, moment_text};
+use crate::export::{field_text_sql, moment_text, notes_object};
 use crate::mapping::ColumnMap;
 use crate::saved_mapping::SavedMapping;
 use crate::spreadsheet::{ReadError, SheetRow, Spreadsheet};
@@ -316,10 +316,7 @@ async fn empty_links(
             .await?;
         for row in rows {
             let number: Option<i32> = row.try_get(0)?;
-            let notes: Option<String> = row.try_get(1)?;
-            let notes: serde_json::Map<String, serde_json::Value> = notes
-                .and_then(|text| serde_json::from_str(&text).ok())
-                .unwrap_or_default();
+            let notes = notes_object(row.try_get(1)?);
             let named = notes.iter().find_map(|(key, value)| {
                 let fills = match mapping.columns.get(key) {
                     Some(target) => target.as_deref() == Some(field.column),

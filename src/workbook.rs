@@ -278,6 +278,22 @@ impl RunReport {
         self.sheets.iter().flat_map(|s| &s.created_links).collect()
     }
 
+    /// Every failure, with the name of its sheet.
+    pub fn failures_by_sheet(&self) -> Vec<(Option<&str>, &RowIssue)> {
+        self.issues(|s| &s.failures)
+            .into_iter()
+            .map(|i| (Some(i.sheet), i.issue))
+            .collect()
+    }
+
+    /// Every warning, with the name of its sheet.
+    pub fn warnings_by_sheet(&self) -> Vec<(Option<&str>, &RowIssue)> {
+        self.issues(|s| &s.warning_list)
+            .into_iter()
+            .map(|i| (Some(i.sheet), i.issue))
+            .collect()
+    }
+
     fn issues<'a>(
         &'a self,
         list: impl Fn(&'a ImportReport) -> &'a [RowIssue],

@@ -97,7 +97,9 @@ async fn crm(dir: &Path) -> TestDatabase {
     db
 }
 
+/// Exports every entity into a new folder `dir`.
 async fn export_all(db: &TestDatabase, dir: &Path, extension: &str) -> Vec<PathBuf> {
+    std::fs::create_dir(dir).unwrap();
     let mut client = db.client().await;
     let mut paths = Vec::new();
     for entity in Entity::ALL {
@@ -139,9 +141,7 @@ fn cells(path: &Path) -> Vec<Vec<Data>> {
 async fn every_entity_exported_to_csv_imports_into_an_empty_crm_and_exports_the_same_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let first = crm(dir.path()).await;
-    let out = dir.path().join("first");
-    std::fs::create_dir(&out).unwrap();
-    let exported = export_all(&first, &out, "csv").await;
+    let exported = export_all(&first, &dir.path().join("first"), "csv").await;
 
     let organizations = std::fs::read_to_string(&exported[0]).unwrap();
     assert!(organizations.starts_with('\u{feff}'), "UTF-8 with BOM");
@@ -181,9 +181,7 @@ async fn every_entity_exported_to_csv_imports_into_an_empty_crm_and_exports_the_
     );
 
     let second = import_all(&exported).await;
-    let again = dir.path().join("second");
-    std::fs::create_dir(&again).unwrap();
-    let reexported = export_all(&second, &again, "csv").await;
+    let reexported = export_all(&second, &dir.path().join("second"), "csv").await;
     for (a, b) in exported.iter().zip(&reexported) {
         assert_eq!(
             text(&std::fs::read(a).unwrap()),
@@ -214,9 +212,7 @@ async fn every_entity_exported_to_csv_imports_into_an_empty_crm_and_exports_the_
 async fn every_entity_exported_to_xlsx_comes_back_with_the_same_cells() {
     let dir = tempfile::tempdir().unwrap();
     let first = crm(dir.path()).await;
-    let out = dir.path().join("first");
-    std::fs::create_dir(&out).unwrap();
-    let exported = export_all(&first, &out, "xlsx").await;
+    let exported = export_all(&first, &dir.path().join("first"), "xlsx").await;
 
     // The first data row's cell under `header` in the export of `entity`.
     let first_cell = |entity: usize, header: &str| {
@@ -244,9 +240,7 @@ async fn every_entity_exported_to_xlsx_comes_back_with_the_same_cells() {
     );
 
     let second = import_all(&exported).await;
-    let again = dir.path().join("second");
-    std::fs::create_dir(&again).unwrap();
-    let reexported = export_all(&second, &again, "xlsx").await;
+    let reexported = export_all(&second, &dir.path().join("second"), "xlsx").await;
     for (a, b) in exported.iter().zip(&reexported) {
         assert_eq!(cells(a), cells(b), "{} round trip", a.display());
     }

@@ -511,12 +511,7 @@ impl PantryApp {
                 });
             }
             Action::KeepTotalsRow(row, keep) => {
-                if keep {
-                    self.edits.kept_totals_rows.insert(row);
-                } else {
-                    self.edits.kept_totals_rows.remove(&row);
-                }
-                self.reload();
+                self.change_edits(|edits| set_member(&mut edits.kept_totals_rows, row, keep));
             }
             Action::EditCell {
                 row,
@@ -524,30 +519,16 @@ impl PantryApp {
                 text,
                 then_next,
             } => {
-                self.stamp_edits();
-                self.edits.set_cell(row, column, text);
-                self.reload();
+                self.change_edits(|edits| edits.set_cell(row, column, text));
                 if then_next && let Some(preview) = &mut self.preview {
                     preview.edit_next_after = Some((row, column));
                 }
             }
             Action::RemoveRow(row, remove) => {
-                self.stamp_edits();
-                if remove {
-                    self.edits.removed_rows.insert(row);
-                } else {
-                    self.edits.removed_rows.remove(&row);
-                }
-                self.reload();
+                self.change_edits(|edits| set_member(&mut edits.removed_rows, row, remove));
             }
             Action::ApplyCleanUp(kind, apply) => {
-                self.stamp_edits();
-                if apply {
-                    self.edits.clean.insert(kind);
-                } else {
-                    self.edits.clean.remove(&kind);
-                }
-                self.reload();
+                self.change_edits(|edits| set_member(&mut edits.clean, kind, apply));
             }
             Action::SaveMapping => self.save_mapping(),
             Action::LoadMapping => self.load_mapping(),
@@ -675,13 +656,16 @@ impl PantryApp {
         }
     }
 
-    /// Notes the open file's stamp when its first edit is made.
-    fn stamp_edits(&mut self) {
+    /// Changes the edits of the open sheet and reads it again with them;
+    /// the first edit notes the file's stamp, since edits name its rows.
+    fn change_edits(&mut self, change: impl FnOnce(&mut pantry_import::edits::SheetEdits)) {
         if self.edits.is_empty()
             && let Some(preview) = &self.preview
         {
             self.edits_stamp = file_stamp(&preview.path);
         }
+        change(&mut self.edits);
+        self.reload();
     }
 
     /// Changes the open sheet's mapping, remembers it for its headers, and
@@ -923,6 +907,15 @@ impl PantryApp {
                 SaveTarget::Cancelled => None,
             })
         }));
+    }
+}
+
+/// Puts `item` in `set` or takes it out.
+fn set_member<T: Ord>(set: &mut std::collections::BTreeSet<T>, item: T, member: bool) {
+    if member {
+        set.insert(item);
+    } else {
+        set.remove(&item);
     }
 }
 

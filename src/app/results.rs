@@ -404,14 +404,7 @@ impl FailedRows {
     pub fn write_warnings(&self, path: &Path) -> String {
         let warnings: Vec<(Option<&str>, &RowIssue)> = match self {
             FailedRows::Sheet(report) => report.warning_list.iter().map(|w| (None, w)).collect(),
-            FailedRows::Run(report) => report
-                .sheets
-                .iter()
-                .flat_map(|s| {
-                    let name = s.sheet.as_deref().unwrap_or_default();
-                    s.warning_list.iter().map(move |w| (Some(name), w))
-                })
-                .collect(),
+            FailedRows::Run(report) => report.warnings_by_sheet(),
         };
         let written = std::fs::File::create(path).and_then(|file| {
             pantry_import::report::write_warnings_csv(warnings, std::io::BufWriter::new(file))

@@ -135,9 +135,46 @@ fn one_import_ui(ui: &mut egui::Ui, verification: &Verification) {
 
 /// Rows in the file beside where each went, as the database counts them.
 fn counts_ui(ui: &mut egui::Ui, verification: &Verification) {
-    let file_rows = verification
+    let (text, weak) = (ui.visuals().text_color(), ui.visuals().weak_text_color());
+    // Totals rows and rows the broker removed: read, not imported.
+    let accounted = verification.stored_rows
+        + verification.undone_rows
+        + verification.updated_rows
+        + verification.skipped_rows
+        + verification.failed_rows;
+    let left_out = verification
         .file_rows
-        .map_or_else(|| "—".to_owned(), theme::thousands);
+        .and_then(|rows| rows.checked_sub(accounted))
+        .unwrap_or(0);
+    let failed_color = if verification.failed_rows > 0 {
+        FAIL_TEXT
+    } else {
+        weak
+    };
+    // (label, count, colour, shown even when zero)
+    let figures = [
+        (
+            "stored by this import",
+            verification.stored_rows,
+            OK_TEXT,
+            true,
+        ),
+        ("records updated", verification.updated_rows, ACCENT, false),
+        (
+            "skipped (in the CRM)",
+            verification.skipped_rows,
+            weak,
+            false,
+        ),
+        ("failed", verification.failed_rows, failed_color, true),
+        (
+            "left out (totals rows, rows you removed)",
+            left_out,
+            weak,
+            false,
+        ),
+        ("undone since", verification.undone_rows, WARN_TEXT, false),
+    ];
     ui.horizontal_wrapped(|ui| {
         let figure = |ui: &mut egui::Ui, label: &str, value: String, color| {
             ui.vertical(|ui| {
@@ -146,64 +183,14 @@ fn counts_ui(ui: &mut egui::Ui, verification: &Verification) {
             });
             ui.add_space(18.0);
         };
-        figure(ui, "rows in the file", file_rows, ui.visuals().text_color());
-        figure(
-            ui,
-            "stored by this import",
-            theme::thousands(verification.stored_rows),
-            OK_TEXT,
-        );
-        if verification.updated_rows > 0 {
-            figure(
-                ui,
-                "records updated",
-                theme::thousands(verification.updated_rows),
-                ACCENT,
-            );
-        }
-        if verification.skipped_rows > 0 {
-            figure(
-                ui,
-                "skipped (in the CRM)",
-                theme::thousands(verification.skipped_rows),
-                ui.visuals().weak_text_color(),
-            );
-        }
-        figure(
-            ui,
-            "failed",
-            theme::thousands(verification.failed_rows),
-            if verification.failed_rows > 0 {
-                FAIL_TEXT
-            } else {
-                ui.visuals().weak_text_color()
-            },
-        );
-        // Totals rows and rows the broker removed: read, not imported.
-        let accounted = verification.stored_rows
-            + verification.undone_rows
-            + verification.updated_rows
-            + verification.skipped_rows
-            + verification.failed_rows;
-        if let Some(left_out) = verification
+        let file_rows = verification
             .file_rows
-            .and_then(|rows| rows.checked_sub(accounted))
-            .filter(|rows| *rows > 0)
-        {
-            figure(
-                ui,
-                "left out (totals rows, rows you removed)",
-                theme::thousands(left_out),
-                ui.visuals().weak_text_color(),
-            );
-        }
-        if verification.undone_rows > 0 {
-            figure(
-                ui,
-                "undone since",
-                theme::thousands(verification.undone_rows),
-                WARN_TEXT,
-            );
+            .map_or_else(|| "—".to_owned(), theme::thousands);
+        figure(ui, "rows in the file", file_rows, text);
+        for (label, count, color, always) in figures {
+            if always || count > 0 {
+                figure(ui, label, theme::thousands(count), color);
+            }
         }
     });
 }

@@ -13,7 +13,6 @@ use pantry_import::history::ImportRun;
 use pantry_import::import::{ImportError, ImportOptions};
 use pantry_import::links;
 use pantry_import::mapping::ColumnMap;
-use pantry_import::mapping::RowIssue;
 use pantry_import::workbook::{
     self, LinkColumnSummary, LinkName, RunProgress, RunReport, WorkbookPlan,
 };
@@ -533,14 +532,7 @@ pub fn run_results_ui(
         "Save error reports…",
         "One CSV per sheet with failed rows, each with its original cells and the reason",
     ));
-    let warnings: Vec<(Option<&str>, &RowIssue)> = report
-        .sheets
-        .iter()
-        .flat_map(|s| {
-            let name = s.sheet.as_deref().unwrap_or_default();
-            s.warning_list.iter().map(move |w| (Some(name), w))
-        })
-        .collect();
+    let warnings = report.warnings_by_sheet();
     results::buttons_ui(ui, save, warnings.len(), save_message, actions);
     ui.add_space(8.0);
     egui::Grid::new("run-sheets")
@@ -577,14 +569,7 @@ pub fn run_results_ui(
     if !report.passed_over.is_empty() {
         ui.weak(format!("Not imported: {}", report.passed_over.join(", ")));
     }
-    let failures: Vec<(Option<&str>, &RowIssue)> = report
-        .sheets
-        .iter()
-        .flat_map(|s| {
-            let name = s.sheet.as_deref().unwrap_or_default();
-            s.failures.iter().map(move |f| (Some(name), f))
-        })
-        .collect();
+    let failures = report.failures_by_sheet();
     ui.add_space(8.0);
     results::checked_ui(ui, failures.len(), |ui| {
         results::created_links_ui(ui, &report.created_links());
