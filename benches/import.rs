@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use pantry_import::entity::Entity;
+use pantry_core::entity::Entity;
 
 mod common;
 use common::{drop_database, fresh_database, path, psql};
@@ -374,10 +374,10 @@ fn bench_scan(admin: &str, binary: &Path, work: &Path, rows: u64, table: &mut St
     let db = fresh_database(admin, binary, &format!("pantry_bench_scan_{rows}"));
     load_crm(binary, &crm, &db, "the CRM's rows");
     let settings =
-        pantry_import::database::ConnectionSettings::parse(&db).expect("the bench URL parses");
-    let options = pantry_import::import::ImportOptions {
+        pantry_core::database::ConnectionSettings::parse(&db).expect("the bench URL parses");
+    let options = pantry_core::import::ImportOptions {
         entity: Some(Entity::Organizations),
-        ..pantry_import::import::ImportOptions::default()
+        ..pantry_core::import::ImportOptions::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -386,7 +386,7 @@ fn bench_scan(admin: &str, binary: &Path, work: &Path, rows: u64, table: &mut St
     let before = peak_kib_of_this_process();
     let started = Instant::now();
     let scan = runtime
-        .block_on(pantry_import::import::scan_duplicates(
+        .block_on(pantry_core::import::scan_duplicates(
             &sheet, &settings, &options,
         ))
         .expect("the scan runs");

@@ -10,9 +10,6 @@
 //! (default `postgres://postgres@127.0.0.1:5432/postgres`). A benchmark, not
 //! a test: it prints figures and never fails on a slow machine.
 
-#[allow(dead_code)]
-#[path = "../src/app/mod.rs"]
-mod app;
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -101,10 +98,10 @@ fn main() {
 /// drawn in between.
 fn recompute_in_window(sheet: &Path) -> (f64, f64, f64) {
     let file = sheet.to_path_buf();
-    let mut harness: Harness<'static, app::PantryApp> = Harness::builder()
+    let mut harness: Harness<'static, pantry_window::PantryApp> = Harness::builder()
         .with_size(egui::vec2(1280.0, 800.0))
-        .build_eframe(move |cc| app::PantryApp::new(cc, Some(file)));
-    run_until(&mut harness, app::PantryApp::preview_ready);
+        .build_eframe(move |cc| pantry_window::PantryApp::new(cc, Some(file)));
+    run_until(&mut harness, pantry_window::PantryApp::preview_ready);
     harness.get_by_label("→ city ▾").click();
     harness.run_steps(2);
     let started = Instant::now();
@@ -119,7 +116,7 @@ fn recompute_in_window(sheet: &Path) -> (f64, f64, f64) {
         let app = harness.state();
         let preview = app.preview.as_ref().expect("the file stays open");
         let remapped = preview.targets.get(2).is_some_and(|t| t == "import notes");
-        if first.is_none() && remapped && preview.rows.len() > 0 {
+        if first.is_none() && remapped && !preview.rows.is_empty() {
             first = Some(started.elapsed().as_secs_f64());
         }
         if (remapped && app.preview_ready()) || Instant::now() > deadline {
@@ -141,13 +138,16 @@ fn recompute_in_window(sheet: &Path) -> (f64, f64, f64) {
 /// returns the seconds from the click to the finished import.
 fn import_in_window(sheet: &Path, url: &str, rows: u64) -> f64 {
     let file = sheet.to_path_buf();
-    let mut harness: Harness<'static, app::PantryApp> = Harness::builder()
+    let mut harness: Harness<'static, pantry_window::PantryApp> = Harness::builder()
         .with_size(egui::vec2(1280.0, 800.0))
-        .build_eframe(move |cc| app::PantryApp::new(cc, Some(file)));
-    run_until(&mut harness, app::PantryApp::preview_ready);
+        .build_eframe(move |cc| pantry_window::PantryApp::new(cc, Some(file)));
+    run_until(&mut harness, pantry_window::PantryApp::preview_ready);
     harness.state_mut().connection.fill_from_url(url);
     harness.run_steps(2);
-    let button = format!("Import {} organizations", app::theme::thousands(rows));
+    let button = format!(
+        "Import {} organizations",
+        pantry_window::theme::thousands(rows)
+    );
     let started = Instant::now();
     harness.get_by_label(&button).click();
     run_until(&mut harness, |app| {
@@ -158,8 +158,8 @@ fn import_in_window(sheet: &Path, url: &str, rows: u64) -> f64 {
 
 /// Steps the window a frame at a time, as a display would, until `done`.
 fn run_until(
-    harness: &mut Harness<'static, app::PantryApp>,
-    done: impl Fn(&app::PantryApp) -> bool,
+    harness: &mut Harness<'static, pantry_window::PantryApp>,
+    done: impl Fn(&pantry_window::PantryApp) -> bool,
 ) {
     let deadline = Instant::now() + Duration::from_secs(600);
     while !done(harness.state()) && Instant::now() < deadline {

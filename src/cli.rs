@@ -12,20 +12,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use pantry_import::clean::{self, CleanUp};
-use pantry_import::database::ConnectionSettings;
-use pantry_import::duplicates::DuplicatePolicy;
-use pantry_import::edits::SheetEdits;
-use pantry_import::entity::Entity;
-use pantry_import::export;
-use pantry_import::history;
-use pantry_import::import::{self, ImportError, ImportOptions, ImportProgress};
-use pantry_import::links::{LinkPolicies, LinkPolicy};
-use pantry_import::migrate::migrate;
-use pantry_import::report::ImportReport;
-use pantry_import::saved_mapping::SavedMapping;
-use pantry_import::verify::{self, Verification};
-use pantry_import::workbook::{self, RunProgress, RunReport, WorkbookPlan};
+use pantry_core::clean::{self, CleanUp};
+use pantry_core::database::ConnectionSettings;
+use pantry_core::duplicates::DuplicatePolicy;
+use pantry_core::edits::SheetEdits;
+use pantry_core::entity::Entity;
+use pantry_core::export;
+use pantry_core::history;
+use pantry_core::import::{self, ImportError, ImportOptions, ImportProgress};
+use pantry_core::links::{LinkPolicies, LinkPolicy};
+use pantry_core::migrate::migrate;
+use pantry_core::report::ImportReport;
+use pantry_core::saved_mapping::SavedMapping;
+use pantry_core::verify::{self, Verification};
+use pantry_core::workbook::{self, RunProgress, RunReport, WorkbookPlan};
 
 /// Moves a food broker's spreadsheets into the Kitchen Pantry CRM.
 #[derive(Debug, Parser)]
@@ -186,7 +186,7 @@ pub enum LinksArg {
 
 fn parse_policy(text: &str) -> Result<DuplicatePolicy, String> {
     text.parse()
-        .map_err(|e: pantry_import::duplicates::UnknownPolicy| e.to_string())
+        .map_err(|e: pantry_core::duplicates::UnknownPolicy| e.to_string())
 }
 
 /// `--clean`: the kinds given.
@@ -209,7 +209,7 @@ fn clean_edits(clean: &CleanUps) -> SheetEdits {
 
 fn parse_entity(text: &str) -> Result<Entity, String> {
     text.parse()
-        .map_err(|e: pantry_import::entity::UnknownEntity| e.to_string())
+        .map_err(|e: pantry_core::entity::UnknownEntity| e.to_string())
 }
 
 /// Runs a headless command and turns its outcome into the exit status.

@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use pantry_import::import::{ImportProgress, check_file};
-use pantry_import::report::ImportReport;
+use pantry_core::import::{ImportProgress, check_file};
+use pantry_core::report::ImportReport;
 use proptest::prelude::*;
 
 fn check(path: &Path) -> Result<ImportReport, String> {

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use pantry_import::import::{ImportProgress, check_file};
-use pantry_import::spreadsheet::{SheetRow, Spreadsheet};
+use pantry_core::import::{ImportProgress, check_file};
+use pantry_core::spreadsheet::{SheetRow, Spreadsheet};
 
 fn corpus(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

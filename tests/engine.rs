@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use common::{TestDatabase, write_accounts};
-use pantry_import::import::{ImportOptions, ImportProgress, import_file};
+use pantry_core::import::{ImportOptions, ImportProgress, import_file};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn progress_counts_every_batch_and_wakes_the_watcher() {

@@ -7,10 +7,10 @@ mod common;
 
 use chrono::{Local, NaiveDate, TimeZone};
 use common::{TestDatabase, data, pantry, text};
-use pantry_import::entity::Entity;
-use pantry_import::import::{ImportError, ImportOptions, ImportProgress, import_file};
-use pantry_import::links::{LinkPolicies, LinkPolicy};
-use pantry_import::report::ImportReport;
+use pantry_core::entity::Entity;
+use pantry_core::import::{ImportError, ImportOptions, ImportProgress, import_file};
+use pantry_core::links::{LinkPolicies, LinkPolicy};
+use pantry_core::report::ImportReport;
 use tokio_postgres::Row;
 
 /// A migrated database holding the CRM's organizations of

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 
 use calamine::{Data, Reader};
 use common::{TestDatabase, pantry, text};
-use pantry_import::entity::Entity;
-use pantry_import::export::{ExportProgress, export};
-use pantry_import::import::{ImportOptions, ImportProgress, import_file};
-use pantry_import::report::ImportReport;
+use pantry_core::entity::Entity;
+use pantry_core::export::{ExportProgress, export};
+use pantry_core::import::{ImportOptions, ImportProgress, import_file};
+use pantry_core::report::ImportReport;
 
 /// The broker's sheets, messy on purpose: accents, quotes, line breaks,
 /// ZIP codes and SKUs with leading zeros, values the rules change (their

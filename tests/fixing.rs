@@ -8,11 +8,11 @@ mod common;
 use std::path::Path;
 
 use common::{TestDatabase, data, pantry, text};
-use pantry_import::clean::CleanUp;
-use pantry_import::edits::SheetEdits;
-use pantry_import::entity::Entity;
-use pantry_import::import::{ImportOptions, ImportProgress, import_file};
-use pantry_import::report::ImportReport;
+use pantry_core::clean::CleanUp;
+use pantry_core::edits::SheetEdits;
+use pantry_core::entity::Entity;
+use pantry_core::import::{ImportOptions, ImportProgress, import_file};
+use pantry_core::report::ImportReport;
 
 const MESSY: &str = "Organizations,PHONE,STATE,CITY\n\
     Cafe One,312.555.0100,Illinois,Chicago\n\

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{TestDatabase, data, pantry, text, write_accounts};
-use pantry_import::import::{ImportError, ImportOptions, ImportProgress, import_file};
+use pantry_core::import::{ImportError, ImportOptions, ImportProgress, import_file};
 
 #[tokio::test]
 async fn a_finished_import_is_not_repeated_unless_asked() {

@@ -3,10 +3,10 @@
 //! under its own column: as the value of the field its column fills, or in
 //! import_notes under the column's header.
 
-use pantry_import::entity::{Entity, FieldKind};
-use pantry_import::mapping::{ColumnRole, Record, RowMapper, Value};
-use pantry_import::spreadsheet::SheetRow;
-use pantry_import::values;
+use pantry_core::entity::{Entity, FieldKind};
+use pantry_core::mapping::{ColumnRole, Record, RowMapper, Value};
+use pantry_core::spreadsheet::SheetRow;
+use pantry_core::values;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 

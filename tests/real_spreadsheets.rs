@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{pantry, text};
-use pantry_import::spreadsheet::{SheetRow, Spreadsheet};
+use pantry_core::spreadsheet::{SheetRow, Spreadsheet};
 
 const HEADER: [&str; 4] = ["Organizations", "SEGMENT", "CITY", "Acct Mgr"];
 const DATA: [[&str; 4]; 2] = [
@@ -199,18 +199,18 @@ async fn a_totals_row_the_broker_keeps_is_imported_and_the_others_are_not() {
     )
     .unwrap();
     // "Total" is a real customer in Albany; the grand total is not.
-    let options = pantry_import::import::ImportOptions {
-        edits: pantry_import::edits::SheetEdits {
+    let options = pantry_core::import::ImportOptions {
+        edits: pantry_core::edits::SheetEdits {
             kept_totals_rows: [4].into(),
             ..Default::default()
         },
         ..Default::default()
     };
-    let report = pantry_import::import::import_file(
+    let report = pantry_core::import::import_file(
         &path,
         &db.settings(),
         &options,
-        pantry_import::import::ImportProgress::new(None),
+        pantry_core::import::ImportProgress::new(None),
     )
     .await
     .unwrap();

@@ -9,8 +9,8 @@ use std::process::Command;
 use std::sync::Arc;
 
 use common::{TestDatabase, write_accounts};
-use pantry_import::database::ConnectionSettings;
-use pantry_import::import::{ImportError, ImportOptions, ImportProgress, import_file};
+use pantry_core::database::ConnectionSettings;
+use pantry_core::import::{ImportError, ImportOptions, ImportProgress, import_file};
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
@@ -22,7 +22,7 @@ fn env(name: &str) -> String {
 async fn a_server_restart_mid_import_is_reported_and_the_rerun_completes_it() {
     let db = TestDatabase::create_on(&env("PANTRY_TEST_TLS_URL")).await;
     let settings = ConnectionSettings::parse(&db.url).unwrap();
-    pantry_import::migrate::migrate(&settings).await.unwrap();
+    pantry_core::migrate::migrate(&settings).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = write_accounts(dir.path(), 80_000);
     let options = ImportOptions {

@@ -2,21 +2,18 @@
 //! open a file, read the counts, click through an import against the test
 //! PostgreSQL, cancel one, and see a bad file's error.
 
-#[allow(dead_code)]
-#[path = "../src/app/mod.rs"]
-mod app;
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::PantryApp;
-use app::theme::thousands;
 use common::{TestDatabase, data};
 use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+use pantry_window::PantryApp;
+use pantry_window::theme::thousands;
 
 fn window(file: Option<PathBuf>) -> Harness<'static, PantryApp> {
     Harness::builder()
@@ -63,7 +60,7 @@ fn import_finished(app: &PantryApp) -> bool {
 }
 
 /// The report of the import the window ran last.
-fn last_report(harness: &Harness<'static, PantryApp>) -> pantry_import::report::ImportReport {
+fn last_report(harness: &Harness<'static, PantryApp>) -> pantry_core::report::ImportReport {
     let run = harness.state().import.as_ref().expect("an import ran");
     run.report().expect("the import has a report").clone()
 }
@@ -168,7 +165,7 @@ fn a_missing_crm_schema_is_offered_and_created() {
     wait_for(&mut harness, "the connection test", |app| {
         matches!(
             app.connection.status,
-            app::connection::ConnectionStatus::NeedsMigration(_)
+            pantry_window::connection::ConnectionStatus::NeedsMigration(_)
         )
     });
     harness
@@ -199,7 +196,7 @@ fn importing_into_a_database_without_the_crm_tables_offers_to_create_them() {
     wait_for(&mut harness, "the import attempt", |app| {
         matches!(
             app.connection.status,
-            app::connection::ConnectionStatus::NeedsMigration(_)
+            pantry_window::connection::ConnectionStatus::NeedsMigration(_)
         )
     });
     // The preview stays, the import card itself offers the tables, and
@@ -269,7 +266,7 @@ fn a_second_import_of_the_same_file_asks_first_and_the_history_can_undo_it() {
         app.history
             .imports
             .first()
-            .is_some_and(|batch| batch.status == pantry_import::history::ImportStatus::Undone)
+            .is_some_and(|batch| batch.status == pantry_core::history::ImportStatus::Undone)
     });
     assert!(
         harness
@@ -299,11 +296,11 @@ fn a_contacts_sheet_is_shown_as_contacts_and_imports_with_its_links() {
     let rt = runtime();
     let db = rt.block_on(TestDatabase::migrated());
     let crm = rt
-        .block_on(pantry_import::import::import_file(
+        .block_on(pantry_core::import::import_file(
             &data("crm_organizations.csv"),
             &db.settings(),
-            &pantry_import::import::ImportOptions::default(),
-            pantry_import::import::ImportProgress::new(None),
+            &pantry_core::import::ImportOptions::default(),
+            pantry_core::import::ImportProgress::new(None),
         ))
         .unwrap();
     assert_eq!(crm.succeeded, 6);
@@ -312,7 +309,7 @@ fn a_contacts_sheet_is_shown_as_contacts_and_imports_with_its_links() {
     wait_for(&mut harness, "the preview", PantryApp::preview_ready);
     assert_eq!(
         harness.state().preview.as_ref().unwrap().entity,
-        pantry_import::entity::Entity::Contacts
+        pantry_core::entity::Entity::Contacts
     );
     harness.get_by_label("Import 4 contacts");
     harness.get_by_label("→ organization (found by name) ▾");
@@ -333,7 +330,7 @@ fn a_contacts_sheet_is_shown_as_contacts_and_imports_with_its_links() {
             .link_policies
             .by_field
             .get("organization_id"),
-        Some(&pantry_import::links::LinkPolicy::Fail)
+        Some(&pantry_core::links::LinkPolicy::Fail)
     );
     harness.get_by_label("Import 4 contacts").click();
     wait_for(&mut harness, "the import", import_finished);
@@ -354,7 +351,7 @@ fn a_contacts_sheet_is_shown_as_contacts_and_imports_with_its_links() {
     harness.get_by_label("    Products").click();
     wait_for(&mut harness, "the preview as products", |app| {
         app.preview_ready()
-            && app.preview.as_ref().unwrap().entity == pantry_import::entity::Entity::Products
+            && app.preview.as_ref().unwrap().entity == pantry_core::entity::Entity::Products
     });
     assert!(
         harness
@@ -377,11 +374,11 @@ fn cancel_stops_the_import_and_says_what_was_stored() {
     let stored = rt.block_on(db.count("SELECT count(*) FROM organizations")) as u64;
     assert_eq!(report.succeeded, stored);
     assert!(
-        (pantry_import::import::DEFAULT_BATCH_SIZE as u64..150_000).contains(&stored),
+        (pantry_core::import::DEFAULT_BATCH_SIZE as u64..150_000).contains(&stored),
         "{stored}"
     );
     assert_eq!(
-        stored % pantry_import::import::DEFAULT_BATCH_SIZE as u64,
+        stored % pantry_core::import::DEFAULT_BATCH_SIZE as u64,
         0,
         "whole batches only"
     );
@@ -573,7 +570,7 @@ fn a_sheet_error_has_no_dismiss_button_and_review_is_not_ticked() {
     harness.state_mut().open(
         data("products.csv"),
         None,
-        Some(pantry_import::entity::Entity::Organizations),
+        Some(pantry_core::entity::Entity::Organizations),
     );
     wait_for(&mut harness, "the preview", PantryApp::preview_ready);
     assert!(
@@ -647,7 +644,7 @@ fn the_fields_take_over_the_connection_string() {
         ),
         ("db.example.com", "6543", "crm", "broker")
     );
-    assert_eq!(form.tls, pantry_import::database::TlsMode::Require);
+    assert_eq!(form.tls, pantry_core::database::TlsMode::Require);
 }
 
 #[test]
@@ -1010,7 +1007,7 @@ fn a_broker_sheet_is_fixed_in_a_few_clicks_and_its_mapping_saved_for_next_month(
         app.mapping_message.is_some()
     });
     let saved = dir.path().join("accounts - mapping.json");
-    let mapping = pantry_import::saved_mapping::SavedMapping::read(&saved).unwrap();
+    let mapping = pantry_core::saved_mapping::SavedMapping::read(&saved).unwrap();
     assert_eq!(mapping.entity.as_deref(), Some("organizations"));
     assert_eq!(
         mapping.columns.get("Acct Mgr"),
@@ -1087,7 +1084,7 @@ fn rows_already_in_the_crm_are_skipped_or_update_their_record_as_chosen() {
     harness.run_steps(2);
     assert_eq!(
         harness.state().on_duplicate,
-        pantry_import::duplicates::DuplicatePolicy::Update
+        pantry_core::duplicates::DuplicatePolicy::Update
     );
     harness.get_by_label("Import this file again…").click();
     wait_for(&mut harness, "the question", |app| {
@@ -1155,7 +1152,7 @@ fn the_rows_in_the_crm_are_listed_before_import_and_one_can_be_told_to_update() 
     harness.run_steps(2);
     assert_eq!(
         harness.state().edits.duplicate_choices.get(&2),
-        Some(&pantry_import::duplicates::DuplicatePolicy::Update)
+        Some(&pantry_core::duplicates::DuplicatePolicy::Update)
     );
     harness.get_by_label("Import 3 organizations").click();
     wait_for(&mut harness, "the import", import_finished);

@@ -7,10 +7,10 @@ mod common;
 use std::path::Path;
 
 use common::{MORE_PEOPLE, TestDatabase, pantry, text, write_workbook};
-use pantry_import::entity::Entity;
-use pantry_import::import::{ImportError, ImportOptions};
-use pantry_import::links::{LinkPolicies, LinkPolicy};
-use pantry_import::workbook::{RunProgress, RunReport, WorkbookPlan, import_workbook};
+use pantry_core::entity::Entity;
+use pantry_core::import::{ImportError, ImportOptions};
+use pantry_core::links::{LinkPolicies, LinkPolicy};
+use pantry_core::workbook::{RunProgress, RunReport, WorkbookPlan, import_workbook};
 
 async fn run(
     db: &TestDatabase,
@@ -388,7 +388,7 @@ async fn the_links_summary_counts_names_in_the_workbook_in_the_crm_and_nowhere()
         }
     }
     let client = db.client().await;
-    let summary = pantry_import::workbook::link_summary(&path, &plan, &client)
+    let summary = pantry_core::workbook::link_summary(&path, &plan, &client)
         .await
         .unwrap();
     let company = summary
@@ -424,7 +424,7 @@ async fn the_links_summary_counts_names_in_the_workbook_in_the_crm_and_nowhere()
     links.picked.insert(
         (
             "organization_id".to_owned(),
-            pantry_import::links::lookup_key(Entity::Organizations, "Sysco"),
+            pantry_core::links::lookup_key(Entity::Organizations, "Sysco"),
         ),
         company.ambiguous[0].ids[0],
     );

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use pantry_import::database::ConnectionSettings;
+use pantry_core::database::ConnectionSettings;
 
 /// A database that exists for one test.
 pub struct TestDatabase {
@@ -67,7 +67,7 @@ impl TestDatabase {
     /// Creates a database and applies the migrations.
     pub async fn migrated() -> TestDatabase {
         let database = TestDatabase::create().await;
-        pantry_import::migrate::migrate(&database.settings())
+        pantry_core::migrate::migrate(&database.settings())
             .await
             .expect("migrations apply");
         database
@@ -154,7 +154,7 @@ pub fn write_accounts(dir: &std::path::Path, rows: usize) -> std::path::PathBuf 
 
 /// Cancels the import behind `progress` once `batches` batches are in.
 pub fn cancel_after(
-    progress: &std::sync::Arc<pantry_import::import::ImportProgress>,
+    progress: &std::sync::Arc<pantry_core::import::ImportProgress>,
     batches: u64,
 ) -> tokio::task::JoinHandle<()> {
     let watcher = std::sync::Arc::clone(progress);

@@ -25,13 +25,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use eframe::egui;
-use pantry_import::entity::Entity;
-use pantry_import::import::ImportOptions;
-use pantry_import::links::{LinkPolicies, LinkPolicy};
+use pantry_core::entity::Entity;
+use pantry_core::import::ImportOptions;
+use pantry_core::links::{LinkPolicies, LinkPolicy};
 
 use connection::ConnectionForm;
 use import_panel::ImportRun;
-use pantry_import::workbook::WorkbookPlan;
+use pantry_core::workbook::WorkbookPlan;
 use preview::{Preview, PreviewLoader};
 use workbook_panel::WorkbookRun;
 
@@ -60,7 +60,7 @@ pub fn run(file: Option<PathBuf>) -> anyhow::Result<()> {
         .with_drag_and_drop(true);
     // The same icon as the desktop entry's, for the title bar and task bar.
     if let Ok(icon) = eframe::icon_data::from_png_bytes(include_bytes!(
-        "../../assets/icons/256x256/pantry-import.png"
+        "../../../assets/icons/256x256/pantry-import.png"
     )) {
         viewport = viewport.with_icon(Arc::new(icon));
     }
@@ -115,7 +115,7 @@ pub enum Action {
     /// Leave a row out of the import (`true`), or put it back.
     RemoveRow(u64, bool),
     /// Apply a clean-up kind to the whole sheet (`true`), or undo it.
-    ApplyCleanUp(pantry_import::clean::CleanUp, bool),
+    ApplyCleanUp(pantry_core::clean::CleanUp, bool),
     /// Map a value of an enumerated field, as written, to an allowed value
     /// (`None`: leave it to the field's rule).
     MapValue(&'static str, String, Option<String>),
@@ -128,9 +128,9 @@ pub enum Action {
     /// What a link column does with names the CRM lacks.
     SetLinkPolicy(&'static str, LinkPolicy),
     /// What rows matching records already in the CRM do.
-    SetDuplicatePolicy(pantry_import::duplicates::DuplicatePolicy),
+    SetDuplicatePolicy(pantry_core::duplicates::DuplicatePolicy),
     /// What one row matching a CRM record does (`None`: as the import).
-    SetRowDuplicatePolicy(u64, Option<pantry_import::duplicates::DuplicatePolicy>),
+    SetRowDuplicatePolicy(u64, Option<pantry_core::duplicates::DuplicatePolicy>),
     /// Look for the open sheet's rows in the CRM.
     ScanCrmMatches,
     /// The record a link column's name (by its key) stands for, among the
@@ -166,7 +166,7 @@ pub enum Action {
 /// What saving or loading a mapping file came to.
 enum MappingFileAnswer {
     Saved(PathBuf),
-    Loaded(pantry_import::saved_mapping::SavedMapping),
+    Loaded(pantry_core::saved_mapping::SavedMapping),
     Failed(String),
     Cancelled,
 }
@@ -195,7 +195,7 @@ pub struct PantryApp {
     pub connection: ConnectionForm,
     pub import: Option<ImportRun>,
     /// A finished earlier import of the same file, while the broker decides.
-    pub repeat_question: Option<pantry_import::history::ImportBatch>,
+    pub repeat_question: Option<pantry_core::history::ImportBatch>,
     /// The open workbook's sheets and what each is imported as (once read).
     pub workbook: Option<WorkbookPlan>,
     workbook_task: Option<task::Task<WorkbookPlan>>,
@@ -204,27 +204,27 @@ pub struct PantryApp {
     /// The import of every sheet of the workbook, running or finished.
     pub workbook_run: Option<WorkbookRun>,
     /// A finished earlier run of the same workbook, while the broker decides.
-    pub repeat_run: Option<pantry_import::history::ImportRun>,
+    pub repeat_run: Option<pantry_core::history::ImportRun>,
     /// What the workbook's link columns name, in the workbook and the CRM.
     pub link_summary: workbook_panel::LinkSummaryState,
     pub history: history_panel::HistoryPanel,
     /// Per link column of the open file, what names the CRM lacks do.
     pub link_policies: LinkPolicies,
     /// What rows matching records already in the CRM do.
-    pub on_duplicate: pantry_import::duplicates::DuplicatePolicy,
+    pub on_duplicate: pantry_core::duplicates::DuplicatePolicy,
     /// The open sheet's rows found in the CRM, when looked for.
     pub crm_matches: crm_matches::CrmMatchesState,
     /// The broker's column choices for the open file, applied to the
     /// preview and the import.
-    pub mapping: pantry_import::saved_mapping::SavedMapping,
+    pub mapping: pantry_core::saved_mapping::SavedMapping,
     /// The last choices made for each set of headers, kept between runs.
     remembered_mappings:
-        std::collections::HashMap<String, pantry_import::saved_mapping::SavedMapping>,
+        std::collections::HashMap<String, pantry_core::saved_mapping::SavedMapping>,
     /// Choices remembered for the open file's headers, while the broker
     /// decides whether to use them.
-    pub offered_mapping: Option<pantry_import::saved_mapping::SavedMapping>,
+    pub offered_mapping: Option<pantry_core::saved_mapping::SavedMapping>,
     /// The broker's edits to rows of the open sheet.
-    pub edits: pantry_import::edits::SheetEdits,
+    pub edits: pantry_core::edits::SheetEdits,
     /// The open file's size and time of change when the edits were made:
     /// edits name rows and columns, so they hold only for that content.
     edits_stamp: Option<(u64, Option<std::time::SystemTime>)>,
@@ -313,12 +313,12 @@ impl PantryApp {
             link_summary: workbook_panel::LinkSummaryState::default(),
             history: history_panel::HistoryPanel::default(),
             link_policies: LinkPolicies::default(),
-            on_duplicate: pantry_import::duplicates::DuplicatePolicy::default(),
+            on_duplicate: pantry_core::duplicates::DuplicatePolicy::default(),
             crm_matches: crm_matches::CrmMatchesState::default(),
-            mapping: pantry_import::saved_mapping::SavedMapping::default(),
+            mapping: pantry_core::saved_mapping::SavedMapping::default(),
             remembered_mappings,
             offered_mapping: None,
-            edits: pantry_import::edits::SheetEdits::default(),
+            edits: pantry_core::edits::SheetEdits::default(),
             edits_stamp: None,
             mapping_dialog: None,
             showing_results: false,
@@ -376,7 +376,7 @@ impl PantryApp {
                 "{} changed on disk since you edited it; your changes to its rows were set aside.",
                 path.display()
             ));
-            self.edits = pantry_import::edits::SheetEdits::default();
+            self.edits = pantry_core::edits::SheetEdits::default();
             self.edits_stamp = None;
         }
         self.showing_results = false;
@@ -468,7 +468,7 @@ impl PantryApp {
                 if let Some(preview) = &self.preview {
                     let (path, sheet) = (preview.path.clone(), preview.sheet.clone());
                     // Column choices name the fields of the entity they were made for.
-                    self.mapping = pantry_import::saved_mapping::SavedMapping::default();
+                    self.mapping = pantry_core::saved_mapping::SavedMapping::default();
                     if let (Some(plan), Some(sheet)) = (&mut self.workbook, &sheet) {
                         workbook_panel::set_sheet_entity(plan, sheet, Some(entity));
                         self.link_summary = workbook_panel::LinkSummaryState::default();
@@ -658,7 +658,7 @@ impl PantryApp {
 
     /// Changes the edits of the open sheet and reads it again with them;
     /// the first edit notes the file's stamp, since edits name its rows.
-    fn change_edits(&mut self, change: impl FnOnce(&mut pantry_import::edits::SheetEdits)) {
+    fn change_edits(&mut self, change: impl FnOnce(&mut pantry_core::edits::SheetEdits)) {
         if self.edits.is_empty()
             && let Some(preview) = &self.preview
         {
@@ -672,7 +672,7 @@ impl PantryApp {
     /// reads the sheet again with it.
     fn change_mapping(
         &mut self,
-        change: impl FnOnce(&mut pantry_import::saved_mapping::SavedMapping),
+        change: impl FnOnce(&mut pantry_core::saved_mapping::SavedMapping),
     ) {
         let Some(preview) = &self.preview else {
             return;
@@ -742,7 +742,7 @@ impl PantryApp {
                 .await
                 .map(|h| h.path().to_path_buf());
             Ok(match picked {
-                Some(path) => match pantry_import::saved_mapping::SavedMapping::read(&path) {
+                Some(path) => match pantry_core::saved_mapping::SavedMapping::read(&path) {
                     Ok(mapping) => MappingFileAnswer::Loaded(mapping),
                     Err(e) => MappingFileAnswer::Failed(e.to_string()),
                 },
@@ -756,7 +756,7 @@ impl PantryApp {
     }
 
     /// Applies a mapping file's choices to the open sheet.
-    pub fn apply_mapping(&mut self, mapping: pantry_import::saved_mapping::SavedMapping) {
+    pub fn apply_mapping(&mut self, mapping: pantry_core::saved_mapping::SavedMapping) {
         let Some(preview) = &self.preview else {
             return;
         };

@@ -5,7 +5,7 @@
 use crate::database::{ConnectError, ConnectionSettings};
 
 mod embedded {
-    refinery::embed_migrations!("migrations");
+    refinery::embed_migrations!("../../migrations");
 }
 
 /// Why migrating failed.

@@ -22,13 +22,13 @@ pub fn install(ctx: &egui::Context) {
     fonts.font_data.insert(
         "DejaVuSans".to_owned(),
         std::sync::Arc::new(FontData::from_static(include_bytes!(
-            "../../fonts/DejaVuSans.ttf"
+            "../../../fonts/DejaVuSans.ttf"
         ))),
     );
     fonts.font_data.insert(
         "DejaVuSans-Bold".to_owned(),
         std::sync::Arc::new(FontData::from_static(include_bytes!(
-            "../../fonts/DejaVuSans-Bold.ttf"
+            "../../../fonts/DejaVuSans-Bold.ttf"
         ))),
     );
     fonts

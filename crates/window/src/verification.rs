@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use eframe::egui::{self, RichText};
 use egui_plot::{Bar, BarChart, Plot, PlotPoint, Text};
-use pantry_import::database::ConnectionSettings;
-use pantry_import::verify::{Distribution, Verification, verify};
+use pantry_core::database::ConnectionSettings;
+use pantry_core::verify::{Distribution, Verification, verify};
 
 use super::task::{self, Task};
 use super::theme::{self, ACCENT, FAIL_TEXT, OK_TEXT, WARN_TEXT};
@@ -47,7 +47,7 @@ impl VerificationState {
                 // The file may have moved since: the sample then shows the CRM side only.
                 let file = file.is_file().then_some(file);
                 let verification = match verify(&client, import, file.as_deref()).await {
-                    Err(pantry_import::verify::VerifyError::OtherFile { .. }) => {
+                    Err(pantry_core::verify::VerifyError::OtherFile { .. }) => {
                         verify(&client, import, None).await
                     }
                     other => other,

@@ -1,8 +1,8 @@
 //! Past imports of the connected CRM, each with an Undo button.
 
 use eframe::egui::{self, RichText};
-use pantry_import::database::ConnectionSettings;
-use pantry_import::history::{self, ImportBatch, ImportStatus, UndoReport};
+use pantry_core::database::ConnectionSettings;
+use pantry_core::history::{self, ImportBatch, ImportStatus, UndoReport};
 
 use super::Action;
 use super::task::{self, Task};

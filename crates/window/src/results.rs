@@ -5,11 +5,11 @@ use std::path::Path;
 
 use eframe::egui::{self, Align, RichText};
 use egui_extras::{Column, TableBuilder};
-use pantry_import::duplicates::MatchedRow;
-use pantry_import::links::CreatedOrganization;
-use pantry_import::mapping::RowIssue;
-use pantry_import::report::ImportReport;
-use pantry_import::workbook::RunReport;
+use pantry_core::duplicates::MatchedRow;
+use pantry_core::links::CreatedOrganization;
+use pantry_core::mapping::RowIssue;
+use pantry_core::report::ImportReport;
+use pantry_core::workbook::RunReport;
 
 use super::Action;
 use super::import_panel::{ImportOutcome, ImportRun};
@@ -407,7 +407,7 @@ impl FailedRows {
             FailedRows::Run(report) => report.warnings_by_sheet(),
         };
         let written = std::fs::File::create(path).and_then(|file| {
-            pantry_import::report::write_warnings_csv(warnings, std::io::BufWriter::new(file))
+            pantry_core::report::write_warnings_csv(warnings, std::io::BufWriter::new(file))
         });
         match written {
             Ok(()) => format!("✔ Saved the warnings to {}", path.display()),

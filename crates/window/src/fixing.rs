@@ -4,8 +4,8 @@
 //! for each, and the keys that move through a table of any size.
 
 use eframe::egui::{self, Key, Modifiers, RichText};
-use pantry_import::clean::{CleanUp, CleanUpCount, CleanUpTally};
-use pantry_import::edits::SheetEdits;
+use pantry_core::clean::{CleanUp, CleanUpCount, CleanUpTally};
+use pantry_core::edits::SheetEdits;
 
 use super::Action;
 use super::preview::Preview;

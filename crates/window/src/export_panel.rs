@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use eframe::egui::{self, RichText};
-use pantry_import::database::ConnectionSettings;
-use pantry_import::entity::Entity;
-use pantry_import::export::{ExportFormat, ExportProgress, ExportSummary, export};
-use pantry_import::history::{ImportBatch, ImportStatus};
+use pantry_core::database::ConnectionSettings;
+use pantry_core::entity::Entity;
+use pantry_core::export::{ExportFormat, ExportProgress, ExportSummary, export};
+use pantry_core::history::{ImportBatch, ImportStatus};
 
 use super::Action;
 use super::task::{self, Task};

@@ -30,7 +30,7 @@
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! use pantry_import::{database::ConnectionSettings, import};
+//! use pantry_core::{database::ConnectionSettings, import};
 //! let settings = ConnectionSettings::parse("postgres://postgres@127.0.0.1/crm")?;
 //! let progress = import::ImportProgress::new(None);
 //! let report = import::import_file(

@@ -3,10 +3,10 @@
 //! when they are missing. Remembered between runs without the password.
 
 use eframe::egui::{self, RichText};
-use pantry_import::database::{ConnectionSettings, TlsMode, without_password};
-use pantry_import::entity::Entity;
-use pantry_import::import::{ImportError, ensure_schema};
-use pantry_import::migrate::migrate;
+use pantry_core::database::{ConnectionSettings, TlsMode, without_password};
+use pantry_core::entity::Entity;
+use pantry_core::import::{ImportError, ensure_schema};
+use pantry_core::migrate::migrate;
 use serde::{Deserialize, Serialize};
 
 use super::Action;

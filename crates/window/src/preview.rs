@@ -14,15 +14,15 @@ use std::time::{Duration, Instant};
 
 use eframe::egui::{self, Align, RichText};
 use egui_extras::{Column, Size, StripBuilder, TableBuilder};
-use pantry_import::clean::CleanUpTally;
-use pantry_import::edits::SheetEdits;
-use pantry_import::entity::{Entity, EntityChoice};
-use pantry_import::mapping::{
+use pantry_core::clean::CleanUpTally;
+use pantry_core::edits::SheetEdits;
+use pantry_core::entity::{Entity, EntityChoice};
+use pantry_core::mapping::{
     MappedSheet, RowIssue, Severity, TalliedField, TalliedValue, ValueTally,
 };
-use pantry_import::saved_mapping::{IMPORT_NOTES, SavedMapping};
-use pantry_import::spreadsheet::{self, SheetRow};
-use pantry_import::workbook::WorkbookPlan;
+use pantry_core::saved_mapping::{IMPORT_NOTES, SavedMapping};
+use pantry_core::spreadsheet::{self, SheetRow};
+use pantry_core::workbook::WorkbookPlan;
 
 use super::Action;
 use super::fixing::{self, CellEditor, EditorOutcome};
@@ -59,8 +59,14 @@ pub struct RowStore {
 }
 
 impl RowStore {
+    /// Rows held.
     pub fn len(&self) -> usize {
         self.ends.len()
+    }
+
+    /// Whether no row is held yet.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
     }
 
     /// The cells of row `index` (zero-based position, not row number).

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use eframe::egui::{self, RichText};
-use pantry_import::database::ConnectionSettings;
-use pantry_import::entity::Entity;
-use pantry_import::history::ImportRun;
-use pantry_import::import::{ImportError, ImportOptions};
-use pantry_import::links;
-use pantry_import::mapping::ColumnMap;
-use pantry_import::workbook::{
+use pantry_core::database::ConnectionSettings;
+use pantry_core::entity::Entity;
+use pantry_core::history::ImportRun;
+use pantry_core::import::{ImportError, ImportOptions};
+use pantry_core::links;
+use pantry_core::mapping::ColumnMap;
+use pantry_core::workbook::{
     self, LinkColumnSummary, LinkName, RunProgress, RunReport, WorkbookPlan,
 };
 

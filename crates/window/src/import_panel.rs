@@ -7,13 +7,13 @@ use std::sync::mpsc::{self, Receiver};
 use std::time::Instant;
 
 use eframe::egui::{self, RichText};
-use pantry_import::database::ConnectionSettings;
-use pantry_import::history::{ImportBatch, ImportStatus};
-use pantry_import::import::{self, ImportError, ImportOptions, ImportProgress};
-use pantry_import::links::LinkPolicy;
-use pantry_import::report::ImportReport;
+use pantry_core::database::ConnectionSettings;
+use pantry_core::history::{ImportBatch, ImportStatus};
+use pantry_core::import::{self, ImportError, ImportOptions, ImportProgress};
+use pantry_core::links::LinkPolicy;
+use pantry_core::report::ImportReport;
 
-use pantry_import::duplicates::DuplicatePolicy;
+use pantry_core::duplicates::DuplicatePolicy;
 
 use super::preview::PreviewCounts;
 use super::theme::{self, FAIL_TEXT, OK_TEXT};

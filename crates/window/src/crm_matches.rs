@@ -4,10 +4,10 @@
 //! the broker's for that row). Nothing in the CRM changes to find out.
 
 use eframe::egui::{self, RichText};
-use pantry_import::database::ConnectionSettings;
-use pantry_import::duplicates::DuplicatePolicy;
-use pantry_import::edits::SheetEdits;
-use pantry_import::import::{self, CrmMatch, DuplicateScan, ImportOptions};
+use pantry_core::database::ConnectionSettings;
+use pantry_core::duplicates::DuplicatePolicy;
+use pantry_core::edits::SheetEdits;
+use pantry_core::import::{self, CrmMatch, DuplicateScan, ImportOptions};
 
 use super::task::{self, Task};
 use super::theme;

@@ -3,7 +3,7 @@
 
 use eframe::egui::{self, Color32, RichText};
 
-use pantry_import::entity::Entity;
+use pantry_core::entity::Entity;
 
 use super::theme::{self, ACCENT};
 use super::{Action, PantryApp};
