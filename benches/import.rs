@@ -375,10 +375,8 @@ fn bench_scan(admin: &str, binary: &Path, work: &Path, rows: u64, table: &mut St
     load_crm(binary, &crm, &db, "the CRM's rows");
     let settings =
         pantry_core::database::ConnectionSettings::parse(&db).expect("the bench URL parses");
-    let options = pantry_core::import::ImportOptions {
-        entity: Some(Entity::Organizations),
-        ..pantry_core::import::ImportOptions::default()
-    };
+    let options = pantry_core::import::ImportOptions::default();
+    let planned = pantry_core::run::SheetPlan::new(None, Some(Entity::Organizations));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -386,8 +384,8 @@ fn bench_scan(admin: &str, binary: &Path, work: &Path, rows: u64, table: &mut St
     let before = peak_kib_of_this_process();
     let started = Instant::now();
     let scan = runtime
-        .block_on(pantry_core::import::scan_duplicates(
-            &sheet, &settings, &options,
+        .block_on(pantry_core::scan::scan_duplicates(
+            &sheet, &planned, &settings, &options,
         ))
         .expect("the scan runs");
     let seconds = started.elapsed().as_secs_f64();

@@ -114,7 +114,7 @@ fn recompute_in_window(sheet: &Path) -> (f64, f64, f64) {
         harness.step();
         longest = longest.max(frame.elapsed());
         let app = harness.state();
-        let preview = app.preview.as_ref().expect("the file stays open");
+        let preview = app.preview().expect("the file stays open");
         let remapped = preview.targets.get(2).is_some_and(|t| t == "import notes");
         if first.is_none() && remapped && !preview.rows.is_empty() {
             first = Some(started.elapsed().as_secs_f64());
@@ -151,7 +151,7 @@ fn import_in_window(sheet: &Path, url: &str, rows: u64) -> f64 {
     let started = Instant::now();
     harness.get_by_label(&button).click();
     run_until(&mut harness, |app| {
-        app.import.as_ref().is_some_and(|run| !run.is_running())
+        app.run.as_ref().is_some_and(|run| !run.is_running())
     });
     started.elapsed().as_secs_f64()
 }

@@ -2,24 +2,19 @@
 //! fuzz run with proptest) and the classic bad files each end in a report or
 //! a clear message naming the file, and the row where one applies.
 
+mod common;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use pantry_core::import::{ImportProgress, check_file};
-use pantry_core::report::ImportReport;
+use common::check_file;
+use pantry_core::progress::ImportProgress;
+use pantry_core::report::SheetReport;
 use proptest::prelude::*;
 
-fn check(path: &Path) -> Result<ImportReport, String> {
+fn check(path: &Path) -> Result<SheetReport, String> {
     let progress = ImportProgress::new(None);
-    check_file(
-        path,
-        None,
-        None,
-        &Default::default(),
-        &Default::default(),
-        &progress,
-    )
-    .map_err(|e| e.to_string())
+    check_file(path, Default::default(), progress.clone()).map_err(|e| e.to_string())
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {

@@ -2,10 +2,13 @@
 //! SOURCE.md and licence) run through the reader and compared with the parses
 //! their authors expect; every file goes through `check` without a panic.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use pantry_core::import::{ImportProgress, check_file};
+use common::check_file;
+use pantry_core::progress::ImportProgress;
 use pantry_core::spreadsheet::{SheetRow, Spreadsheet};
 
 fn corpus(relative: &str) -> PathBuf {
@@ -222,14 +225,7 @@ fn every_corpus_file_is_checked_without_a_panic() {
     for path in files {
         let started = Instant::now();
         let progress = ImportProgress::new(None);
-        match check_file(
-            &path,
-            None,
-            None,
-            &Default::default(),
-            &Default::default(),
-            &progress,
-        ) {
+        match check_file(&path, Default::default(), progress.clone()) {
             Ok(report) => assert_eq!(
                 report.total,
                 report.succeeded + report.failed,

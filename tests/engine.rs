@@ -6,8 +6,10 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use common::import_file;
 use common::{TestDatabase, write_accounts};
-use pantry_core::import::{ImportOptions, ImportProgress, import_file};
+use pantry_core::import::ImportOptions;
+use pantry_core::progress::ImportProgress;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn progress_counts_every_batch_and_wakes_the_watcher() {

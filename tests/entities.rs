@@ -6,11 +6,13 @@
 mod common;
 
 use chrono::{Local, NaiveDate, TimeZone};
+use common::import_file;
 use common::{TestDatabase, data, pantry, text};
 use pantry_core::entity::Entity;
-use pantry_core::import::{ImportError, ImportOptions, ImportProgress, import_file};
+use pantry_core::import::{ImportError, ImportOptions};
 use pantry_core::links::{LinkPolicies, LinkPolicy};
-use pantry_core::report::ImportReport;
+use pantry_core::progress::ImportProgress;
+use pantry_core::report::SheetReport;
 use tokio_postgres::Row;
 
 /// A migrated database holding the CRM's organizations of
@@ -22,7 +24,7 @@ async fn crm() -> TestDatabase {
     db
 }
 
-async fn import(db: &TestDatabase, file: &str, options: ImportOptions) -> ImportReport {
+async fn import(db: &TestDatabase, file: &str, options: ImportOptions) -> SheetReport {
     import_file(
         &data(file),
         &db.settings(),
@@ -37,11 +39,11 @@ async fn rows(db: &TestDatabase, sql: &str) -> Vec<Row> {
     db.client().await.query(sql, &[]).await.unwrap()
 }
 
-fn failures(report: &ImportReport) -> Vec<String> {
+fn failures(report: &SheetReport) -> Vec<String> {
     report.failures.iter().map(ToString::to_string).collect()
 }
 
-fn warnings(report: &ImportReport) -> Vec<String> {
+fn warnings(report: &SheetReport) -> Vec<String> {
     report
         .warning_list
         .iter()

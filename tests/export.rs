@@ -10,8 +10,10 @@ use calamine::{Data, Reader};
 use common::{TestDatabase, pantry, text};
 use pantry_core::entity::Entity;
 use pantry_core::export::{ExportProgress, export};
-use pantry_core::import::{ImportOptions, ImportProgress, import_file};
-use pantry_core::report::ImportReport;
+use pantry_core::import::ImportOptions;
+use pantry_core::progress::ImportProgress;
+use pantry_core::report::SheetReport;
+use pantry_core::run::SheetPlan;
 
 /// The broker's sheets, messy on purpose: accents, quotes, line breaks,
 /// ZIP codes and SKUs with leading zeros, values the rules change (their
@@ -61,14 +63,12 @@ samples\",1h 30m,yes,3/20/2026,Good,Mary O'Brien,Café Olé,Spring menu\n\
     ),
 ];
 
-async fn import_sheet(db: &TestDatabase, path: &Path, entity: Entity) -> ImportReport {
-    import_file(
+async fn import_sheet(db: &TestDatabase, path: &Path, entity: Entity) -> SheetReport {
+    common::import_sheet(
         path,
+        SheetPlan::new(None, Some(entity)),
         &db.settings(),
-        &ImportOptions {
-            entity: Some(entity),
-            ..ImportOptions::default()
-        },
+        &ImportOptions::default(),
         ImportProgress::new(None),
     )
     .await

@@ -11,8 +11,10 @@ use common::{TestDatabase, data, pantry, text};
 use pantry_core::clean::CleanUp;
 use pantry_core::edits::SheetEdits;
 use pantry_core::entity::Entity;
-use pantry_core::import::{ImportOptions, ImportProgress, import_file};
-use pantry_core::report::ImportReport;
+use pantry_core::import::ImportOptions;
+use pantry_core::progress::ImportProgress;
+use pantry_core::report::SheetReport;
+use pantry_core::run::SheetPlan;
 
 const MESSY: &str = "Organizations,PHONE,STATE,CITY\n\
     Cafe One,312.555.0100,Illinois,Chicago\n\
@@ -20,15 +22,15 @@ const MESSY: &str = "Organizations,PHONE,STATE,CITY\n\
     Cafe  Three,+1 312 555 0102,New York,New  York\n\
     Not Wanted,,,\n";
 
-async fn import(db: &TestDatabase, path: &Path, edits: SheetEdits) -> ImportReport {
-    import_file(
+async fn import(db: &TestDatabase, path: &Path, edits: SheetEdits) -> SheetReport {
+    common::import_sheet(
         path,
-        &db.settings(),
-        &ImportOptions {
-            entity: Some(Entity::Organizations),
+        SheetPlan {
             edits,
-            ..ImportOptions::default()
+            ..SheetPlan::new(None, Some(Entity::Organizations))
         },
+        &db.settings(),
+        &ImportOptions::default(),
         ImportProgress::new(None),
     )
     .await

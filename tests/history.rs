@@ -6,8 +6,10 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::import_file;
 use common::{TestDatabase, data, pantry, text, write_accounts};
-use pantry_core::import::{ImportError, ImportOptions, ImportProgress, import_file};
+use pantry_core::import::{ImportError, ImportOptions};
+use pantry_core::progress::ImportProgress;
 
 #[tokio::test]
 async fn a_finished_import_is_not_repeated_unless_asked() {
@@ -95,12 +97,13 @@ async fn a_cut_connection_is_resumed_with_every_row_stored_once() {
         .await
         .expect_err("the import is cut off");
     killer.await.unwrap();
-    let ImportError::Interrupted { reason, report } = error else {
+    let ImportError::Interrupted { cause, report } = error else {
         panic!("not an interruption: {error}");
     };
+    let reason = cause.to_string();
     assert!(reason.contains("connection"), "{reason}");
     let stored_before = db.count("SELECT count(*) FROM organizations").await as u64;
-    assert_eq!(report.succeeded, stored_before);
+    assert_eq!(report.succeeded(), stored_before);
     assert!((5_000..60_000).contains(&stored_before), "{stored_before}");
 
     // The same command again: it resumes and says so.

@@ -199,18 +199,19 @@ async fn a_totals_row_the_broker_keeps_is_imported_and_the_others_are_not() {
     )
     .unwrap();
     // "Total" is a real customer in Albany; the grand total is not.
-    let options = pantry_core::import::ImportOptions {
+    let sheet = pantry_core::run::SheetPlan {
         edits: pantry_core::edits::SheetEdits {
             kept_totals_rows: [4].into(),
             ..Default::default()
         },
         ..Default::default()
     };
-    let report = pantry_core::import::import_file(
+    let report = common::import_sheet(
         &path,
+        sheet,
         &db.settings(),
-        &options,
-        pantry_core::import::ImportProgress::new(None),
+        &Default::default(),
+        pantry_core::progress::ImportProgress::new(None),
     )
     .await
     .unwrap();

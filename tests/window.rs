@@ -56,13 +56,16 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn import_finished(app: &PantryApp) -> bool {
-    app.import.as_ref().is_some_and(|run| !run.is_running())
+    app.run.as_ref().is_some_and(|run| !run.is_running())
 }
 
 /// The report of the import the window ran last.
-fn last_report(harness: &Harness<'static, PantryApp>) -> pantry_core::report::ImportReport {
-    let run = harness.state().import.as_ref().expect("an import ran");
-    run.report().expect("the import has a report").clone()
+fn last_report(harness: &Harness<'static, PantryApp>) -> pantry_core::report::SheetReport {
+    let run = harness.state().run.as_ref().expect("an import ran");
+    run.report()
+        .and_then(|report| report.first())
+        .expect("the import has a report")
+        .clone()
 }
 
 /// Connects to `db`, clicks `import_button`, and cancels once a batch is in,
@@ -78,7 +81,7 @@ fn import_then_cancel(
     harness.run_steps(2);
     harness.get_by_label(import_button).click();
     wait_for(harness, "the first batch", |app| {
-        app.import
+        app.run
             .as_ref()
             .is_some_and(|run| run.progress.snapshot().batches_done >= 1)
     });
@@ -113,13 +116,13 @@ fn a_messy_file_shows_its_counts_and_problems_without_a_database() {
         )
         .click();
     harness.run_steps(3);
-    let preview = harness.state().preview.as_ref().unwrap();
+    let preview = harness.state().preview().unwrap();
     assert_eq!(preview.selected.map(|i| preview.rows.number(i)), Some(12));
 
     // Only rows with problems: 7 of 13.
     harness.get_by_label("Only rows with problems (7)").click();
     harness.run_steps(3);
-    assert!(harness.state().preview.as_ref().unwrap().only_problems);
+    assert!(harness.state().preview().unwrap().only_problems);
     assert!(harness.query_by_label("Gastro Pub 7").is_none());
     harness.get_by_label("Mystery Org");
 }
@@ -201,7 +204,7 @@ fn importing_into_a_database_without_the_crm_tables_offers_to_create_them() {
     });
     // The preview stays, the import card itself offers the tables, and
     // nothing was stored.
-    assert!(harness.state().import.is_none());
+    assert!(harness.state().run.is_none());
     harness.get_by_label("The CRM tables are not in this database yet.");
     harness
         .get_all_by_label("Create the CRM tables")
@@ -234,7 +237,7 @@ fn a_second_import_of_the_same_file_asks_first_and_the_history_can_undo_it() {
     harness.run_steps(2);
     harness.get_by_label("Import this file again…").click();
     wait_for(&mut harness, "the question", |app| {
-        app.repeat_question.is_some()
+        app.file.as_ref().is_some_and(|f| f.repeat.is_some())
     });
     harness.get_by_label("This file was imported already");
     assert_eq!(
@@ -243,7 +246,7 @@ fn a_second_import_of_the_same_file_asks_first_and_the_history_can_undo_it() {
     );
     harness.get_by_label("Import again anyway").click();
     wait_for(&mut harness, "the second import", |app| {
-        app.import.as_ref().is_some_and(|run| !run.is_running())
+        app.run.as_ref().is_some_and(|run| !run.is_running())
     });
     assert_eq!(
         rt.block_on(db.count("SELECT count(*) FROM organizations")),
@@ -296,11 +299,11 @@ fn a_contacts_sheet_is_shown_as_contacts_and_imports_with_its_links() {
     let rt = runtime();
     let db = rt.block_on(TestDatabase::migrated());
     let crm = rt
-        .block_on(pantry_core::import::import_file(
+        .block_on(common::import_file(
             &data("crm_organizations.csv"),
             &db.settings(),
             &pantry_core::import::ImportOptions::default(),
-            pantry_core::import::ImportProgress::new(None),
+            pantry_core::progress::ImportProgress::new(None),
         ))
         .unwrap();
     assert_eq!(crm.succeeded, 6);
@@ -308,7 +311,7 @@ fn a_contacts_sheet_is_shown_as_contacts_and_imports_with_its_links() {
     let mut harness = window(Some(data("contacts.csv")));
     wait_for(&mut harness, "the preview", PantryApp::preview_ready);
     assert_eq!(
-        harness.state().preview.as_ref().unwrap().entity,
+        harness.state().preview().unwrap().entity,
         pantry_core::entity::Entity::Contacts
     );
     harness.get_by_label("Import 4 contacts");
@@ -327,6 +330,9 @@ fn a_contacts_sheet_is_shown_as_contacts_and_imports_with_its_links() {
     assert_eq!(
         harness
             .state()
+            .file
+            .as_ref()
+            .expect("a file is open")
             .link_policies
             .by_field
             .get("organization_id"),
@@ -351,7 +357,7 @@ fn a_contacts_sheet_is_shown_as_contacts_and_imports_with_its_links() {
     harness.get_by_label("    Products").click();
     wait_for(&mut harness, "the preview as products", |app| {
         app.preview_ready()
-            && app.preview.as_ref().unwrap().entity == pantry_core::entity::Entity::Products
+            && app.preview().unwrap().entity == pantry_core::entity::Entity::Products
     });
     assert!(
         harness
@@ -461,9 +467,10 @@ fn a_cancelled_import_resumes_with_honest_words_and_counts() {
     wait_for(&mut harness, "the resumed import", |app| {
         import_finished(app)
             && app
-                .import
+                .run
                 .as_ref()
                 .and_then(|run| run.report())
+                .and_then(|report| report.first())
                 .is_some_and(|report| report.already_stored > 0)
     });
     assert_eq!(
@@ -544,7 +551,7 @@ fn a_bad_path_stays_on_the_start_screen_and_its_error_can_be_dismissed() {
     harness.run_steps(2);
     harness.get_by_label("Open").click();
     harness.run_steps(3);
-    assert!(harness.state().preview.is_none());
+    assert!(harness.state().preview().is_none());
     harness.get_by_label("Drop your spreadsheet here");
     assert!(
         harness
@@ -598,7 +605,7 @@ fn a_small_window_keeps_a_way_to_open_another_file() {
     );
     harness.get_by_label("Open another file…").click();
     harness.run_steps(3);
-    assert!(harness.state().preview.is_none());
+    assert!(harness.state().preview().is_none());
     harness.get_by_label("Drop your spreadsheet here");
 }
 
@@ -608,7 +615,7 @@ fn a_small_window_keeps_a_way_to_open_another_file() {
 fn a_workbook_opens_on_its_first_sheet_with_recognisable_rows() {
     let mut harness = window(Some(data("broker_workbook_readme.xlsx")));
     wait_for(&mut harness, "the preview", PantryApp::preview_ready);
-    let preview = harness.state().preview.as_ref().unwrap();
+    let preview = harness.state().preview().unwrap();
     assert_eq!(preview.sheet.as_deref(), Some("Accounts"));
     assert_eq!(preview.counts.would_import, 3);
     assert!(
@@ -658,11 +665,17 @@ fn a_workbook_shows_its_sheets_as_tabs_and_imports_them_all_in_one_click() {
         .with_size(egui::vec2(1280.0, 1400.0))
         .build_eframe(move |cc| PantryApp::new(cc, Some(file)));
     wait_for(&mut harness, "the preview and its sheets", |app| {
-        app.preview_ready() && app.workbook.is_some()
+        app.preview_ready()
+            && app
+                .file
+                .as_ref()
+                .expect("a file is open")
+                .workbook
+                .is_some()
     });
     // The workbook's first sheet holding something is on screen.
     assert_eq!(
-        harness.state().preview.as_ref().unwrap().sheet.as_deref(),
+        harness.state().preview().unwrap().sheet.as_deref(),
         Some("Activity Log")
     );
     harness.get_by_label("Accounts · Organizations");
@@ -672,7 +685,7 @@ fn a_workbook_shows_its_sheets_as_tabs_and_imports_them_all_in_one_click() {
     // Leave the Products sheet out.
     harness.get_by_label("Products · Products").click();
     wait_for(&mut harness, "the Products sheet", |app| {
-        app.preview_ready() && app.preview.as_ref().unwrap().sheet.as_deref() == Some("Products")
+        app.preview_ready() && app.preview().unwrap().sheet.as_deref() == Some("Products")
     });
     harness.get_by_label("Rows are:").click();
     harness.run_steps(2);
@@ -684,33 +697,35 @@ fn a_workbook_shows_its_sheets_as_tabs_and_imports_them_all_in_one_click() {
     // A column choice made on a sheet's tab holds for the whole run.
     harness.get_by_label("Accounts · Organizations").click();
     wait_for(&mut harness, "the Accounts sheet", |app| {
-        app.preview_ready() && app.preview.as_ref().unwrap().sheet.as_deref() == Some("Accounts")
+        app.preview_ready() && app.preview().unwrap().sheet.as_deref() == Some("Accounts")
     });
     harness.get_by_label("→ city ▾").click();
     harness.run_steps(2);
     harness.get_by_label("skip this column").click();
     wait_for(&mut harness, "CITY skipped", |app| {
-        app.preview_ready() && app.preview.as_ref().unwrap().targets[2] == "skipped"
+        app.preview_ready() && app.preview().unwrap().targets[2] == "skipped"
     });
     // Away and back: the choice stays with the sheet.
     harness.get_by_label("Pipeline · Opportunities").click();
     wait_for(&mut harness, "the Pipeline sheet", |app| {
-        app.preview_ready() && app.preview.as_ref().unwrap().sheet.as_deref() == Some("Pipeline")
+        app.preview_ready() && app.preview().unwrap().sheet.as_deref() == Some("Pipeline")
     });
     harness.get_by_label("Accounts · Organizations").click();
     wait_for(&mut harness, "the Accounts sheet again", |app| {
-        app.preview_ready() && app.preview.as_ref().unwrap().sheet.as_deref() == Some("Accounts")
+        app.preview_ready() && app.preview().unwrap().sheet.as_deref() == Some("Accounts")
     });
-    assert_eq!(
-        harness.state().preview.as_ref().unwrap().targets[2],
-        "skipped"
-    );
+    assert_eq!(harness.state().preview().unwrap().targets[2], "skipped");
 
     harness.state_mut().connection.fill_from_url(&db.url);
     harness.run_steps(2);
     harness.get_by_label("Test connection").click();
     wait_for(&mut harness, "the links summary", |app| {
-        app.link_summary.summary.is_some()
+        app.file
+            .as_ref()
+            .expect("a file is open")
+            .link_summary
+            .summary
+            .is_some()
     });
     // Raj's company is in neither the workbook nor the (empty) CRM.
     harness.get_by_label("People · Company → organizations");
@@ -718,9 +733,7 @@ fn a_workbook_shows_its_sheets_as_tabs_and_imports_them_all_in_one_click() {
     harness.get_by_label("  not found: 'Nowhere Bistro'");
     harness.get_by_label("Import all 4 sheets").click();
     wait_for(&mut harness, "the run", |app| {
-        app.workbook_run
-            .as_ref()
-            .is_some_and(|run| !run.is_running())
+        app.run.as_ref().is_some_and(|run| !run.is_running())
     });
     // The results, sheet by sheet.
     let stored = 3 + 2 + common::MORE_PEOPLE + 1 + 1;
@@ -782,7 +795,7 @@ fn a_column_sent_to_another_field_recomputes_the_preview_and_imports_there() {
     let mut harness = window(Some(sheet));
     wait_for(&mut harness, "the preview", PantryApp::preview_ready);
     // "Acct Mgr" is no alias: it goes to import notes until the broker says.
-    let targets = &harness.state().preview.as_ref().unwrap().targets;
+    let targets = &harness.state().preview().unwrap().targets;
     assert_eq!(targets[1], "import notes");
     harness
         .get_all_by_label("→ import notes ▾")
@@ -792,14 +805,14 @@ fn a_column_sent_to_another_field_recomputes_the_preview_and_imports_there() {
     harness.run_steps(2);
     harness.get_by_label("primary_manager_name").click();
     wait_for(&mut harness, "the preview again", |app| {
-        app.preview_ready() && app.preview.as_ref().unwrap().targets[1] == "primary_manager_name"
+        app.preview_ready() && app.preview().unwrap().targets[1] == "primary_manager_name"
     });
     // And the internal ID is skipped.
     harness.get_by_label("→ import notes ▾").click();
     harness.run_steps(2);
     harness.get_by_label("skip this column").click();
     wait_for(&mut harness, "the preview again", |app| {
-        app.preview_ready() && app.preview.as_ref().unwrap().targets[3] == "skipped"
+        app.preview_ready() && app.preview().unwrap().targets[3] == "skipped"
     });
 
     harness.state_mut().connection.fill_from_url(&db.url);
@@ -834,16 +847,24 @@ fn a_column_sent_to_another_field_recomputes_the_preview_and_imports_there() {
         PantryApp::preview_ready,
     );
     assert_eq!(
-        harness.state().preview.as_ref().unwrap().targets[1],
+        harness.state().preview().unwrap().targets[1],
         "import notes"
     );
     harness.get_by_label("Use it").click();
     wait_for(&mut harness, "the mapping applied", |app| {
         app.preview_ready()
-            && app.preview.as_ref().unwrap().targets[1] == "primary_manager_name"
-            && app.preview.as_ref().unwrap().targets[3] == "skipped"
+            && app.preview().unwrap().targets[1] == "primary_manager_name"
+            && app.preview().unwrap().targets[3] == "skipped"
     });
-    assert!(harness.state().offered_mapping.is_none());
+    assert!(
+        harness
+            .state()
+            .file
+            .as_ref()
+            .expect("a file is open")
+            .offered_mapping
+            .is_none()
+    );
 }
 
 #[test]
@@ -865,7 +886,7 @@ fn a_broker_sheet_is_fixed_in_a_few_clicks_and_its_mapping_saved_for_next_month(
     let mut harness = window(Some(sheet.clone()));
     wait_for(&mut harness, "the preview", PantryApp::preview_ready);
     {
-        let preview = harness.state().preview.as_ref().unwrap();
+        let preview = harness.state().preview().unwrap();
         assert_eq!(preview.header_row, 2);
         assert_eq!(preview.above_header.len(), 1);
         assert_eq!(preview.counts.would_import, 3);
@@ -881,11 +902,11 @@ fn a_broker_sheet_is_fixed_in_a_few_clicks_and_its_mapping_saved_for_next_month(
     harness.run_steps(2);
     harness.get_by_label("Use row 1 as the header").click();
     wait_for(&mut harness, "the title as the header", |app| {
-        app.preview_ready() && app.preview.as_ref().unwrap().header_row == 1
+        app.preview_ready() && app.preview().unwrap().header_row == 1
     });
     harness.get_by_label("Find it automatically").click();
     wait_for(&mut harness, "the header found again", |app| {
-        app.preview_ready() && app.preview.as_ref().unwrap().header_row == 2
+        app.preview_ready() && app.preview().unwrap().header_row == 2
     });
 
     // "Food Truck" (either case) is one value to map, on two rows.
@@ -899,15 +920,14 @@ fn a_broker_sheet_is_fixed_in_a_few_clicks_and_its_mapping_saved_for_next_month(
     wait_for(&mut harness, "the value mapped", |app| {
         app.preview_ready()
             && app
-                .preview
-                .as_ref()
+                .preview()
                 .unwrap()
                 .value_tally
                 .as_ref()
                 .and_then(|t| t.fields().next().map(|f| f.values[0].mapped_to.clone()))
                 == Some(Some("Casual Dining".to_owned()))
     });
-    assert_eq!(harness.state().preview.as_ref().unwrap().counts.warnings, 1);
+    assert_eq!(harness.state().preview().unwrap().counts.warnings, 1);
     harness.get_by_value("→ Casual Dining");
 
     // The totals row: imported anyway, then skipped again.
@@ -921,14 +941,14 @@ fn a_broker_sheet_is_fixed_in_a_few_clicks_and_its_mapping_saved_for_next_month(
         .get_by_label("Import this totals row anyway")
         .click();
     wait_for(&mut harness, "the totals row kept", |app| {
-        app.preview_ready() && app.preview.as_ref().unwrap().counts.would_import == 4
+        app.preview_ready() && app.preview().unwrap().counts.would_import == 4
     });
-    assert_eq!(harness.state().preview.as_ref().unwrap().counts.skipped, 0);
+    assert_eq!(harness.state().preview().unwrap().counts.skipped, 0);
     harness
         .get_by_label("Skip it as a totals row again")
         .click();
     wait_for(&mut harness, "the totals row skipped again", |app| {
-        app.preview_ready() && app.preview.as_ref().unwrap().counts.skipped == 1
+        app.preview_ready() && app.preview().unwrap().counts.skipped == 1
     });
 
     // "Acct Mgr" to the manager field, then import.
@@ -940,7 +960,7 @@ fn a_broker_sheet_is_fixed_in_a_few_clicks_and_its_mapping_saved_for_next_month(
     harness.run_steps(2);
     harness.get_by_label("primary_manager_name").click();
     wait_for(&mut harness, "the column mapped", |app| {
-        app.preview_ready() && app.preview.as_ref().unwrap().targets[1] == "primary_manager_name"
+        app.preview_ready() && app.preview().unwrap().targets[1] == "primary_manager_name"
     });
     harness.state_mut().connection.fill_from_url(&db.url);
     harness.run_steps(2);
@@ -1004,7 +1024,11 @@ fn a_broker_sheet_is_fixed_in_a_few_clicks_and_its_mapping_saved_for_next_month(
     harness.run_steps(2);
     harness.get_by_label("Save mapping…").click();
     wait_for(&mut harness, "the mapping saved", |app| {
-        app.mapping_message.is_some()
+        app.file
+            .as_ref()
+            .expect("a file is open")
+            .mapping_message
+            .is_some()
     });
     let saved = dir.path().join("accounts - mapping.json");
     let mapping = pantry_core::saved_mapping::SavedMapping::read(&saved).unwrap();
@@ -1030,9 +1054,9 @@ fn a_broker_sheet_is_fixed_in_a_few_clicks_and_its_mapping_saved_for_next_month(
     );
     harness.state_mut().apply_mapping(mapping);
     wait_for(&mut harness, "the mapping applied", |app| {
-        app.preview_ready() && app.preview.as_ref().unwrap().targets[1] == "primary_manager_name"
+        app.preview_ready() && app.preview().unwrap().targets[1] == "primary_manager_name"
     });
-    let preview = harness.state().preview.as_ref().unwrap();
+    let preview = harness.state().preview().unwrap();
     assert_eq!(preview.header_row, 3);
     assert_eq!(preview.counts.would_import, 1);
     assert_eq!(preview.counts.warnings, 0, "{:?}", preview.issues);
@@ -1088,11 +1112,11 @@ fn rows_already_in_the_crm_are_skipped_or_update_their_record_as_chosen() {
     );
     harness.get_by_label("Import this file again…").click();
     wait_for(&mut harness, "the question", |app| {
-        app.repeat_question.is_some()
+        app.file.as_ref().is_some_and(|f| f.repeat.is_some())
     });
     harness.get_by_label("Import again anyway").click();
     wait_for(&mut harness, "April updating", |app| {
-        import_finished(app) && app.showing_results
+        import_finished(app) && app.view == pantry_window::View::Results
     });
     harness.get_by_label("2 rows updated a record already in the CRM");
     let report = last_report(&harness);
@@ -1138,7 +1162,12 @@ fn the_rows_in_the_crm_are_listed_before_import_and_one_can_be_told_to_update() 
         .get_by_label("Look for these rows in the CRM")
         .click();
     wait_for(&mut harness, "the scan", |app| {
-        app.crm_matches.scan.is_some()
+        app.file
+            .as_ref()
+            .expect("a file is open")
+            .crm_matches
+            .scan
+            .is_some()
     });
     harness.get_by_label("2 of 3 rows match records already in the CRM.");
     harness.get_by_label("→ Hoboken Provisions (Hoboken)");
@@ -1151,7 +1180,12 @@ fn the_rows_in_the_crm_are_listed_before_import_and_one_can_be_told_to_update() 
     harness.get_by_label("update").click();
     harness.run_steps(2);
     assert_eq!(
-        harness.state().edits.duplicate_choices.get(&2),
+        harness
+            .state()
+            .edits()
+            .expect("a file is open")
+            .duplicate_choices
+            .get(&2),
         Some(&pantry_core::duplicates::DuplicatePolicy::Update)
     );
     harness.get_by_label("Import 3 organizations").click();
@@ -1275,21 +1309,18 @@ fn a_failing_cell_is_fixed_in_the_preview_and_the_fix_is_what_gets_imported() {
     .unwrap();
     let mut harness = window(Some(sheet));
     wait_for(&mut harness, "the preview", PantryApp::preview_ready);
-    assert_eq!(
-        harness.state().preview.as_ref().unwrap().counts.would_fail,
-        1
-    );
+    assert_eq!(harness.state().preview().unwrap().counts.would_fail, 1);
 
     // Keys: End and Home move through the rows, Ctrl+F shows the problems.
     harness.key_press(egui::Key::End);
     harness.run_steps(2);
-    assert_eq!(harness.state().preview.as_ref().unwrap().selected, Some(3));
+    assert_eq!(harness.state().preview().unwrap().selected, Some(3));
     harness.key_press(egui::Key::Home);
     harness.run_steps(2);
-    assert_eq!(harness.state().preview.as_ref().unwrap().selected, Some(0));
+    assert_eq!(harness.state().preview().unwrap().selected, Some(0));
     harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::F);
     harness.run_steps(2);
-    assert!(harness.state().preview.as_ref().unwrap().only_problems);
+    assert!(harness.state().preview().unwrap().only_problems);
     harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::F);
     harness.run_steps(2);
 
@@ -1298,19 +1329,19 @@ fn a_failing_cell_is_fixed_in_the_preview_and_the_fix_is_what_gets_imported() {
     harness.run_steps(2);
     harness.key_press(egui::Key::Enter);
     harness.run_steps(3);
-    assert!(harness.state().preview.as_ref().unwrap().editing.is_some());
+    assert!(harness.state().preview().unwrap().editing.is_some());
     harness.event(egui::Event::Text("Cafe Two".to_owned()));
     harness.run_steps(2);
     harness.key_press(egui::Key::Enter);
     wait_for(&mut harness, "the sheet read again", |app| {
-        app.preview_ready() && app.edits.edited_cells() == 1
+        app.preview_ready() && app.edits().expect("a file is open").edited_cells() == 1
     });
     assert_eq!(
-        harness.state().preview.as_ref().unwrap().counts.would_fail,
+        harness.state().preview().unwrap().counts.would_fail,
         0,
         "the row's problem went with the edit: {:?} {:?}",
-        harness.state().edits,
-        harness.state().preview.as_ref().unwrap().issues
+        harness.state().edits().expect("a file is open"),
+        harness.state().preview().unwrap().issues
     );
     harness.get_by_label_contains("✎ Your changes: 1 cell edited");
     harness.get_by_label("✎ Cafe Two");
@@ -1320,14 +1351,19 @@ fn a_failing_cell_is_fixed_in_the_preview_and_the_fix_is_what_gets_imported() {
     harness.run_steps(2);
     harness.get_by_label("Remove this row").click();
     wait_for(&mut harness, "the row removed", |app| {
-        app.preview_ready() && app.edits.removed_rows.contains(&5)
+        app.preview_ready()
+            && app
+                .edits()
+                .expect("a file is open")
+                .removed_rows
+                .contains(&5)
     });
     harness.get_by_label("Clean-up suggestions (2)");
     harness.get_by_label("State names to their two-letter code");
     harness.get_by_label("    'Illinois' → 'IL'");
     harness.get_all_by_label("Apply").next().unwrap().click();
     wait_for(&mut harness, "the clean-up applied", |app| {
-        app.preview_ready() && !app.edits.clean.is_empty()
+        app.preview_ready() && !app.edits().expect("a file is open").clean.is_empty()
     });
     harness.get_by_label("✔ State names to their two-letter code: applied");
     harness.get_by_label_contains("1 cell edited · 1 row removed · states cleaned");

@@ -10,20 +10,20 @@ use common::{MORE_PEOPLE, TestDatabase, pantry, text, write_workbook};
 use pantry_core::entity::Entity;
 use pantry_core::import::{ImportError, ImportOptions};
 use pantry_core::links::{LinkPolicies, LinkPolicy};
-use pantry_core::workbook::{RunProgress, RunReport, WorkbookPlan, import_workbook};
+use pantry_core::progress::RunProgress;
+use pantry_core::report::RunReport;
+use pantry_core::workbook::WorkbookPlan;
 
 async fn run(
     db: &TestDatabase,
     path: &Path,
     options: &ImportOptions,
 ) -> (Result<RunReport, ImportError>, std::sync::Arc<RunProgress>) {
-    let plan = WorkbookPlan::read(path).unwrap();
-    let order = plan.import_order();
-    let progress = RunProgress::new(&order, None);
-    let outcome = import_workbook(
-        path,
-        &db.settings(),
+    let plan = WorkbookPlan::read(path).unwrap().run_plan(path);
+    let progress = RunProgress::new(&plan, None);
+    let outcome = pantry_core::run::import(
         &plan,
+        &db.settings(),
         options,
         std::sync::Arc::clone(&progress),
     )
@@ -148,7 +148,7 @@ async fn a_workbook_imports_in_dependency_order_linking_across_its_sheets() {
 
     let repeat = run(&db, &path, &ImportOptions::default()).await.0;
     assert!(
-        matches!(repeat, Err(ImportError::RunAlreadyImported { .. })),
+        matches!(repeat, Err(ImportError::AlreadyImported { .. })),
         "a finished run is not repeated"
     );
     // Undone sheet by sheet, the run is undone too: the workbook imports anew.
@@ -222,15 +222,13 @@ async fn a_cut_off_run_resumes_where_it_stopped_and_undoes_as_one() {
         batch_size: 5,
         ..ImportOptions::default()
     };
-    let plan = WorkbookPlan::read(&path).unwrap();
-    let order = plan.import_order();
-    let progress = RunProgress::new(&order, None);
+    let plan = WorkbookPlan::read(&path).unwrap().run_plan(&path);
+    let progress = RunProgress::new(&plan, None);
     // Cancel inside the People sheet, after two of its batches.
     let canceller = common::cancel_after(&progress.sheets()[1].progress, 2);
-    let first = import_workbook(
-        &path,
-        &db.settings(),
+    let first = pantry_core::run::import(
         &plan,
+        &db.settings(),
         &options,
         std::sync::Arc::clone(&progress),
     )
@@ -383,12 +381,12 @@ async fn the_links_summary_counts_names_in_the_workbook_in_the_crm_and_nowhere()
     let mut plan = WorkbookPlan::read(&path).unwrap();
     // Without its Accounts sheet, the workbook's companies are the CRM's.
     for sheet in &mut plan.sheets {
-        if sheet.sheet == "Accounts" {
+        if sheet.sheet.as_deref() == Some("Accounts") {
             sheet.entity = None;
         }
     }
     let client = db.client().await;
-    let summary = pantry_core::workbook::link_summary(&path, &plan, &client)
+    let summary = pantry_core::workbook::link_summary(&plan.run_plan(&path), &client)
         .await
         .unwrap();
     let company = summary
@@ -428,16 +426,15 @@ async fn the_links_summary_counts_names_in_the_workbook_in_the_crm_and_nowhere()
         ),
         company.ambiguous[0].ids[0],
     );
-    let order = plan.import_order();
-    let report = import_workbook(
-        &path,
-        &db.settings(),
+    let plan = plan.run_plan(&path);
+    let report = pantry_core::run::import(
         &plan,
+        &db.settings(),
         &ImportOptions {
             links,
             ..ImportOptions::default()
         },
-        RunProgress::new(&order, None),
+        RunProgress::new(&plan, None),
     )
     .await
     .unwrap();
@@ -468,17 +465,16 @@ async fn without_a_pick_an_ambiguous_name_fails_its_rows_naming_the_candidates()
     let path = write_workbook(dir.path());
     let mut plan = WorkbookPlan::read(&path).unwrap();
     for sheet in &mut plan.sheets {
-        if sheet.sheet == "Accounts" {
+        if sheet.sheet.as_deref() == Some("Accounts") {
             sheet.entity = None;
         }
     }
-    let order = plan.import_order();
-    let report = import_workbook(
-        &path,
-        &db.settings(),
+    let plan = plan.run_plan(&path);
+    let report = pantry_core::run::import(
         &plan,
+        &db.settings(),
         &ImportOptions::default(),
-        RunProgress::new(&order, None),
+        RunProgress::new(&plan, None),
     )
     .await
     .unwrap();

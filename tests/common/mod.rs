@@ -154,7 +154,7 @@ pub fn write_accounts(dir: &std::path::Path, rows: usize) -> std::path::PathBuf 
 
 /// Cancels the import behind `progress` once `batches` batches are in.
 pub fn cancel_after(
-    progress: &std::sync::Arc<pantry_core::import::ImportProgress>,
+    progress: &std::sync::Arc<pantry_core::progress::ImportProgress>,
     batches: u64,
 ) -> tokio::task::JoinHandle<()> {
     let watcher = std::sync::Arc::clone(progress);
@@ -267,4 +267,49 @@ pub fn write_workbook(dir: &std::path::Path) -> std::path::PathBuf {
     let path = dir.join("broker crm.xlsx");
     book.save(&path).unwrap();
     path
+}
+
+/// Imports one sheet of `path` (as the command line does for a file of one
+/// sheet): a run of that sheet, whose report is the sheet's.
+pub async fn import_sheet(
+    path: &std::path::Path,
+    sheet: pantry_core::run::SheetPlan,
+    settings: &ConnectionSettings,
+    options: &pantry_core::import::ImportOptions,
+    progress: std::sync::Arc<pantry_core::progress::ImportProgress>,
+) -> Result<pantry_core::report::SheetReport, pantry_core::import::ImportError> {
+    let plan = pantry_core::run::RunPlan::one_sheet(path, sheet);
+    let run = pantry_core::progress::RunProgress::of_one(String::new(), progress);
+    let report = pantry_core::run::import(&plan, settings, options, run).await?;
+    Ok(report
+        .sheets
+        .into_iter()
+        .next()
+        .expect("a run of one sheet reports it"))
+}
+
+/// Imports the sheet of `path` its headers say.
+pub async fn import_file(
+    path: &std::path::Path,
+    settings: &ConnectionSettings,
+    options: &pantry_core::import::ImportOptions,
+    progress: std::sync::Arc<pantry_core::progress::ImportProgress>,
+) -> Result<pantry_core::report::SheetReport, pantry_core::import::ImportError> {
+    import_sheet(path, Default::default(), settings, options, progress).await
+}
+
+/// Checks one sheet of `path` without a database.
+pub fn check_file(
+    path: &std::path::Path,
+    sheet: pantry_core::run::SheetPlan,
+    progress: std::sync::Arc<pantry_core::progress::ImportProgress>,
+) -> Result<pantry_core::report::SheetReport, pantry_core::import::ImportError> {
+    let plan = pantry_core::run::RunPlan::one_sheet(path, sheet);
+    let run = pantry_core::progress::RunProgress::of_one(String::new(), progress);
+    let report = pantry_core::run::check(&plan, &run)?;
+    Ok(report
+        .sheets
+        .into_iter()
+        .next()
+        .expect("a run of one sheet reports it"))
 }

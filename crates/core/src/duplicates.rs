@@ -115,8 +115,6 @@ pub struct MatchedRow {
 pub(crate) struct StagedStatements {
     /// The entity's table.
     pub table: &'static str,
-    /// How one of its records shows, as SQL (the description's).
-    pub shown: &'static str,
     /// Creates the staging table, dropped at commit.
     pub create_stage: String,
     /// COPY into the staging table.
@@ -138,6 +136,9 @@ pub(crate) struct StagedStatements {
     pub counts: String,
     /// The matched rows, for the report: row, action, record, shown.
     pub report: String,
+    /// What a scan shows of each matched row: row, the records as they
+    /// show, the staged row and the first record as JSON.
+    pub scan_report: String,
 }
 
 impl StagedStatements {
@@ -218,7 +219,6 @@ impl StagedStatements {
             .collect();
         StagedStatements {
             table,
-            shown: description.shown,
             create_stage: format!(
                 "CREATE TEMP TABLE pantry_stage ON COMMIT DROP AS SELECT {columns} FROM {table} WITH NO DATA"
             ),
@@ -271,6 +271,11 @@ impl StagedStatements {
             report: "SELECT d.source_row, d.action, d.ids, d.shown[1:3] \
                  FROM pantry_decided d WHERE d.action <> 'create' ORDER BY d.source_row"
                 .to_owned(),
+            scan_report: format!(
+                "SELECT m.source_row, m.shown[1:3], to_jsonb(s)::text, \
+                 (SELECT to_jsonb(t) FROM {table} t WHERE t.id = m.ids[1])::text \
+                 FROM pantry_matched m JOIN pantry_stage s ON s.import_source_row = m.source_row ORDER BY 1"
+            ),
         }
     }
 }

@@ -154,26 +154,27 @@ const BATCH_COLUMNS: &str = "id, entity, file_name, sheet, status, total_rows, s
     to_char(started_at, 'YYYY-MM-DD HH24:MI'), to_char(finished_at, 'YYYY-MM-DD HH24:MI'), run_by, run_id, \
     skipped, updated";
 
-fn batch_from_row(row: &tokio_postgres::Row) -> ImportBatch {
-    let entity: String = row.get(1);
-    let status: String = row.get(4);
-    ImportBatch {
-        id: row.get(0),
-        // Rows written before entities had names are organizations.
-        entity: entity.parse().unwrap_or(Entity::Organizations),
-        file_name: row.get(2),
-        sheet: row.get(3),
+fn batch_from_row(row: &tokio_postgres::Row) -> Result<ImportBatch, HistoryError> {
+    let entity: String = row.try_get(1)?;
+    let status: String = row.try_get(4)?;
+    Ok(ImportBatch {
+        id: row.try_get(0)?,
+        entity: entity.parse().map_err(|e: crate::entity::UnknownEntity| {
+            HistoryError::Database(format!("import_batches holds an import of {e}"))
+        })?,
+        file_name: row.try_get(2)?,
+        sheet: row.try_get(3)?,
         status: ImportStatus::parse(&status),
-        total_rows: row.get(5),
-        succeeded: row.get(6),
-        failed: row.get(7),
-        started_at: row.get(8),
-        finished_at: row.get(9),
-        run_by: row.get(10),
-        run_id: row.get(11),
-        skipped: row.get(12),
-        updated: row.get(13),
-    }
+        total_rows: row.try_get(5)?,
+        succeeded: row.try_get(6)?,
+        failed: row.try_get(7)?,
+        started_at: row.try_get(8)?,
+        finished_at: row.try_get(9)?,
+        run_by: row.try_get(10)?,
+        run_id: row.try_get(11)?,
+        skipped: row.try_get(12)?,
+        updated: row.try_get(13)?,
+    })
 }
 
 /// The BLAKE3 hash of the file's bytes, in hex: the same content is the same
@@ -216,7 +217,7 @@ pub async fn latest_for(
             ],
         )
         .await?;
-    Ok(row.as_ref().map(batch_from_row))
+    row.as_ref().map(batch_from_row).transpose()
 }
 
 /// What a new import is, for the history.
@@ -284,7 +285,7 @@ pub async fn latest_in_run(
             ],
         )
         .await?;
-    Ok(row.as_ref().map(batch_from_row))
+    row.as_ref().map(batch_from_row).transpose()
 }
 
 /// The latest run of this workbook's content that was not undone.
@@ -328,7 +329,10 @@ pub async fn run(client: &tokio_postgres::Client, id: i64) -> Result<ImportRun, 
         file_name: row.get(1),
         status: ImportStatus::parse(&status),
         started_at: row.get(3),
-        imports: imports.iter().map(batch_from_row).collect(),
+        imports: imports
+            .iter()
+            .map(batch_from_row)
+            .collect::<Result<_, _>>()?,
     })
 }
 
@@ -474,26 +478,41 @@ pub async fn list(
             &[(&limit, Type::INT8)],
         )
         .await?;
-    Ok(rows.iter().map(batch_from_row).collect())
+    rows.iter().map(batch_from_row).collect()
 }
 
-/// Soft-deletes (sets `deleted_at` on) the rows one import stored, and the
-/// organizations it created for links. Rows edited since the import are
-/// listed and left alone unless `force`.
+/// What an undo takes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UndoTarget {
+    /// One import (`undo IMPORT`).
+    Import(i64),
+    /// Every sheet of a workbook run (`undo --run RUN`).
+    Run(i64),
+}
+
+/// Soft-deletes (sets `deleted_at` on) the rows `target` stored, and the
+/// organizations it created for links, in one transaction; records it
+/// updated get their values from before. Rows edited since are listed and
+/// left alone unless `force`. One report per import undone.
 pub async fn undo(
     client: &mut tokio_postgres::Client,
-    id: i64,
+    target: UndoTarget,
     force: bool,
-) -> Result<UndoReport, HistoryError> {
-    let transaction = client.transaction().await?;
-    let report = undo_in(&transaction, id, force).await?;
-    transaction.commit().await?;
-    Ok(report)
+) -> Result<Vec<UndoReport>, HistoryError> {
+    match target {
+        UndoTarget::Import(id) => {
+            let transaction = client.transaction().await?;
+            let report = undo_in(&transaction, id, force).await?;
+            transaction.commit().await?;
+            Ok(vec![report])
+        }
+        UndoTarget::Run(run) => undo_run(client, run, force).await,
+    }
 }
 
 /// Undoes every sheet of a workbook run in one transaction, the last sheet
 /// first (activities before the contacts they name).
-pub async fn undo_run(
+async fn undo_run(
     client: &mut tokio_postgres::Client,
     run: i64,
     force: bool,

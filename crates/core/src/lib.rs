@@ -21,26 +21,25 @@
 //!   in the CRM, in bulk.
 //! - [`database`] connects (URLs, `key=value`, `PG*` variables, TLS by rustls),
 //!   [`migrate`] applies `migrations/`.
-//! - [`import`] runs the pipeline (read and encode on one thread, binary
-//!   `COPY` in batches on the connection) and reports [`import::ImportProgress`];
-//!   [`report`] turns the outcome into text, JSON or an error-report CSV;
-//!   [`history`] records every import so it can resume, refuse a repeat, or be undone.
+//! - [`run`] is what `check` and `import` do with a file: a [`run::RunPlan`]
+//!   of one sheet, or of every recognised sheet of a workbook
+//!   ([`workbook`]), checked offline or imported sheet by sheet
+//!   ([`import`]: read and encode on one thread, binary `COPY` in batches on
+//!   the connection), with live counts in [`progress`]; [`scan`] looks for
+//!   a file's rows in the CRM before importing them; [`report`] turns the
+//!   outcome into text, JSON or an error-report CSV; [`history`] records
+//!   every import so it can resume, refuse a repeat, or be undone.
 //! - [`export`] writes an entity's records back out as CSV or XLSX that
 //!   imports unchanged; [`verify`] shows, by query, what an import stored.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! use pantry_core::{database::ConnectionSettings, import};
+//! use pantry_core::{database::ConnectionSettings, import::ImportOptions, progress::RunProgress, run};
 //! let settings = ConnectionSettings::parse("postgres://postgres@127.0.0.1/crm")?;
-//! let progress = import::ImportProgress::new(None);
-//! let report = import::import_file(
-//!     std::path::Path::new("accounts.xlsx"),
-//!     &settings,
-//!     &import::ImportOptions::default(),
-//!     progress,
-//! )
-//! .await?;
-//! println!("{} succeeded, {} failed", report.succeeded, report.failed);
+//! let plan = run::RunPlan::for_file(std::path::Path::new("accounts.xlsx"), None, None, Default::default())?;
+//! let progress = RunProgress::new(&plan, None);
+//! let report = run::import(&plan, &settings, &ImportOptions::default(), progress).await?;
+//! println!("{} succeeded, {} failed", report.succeeded(), report.failed());
 //! # Ok(()) }
 //! ```
 
@@ -56,9 +55,14 @@ pub mod import;
 pub mod links;
 pub mod mapping;
 pub mod migrate;
+mod pipeline;
+pub mod progress;
 pub mod report;
+pub mod run;
 pub mod saved_mapping;
+pub mod scan;
 pub mod spreadsheet;
+mod staging;
 pub mod values;
 pub mod verify;
 pub mod workbook;

@@ -21,7 +21,7 @@ pub const SUMMARY_LINES: usize = 50;
 
 /// What an import did (or a check would do).
 #[derive(Debug, Clone, Serialize)]
-pub struct ImportReport {
+pub struct SheetReport {
     /// The file read.
     pub file: PathBuf,
     /// The worksheet read, for workbooks.
@@ -94,7 +94,7 @@ fn serialize_seconds<S: serde::Serializer>(
     serializer.serialize_f64((elapsed.as_secs_f64() * 1000.0).round() / 1000.0)
 }
 
-impl ImportReport {
+impl SheetReport {
     /// Builds a report; issues are sorted by row and split into failures and
     /// warnings, and `failed` counts rows with at least one error.
     pub fn new(
@@ -105,7 +105,7 @@ impl ImportReport {
         mut issues: Vec<RowIssue>,
         cancelled: bool,
         elapsed: Duration,
-    ) -> ImportReport {
+    ) -> SheetReport {
         issues.sort_by_key(|i| i.row);
         // Failures move out; the warnings stay where they are, so a long
         // list of them is never held twice.
@@ -123,7 +123,7 @@ impl ImportReport {
         }
         let mut failed_rows: Vec<u64> = failures.iter().map(|i| i.row).collect();
         failed_rows.dedup();
-        ImportReport {
+        SheetReport {
             file: file.to_path_buf(),
             sheet: None,
             entity: Entity::Organizations,
@@ -164,7 +164,7 @@ impl ImportReport {
         #[derive(Serialize)]
         struct Json<'a> {
             #[serde(flatten)]
-            report: &'a ImportReport,
+            report: &'a SheetReport,
             created_organizations: &'a [CreatedOrganization],
         }
         serde_json::to_writer_pretty(
@@ -206,22 +206,10 @@ impl ImportReport {
         }
         let _ = writeln!(
             out,
-            "{} ({}): {} rows, {} {verb}, {} failed, {} warnings{}{}",
+            "{} ({}): {}",
             self.file.display(),
             self.entity,
-            self.total,
-            self.succeeded,
-            self.failed,
-            self.warnings,
-            match (self.skipped, self.updated) {
-                (0, 0) => String::new(),
-                (skipped, 0) => format!(", {skipped} skipped (already in the CRM)"),
-                (0, updated) => format!(", {updated} of them updated records already in the CRM"),
-                (skipped, updated) => format!(
-                    ", {skipped} skipped (already in the CRM), {updated} of them updated records already in the CRM"
-                ),
-            },
-            if self.cancelled { " (cancelled)" } else { "" }
+            headline(&Counts::of(self), verb, 0, self.cancelled)
         );
         for matched in self.updated_list.iter().chain(&self.skipped_list).take(5) {
             let _ = writeln!(out, "  row {}: {}", matched.row, matched.message);
@@ -349,6 +337,366 @@ impl ImportReport {
     }
 }
 
+/// The counts a headline gives, for a sheet or summed over a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Data rows read.
+    pub total: u64,
+    /// Rows stored or updated (for a check: that would be).
+    pub succeeded: u64,
+    /// Rows not stored.
+    pub failed: u64,
+    /// Rows matching a CRM record that were skipped.
+    pub skipped: u64,
+    /// Rows that updated the record they matched (within `succeeded`).
+    pub updated: u64,
+    /// Warnings.
+    pub warnings: u64,
+}
+
+impl Counts {
+    /// A sheet's counts.
+    pub fn of(report: &SheetReport) -> Counts {
+        Counts {
+            total: report.total,
+            succeeded: report.succeeded,
+            failed: report.failed,
+            skipped: report.skipped,
+            updated: report.updated,
+            warnings: report.warnings,
+        }
+    }
+
+    fn add(mut self, other: Counts) -> Counts {
+        self.total += other.total;
+        self.succeeded += other.succeeded;
+        self.failed += other.failed;
+        self.skipped += other.skipped;
+        self.updated += other.updated;
+        self.warnings += other.warnings;
+        self
+    }
+
+    /// Rows stored as new records (succeeded, less the updates).
+    pub fn stored(&self) -> u64 {
+        self.succeeded.saturating_sub(self.updated)
+    }
+}
+
+/// One line of counts, the same for a sheet and a run: "13 rows, 11
+/// succeeded, 2 failed, 6 warnings, 3 skipped (already in the CRM)".
+fn headline(counts: &Counts, verb: &str, created: usize, cancelled: bool) -> String {
+    let Counts {
+        total,
+        succeeded,
+        failed,
+        skipped,
+        updated,
+        warnings,
+    } = *counts;
+    let matched = match (skipped, updated) {
+        (0, 0) => String::new(),
+        (skipped, 0) => format!(", {skipped} skipped (already in the CRM)"),
+        (0, updated) => format!(", {updated} of them updated records already in the CRM"),
+        (skipped, updated) => format!(
+            ", {skipped} skipped (already in the CRM), {updated} of them updated records already in the CRM"
+        ),
+    };
+    let created = if created == 0 {
+        String::new()
+    } else {
+        format!(", {} created", Entity::Organizations.count(created as u64))
+    };
+    let cancelled = if cancelled { " (cancelled)" } else { "" };
+    format!(
+        "{total} rows, {succeeded} {verb}, {failed} failed, {warnings} warnings{matched}{created}{cancelled}"
+    )
+}
+
+/// What a run did, sheet by sheet: one sheet of a text file or workbook, or
+/// every sheet of a workbook imported as one run.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// The file.
+    pub file: PathBuf,
+    /// The run's number in the history (`None` for a check, and for a run
+    /// of one sheet, which the history records as that sheet's import).
+    pub run_id: Option<i64>,
+    /// Whether the run is a workbook's sheets run together (reported sheet
+    /// by sheet, with the sums), rather than one sheet.
+    pub whole_workbook: bool,
+    /// One report per sheet that ran, in the order they ran.
+    pub sheets: Vec<SheetReport>,
+    /// Sheets of the workbook not imported.
+    pub passed_over: Vec<String>,
+    /// Whether the run stopped before its last sheet was done.
+    pub cancelled: bool,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// An issue with the sheet it belongs to, as the run's JSON lists it.
+#[derive(Serialize)]
+struct SheetIssue<'a> {
+    sheet: &'a str,
+    #[serde(flatten)]
+    issue: &'a RowIssue,
+}
+
+impl RunReport {
+    /// The counts summed over every sheet.
+    pub fn counts(&self) -> Counts {
+        self.sheets
+            .iter()
+            .map(Counts::of)
+            .fold(Counts::default(), Counts::add)
+    }
+
+    /// Data rows read, over every sheet.
+    pub fn total(&self) -> u64 {
+        self.counts().total
+    }
+
+    /// Warnings, over every sheet.
+    pub fn warnings(&self) -> u64 {
+        self.counts().warnings
+    }
+
+    /// Rows stored (for a check: that would be stored), over every sheet.
+    pub fn succeeded(&self) -> u64 {
+        self.counts().succeeded
+    }
+
+    /// Rows not stored, over every sheet.
+    pub fn failed(&self) -> u64 {
+        self.counts().failed
+    }
+
+    /// The report of the only sheet of a run of one sheet (the first of any run).
+    pub fn first(&self) -> Option<&SheetReport> {
+        self.sheets.first()
+    }
+
+    /// Organizations created for link names, over every sheet.
+    pub fn created_links(&self) -> Vec<&CreatedOrganization> {
+        self.sheets.iter().flat_map(|s| &s.created_links).collect()
+    }
+
+    /// Every failure, with the name of its sheet (`None` for a run of one
+    /// sheet, whose issues need no sheet).
+    pub fn failures_by_sheet(&self) -> Vec<(Option<&str>, &RowIssue)> {
+        self.issues_by_sheet(|s| &s.failures)
+    }
+
+    /// Every warning, with the name of its sheet.
+    pub fn warnings_by_sheet(&self) -> Vec<(Option<&str>, &RowIssue)> {
+        self.issues_by_sheet(|s| &s.warning_list)
+    }
+
+    fn issues_by_sheet<'a>(
+        &'a self,
+        list: impl Fn(&'a SheetReport) -> &'a [RowIssue],
+    ) -> Vec<(Option<&'a str>, &'a RowIssue)> {
+        self.sheets
+            .iter()
+            .flat_map(|s| {
+                let sheet = self
+                    .whole_workbook
+                    .then(|| s.sheet.as_deref().unwrap_or_default());
+                list(s).iter().map(move |issue| (sheet, issue))
+            })
+            .collect()
+    }
+
+    fn sheet_issues<'a>(
+        &'a self,
+        list: impl Fn(&'a SheetReport) -> &'a [RowIssue],
+    ) -> Vec<SheetIssue<'a>> {
+        self.sheets
+            .iter()
+            .flat_map(|s| {
+                let sheet = s.sheet.as_deref().unwrap_or_default();
+                list(s).iter().map(move |issue| SheetIssue { sheet, issue })
+            })
+            .collect()
+    }
+
+    /// Writes the spec's JSON object: a run of one sheet as that sheet's
+    /// object; a whole workbook with the sums at the top, each failure and
+    /// warning with its sheet, and `sheets` with each sheet's own report.
+    pub fn write_json(&self, out: impl Write) -> Result<(), serde_json::Error> {
+        if !self.whole_workbook
+            && let Some(sheet) = self.first()
+        {
+            return sheet.write_json(out);
+        }
+        #[derive(Serialize)]
+        struct Json<'a> {
+            file: &'a Path,
+            run_id: Option<i64>,
+            total: u64,
+            succeeded: u64,
+            failed: u64,
+            skipped: u64,
+            updated: u64,
+            warnings: u64,
+            created_links: usize,
+            cancelled: bool,
+            seconds: f64,
+            failures: Vec<SheetIssue<'a>>,
+            warning_list: Vec<SheetIssue<'a>>,
+            created_organizations: Vec<&'a CreatedOrganization>,
+            passed_over: &'a [String],
+            sheets: Vec<SheetJson<'a>>,
+        }
+        #[derive(Serialize)]
+        struct SheetJson<'a> {
+            #[serde(flatten)]
+            report: &'a SheetReport,
+            created_organizations: &'a [CreatedOrganization],
+        }
+        let created = self.created_links();
+        let counts = self.counts();
+        serde_json::to_writer_pretty(
+            out,
+            &Json {
+                file: &self.file,
+                run_id: self.run_id,
+                total: counts.total,
+                succeeded: counts.succeeded,
+                failed: counts.failed,
+                skipped: counts.skipped,
+                updated: counts.updated,
+                warnings: counts.warnings,
+                created_links: created.len(),
+                cancelled: self.cancelled,
+                seconds: self.elapsed.as_secs_f64(),
+                failures: self.sheet_issues(|s| &s.failures),
+                warning_list: self.sheet_issues(|s| &s.warning_list),
+                created_organizations: created,
+                passed_over: &self.passed_over,
+                sheets: self
+                    .sheets
+                    .iter()
+                    .map(|report| SheetJson {
+                        report,
+                        created_organizations: &report.created_links,
+                    })
+                    .collect(),
+            },
+        )
+    }
+
+    /// A few lines for a terminal. One sheet: its summary. A whole
+    /// workbook: a line per sheet, the totals, then the first failed rows
+    /// with their sheet. `verb` as for [`SheetReport::summary`].
+    pub fn summary(&self, verb: &str) -> String {
+        if !self.whole_workbook
+            && let Some(sheet) = self.first()
+        {
+            return sheet.summary(verb);
+        }
+        let mut out = String::new();
+        for sheet in &self.sheets {
+            let name = sheet.sheet.as_deref().unwrap_or_default();
+            for notice in &sheet.notices {
+                let _ = writeln!(out, "note [{name}]: {}", notice.message);
+            }
+        }
+        let _ = writeln!(
+            out,
+            "{}{}: {} sheets",
+            self.file.display(),
+            self.run_id
+                .map_or_else(String::new, |id| format!(" (run {id})")),
+            self.sheets.len()
+        );
+        for sheet in &self.sheets {
+            let _ = writeln!(
+                out,
+                "  {} ({}): {}{}",
+                sheet.sheet.as_deref().unwrap_or_default(),
+                sheet.entity,
+                headline(&Counts::of(sheet), verb, 0, sheet.cancelled),
+                match (sheet.import_id, sheet.already_stored) {
+                    (Some(id), 0) => format!(" (import {id})"),
+                    (Some(id), stored) => {
+                        format!(" (import {id}, {stored} stored before this run resumed)")
+                    }
+                    (None, _) => String::new(),
+                },
+            );
+        }
+        if !self.passed_over.is_empty() {
+            let _ = writeln!(
+                out,
+                "  not imported (nothing recognisable): {}",
+                self.passed_over.join(", ")
+            );
+        }
+        let _ = writeln!(
+            out,
+            "total: {}",
+            headline(
+                &self.counts(),
+                verb,
+                self.created_links().len(),
+                self.cancelled
+            )
+        );
+        let failures = self.sheet_issues(|s| &s.failures);
+        for failure in failures.iter().take(SUMMARY_LINES) {
+            let _ = writeln!(out, "  failed [{}] {}", failure.sheet, failure.issue);
+        }
+        if failures.len() > SUMMARY_LINES {
+            let _ = writeln!(
+                out,
+                "  ... and {} more (see --errors-csv or --json)",
+                failures.len() - SUMMARY_LINES
+            );
+        }
+        out
+    }
+
+    /// Writes the error report: for one sheet, to `path`; for a whole
+    /// workbook, one per sheet with failed rows, named after `path` with the
+    /// sheet's name added (`errors - People.csv`). Returns the files written.
+    pub fn write_error_csvs(&self, path: &Path) -> Result<Vec<PathBuf>, ReadError> {
+        let mut written = Vec::new();
+        for sheet in &self.sheets {
+            let target = if self.whole_workbook {
+                if sheet.failures.is_empty() {
+                    continue;
+                }
+                let name = sheet.sheet.as_deref().unwrap_or("sheet");
+                let stem = path
+                    .file_stem()
+                    .map_or_else(|| "errors".to_owned(), |s| s.to_string_lossy().into_owned());
+                let safe: String = name
+                    .chars()
+                    .map(|c| {
+                        if c.is_alphanumeric() || c == ' ' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                path.with_file_name(format!("{stem} - {safe}.csv"))
+            } else {
+                path.to_path_buf()
+            };
+            let file = std::fs::File::create(&target).map_err(|source| ReadError::Io {
+                path: target.clone(),
+                source,
+            })?;
+            sheet.write_error_csv(std::io::BufWriter::new(file))?;
+            written.push(target);
+        }
+        Ok(written)
+    }
+}
+
 /// Writes warnings (or any row issues) as a UTF-8 CSV with BOM: `Sheet`
 /// (when any issue names one), `Row`, `Column`, `Warning`. The rows they
 /// name were imported; this is the list to check them by.
@@ -408,7 +756,7 @@ mod tests {
 
     #[test]
     fn counts_failed_rows_not_failures() {
-        let report = ImportReport::new(
+        let report = SheetReport::new(
             Path::new("x.csv"),
             Vec::new(),
             5,

@@ -62,6 +62,19 @@ pub enum MappingError {
 }
 
 impl SavedMapping {
+    /// Maps `written`, a value of the enumerated `field` as a sheet writes
+    /// it, to `target` (`None`: leave it to the field's rule again).
+    pub fn map_value(&mut self, field: &str, written: String, target: Option<String>) {
+        let values = self.values.entry(field.to_owned()).or_default();
+        values.retain(|from, _| !from.trim().eq_ignore_ascii_case(written.trim()));
+        if let Some(target) = target {
+            values.insert(written, target);
+        }
+        if values.is_empty() {
+            self.values.remove(field);
+        }
+    }
+
     /// Reads and checks a mapping file: its entity and every field it
     /// names must exist.
     pub fn read(path: &Path) -> Result<SavedMapping, MappingError> {

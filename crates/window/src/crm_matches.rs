@@ -7,8 +7,11 @@ use eframe::egui::{self, RichText};
 use pantry_core::database::ConnectionSettings;
 use pantry_core::duplicates::DuplicatePolicy;
 use pantry_core::edits::SheetEdits;
-use pantry_core::import::{self, CrmMatch, DuplicateScan, ImportOptions};
+use pantry_core::import::ImportOptions;
+use pantry_core::run::SheetPlan;
+use pantry_core::scan::{self, CrmMatch, DuplicateScan};
 
+use super::file::OpenFile;
 use super::task::{self, Task};
 use super::theme;
 use super::{Action, PantryApp};
@@ -28,13 +31,14 @@ impl CrmMatchesState {
         runtime: &tokio::runtime::Runtime,
         ctx: &egui::Context,
         path: std::path::PathBuf,
+        sheet: SheetPlan,
         options: ImportOptions,
         settings: ConnectionSettings,
     ) {
         self.failed = None;
         self.scan = None;
         self.task = Some(task::spawn(runtime, ctx, async move {
-            import::scan_duplicates(&path, &settings, &options)
+            scan::scan_duplicates(&path, &sheet, &settings, &options)
                 .await
                 .map_err(|e| e.to_string())
         }));
@@ -62,8 +66,14 @@ impl CrmMatchesState {
 }
 
 /// The card: a button to look, then the matches with a choice per row.
-pub fn crm_matches_ui(ui: &mut egui::Ui, app: &PantryApp, actions: &mut Vec<Action>) {
-    let state = &app.crm_matches;
+pub fn crm_matches_ui(
+    ui: &mut egui::Ui,
+    app: &PantryApp,
+    file: &OpenFile,
+    actions: &mut Vec<Action>,
+) {
+    let state = &file.crm_matches;
+    let edits = file.edits();
     ui.label(theme::bold("Already in the CRM?"));
     if state.is_running() {
         ui.horizontal(|ui| {
@@ -101,7 +111,7 @@ pub fn crm_matches_ui(ui: &mut egui::Ui, app: &PantryApp, actions: &mut Vec<Acti
         }
     ));
     let effective = |row: u64| {
-        app.edits
+        edits
             .duplicate_choices
             .get(&row)
             .copied()
@@ -139,7 +149,7 @@ pub fn crm_matches_ui(ui: &mut egui::Ui, app: &PantryApp, actions: &mut Vec<Acti
         .max_height(260.0)
         .show_rows(ui, row_height, scan.matches.len(), |ui, range| {
             for matched in &scan.matches[range] {
-                match_ui(ui, matched, &app.edits, app.on_duplicate, actions);
+                match_ui(ui, matched, edits, app.on_duplicate, actions);
             }
         });
     if !scan.near.is_empty() {

@@ -73,7 +73,7 @@ impl ExportForm {
         let repaint = ctx.clone();
         self.message = None;
         let task = task::spawn(runtime, ctx, async move {
-            let path = match super::save_target(
+            let path = match super::dialogs::save_target(
                 "Export from the CRM",
                 &beside.join("export"),
                 &name,
@@ -81,8 +81,9 @@ impl ExportForm {
             )
             .await
             {
-                super::SaveTarget::Chosen(path) | super::SaveTarget::Beside(path) => path,
-                super::SaveTarget::Cancelled => return Ok(None),
+                super::dialogs::SaveTarget::Chosen(path)
+                | super::dialogs::SaveTarget::Beside(path) => path,
+                super::dialogs::SaveTarget::Cancelled => return Ok(None),
             };
             let mut client = settings.connect().await.map_err(|e| e.to_string())?;
             // The bar moves while the rows are written.
@@ -218,7 +219,7 @@ pub fn export_ui(
             actions.push(Action::CancelExport);
         }
         if ui.button("Back").clicked() {
-            actions.push(Action::HideExport);
+            actions.push(Action::Show(super::View::Preview));
         }
     });
     if let Some((progress, _)) = &form.running {

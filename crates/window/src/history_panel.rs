@@ -2,17 +2,11 @@
 
 use eframe::egui::{self, RichText};
 use pantry_core::database::ConnectionSettings;
-use pantry_core::history::{self, ImportBatch, ImportStatus, UndoReport};
+use pantry_core::history::{self, ImportBatch, ImportStatus, UndoReport, UndoTarget};
 
 use super::Action;
 use super::task::{self, Task};
 use super::theme::{self, FAIL_TEXT, OK_TEXT, WARN_TEXT};
-
-/// What an undo took back: one import, or every sheet of a run.
-pub enum Undone {
-    Import(UndoReport),
-    Run(i64, Vec<UndoReport>),
-}
 
 /// The list of one database's imports, and what the last undo said.
 #[derive(Default)]
@@ -23,11 +17,9 @@ pub struct HistoryPanel {
     /// The database the list belongs to (`user@host:port/db`), shown above it.
     pub database: Option<String>,
     listing: Option<Task<Vec<ImportBatch>>>,
-    undoing: Option<Task<Undone>>,
+    undoing: Option<Task<(UndoTarget, Vec<UndoReport>)>>,
     /// An undo waiting for the broker to confirm.
-    pub confirm_undo: Option<i64>,
-    /// An undo of a whole workbook run waiting for the broker to confirm.
-    pub confirm_undo_run: Option<i64>,
+    pub confirm_undo: Option<UndoTarget>,
     /// Scroll the confirmation into view on the next frame.
     reveal_confirm: bool,
 }
@@ -62,38 +54,21 @@ impl HistoryPanel {
         }));
     }
 
-    /// Marks the rows of import `id` deleted (rows edited since are spared).
+    /// Marks the rows of an import, or of every sheet of a workbook run,
+    /// deleted (rows edited since are spared).
     pub fn undo(
         &mut self,
         runtime: &tokio::runtime::Runtime,
         ctx: &egui::Context,
         settings: ConnectionSettings,
-        id: i64,
+        target: UndoTarget,
     ) {
         self.confirm_undo = None;
         self.undoing = Some(task::spawn(runtime, ctx, async move {
             let mut client = settings.connect().await.map_err(|e| e.to_string())?;
-            history::undo(&mut client, id, false)
+            history::undo(&mut client, target, false)
                 .await
-                .map(Undone::Import)
-                .map_err(|e| e.to_string())
-        }));
-    }
-
-    /// Marks the rows of every sheet of workbook run `run` deleted.
-    pub fn undo_run(
-        &mut self,
-        runtime: &tokio::runtime::Runtime,
-        ctx: &egui::Context,
-        settings: ConnectionSettings,
-        run: i64,
-    ) {
-        self.confirm_undo_run = None;
-        self.undoing = Some(task::spawn(runtime, ctx, async move {
-            let mut client = settings.connect().await.map_err(|e| e.to_string())?;
-            history::undo_run(&mut client, run, false)
-                .await
-                .map(|reports| Undone::Run(run, reports))
+                .map(|reports| (target, reports))
                 .map_err(|e| e.to_string())
         }));
     }
@@ -125,16 +100,10 @@ impl HistoryPanel {
             None => {}
         }
         match task::take_ready(&mut self.undoing) {
-            Some(Ok(undone)) => {
-                let (what, reports) = match &undone {
-                    Undone::Import(report) => (
-                        format!("Import #{}", report.import_id),
-                        std::slice::from_ref(report),
-                    ),
-                    Undone::Run(run, reports) => (
-                        format!("Run #{run} ({} sheets)", reports.len()),
-                        reports.as_slice(),
-                    ),
+            Some(Ok((target, reports))) => {
+                let what = match target {
+                    UndoTarget::Import(id) => format!("Import #{id}"),
+                    UndoTarget::Run(run) => format!("Run #{run} ({} sheets)", reports.len()),
                 };
                 let deleted: u64 = reports.iter().map(|r| r.soft_deleted).sum();
                 let kept: usize = reports.iter().map(|r| r.edited_left_alone.len()).sum();
@@ -211,7 +180,7 @@ pub fn history_ui(ui: &mut egui::Ui, panel: &mut HistoryPanel, actions: &mut Vec
                     run_header_ui(
                         ui,
                         &panel.imports,
-                        &mut panel.confirm_undo_run,
+                        &mut panel.confirm_undo,
                         busy,
                         run,
                         actions,
@@ -244,7 +213,7 @@ pub fn history_ui(ui: &mut egui::Ui, panel: &mut HistoryPanel, actions: &mut Vec
                     ));
                 });
                 if batch.status != ImportStatus::Undone {
-                    if panel.confirm_undo == Some(batch.id) {
+                    if panel.confirm_undo == Some(UndoTarget::Import(batch.id)) {
                         ui.label(
                             RichText::new(format!(
                                 "Take the {} {} of import #{} out of the CRM? Rows someone changed since the import are kept.",
@@ -256,7 +225,7 @@ pub fn history_ui(ui: &mut egui::Ui, panel: &mut HistoryPanel, actions: &mut Vec
                         );
                         let buttons = ui.horizontal(|ui| {
                             if ui.button("Yes, undo it").clicked() {
-                                actions.push(Action::UndoImport(batch.id));
+                                actions.push(Action::Undo(UndoTarget::Import(batch.id)));
                             }
                             if ui.button("Keep it").clicked() {
                                 panel.confirm_undo = None;
@@ -282,7 +251,7 @@ pub fn history_ui(ui: &mut egui::Ui, panel: &mut HistoryPanel, actions: &mut Vec
                             }
                         });
                         if confirm {
-                            panel.confirm_undo = Some(batch.id);
+                            panel.confirm_undo = Some(UndoTarget::Import(batch.id));
                             panel.reveal_confirm = true;
                         }
                     }
@@ -295,7 +264,7 @@ pub fn history_ui(ui: &mut egui::Ui, panel: &mut HistoryPanel, actions: &mut Vec
 fn run_header_ui(
     ui: &mut egui::Ui,
     imports: &[ImportBatch],
-    confirm: &mut Option<i64>,
+    confirm: &mut Option<UndoTarget>,
     busy: bool,
     run: i64,
     actions: &mut Vec<Action>,
@@ -319,7 +288,7 @@ fn run_header_ui(
     if stored == 0 {
         return;
     }
-    if *confirm == Some(run) {
+    if *confirm == Some(UndoTarget::Run(run)) {
         ui.label(
             RichText::new(format!(
                 "Take the {} rows of every sheet of run #{run} out of the CRM? Rows someone changed since are kept.",
@@ -329,7 +298,7 @@ fn run_header_ui(
         );
         ui.horizontal(|ui| {
             if ui.button("Yes, undo the run").clicked() {
-                actions.push(Action::UndoRun(run));
+                actions.push(Action::Undo(UndoTarget::Run(run)));
             }
             if ui.button("Keep it").clicked() {
                 *confirm = None;
@@ -339,6 +308,6 @@ fn run_header_ui(
         .add_enabled(!busy, egui::Button::new("Undo the whole run…"))
         .clicked()
     {
-        *confirm = Some(run);
+        *confirm = Some(UndoTarget::Run(run));
     }
 }

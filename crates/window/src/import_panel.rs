@@ -1,93 +1,100 @@
 //! The import card: the button, then live progress (batch k of n, rows/s,
-//! stored and failed counts) with Cancel, then where to see the results.
+//! stored and failed counts, each sheet of a workbook) with Cancel, then
+//! where to see the results. One [`ImportRun`] for a sheet and a workbook
+//! alike.
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver};
 use std::time::Instant;
 
 use eframe::egui::{self, RichText};
 use pantry_core::database::ConnectionSettings;
-use pantry_core::history::{ImportBatch, ImportStatus};
-use pantry_core::import::{self, ImportError, ImportOptions, ImportProgress};
-use pantry_core::links::LinkPolicy;
-use pantry_core::report::ImportReport;
-
 use pantry_core::duplicates::DuplicatePolicy;
+use pantry_core::history::ImportStatus;
+use pantry_core::import::{EarlierImport, ImportError, ImportOptions};
+use pantry_core::links::LinkPolicy;
+use pantry_core::progress::RunProgress;
+use pantry_core::report::RunReport;
+use pantry_core::run::{self, RunPlan};
 
+use super::file::OpenFile;
 use super::preview::PreviewCounts;
-use super::theme::{self, FAIL_TEXT, OK_TEXT};
+use super::task::{self, Task};
+use super::theme::{self, FAIL_TEXT, OK_TEXT, WARN_TEXT};
 use super::workbook_panel;
-use super::{Action, PantryApp};
+use super::{Action, ImportScope, PantryApp};
 
-/// How an import ended.
+/// How a run ended.
 #[derive(Debug)]
-pub enum ImportOutcome {
+pub enum RunOutcome {
     /// It ran to the end (or was cancelled); the report says which.
-    Done(ImportReport),
+    Done(RunReport),
     /// The database has no CRM tables yet; nothing was sent.
     NeedsSchema(String),
     /// The same file was imported completely before; nothing was sent.
-    AlreadyImported(Box<ImportBatch>),
+    AlreadyImported(Box<EarlierImport>),
     /// It could not run, or stopped part way; `report` says what was stored.
     Stopped {
         reason: String,
-        report: Option<ImportReport>,
+        report: Option<RunReport>,
     },
 }
 
-/// One import, running or finished.
+/// One run (a sheet, or a workbook's sheets), running or finished.
 pub struct ImportRun {
-    pub progress: Arc<ImportProgress>,
-    receiver: Option<Receiver<ImportOutcome>>,
-    pub outcome: Option<ImportOutcome>,
+    /// What runs.
+    pub plan: RunPlan,
+    /// Its live counts, sheet by sheet.
+    pub progress: Arc<RunProgress>,
+    task: Option<Task<RunOutcome>>,
+    /// How it ended, once it has.
+    pub outcome: Option<RunOutcome>,
     started: Instant,
     finished: Option<Instant>,
-    /// Rows of the file and rows that will import, known from the preview.
+    /// Rows of the sheet on screen and rows that will import, known from
+    /// the preview (a run of one sheet).
     pub expected: PreviewCounts,
+    /// Rows per batch.
     pub batch_size: usize,
 }
 
 impl ImportRun {
+    /// Starts importing `plan` into the database of `settings`.
     pub fn start(
         runtime: &tokio::runtime::Runtime,
         ctx: &egui::Context,
-        path: PathBuf,
+        plan: RunPlan,
         options: ImportOptions,
         settings: ConnectionSettings,
         expected: PreviewCounts,
     ) -> ImportRun {
         let waker_ctx = ctx.clone();
-        let progress = ImportProgress::new(Some(Arc::new(move || waker_ctx.request_repaint())));
+        let progress = RunProgress::new(&plan, Some(Arc::new(move || waker_ctx.request_repaint())));
         let batch_size = options.batch_size;
-        let (sender, receiver) = mpsc::channel();
-        let task_progress = Arc::clone(&progress);
-        let ctx = ctx.clone();
-        runtime.spawn(async move {
-            let outcome = match import::import_file(&path, &settings, &options, task_progress).await
-            {
-                Ok(report) => ImportOutcome::Done(report),
+        let (task_plan, task_progress) = (plan.clone(), Arc::clone(&progress));
+        let task = task::spawn(runtime, ctx, async move {
+            let outcome = run::import(&task_plan, &settings, &options, task_progress).await;
+            Ok(match outcome {
+                Ok(report) => RunOutcome::Done(report),
                 Err(ImportError::NotMigrated { .. }) => {
-                    ImportOutcome::NeedsSchema(settings.describe())
+                    RunOutcome::NeedsSchema(settings.describe())
                 }
-                Err(ImportError::AlreadyImported { batch, .. }) => {
-                    ImportOutcome::AlreadyImported(batch)
+                Err(ImportError::AlreadyImported { earlier, .. }) => {
+                    RunOutcome::AlreadyImported(earlier)
                 }
-                Err(ImportError::Interrupted { reason, report }) => ImportOutcome::Stopped {
-                    reason,
+                Err(ImportError::Interrupted { cause, report }) => RunOutcome::Stopped {
+                    reason: cause.to_string(),
                     report: Some(*report),
                 },
-                Err(other) => ImportOutcome::Stopped {
+                Err(other) => RunOutcome::Stopped {
                     reason: other.to_string(),
                     report: None,
                 },
-            };
-            let _ = sender.send(outcome);
-            ctx.request_repaint();
+            })
         });
         ImportRun {
+            plan,
             progress,
-            receiver: Some(receiver),
+            task: Some(task),
             outcome: None,
             started: Instant::now(),
             finished: None,
@@ -96,39 +103,52 @@ impl ImportRun {
         }
     }
 
+    /// Whether it is still running.
     pub fn is_running(&self) -> bool {
         self.outcome.is_none()
     }
 
-    /// Picks up the outcome; true on the frame the import ends.
+    /// Picks up the outcome; true on the frame the run ends.
     pub fn poll(&mut self) -> bool {
-        let Some(receiver) = &self.receiver else {
-            return false;
-        };
-        let outcome = match receiver.try_recv() {
-            Ok(outcome) => outcome,
-            Err(mpsc::TryRecvError::Empty) => return false,
-            Err(mpsc::TryRecvError::Disconnected) => ImportOutcome::Stopped {
-                reason: "the import stopped unexpectedly".to_owned(),
+        let outcome = match task::take_ready(&mut self.task) {
+            None => return false,
+            Some(Ok(outcome)) => outcome,
+            Some(Err(reason)) => RunOutcome::Stopped {
+                reason,
                 report: None,
             },
         };
         self.outcome = Some(outcome);
-        self.receiver = None;
         self.finished = Some(Instant::now());
         true
     }
 
     /// The report, when there is one.
-    pub fn report(&self) -> Option<&ImportReport> {
+    pub fn report(&self) -> Option<&RunReport> {
         match &self.outcome {
-            Some(ImportOutcome::Done(report)) => Some(report),
-            Some(ImportOutcome::Stopped { report, .. }) => report.as_ref(),
-            Some(ImportOutcome::NeedsSchema(_) | ImportOutcome::AlreadyImported(_)) | None => None,
+            Some(RunOutcome::Done(report)) => Some(report),
+            Some(RunOutcome::Stopped { report, .. }) => report.as_ref(),
+            Some(RunOutcome::NeedsSchema(_) | RunOutcome::AlreadyImported(_)) | None => None,
         }
     }
 
-    /// Rows settled per second so far.
+    /// Whether it imports a whole workbook or one sheet, so that "again"
+    /// and "resume" do the same.
+    pub fn scope(&self) -> ImportScope {
+        if self.plan.whole_workbook {
+            ImportScope::WholeWorkbook
+        } else {
+            ImportScope::ThisSheet
+        }
+    }
+
+    /// Whether it ran to the end (not cancelled, not stopped).
+    pub fn finished_whole(&self) -> bool {
+        matches!(&self.outcome, Some(RunOutcome::Done(report)) if !report.cancelled)
+    }
+
+    /// Rows settled per second so far (rows an earlier run stored are not
+    /// this run's speed).
     pub fn rows_per_second(&self) -> f64 {
         let snapshot = self.progress.snapshot();
         let elapsed = self
@@ -137,7 +157,6 @@ impl ImportRun {
             .duration_since(self.started)
             .as_secs_f64();
         if elapsed > 0.0 {
-            // Only what this run did: rows an earlier run stored are not its speed.
             (snapshot.succeeded + snapshot.failed).saturating_sub(snapshot.already_stored) as f64
                 / elapsed
         } else {
@@ -146,37 +165,20 @@ impl ImportRun {
     }
 }
 
+/// The card on the right: the repeat question, the run's progress or its
+/// end, or what an import will do and the button.
 pub fn import_ui(ui: &mut egui::Ui, app: &PantryApp, actions: &mut Vec<Action>) {
-    let Some(preview) = &app.preview else {
+    let Some(file) = &app.file else {
         return;
     };
     ui.separator();
     ui.add_space(6.0);
     ui.label(theme::bold("Import").size(17.0));
-    if let Some(batch) = &app.repeat_question {
-        repeat_question_ui(ui, batch, app.on_duplicate, actions);
+    if let Some(earlier) = &file.repeat {
+        repeat_question_ui(ui, earlier, app.on_duplicate, actions);
         return;
     }
-    if let Some(earlier) = &app.repeat_run {
-        workbook_panel::repeat_run_ui(ui, earlier, actions);
-        return;
-    }
-    if let Some(run) = &app.workbook_run {
-        if run.is_running() {
-            workbook_panel::run_progress_ui(ui, run, actions);
-        } else {
-            workbook_panel::run_finished_ui(ui, run, actions);
-            ui.add_space(24.0);
-            ui.separator();
-            if ui.button("Import the workbook again").on_hover_text(
-                "A run that was cut off or cancelled goes on where it stopped; a finished one asks first",
-            ).clicked() {
-                actions.push(Action::StartWorkbookImport);
-            }
-        }
-        return;
-    }
-    match &app.import {
+    match &app.run {
         Some(run) if run.is_running() => running_ui(ui, run, actions),
         Some(run) => {
             finished_ui(ui, run, actions);
@@ -185,7 +187,7 @@ pub fn import_ui(ui: &mut egui::Ui, app: &PantryApp, actions: &mut Vec<Action>) 
             ui.separator();
             next_import_ui(ui, app, run, actions);
         }
-        None => start_button_ui(ui, app, preview, actions),
+        None => start_button_ui(ui, app, file, actions),
     }
 }
 
@@ -194,78 +196,78 @@ pub fn import_ui(ui: &mut egui::Ui, app: &PantryApp, actions: &mut Vec<Action>) 
 fn next_import_ui(ui: &mut egui::Ui, app: &PantryApp, run: &ImportRun, actions: &mut Vec<Action>) {
     let Some(report) = run.report() else {
         if ui.button("Try the import again").clicked() {
-            actions.push(Action::StartImport);
+            actions.push(Action::StartImport(run.scope()));
         }
         return;
     };
-    let undone = report
-        .import_id
+    if run.plan.whole_workbook {
+        if ui
+            .button("Import the workbook again")
+            .on_hover_text(
+                "A run that was cut off or cancelled goes on where it stopped; a finished one asks first",
+            )
+            .clicked()
+        {
+            actions.push(Action::StartImport(run.scope()));
+        }
+        return;
+    }
+    let import_id = report.first().and_then(|sheet| sheet.import_id);
+    let undone = import_id
         .and_then(|id| app.history.import(id))
         .is_some_and(|batch| batch.status == ImportStatus::Undone);
-    let finished = matches!(run.outcome, Some(ImportOutcome::Done(ref r)) if !r.cancelled);
+    let succeeded = report.succeeded();
     if undone {
         ui.label(format!(
             "Import #{} was undone; importing the file again stores its rows anew.",
-            report.import_id.unwrap_or_default()
+            import_id.unwrap_or_default()
         ));
         if ui.button("Import this file again").clicked() {
-            actions.push(Action::StartImport);
+            actions.push(Action::StartImport(run.scope()));
         }
-    } else if !finished {
+    } else if !run.finished_whole() {
         ui.label(
             "Resuming imports the rest of the file; the rows already stored are not stored twice.",
         );
         let text = format!(
             "Resume ({} of {} stored)",
-            theme::thousands(report.succeeded),
-            theme::thousands(run.expected.would_import.max(report.succeeded))
+            theme::thousands(succeeded),
+            theme::thousands(run.expected.would_import.max(succeeded))
         );
         if ui.add(theme::primary_button(text)).clicked() {
-            actions.push(Action::StartImport);
+            actions.push(Action::StartImport(run.scope()));
         }
     } else {
         duplicate_policy_ui(ui, app.on_duplicate, actions);
-        if report.succeeded > 0 {
-            let stored = theme::thousands(report.succeeded);
-            let (text, warn) = match app.on_duplicate {
-                DuplicatePolicy::Skip => (
-                    format!(
-                        "Importing this file again skips the rows already in the CRM ({stored} were stored or updated)."
-                    ),
-                    false,
-                ),
-                DuplicatePolicy::Update => (
-                    format!(
-                        "Importing this file again updates the records its rows match ({stored} were stored or updated)."
-                    ),
-                    false,
-                ),
-                DuplicatePolicy::Create => (
-                    format!(
-                        "Importing this file again adds its rows a second time ({stored} were stored or updated)."
-                    ),
-                    true,
-                ),
-            };
-            let text = RichText::new(text);
-            ui.label(if warn {
-                text.color(theme::WARN_TEXT)
+        if succeeded > 0 {
+            let stored = theme::thousands(succeeded);
+            let text = RichText::new(format!(
+                "{} ({stored} were stored or updated).",
+                again_would(app.on_duplicate)
+            ));
+            ui.label(if app.on_duplicate == DuplicatePolicy::Create {
+                text.color(WARN_TEXT)
             } else {
                 text.weak()
             });
         }
         if ui.button("Import this file again…").clicked() {
-            actions.push(Action::StartImport);
+            actions.push(Action::StartImport(run.scope()));
         }
     }
 }
 
-fn start_button_ui(
-    ui: &mut egui::Ui,
-    app: &PantryApp,
-    preview: &super::preview::Preview,
-    actions: &mut Vec<Action>,
-) {
+/// What importing the same file again does under `policy`.
+fn again_would(policy: DuplicatePolicy) -> &'static str {
+    match policy {
+        DuplicatePolicy::Skip => "Importing this file again skips the rows already in the CRM",
+        DuplicatePolicy::Update => "Importing this file again updates the records its rows match",
+        DuplicatePolicy::Create => "Importing this file again adds its rows a second time",
+    }
+}
+
+fn start_button_ui(ui: &mut egui::Ui, app: &PantryApp, file: &OpenFile, actions: &mut Vec<Action>) {
+    let preview = &file.preview;
     let counts = preview.counts;
     let needs_tables = matches!(
         app.connection.status,
@@ -274,17 +276,14 @@ fn start_button_ui(
     let ready =
         preview.finished && preview.failed.is_none() && counts.would_import > 0 && !needs_tables;
     duplicate_policy_ui(ui, app.on_duplicate, actions);
-    if app.connection.is_verified()
-        && preview.finished
-        && app.workbook.as_ref().is_none_or(|p| !p.is_run())
-    {
-        super::crm_matches::crm_matches_ui(ui, app, actions);
+    let whole_workbook = file.is_whole_workbook();
+    if app.connection.is_verified() && preview.finished && !whole_workbook {
+        super::crm_matches::crm_matches_ui(ui, app, file, actions);
         ui.add_space(6.0);
     }
-    link_policies_ui(ui, app, preview, actions);
-    let whole_workbook = app.workbook.as_ref().filter(|plan| plan.is_run());
-    if let Some(plan) = whole_workbook {
-        workbook_panel::run_start_ui(ui, app, plan, !needs_tables, actions);
+    link_policies_ui(ui, file, actions);
+    if let Some(plan) = file.workbook.as_ref().filter(|plan| plan.is_run()) {
+        workbook_panel::run_start_ui(ui, app, file, plan, !needs_tables, actions);
         ui.label(theme::bold("Only this sheet"));
     }
     let text = format!(
@@ -296,13 +295,13 @@ fn start_button_ui(
         )
     );
     // With a whole workbook to import, this sheet alone is the lesser choice.
-    let button = if whole_workbook.is_some() {
+    let button = if whole_workbook {
         ui.add_enabled(ready, egui::Button::new(text))
     } else {
         ui.add_enabled(ready, theme::primary_button(text))
     };
     if button.clicked() {
-        actions.push(Action::StartImport);
+        actions.push(Action::StartImport(ImportScope::ThisSheet));
     }
     if !preview.finished {
         ui.weak("Waiting for the whole file to be read…");
@@ -318,9 +317,7 @@ fn start_button_ui(
     }
     if needs_tables {
         // Importing cannot work yet: offer the fix here, where the broker looks.
-        ui.label(
-            RichText::new("The CRM tables are not in this database yet.").color(theme::WARN_TEXT),
-        );
+        ui.label(RichText::new("The CRM tables are not in this database yet.").color(WARN_TEXT));
         if ui.button("Create the CRM tables").clicked() {
             actions.push(Action::Migrate);
         }
@@ -358,16 +355,11 @@ fn duplicate_policy_ui(ui: &mut egui::Ui, chosen: DuplicatePolicy, actions: &mut
 }
 
 /// Per link column: what a name the CRM lacks does to its row.
-fn link_policies_ui(
-    ui: &mut egui::Ui,
-    app: &PantryApp,
-    preview: &super::preview::Preview,
-    actions: &mut Vec<Action>,
-) {
+fn link_policies_ui(ui: &mut egui::Ui, file: &OpenFile, actions: &mut Vec<Action>) {
     // A whole workbook's choices cover the link columns of all its sheets.
-    let columns = match app.workbook.as_ref().filter(|plan| plan.is_run()) {
+    let columns = match file.workbook.as_ref().filter(|plan| plan.is_run()) {
         Some(plan) => workbook_panel::workbook_link_columns(plan),
-        None => preview.link_columns.clone(),
+        None => file.preview.link_columns.clone(),
     };
     if columns.is_empty() {
         return;
@@ -386,7 +378,7 @@ fn link_policies_ui(
                     continue;
                 };
                 let Some(target) = field.link() else { continue };
-                let chosen = app.link_policies.for_field(field);
+                let chosen = file.link_policies.for_field(field);
                 // "Company (organization)", but just "Organization".
                 let text = if column.header.eq_ignore_ascii_case(target.entity.singular()) {
                     column.header.clone()
@@ -418,9 +410,11 @@ fn link_policies_ui(
     ui.add_space(6.0);
 }
 
+/// The question asked when the same file (or workbook) was imported
+/// completely before.
 fn repeat_question_ui(
     ui: &mut egui::Ui,
-    batch: &ImportBatch,
+    earlier: &EarlierImport,
     policy: DuplicatePolicy,
     actions: &mut Vec<Action>,
 ) {
@@ -429,23 +423,32 @@ fn repeat_question_ui(
         .inner_margin(egui::Margin::same(10))
         .corner_radius(4.0)
         .show(ui, |ui| {
-            ui.label(theme::bold("This file was imported already").color(theme::WARN_TEXT));
-            ui.label(format!(
-                "Import #{} of {} on {} stored {} {}. {}",
-                batch.id,
-                batch.file_name,
-                batch.started_at,
-                theme::thousands(u64::try_from(batch.succeeded).unwrap_or(0)),
-                batch.entity.name(),
-                match policy {
-                    DuplicatePolicy::Skip =>
-                        "Importing it again skips the rows already in the CRM.",
-                    DuplicatePolicy::Update => {
-                        "Importing it again updates the records its rows match."
-                    }
-                    DuplicatePolicy::Create => "Importing it again adds them a second time.",
+            let again = format!("{}.", again_would(policy).replace(" this file", " it"));
+            match earlier {
+                EarlierImport::Sheet(batch) => {
+                    ui.label(theme::bold("This file was imported already").color(WARN_TEXT));
+                    ui.label(format!(
+                        "Import #{} of {} on {} stored {} {}. {again}",
+                        batch.id,
+                        batch.file_name,
+                        batch.started_at,
+                        theme::thousands(u64::try_from(batch.succeeded).unwrap_or(0)),
+                        batch.entity.name(),
+                    ));
                 }
-            ));
+                EarlierImport::Run(run) => {
+                    ui.label(theme::bold("This workbook was imported already").color(WARN_TEXT));
+                    let stored: i64 = run.imports.iter().map(|b| i64::from(b.succeeded)).sum();
+                    ui.label(format!(
+                        "Run #{} of {} on {} stored {} rows from {} sheets. {again}",
+                        run.id,
+                        run.file_name,
+                        run.started_at,
+                        theme::thousands(u64::try_from(stored).unwrap_or(0)),
+                        run.imports.len()
+                    ));
+                }
+            }
             ui.horizontal(|ui| {
                 if ui.button("Import again anyway").clicked() {
                     actions.push(Action::ImportAgainAnyway);
@@ -457,7 +460,26 @@ fn repeat_question_ui(
         });
 }
 
+/// The live counts of a run: one bar for a sheet, each sheet's progress
+/// for a workbook; then Cancel.
 fn running_ui(ui: &mut egui::Ui, run: &ImportRun, actions: &mut Vec<Action>) {
+    if run.plan.whole_workbook {
+        sheets_progress_ui(ui, run);
+    } else {
+        sheet_progress_ui(ui, run);
+    }
+    if run.progress.is_cancelled() {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label("Stopping after this batch…");
+        });
+    } else if ui.button("Cancel").clicked() {
+        actions.push(Action::CancelImport);
+    }
+}
+
+/// One sheet's bar, batch count, and stored, failed and speed.
+fn sheet_progress_ui(ui: &mut egui::Ui, run: &ImportRun) {
     let snapshot = run.progress.snapshot();
     let done = snapshot.succeeded + snapshot.failed;
     let total = run.expected.rows.max(1);
@@ -486,62 +508,114 @@ fn running_ui(ui: &mut egui::Ui, run: &ImportRun, actions: &mut Vec<Action>) {
         theme::thousands(snapshot.batches_done.min(batches_total)),
         theme::thousands(batches_total)
     ));
-    ui.horizontal_wrapped(|ui| {
-        ui.label(
-            RichText::new(format!("{} stored", theme::thousands(snapshot.succeeded)))
-                .color(OK_TEXT),
-        );
-        ui.label("·");
-        ui.label(
-            RichText::new(format!("{} failed", theme::thousands(snapshot.failed))).color(FAIL_TEXT),
-        );
-        ui.label("·");
-        ui.label(format!(
-            "{} rows/s",
-            theme::thousands(run.rows_per_second() as u64)
-        ));
-    });
-    if run.progress.is_cancelled() {
+    counts_line_ui(
+        ui,
+        snapshot.succeeded,
+        snapshot.failed,
+        Some(run.rows_per_second()),
+    );
+}
+
+/// Each sheet's progress while a workbook runs: done, running (with its
+/// bar), or waiting.
+fn sheets_progress_ui(ui: &mut egui::Ui, run: &ImportRun) {
+    let current = run.progress.current();
+    for (index, (sheet, plan)) in run
+        .progress
+        .sheets()
+        .iter()
+        .zip(&run.plan.sheets)
+        .enumerate()
+    {
+        let now = sheet.progress.snapshot();
+        let (marker, color) = if index < current {
+            ("✔", OK_TEXT)
+        } else if index == current {
+            ("▶", theme::ACCENT)
+        } else {
+            ("○", egui::Color32::GRAY)
+        };
         ui.horizontal(|ui| {
-            ui.spinner();
-            ui.label("Stopping after this batch…");
+            ui.label(RichText::new(marker).color(color));
+            ui.label(theme::bold(&sheet.sheet));
+            if let Some(entity) = plan.entity {
+                ui.weak(entity.title());
+            }
         });
-    } else if ui.button("Cancel").clicked() {
-        actions.push(Action::CancelImport);
+        if index <= current {
+            if index == current {
+                let total = now.rows_total_estimate.max(now.rows_read).max(1);
+                ui.add(
+                    egui::ProgressBar::new(
+                        ((now.succeeded + now.failed) as f32 / total as f32).min(1.0),
+                    )
+                    .animate(true),
+                );
+            }
+            counts_line_ui(ui, now.succeeded, now.failed, None);
+        }
+    }
+    ui.weak(format!("{:.0} s", run.started.elapsed().as_secs_f64()));
+}
+
+/// "N stored · M failed", and the speed when given.
+fn counts_line_ui(ui: &mut egui::Ui, stored: u64, failed: u64, rows_per_second: Option<f64>) {
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new(format!("{} stored", theme::thousands(stored))).color(OK_TEXT));
+        ui.label("·");
+        ui.label(RichText::new(format!("{} failed", theme::thousands(failed))).color(FAIL_TEXT));
+        if let Some(rate) = rows_per_second {
+            ui.label("·");
+            ui.label(format!("{} rows/s", theme::thousands(rate as u64)));
+        }
+    });
+}
+
+/// The card after a run: its headline, and the way to the results.
+fn finished_ui(ui: &mut egui::Ui, run: &ImportRun, actions: &mut Vec<Action>) {
+    match (&run.outcome, run.report()) {
+        (Some(RunOutcome::Stopped { reason, .. }), _) => {
+            ui.add(egui::Label::new(RichText::new(format!("✖ {reason}")).color(FAIL_TEXT)).wrap());
+        }
+        (_, Some(report)) if report.cancelled => {
+            ui.label(
+                theme::bold(format!(
+                    "Cancelled: {} stored, the rest not imported",
+                    theme::thousands(report.succeeded())
+                ))
+                .color(WARN_TEXT),
+            );
+            if run.plan.whole_workbook {
+                ui.weak("Importing the workbook again resumes the run where it stopped.");
+            }
+        }
+        (_, Some(report)) => {
+            ui.label(theme::bold(format!("✔ {}", headline(report))).color(OK_TEXT));
+        }
+        _ => {}
+    }
+    if ui.button("Show results").clicked() {
+        actions.push(Action::Show(super::View::Results));
     }
 }
 
-fn finished_ui(ui: &mut egui::Ui, run: &ImportRun, actions: &mut Vec<Action>) {
-    match &run.outcome {
-        Some(ImportOutcome::Done(report)) => {
-            if report.cancelled {
-                ui.label(
-                    theme::bold(format!(
-                        "Cancelled: {} stored, the rest not imported",
-                        theme::thousands(report.succeeded)
-                    ))
-                    .color(theme::WARN_TEXT),
-                );
-                if ui.button("Show results").clicked() {
-                    actions.push(Action::ShowResults);
-                }
-                return;
-            }
-            let heading = {
-                format!(
-                    "✔ {} succeeded, {} failed",
-                    theme::thousands(report.succeeded),
-                    theme::thousands(report.failed)
-                )
-            };
-            ui.label(theme::bold(heading).color(OK_TEXT));
-        }
-        Some(ImportOutcome::Stopped { reason, .. }) => {
-            ui.add(egui::Label::new(RichText::new(format!("✖ {reason}")).color(FAIL_TEXT)).wrap());
-        }
-        Some(ImportOutcome::NeedsSchema(_) | ImportOutcome::AlreadyImported(_)) | None => {}
+/// "11 succeeded, 2 failed", with the rows skipped and updated when there
+/// are any: the same words for a sheet and a run.
+pub fn headline(report: &RunReport) -> String {
+    let counts = report.counts();
+    let mut line = format!(
+        "{} succeeded, {} failed",
+        theme::thousands(counts.succeeded),
+        theme::thousands(counts.failed)
+    );
+    if counts.skipped > 0 {
+        line.push_str(&format!(", {} skipped", theme::thousands(counts.skipped)));
     }
-    if ui.button("Show results").clicked() {
-        actions.push(Action::ShowResults);
+    if counts.updated > 0 {
+        line.push_str(&format!(
+            " ({} of them updated)",
+            theme::thousands(counts.updated)
+        ));
     }
+    line
 }

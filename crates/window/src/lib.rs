@@ -1,14 +1,21 @@
-//! The desktop window. State lives in [`PantryApp`]; each panel has its own
-//! file whose `*_ui` function only draws and records what the user asked for.
-//! Background work (reading a file, testing a connection, importing) runs on
-//! threads or the tokio runtime and reports through channels that
-//! [`PantryApp::logic`] drains every frame; workers wake the window with
+//! The desktop window of Pantry Import. State lives in [`PantryApp`]: the
+//! connection, the open file ([`file::OpenFile`], replaced whole when
+//! another file opens), the run ([`import_panel::ImportRun`], one for a
+//! sheet and a workbook alike) and which [`View`] is on screen. Each panel
+//! has its own file whose `*_ui` function only draws and records what the
+//! user asked for as an [`Action`]. Background work (reading a file,
+//! testing a connection, importing) runs on threads or the tokio runtime
+//! and answers through `poll_promise` tasks ([`task`]) or, for the
+//! preview's stream of rows, a channel; [`PantryApp::logic`] picks the
+//! answers up every frame, and workers wake the window with
 //! `request_repaint`.
 
 mod about;
 pub mod connection;
 pub mod crm_matches;
+mod dialogs;
 pub mod export_panel;
+pub mod file;
 pub mod fixing;
 pub mod history_panel;
 pub mod import_panel;
@@ -21,19 +28,24 @@ pub mod theme;
 pub mod verification;
 pub mod workbook_panel;
 
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use eframe::egui;
+use pantry_core::clean::CleanUp;
+use pantry_core::duplicates::DuplicatePolicy;
 use pantry_core::entity::Entity;
-use pantry_core::import::ImportOptions;
-use pantry_core::links::{LinkPolicies, LinkPolicy};
+use pantry_core::history::UndoTarget;
+use pantry_core::import::{EarlierImport, ImportOptions};
+use pantry_core::links::LinkPolicy;
+use pantry_core::saved_mapping::SavedMapping;
 
 use connection::ConnectionForm;
-use import_panel::ImportRun;
-use pantry_core::workbook::WorkbookPlan;
-use preview::{Preview, PreviewLoader};
-use workbook_panel::WorkbookRun;
+use dialogs::{DialogAnswer, MappingFileAnswer};
+use file::OpenFile;
+use import_panel::{ImportRun, RunOutcome};
+use preview::Preview;
 
 /// Where the connection is remembered between runs (never with a password).
 const CONNECTION_KEY: &str = "connection";
@@ -85,6 +97,27 @@ pub fn window_title(file: Option<&std::path::Path>) -> String {
     }
 }
 
+/// What the centre of the window shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum View {
+    /// The open file's rows (or, with none open, the place to drop one).
+    #[default]
+    Preview,
+    /// What the last run did.
+    Results,
+    /// Records of the CRM written out to a file.
+    Export,
+}
+
+/// What an Import click covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportScope {
+    /// Every sheet of the workbook, as one run.
+    WholeWorkbook,
+    /// The sheet on screen.
+    ThisSheet,
+}
+
 /// What the user did this frame that needs more than drawing.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
@@ -115,7 +148,7 @@ pub enum Action {
     /// Leave a row out of the import (`true`), or put it back.
     RemoveRow(u64, bool),
     /// Apply a clean-up kind to the whole sheet (`true`), or undo it.
-    ApplyCleanUp(pantry_core::clean::CleanUp, bool),
+    ApplyCleanUp(CleanUp, bool),
     /// Map a value of an enumerated field, as written, to an allowed value
     /// (`None`: leave it to the field's rule).
     MapValue(&'static str, String, Option<String>),
@@ -123,14 +156,12 @@ pub enum Action {
     SaveMapping,
     /// Apply a mapping file's choices.
     LoadMapping,
-    /// Import every sheet of the workbook as one run.
-    StartWorkbookImport,
     /// What a link column does with names the CRM lacks.
     SetLinkPolicy(&'static str, LinkPolicy),
     /// What rows matching records already in the CRM do.
-    SetDuplicatePolicy(pantry_core::duplicates::DuplicatePolicy),
+    SetDuplicatePolicy(DuplicatePolicy),
     /// What one row matching a CRM record does (`None`: as the import).
-    SetRowDuplicatePolicy(u64, Option<pantry_core::duplicates::DuplicatePolicy>),
+    SetRowDuplicatePolicy(u64, Option<DuplicatePolicy>),
     /// Look for the open sheet's rows in the CRM.
     ScanCrmMatches,
     /// The record a link column's name (by its key) stands for, among the
@@ -138,110 +169,54 @@ pub enum Action {
     PickLinkTarget(&'static str, String, uuid::Uuid),
     TestConnection,
     Migrate,
-    StartImport,
+    /// Import the sheet on screen, or the whole workbook.
+    StartImport(ImportScope),
     /// Import a file the history says was imported completely before.
     ImportAgainAnyway,
     DismissRepeat,
     RefreshHistory,
-    UndoImport(i64),
-    /// Undo every sheet of a workbook run.
-    UndoRun(i64),
+    /// Take an import (or a workbook run) back out of the CRM.
+    Undo(UndoTarget),
     CancelImport,
     SaveErrorReport,
-    /// Show the Export view.
-    ShowExport,
-    /// Show the Export view set to one import's records.
-    ExportImport(i64, Entity),
-    HideExport,
-    StartExport,
-    CancelExport,
     /// Save the rows imported with warnings, with each warning, as CSV.
     SaveWarnings,
-    ShowResults,
-    ShowPreview,
+    /// Show a view.
+    Show(View),
+    /// Show the Export view set to one import's records.
+    ExportImport(i64, Entity),
+    StartExport,
+    CancelExport,
     StartOver,
     ShowAbout,
-}
-
-/// What saving or loading a mapping file came to.
-enum MappingFileAnswer {
-    Saved(PathBuf),
-    Loaded(pantry_core::saved_mapping::SavedMapping),
-    Failed(String),
-    Cancelled,
-}
-
-/// What a native file dialog gave back.
-enum DialogAnswer {
-    Picked(PathBuf),
-    Cancelled,
-    /// The desktop has no dialog to show (on Linux: no XDG desktop portal).
-    Unavailable,
-}
-
-/// A dialog that "returns nothing" faster than a person can press Cancel
-/// was never shown: rfd reports a missing portal the same way as a cancel.
-fn dialog_unavailable(asked: std::time::Instant) -> bool {
-    asked.elapsed() < std::time::Duration::from_millis(250)
 }
 
 /// The whole state of the window.
 pub struct PantryApp {
     runtime: Arc<tokio::runtime::Runtime>,
     ctx: egui::Context,
-    /// The file being previewed, and its loader while it still reads.
-    pub preview: Option<Preview>,
-    loader: Option<PreviewLoader>,
     pub connection: ConnectionForm,
-    pub import: Option<ImportRun>,
-    /// A finished earlier import of the same file, while the broker decides.
-    pub repeat_question: Option<pantry_core::history::ImportBatch>,
-    /// The open workbook's sheets and what each is imported as (once read).
-    pub workbook: Option<WorkbookPlan>,
-    workbook_task: Option<task::Task<WorkbookPlan>>,
-    /// Counts of each sheet previewed so far.
-    pub sheet_counts: workbook_panel::SheetCounts,
-    /// The import of every sheet of the workbook, running or finished.
-    pub workbook_run: Option<WorkbookRun>,
-    /// A finished earlier run of the same workbook, while the broker decides.
-    pub repeat_run: Option<pantry_core::history::ImportRun>,
-    /// What the workbook's link columns name, in the workbook and the CRM.
-    pub link_summary: workbook_panel::LinkSummaryState,
+    /// The open file, with everything that belongs to it.
+    pub file: Option<OpenFile>,
+    /// The import running, or the last one (of a sheet or a workbook).
+    pub run: Option<ImportRun>,
+    /// What the centre shows.
+    pub view: View,
     pub history: history_panel::HistoryPanel,
-    /// Per link column of the open file, what names the CRM lacks do.
-    pub link_policies: LinkPolicies,
     /// What rows matching records already in the CRM do.
-    pub on_duplicate: pantry_core::duplicates::DuplicatePolicy,
-    /// The open sheet's rows found in the CRM, when looked for.
-    pub crm_matches: crm_matches::CrmMatchesState,
-    /// The broker's column choices for the open file, applied to the
-    /// preview and the import.
-    pub mapping: pantry_core::saved_mapping::SavedMapping,
+    pub on_duplicate: DuplicatePolicy,
     /// The last choices made for each set of headers, kept between runs.
-    remembered_mappings:
-        std::collections::HashMap<String, pantry_core::saved_mapping::SavedMapping>,
-    /// Choices remembered for the open file's headers, while the broker
-    /// decides whether to use them.
-    pub offered_mapping: Option<pantry_core::saved_mapping::SavedMapping>,
-    /// The broker's edits to rows of the open sheet.
-    pub edits: pantry_core::edits::SheetEdits,
-    /// The open file's size and time of change when the edits were made:
-    /// edits name rows and columns, so they hold only for that content.
-    edits_stamp: Option<(u64, Option<std::time::SystemTime>)>,
-    mapping_dialog: Option<task::Task<MappingFileAnswer>>,
-    /// Whether the results of the last import are on screen.
-    pub showing_results: bool,
+    remembered_mappings: HashMap<String, SavedMapping>,
     /// A problem to show at the top of the window until dismissed.
     pub error: Option<String>,
     /// Path typed into the "open" box.
     pub typed_path: String,
     pending: Vec<Action>,
     file_dialog: Option<task::Task<DialogAnswer>>,
+    mapping_dialog: Option<task::Task<MappingFileAnswer>>,
+    save_dialog: Option<task::Task<Option<String>>>,
     /// The last message about saving the error report.
     pub save_message: Option<String>,
-    /// The last message about saving or loading a mapping file.
-    pub mapping_message: Option<String>,
-    save_dialog: Option<task::Task<Option<String>>>,
     /// The connection the history was listed for, to notice a change.
     history_connection: Option<String>,
     /// The window's title as last set.
@@ -252,8 +227,6 @@ pub struct PantryApp {
     pub verification: verification::VerificationState,
     /// The Export view's choices and its running export.
     pub export: export_panel::ExportForm,
-    /// Whether the Export view is on screen.
-    pub showing_export: bool,
 }
 
 impl PantryApp {
@@ -277,64 +250,29 @@ impl PantryApp {
             // A connection given from outside (scripts/demo) is tried at once.
             pending.push(Action::TestConnection);
         }
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("pantry-import worker")
-            .enable_all()
-            .build()
-            .map(Arc::new);
-        let (runtime, error) = match runtime {
-            Ok(runtime) => (runtime, None),
-            Err(e) => {
-                // Without a runtime nothing can connect; the preview still works.
-                let fallback = tokio::runtime::Builder::new_current_thread()
-                    .build()
-                    .map(Arc::new)
-                    .unwrap_or_else(|_| std::process::abort());
-                (
-                    fallback,
-                    Some(format!("Cannot start background workers: {e}")),
-                )
-            }
-        };
+        let (runtime, error) = start_runtime();
         let mut app = PantryApp {
             runtime,
             ctx: cc.egui_ctx.clone(),
-            preview: None,
-            loader: None,
             connection,
-            import: None,
-            repeat_question: None,
-            workbook: None,
-            workbook_task: None,
-            sheet_counts: workbook_panel::SheetCounts::new(),
-            workbook_run: None,
-            repeat_run: None,
-            link_summary: workbook_panel::LinkSummaryState::default(),
+            file: None,
+            run: None,
+            view: View::Preview,
             history: history_panel::HistoryPanel::default(),
-            link_policies: LinkPolicies::default(),
-            on_duplicate: pantry_core::duplicates::DuplicatePolicy::default(),
-            crm_matches: crm_matches::CrmMatchesState::default(),
-            mapping: pantry_core::saved_mapping::SavedMapping::default(),
+            on_duplicate: DuplicatePolicy::default(),
             remembered_mappings,
-            offered_mapping: None,
-            edits: pantry_core::edits::SheetEdits::default(),
-            edits_stamp: None,
-            mapping_dialog: None,
-            showing_results: false,
             error,
             typed_path: String::new(),
             pending,
             file_dialog: None,
-            save_message: None,
-            mapping_message: None,
+            mapping_dialog: None,
             save_dialog: None,
+            save_message: None,
             history_connection: None,
             title: window_title(None),
             showing_about: false,
             verification: verification::VerificationState::default(),
             export: export_panel::ExportForm::default(),
-            showing_export: false,
         };
         if let Some(file) = file {
             app.open(file, None, None);
@@ -342,8 +280,24 @@ impl PantryApp {
         app
     }
 
+    /// The sheet on screen, as read so far.
+    pub fn preview(&self) -> Option<&Preview> {
+        self.file.as_ref().map(|f| &f.preview)
+    }
+
+    /// The sheet on screen, to change what it shows.
+    pub fn preview_mut(&mut self) -> Option<&mut Preview> {
+        self.file.as_mut().map(|f| &mut f.preview)
+    }
+
+    /// The broker's edits to the rows of the sheet on screen.
+    pub fn edits(&self) -> Option<&pantry_core::edits::SheetEdits> {
+        self.file.as_ref().map(OpenFile::edits)
+    }
+
     /// Starts reading `path` in the background as `entity` (or what its
-    /// sheet shows); the first rows show at once.
+    /// sheet shows); the first rows show at once. Another file replaces the
+    /// open one whole; the same file is read again with its choices.
     pub fn open(&mut self, path: PathBuf, sheet: Option<String>, entity: Option<Entity>) {
         if self.is_importing() {
             self.error = Some(
@@ -364,154 +318,59 @@ impl PantryApp {
             return;
         }
         self.error = None;
-        // Changed on disk since the edits were made: they would land on
-        // other rows.
-        let same_file = self.preview.as_ref().is_some_and(|p| p.path == path);
-        if same_file
-            && !self.edits.is_empty()
-            && self.edits_stamp.is_some()
-            && file_stamp(&path) != self.edits_stamp
-        {
-            self.error = Some(format!(
-                "{} changed on disk since you edited it; your changes to its rows were set aside.",
-                path.display()
-            ));
-            self.edits = pantry_core::edits::SheetEdits::default();
-            self.edits_stamp = None;
-        }
-        self.showing_results = false;
-        self.import = None;
-        self.workbook_run = None;
-        self.repeat_run = None;
+        self.view = View::Preview;
+        self.run = None;
         self.save_message = None;
-        // Choices for link columns hold for this file, across sheets and entities.
-        if self
-            .preview
-            .as_ref()
-            .is_none_or(|p| p.path != path || p.sheet != sheet)
-        {
-            // Column choices belong to one sheet's headers, edits to its
-            // rows; a workbook's sheet keeps those made on its tab.
-            let kept = self
-                .workbook
-                .as_ref()
-                .filter(|_| self.preview.as_ref().is_some_and(|p| p.path == path))
-                .zip(sheet.as_deref())
-                .and_then(|(plan, sheet)| plan.sheet(sheet));
-            self.mapping = kept.map(|s| s.mapping.clone()).unwrap_or_default();
-            self.edits = kept.map(|s| s.edits.clone()).unwrap_or_default();
-        }
-        if self.preview.as_ref().is_none_or(|p| p.path != path) {
-            self.mapping_message = None;
-            self.link_policies = LinkPolicies::default();
-            self.workbook = None;
-            self.sheet_counts.clear();
-            self.link_summary = workbook_panel::LinkSummaryState::default();
-            self.workbook_task = WorkbookPlan::may_hold_sheets(&path)
-                .then(|| workbook_panel::read_plan(&self.runtime, &self.ctx, path.clone()));
-        }
         self.typed_path = path.display().to_string();
-        // What the CRM holds was looked up for the rows as they were.
-        self.crm_matches = crm_matches::CrmMatchesState::default();
-        // Read again with other choices, the same row stays selected.
-        let reselect = self
-            .preview
-            .as_ref()
-            .filter(|p| p.path == path && p.sheet == sheet)
-            .and_then(Preview::selected_number);
-        let (mut preview, loader) = preview::start_loading(
-            preview::PreviewRequest {
-                path,
-                sheet,
-                entity,
-                mapping: self.mapping.clone(),
-                edits: self.edits.clone(),
-            },
-            self.ctx.clone(),
-        );
-        preview.reselect = reselect;
-        self.preview = Some(preview);
-        self.loader = Some(loader);
+        match &mut self.file {
+            Some(file) if file.path == path => {
+                // Changed on disk since the edits were made: they would land
+                // on other rows.
+                self.error = file.set_aside_stale_edits();
+                file.show_sheet(&self.ctx, sheet, entity);
+            }
+            _ => {
+                self.file = Some(OpenFile::open(
+                    &self.runtime,
+                    &self.ctx,
+                    path,
+                    sheet,
+                    entity,
+                ));
+            }
+        }
     }
 
     /// Whether an import (of a sheet or of the whole workbook) is running.
     pub fn is_importing(&self) -> bool {
-        self.import.as_ref().is_some_and(ImportRun::is_running)
-            || self
-                .workbook_run
-                .as_ref()
-                .is_some_and(WorkbookRun::is_running)
+        self.run.as_ref().is_some_and(ImportRun::is_running)
     }
 
     /// Whether the preview has finished loading.
     pub fn preview_ready(&self) -> bool {
-        self.preview.as_ref().is_some_and(|p| p.finished)
+        self.preview().is_some_and(|p| p.finished)
     }
 
     fn handle(&mut self, action: Action) {
         match action {
             Action::OpenDialog => self.open_dialog(),
             Action::OpenPath(path) => self.open(path, None, None),
-            Action::PickSheet(sheet) => {
-                if let Some(path) = self.preview.as_ref().map(|p| p.path.clone()) {
-                    // As the workbook's plan has it, which the broker may have changed.
-                    let entity = self.workbook.as_ref().and_then(|plan| {
-                        plan.sheets
-                            .iter()
-                            .find(|s| s.sheet == sheet)
-                            .and_then(|s| s.entity)
-                    });
-                    self.open(path, Some(sheet), entity);
-                }
-            }
-            Action::PickEntity(entity) => {
-                if let Some(preview) = &self.preview {
-                    let (path, sheet) = (preview.path.clone(), preview.sheet.clone());
-                    // Column choices name the fields of the entity they were made for.
-                    self.mapping = pantry_core::saved_mapping::SavedMapping::default();
-                    if let (Some(plan), Some(sheet)) = (&mut self.workbook, &sheet) {
-                        workbook_panel::set_sheet_entity(plan, sheet, Some(entity));
-                        self.link_summary = workbook_panel::LinkSummaryState::default();
-                    }
-                    self.open(path, sheet, Some(entity));
-                }
-            }
-            Action::SkipSheet => {
-                if let (Some(plan), Some(sheet)) = (
-                    &mut self.workbook,
-                    self.preview.as_ref().and_then(|p| p.sheet.as_deref()),
-                ) {
-                    workbook_panel::set_sheet_entity(plan, sheet, None);
-                    self.link_summary = workbook_panel::LinkSummaryState::default();
-                }
-            }
-            Action::StartWorkbookImport => self.start_workbook_import(false),
-            Action::SetColumnTarget(header, target) => {
-                self.change_mapping(|mapping| {
-                    mapping.columns.insert(header, target);
-                });
-            }
-            Action::SetHeaderRow(row) => {
-                // Another header row means other headers: their choices go.
-                self.change_mapping(|mapping| {
-                    mapping.header_row = row;
-                    mapping.columns.clear();
-                });
-            }
+            Action::PickSheet(sheet) => self.pick_sheet(sheet),
+            Action::PickEntity(entity) => self.pick_entity(entity),
+            Action::SkipSheet => self.skip_sheet(),
+            Action::SetColumnTarget(header, target) => self.change(|c| {
+                c.mapping.columns.insert(header, target);
+            }),
+            // Another header row means other headers: their choices go.
+            Action::SetHeaderRow(row) => self.change(|c| {
+                c.mapping.header_row = row;
+                c.mapping.columns.clear();
+            }),
             Action::MapValue(field, written, target) => {
-                self.change_mapping(|mapping| {
-                    let values = mapping.values.entry(field.to_owned()).or_default();
-                    values.retain(|from, _| !from.trim().eq_ignore_ascii_case(written.trim()));
-                    if let Some(target) = target {
-                        values.insert(written, target);
-                    }
-                    if values.is_empty() {
-                        mapping.values.remove(field);
-                    }
-                });
+                self.change(|c| c.mapping.map_value(field, written, target));
             }
             Action::KeepTotalsRow(row, keep) => {
-                self.change_edits(|edits| set_member(&mut edits.kept_totals_rows, row, keep));
+                self.change(|c| set_member(&mut c.edits.kept_totals_rows, row, keep));
             }
             Action::EditCell {
                 row,
@@ -519,276 +378,230 @@ impl PantryApp {
                 text,
                 then_next,
             } => {
-                self.change_edits(|edits| edits.set_cell(row, column, text));
-                if then_next && let Some(preview) = &mut self.preview {
+                self.change(|c| c.edits.set_cell(row, column, text));
+                if then_next && let Some(preview) = self.preview_mut() {
                     preview.edit_next_after = Some((row, column));
                 }
             }
             Action::RemoveRow(row, remove) => {
-                self.change_edits(|edits| set_member(&mut edits.removed_rows, row, remove));
+                self.change(|c| set_member(&mut c.edits.removed_rows, row, remove));
             }
             Action::ApplyCleanUp(kind, apply) => {
-                self.change_edits(|edits| set_member(&mut edits.clean, kind, apply));
+                self.change(|c| set_member(&mut c.edits.clean, kind, apply));
+            }
+            Action::SetRowDuplicatePolicy(row, policy) => {
+                if let Some(file) = &mut self.file {
+                    let choices = file.choices.entry(file.preview.sheet.clone()).or_default();
+                    match policy {
+                        Some(policy) => choices.edits.duplicate_choices.insert(row, policy),
+                        None => choices.edits.duplicate_choices.remove(&row),
+                    };
+                }
             }
             Action::SaveMapping => self.save_mapping(),
             Action::LoadMapping => self.load_mapping(),
             Action::UseRememberedMapping(use_it) => {
-                if let (Some(offered), true) = (self.offered_mapping.take(), use_it) {
+                let offered = self.file.as_mut().and_then(|f| f.offered_mapping.take());
+                if let (Some(offered), true) = (offered, use_it) {
                     self.apply_mapping(offered);
                 }
             }
             Action::SetDuplicatePolicy(policy) => self.on_duplicate = policy,
-            Action::SetRowDuplicatePolicy(row, policy) => match policy {
-                Some(policy) => {
-                    self.edits.duplicate_choices.insert(row, policy);
-                }
-                None => {
-                    self.edits.duplicate_choices.remove(&row);
-                }
-            },
-            Action::ScanCrmMatches => {
-                if let (Some(preview), Ok(settings)) = (&self.preview, self.connection.settings()) {
-                    let options = ImportOptions {
-                        sheet: preview.sheet.clone(),
-                        entity: Some(preview.entity),
-                        links: self.link_policies.clone(),
-                        mapping: self.mapping.clone(),
-                        edits: self.edits.clone(),
-                        ..ImportOptions::default()
-                    };
-                    self.crm_matches.start(
-                        &self.runtime,
-                        &self.ctx,
-                        preview.path.clone(),
-                        options,
-                        settings,
-                    );
-                }
-            }
+            Action::ScanCrmMatches => self.scan_crm_matches(),
             Action::SetLinkPolicy(field, policy) => {
-                self.link_policies.by_field.insert(field.to_owned(), policy);
+                if let Some(file) = &mut self.file {
+                    file.link_policies.by_field.insert(field.to_owned(), policy);
+                }
             }
             Action::PickLinkTarget(field, key, id) => {
-                self.link_policies
-                    .picked
-                    .insert((field.to_owned(), key), id);
+                if let Some(file) = &mut self.file {
+                    file.link_policies
+                        .picked
+                        .insert((field.to_owned(), key), id);
+                }
             }
             Action::TestConnection => self.connection.test(&self.runtime, &self.ctx),
             Action::Migrate => self.connection.migrate(&self.runtime, &self.ctx),
-            Action::StartImport => self.start_import(false),
+            Action::StartImport(scope) => self.start_import(scope, false),
             Action::ImportAgainAnyway => {
-                if self.repeat_run.is_some() {
-                    self.start_workbook_import(true);
-                } else {
-                    self.start_import(true);
-                }
+                let scope = match self.file.as_ref().and_then(|f| f.repeat.as_ref()) {
+                    Some(EarlierImport::Run(_)) => ImportScope::WholeWorkbook,
+                    _ => ImportScope::ThisSheet,
+                };
+                self.start_import(scope, true);
             }
             Action::DismissRepeat => {
-                self.repeat_question = None;
-                self.repeat_run = None;
-            }
-            Action::RefreshHistory => self.refresh_history(),
-            Action::UndoImport(id) => {
-                if let Ok(settings) = self.connection.settings() {
-                    self.history.undo(&self.runtime, &self.ctx, settings, id);
+                if let Some(file) = &mut self.file {
+                    file.repeat = None;
                 }
             }
-            Action::UndoRun(run) => {
+            Action::RefreshHistory => self.refresh_history(),
+            Action::Undo(target) => {
                 if let Ok(settings) = self.connection.settings() {
                     self.history
-                        .undo_run(&self.runtime, &self.ctx, settings, run);
+                        .undo(&self.runtime, &self.ctx, settings, target);
                 }
             }
             Action::CancelImport => {
-                if let Some(run) = &self.import {
-                    run.progress.cancel();
-                }
-                if let Some(run) = &self.workbook_run {
+                if let Some(run) = &self.run {
                     run.progress.cancel();
                 }
             }
-            Action::ShowExport => self.showing_export = true,
+            Action::Show(View::Results) if self.run.is_none() => {}
+            Action::Show(view) => self.view = view,
             Action::ExportImport(id, entity) => {
                 if !self.export.is_running() {
                     self.export.entity = entity;
                     self.export.import = Some(id);
                 }
-                self.showing_export = true;
+                self.view = View::Export;
             }
-            Action::HideExport => self.showing_export = false,
-            Action::StartExport => {
-                if let Ok(settings) = self.connection.settings() {
-                    // Without a file dialog: beside the open file, else here.
-                    let folder = self
-                        .preview
-                        .as_ref()
-                        .and_then(|p| p.path.parent().map(std::path::Path::to_path_buf))
-                        .or_else(|| std::env::current_dir().ok())
-                        .unwrap_or_default();
-                    self.export
-                        .start(&self.runtime, &self.ctx, settings, folder);
-                }
-            }
+            Action::StartExport => self.start_export(),
             Action::CancelExport => self.export.cancel(),
             Action::SaveErrorReport => self.save_report(false),
             Action::SaveWarnings => self.save_report(true),
-            Action::ShowResults => {
-                self.showing_results = self.import.is_some() || self.workbook_run.is_some();
-            }
-            Action::ShowPreview => self.showing_results = false,
             Action::ShowAbout => self.showing_about = true,
             Action::StartOver => {
-                if self.is_importing() {
-                    return;
+                if !self.is_importing() {
+                    self.file = None;
+                    self.run = None;
+                    self.view = View::Preview;
+                    self.typed_path.clear();
+                    self.save_message = None;
+                    self.verification.clear();
                 }
-                self.preview = None;
-                self.loader = None;
-                self.import = None;
-                self.workbook = None;
-                self.workbook_task = None;
-                self.workbook_run = None;
-                self.sheet_counts.clear();
-                self.showing_results = false;
-                self.typed_path.clear();
-                self.save_message = None;
-                self.verification.clear();
             }
         }
     }
 
-    /// Changes the edits of the open sheet and reads it again with them;
-    /// the first edit notes the file's stamp, since edits name its rows.
-    fn change_edits(&mut self, change: impl FnOnce(&mut pantry_core::edits::SheetEdits)) {
-        if self.edits.is_empty()
-            && let Some(preview) = &self.preview
-        {
-            self.edits_stamp = file_stamp(&preview.path);
-        }
-        change(&mut self.edits);
-        self.reload();
-    }
-
-    /// Changes the open sheet's mapping, remembers it for its headers, and
-    /// reads the sheet again with it.
-    fn change_mapping(
-        &mut self,
-        change: impl FnOnce(&mut pantry_core::saved_mapping::SavedMapping),
-    ) {
-        let Some(preview) = &self.preview else {
+    /// Shows another sheet of the workbook, as its tab says it is imported.
+    fn pick_sheet(&mut self, sheet: String) {
+        let Some(file) = &self.file else {
             return;
         };
-        change(&mut self.mapping);
-        self.mapping.entity = Some(preview.entity.name().to_owned());
-        self.offered_mapping = None;
-        // Remembered once read, by the headers it gives.
-        self.reload();
+        let entity = file
+            .workbook
+            .as_ref()
+            .and_then(|plan| plan.sheet(&sheet))
+            .and_then(|s| s.entity);
+        let path = file.path.clone();
+        self.open(path, Some(sheet), entity);
     }
 
-    /// Reads the open sheet again, as the same entity, with the current
-    /// mapping and edits.
-    fn reload(&mut self) {
-        if let Some(preview) = &self.preview {
-            let (path, sheet, entity) =
-                (preview.path.clone(), preview.sheet.clone(), preview.entity);
-            self.open(path, sheet, Some(entity));
+    /// Reads the sheet on screen as another entity; in a workbook, its tab
+    /// says so too.
+    fn pick_entity(&mut self, entity: Entity) {
+        let Some(file) = &mut self.file else {
+            return;
+        };
+        let sheet = file.preview.sheet.clone();
+        // Column choices name the fields of the entity they were made for.
+        if let Some(choices) = file.choices.get_mut(&sheet) {
+            choices.mapping = SavedMapping::default();
+        }
+        if let (Some(plan), Some(name)) = (&mut file.workbook, &sheet)
+            && let Some(entry) = plan.sheet_mut(name)
+        {
+            entry.entity = Some(entity);
+            file.link_summary = workbook_panel::LinkSummaryState::default();
+        }
+        let path = file.path.clone();
+        self.open(path, sheet, Some(entity));
+    }
+
+    /// Leaves the sheet on screen out of the workbook's import.
+    fn skip_sheet(&mut self) {
+        let Some(file) = &mut self.file else {
+            return;
+        };
+        if let (Some(plan), Some(name)) = (&mut file.workbook, &file.preview.sheet)
+            && let Some(entry) = plan.sheet_mut(name)
+        {
+            entry.entity = None;
+            file.link_summary = workbook_panel::LinkSummaryState::default();
+        }
+    }
+
+    /// Changes the choices of the sheet on screen and reads it again.
+    fn change(&mut self, change: impl FnOnce(&mut file::SheetChoices)) {
+        if let Some(file) = &mut self.file {
+            self.run = None;
+            self.view = View::Preview;
+            file.change(&self.ctx, change);
+        }
+    }
+
+    /// Applies a mapping file's choices to the sheet on screen.
+    pub fn apply_mapping(&mut self, mapping: SavedMapping) {
+        let Some(file) = &mut self.file else {
+            return;
+        };
+        let entity = mapping.entity().unwrap_or(file.preview.entity);
+        let sheet = file.preview.sheet.clone();
+        file.choices.entry(sheet.clone()).or_default().mapping = mapping;
+        file.offered_mapping = None;
+        let path = file.path.clone();
+        self.open(path, sheet, Some(entity));
+    }
+
+    fn scan_crm_matches(&mut self) {
+        let (Some(file), Ok(settings)) = (&mut self.file, self.connection.settings()) else {
+            return;
+        };
+        let plan = file.run_plan(ImportScope::ThisSheet);
+        let Some(sheet) = plan.sheets.into_iter().next() else {
+            return;
+        };
+        let options = ImportOptions {
+            links: file.link_policies.clone(),
+            ..ImportOptions::default()
+        };
+        let path = file.path.clone();
+        file.crm_matches
+            .start(&self.runtime, &self.ctx, path, sheet, options, settings);
+    }
+
+    fn start_export(&mut self) {
+        if let Ok(settings) = self.connection.settings() {
+            // Without a file dialog: beside the open file, else here.
+            let folder = self
+                .file
+                .as_ref()
+                .and_then(|f| f.path.parent().map(std::path::Path::to_path_buf))
+                .or_else(|| std::env::current_dir().ok())
+                .unwrap_or_default();
+            self.export
+                .start(&self.runtime, &self.ctx, settings, folder);
+        }
+    }
+
+    fn open_dialog(&mut self) {
+        if self.file_dialog.is_none() && !self.is_importing() {
+            self.file_dialog = Some(dialogs::open_spreadsheet(&self.runtime, &self.ctx));
         }
     }
 
     fn save_mapping(&mut self) {
-        let Some(preview) = &self.preview else {
+        let Some(file) = &self.file else {
             return;
         };
         if self.mapping_dialog.is_some() {
             return;
         }
-        let mut mapping = self.mapping.clone();
-        mapping.entity = Some(preview.entity.name().to_owned());
-        let spreadsheet = preview.path.clone();
-        let stem = spreadsheet
-            .file_stem()
-            .map_or_else(|| "sheet".to_owned(), |s| s.to_string_lossy().into_owned());
-        self.mapping_dialog = Some(task::spawn(&self.runtime, &self.ctx, async move {
-            let target = match save_target(
-                "Save the mapping",
-                &spreadsheet,
-                &format!("{stem} - mapping"),
-                "json",
-            )
-            .await
-            {
-                SaveTarget::Chosen(path) | SaveTarget::Beside(path) => path,
-                SaveTarget::Cancelled => return Ok(MappingFileAnswer::Cancelled),
-            };
-            Ok(match std::fs::write(&target, mapping.to_json()) {
-                Ok(()) => MappingFileAnswer::Saved(target),
-                Err(e) => MappingFileAnswer::Failed(format!(
-                    "Could not save the mapping to {}: {e}",
-                    target.display()
-                )),
-            })
-        }));
+        let mut mapping = file.mapping().clone();
+        mapping.entity = Some(file.preview.entity.name().to_owned());
+        self.mapping_dialog = Some(dialogs::save_mapping(
+            &self.runtime,
+            &self.ctx,
+            file.path.clone(),
+            mapping,
+        ));
     }
 
     fn load_mapping(&mut self) {
-        if self.mapping_dialog.is_some() || self.preview.is_none() {
-            return;
+        if self.mapping_dialog.is_none() && self.file.is_some() {
+            self.mapping_dialog = Some(dialogs::load_mapping(&self.runtime, &self.ctx));
         }
-        self.mapping_dialog = Some(task::spawn(&self.runtime, &self.ctx, async move {
-            let asked = std::time::Instant::now();
-            let picked = rfd::AsyncFileDialog::new()
-                .set_title("Load a mapping")
-                .add_filter("Mapping", &["json"])
-                .pick_file()
-                .await
-                .map(|h| h.path().to_path_buf());
-            Ok(match picked {
-                Some(path) => match pantry_core::saved_mapping::SavedMapping::read(&path) {
-                    Ok(mapping) => MappingFileAnswer::Loaded(mapping),
-                    Err(e) => MappingFileAnswer::Failed(e.to_string()),
-                },
-                None if dialog_unavailable(asked) => MappingFileAnswer::Failed(
-                    "No file dialog is available on this desktop to pick a mapping file."
-                        .to_owned(),
-                ),
-                None => MappingFileAnswer::Cancelled,
-            })
-        }));
-    }
-
-    /// Applies a mapping file's choices to the open sheet.
-    pub fn apply_mapping(&mut self, mapping: pantry_core::saved_mapping::SavedMapping) {
-        let Some(preview) = &self.preview else {
-            return;
-        };
-        let (path, sheet) = (preview.path.clone(), preview.sheet.clone());
-        let entity = mapping.entity().unwrap_or(preview.entity);
-        self.mapping = mapping;
-        self.offered_mapping = None;
-        self.open(path, sheet, Some(entity));
-    }
-
-    fn open_dialog(&mut self) {
-        if self.file_dialog.is_some() || self.is_importing() {
-            return;
-        }
-        self.file_dialog = Some(task::spawn(&self.runtime, &self.ctx, async move {
-            let asked = std::time::Instant::now();
-            let picked = rfd::AsyncFileDialog::new()
-                .set_title("Open a spreadsheet")
-                .add_filter(
-                    "Spreadsheets",
-                    &["csv", "tsv", "txt", "xlsx", "xlsm", "xls", "xlsb", "ods"],
-                )
-                .add_filter("All files", &["*"])
-                .pick_file()
-                .await
-                .map(|handle| handle.path().to_path_buf());
-            Ok(match picked {
-                Some(path) => DialogAnswer::Picked(path),
-                None if dialog_unavailable(asked) => DialogAnswer::Unavailable,
-                None => DialogAnswer::Cancelled,
-            })
-        }));
     }
 
     fn refresh_history(&mut self) {
@@ -797,11 +610,12 @@ impl PantryApp {
         }
     }
 
-    fn start_import(&mut self, again: bool) {
-        self.repeat_question = None;
-        let Some(preview) = &self.preview else {
+    /// Starts importing the sheet on screen, or the whole workbook.
+    fn start_import(&mut self, scope: ImportScope, again: bool) {
+        let Some(file) = &mut self.file else {
             return;
         };
+        file.repeat = None;
         let settings = match self.connection.settings() {
             Ok(settings) => settings,
             Err(message) => {
@@ -809,56 +623,22 @@ impl PantryApp {
                 return;
             }
         };
+        let plan = file.run_plan(scope);
         self.save_message = None;
-        self.workbook_run = None;
-        self.import = Some(ImportRun::start(
+        self.run = Some(ImportRun::start(
             &self.runtime,
             &self.ctx,
-            preview.path.clone(),
-            ImportOptions {
-                sheet: preview.sheet.clone(),
-                entity: Some(preview.entity),
-                links: self.link_policies.clone(),
-                again,
-                mapping: self.mapping.clone(),
-                edits: self.edits.clone(),
-                on_duplicate: self.on_duplicate,
-                ..ImportOptions::default()
-            },
-            settings,
-            preview.counts,
-        ));
-        self.showing_results = false;
-    }
-
-    fn start_workbook_import(&mut self, again: bool) {
-        self.repeat_run = None;
-        let (Some(preview), Some(plan)) = (&self.preview, &self.workbook) else {
-            return;
-        };
-        let settings = match self.connection.settings() {
-            Ok(settings) => settings,
-            Err(message) => {
-                self.connection.status = connection::ConnectionStatus::Failed(message);
-                return;
-            }
-        };
-        self.save_message = None;
-        self.import = None;
-        self.workbook_run = Some(WorkbookRun::start(
-            &self.runtime,
-            &self.ctx,
-            preview.path.clone(),
             plan,
             ImportOptions {
-                links: self.link_policies.clone(),
+                links: file.link_policies.clone(),
                 again,
                 on_duplicate: self.on_duplicate,
                 ..ImportOptions::default()
             },
             settings,
+            file.preview.counts,
         ));
-        self.showing_results = false;
+        self.view = View::Preview;
     }
 
     /// Checks in the database what `imports` stored (each with its file).
@@ -871,111 +651,18 @@ impl PantryApp {
 
     /// Saves the last run's error report, or its warnings (`warnings`).
     fn save_report(&mut self, warnings: bool) {
-        let failed = match (&self.import, &self.workbook_run) {
-            (Some(run), _) => run.report().cloned().map(results::FailedRows::Sheet),
-            (None, Some(run)) => run.report().cloned().map(results::FailedRows::Run),
-            (None, None) => None,
-        };
-        let Some(failed) = failed else {
-            return;
-        };
-        let failed_file = failed.file().to_path_buf();
-        let stem = failed_file
-            .file_stem()
-            .map_or_else(|| "import".to_owned(), |s| s.to_string_lossy().into_owned());
-        let (name, title) = if warnings {
-            (format!("{stem} - warnings"), "Save the warnings")
-        } else {
-            (format!("{stem} - errors"), "Save the error report")
-        };
-        let write = move |path: &std::path::Path| {
-            if warnings {
-                failed.write_warnings(path)
-            } else {
-                failed.write(path)
-            }
-        };
-        self.save_dialog = Some(task::spawn(&self.runtime, &self.ctx, async move {
-            let spreadsheet = failed_file;
-            Ok(match save_target(title, &spreadsheet, &name, "csv").await {
-                // The dialog itself asks before replacing a file.
-                SaveTarget::Chosen(path) => Some(write(&path)),
-                SaveTarget::Beside(path) => Some(format!(
-                    "No file dialog is available on this desktop. {}",
-                    write(&path)
-                )),
-                SaveTarget::Cancelled => None,
-            })
-        }));
-    }
-}
-
-/// Puts `item` in `set` or takes it out.
-fn set_member<T: Ord>(set: &mut std::collections::BTreeSet<T>, item: T, member: bool) {
-    if member {
-        set.insert(item);
-    } else {
-        set.remove(&item);
-    }
-}
-
-/// A file's size and time of change, to notice it changed on disk.
-fn file_stamp(path: &std::path::Path) -> Option<(u64, Option<std::time::SystemTime>)> {
-    let metadata = std::fs::metadata(path).ok()?;
-    Some((metadata.len(), metadata.modified().ok()))
-}
-
-/// Where the broker wants a file saved.
-enum SaveTarget {
-    /// Chosen in the dialog (which asked before replacing a file).
-    Chosen(PathBuf),
-    /// The desktop has no dialog: beside the spreadsheet, under a name no
-    /// earlier file has.
-    Beside(PathBuf),
-    Cancelled,
-}
-
-/// Asks where to save `NAME.EXTENSION`, a file that belongs with `spreadsheet`.
-async fn save_target(
-    title: &str,
-    spreadsheet: &std::path::Path,
-    name: &str,
-    extension: &str,
-) -> SaveTarget {
-    let asked = std::time::Instant::now();
-    let chosen = rfd::AsyncFileDialog::new()
-        .set_title(title)
-        .set_file_name(format!("{name}.{extension}"))
-        .add_filter(extension.to_uppercase(), &[extension])
-        .save_file()
-        .await
-        .map(|h| h.path().to_path_buf());
-    match chosen {
-        Some(path) => SaveTarget::Chosen(path),
-        None if dialog_unavailable(asked) => {
-            SaveTarget::Beside(results::free_path_beside(spreadsheet, name, extension))
+        if let Some(report) = self.run.as_ref().and_then(ImportRun::report) {
+            self.save_dialog = Some(dialogs::save_report(
+                &self.runtime,
+                &self.ctx,
+                report.clone(),
+                warnings,
+            ));
         }
-        None => SaveTarget::Cancelled,
     }
-}
 
-impl eframe::App for PantryApp {
-    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
-        // Files dropped on the window.
-        let dropped: Vec<PathBuf> = ctx.input(|i| {
-            i.raw
-                .dropped_files
-                .iter()
-                .map(|f| f.path().to_path_buf())
-                .collect()
-        });
-        if let Some(path) = dropped.into_iter().next() {
-            self.pending.push(Action::OpenPath(path));
-        }
-        // Ctrl+O (Cmd+O) opens a file from any screen, whatever the width.
-        if ctx.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::O)) {
-            self.pending.push(Action::OpenDialog);
-        }
+    /// Picks up what the file dialogs answered.
+    fn poll_dialogs(&mut self) {
         match task::take_ready(&mut self.file_dialog) {
             Some(Ok(DialogAnswer::Picked(path))) => self.pending.push(Action::OpenPath(path)),
             Some(Ok(DialogAnswer::Cancelled)) | None => {}
@@ -997,65 +684,92 @@ impl eframe::App for PantryApp {
         }
         match task::take_ready(&mut self.mapping_dialog) {
             Some(Ok(MappingFileAnswer::Saved(path))) => {
-                self.mapping_message = Some(format!("✔ Mapping saved to {}", path.display()));
+                if let Some(file) = &mut self.file {
+                    file.mapping_message = Some(format!("✔ Mapping saved to {}", path.display()));
+                }
             }
             Some(Ok(MappingFileAnswer::Loaded(mapping))) => {
                 self.apply_mapping(mapping);
-                self.mapping_message = Some("✔ Mapping loaded".to_owned());
+                if let Some(file) = &mut self.file {
+                    file.mapping_message = Some("✔ Mapping loaded".to_owned());
+                }
             }
             Some(Ok(MappingFileAnswer::Failed(message))) | Some(Err(message)) => {
                 self.error = Some(message);
             }
             Some(Ok(MappingFileAnswer::Cancelled)) | None => {}
         }
-        for action in std::mem::take(&mut self.pending) {
-            self.handle(action);
+    }
+
+    /// Picks up what the open file's background work read: once the sheet
+    /// on screen is read, its choices are remembered for its headers, or
+    /// last time's are offered.
+    fn poll_file(&mut self) {
+        let Some(file) = &mut self.file else {
+            return;
+        };
+        let Some(headers) = file.poll() else {
+            return;
+        };
+        if let Some(after) = file.preview.edit_next_after.take() {
+            let edits = file.edits().clone();
+            fixing::edit_next_problem(&mut file.preview, &edits, after);
         }
-        let title = window_title(self.preview.as_ref().map(|p| p.path.as_path()));
-        if title != self.title {
-            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
-            self.title = title;
+        let key = header_set_key(&headers);
+        let mapping = file.mapping();
+        if !mapping.chooses_nothing() {
+            self.remembered_mappings.insert(key, mapping.clone());
+        } else {
+            file.offered_mapping = self
+                .remembered_mappings
+                .get(&key)
+                .filter(|m| !m.chooses_nothing())
+                .cloned();
         }
-        if let (Some(preview), Some(loader)) = (&mut self.preview, &mut self.loader)
-            && loader.drain_into(preview)
-        {
-            self.loader = None;
-            if let Some(after) = preview.edit_next_after.take() {
-                fixing::edit_next_problem(preview, &self.edits, after);
+    }
+
+    /// Picks up how the run ended, once it has.
+    fn poll_run(&mut self) {
+        let Some(run) = &mut self.run else {
+            return;
+        };
+        if !run.poll() {
+            return;
+        }
+        match &run.outcome {
+            Some(RunOutcome::NeedsSchema(description)) => {
+                // Nothing was sent: offer to create the tables, keep the preview.
+                self.connection.status =
+                    connection::ConnectionStatus::NeedsMigration(description.clone());
+                self.run = None;
             }
-            if let Some(sheet) = &preview.sheet {
-                self.sheet_counts.insert(sheet.clone(), preview.counts);
-                // The workbook's run imports the sheet as its tab shows it.
-                if let Some(plan) = &mut self.workbook
-                    && let Some(entry) = plan.sheets.iter_mut().find(|s| &s.sheet == sheet)
-                    && preview.failed.is_none()
-                    && (entry.mapping != self.mapping || entry.edits != self.edits)
-                {
-                    entry.mapping = self.mapping.clone();
-                    entry.edits = self.edits.clone();
-                    entry.headers = preview.headers.clone();
-                    entry.header_row = preview.header_row;
-                    self.link_summary = workbook_panel::LinkSummaryState::default();
+            Some(RunOutcome::AlreadyImported(earlier)) => {
+                // Nothing was sent: ask before importing the same file twice.
+                if let Some(file) = &mut self.file {
+                    file.repeat = Some((**earlier).clone());
                 }
+                self.run = None;
             }
-            // Remember the broker's choices for these headers, or offer last
-            // time's for a file of the same headers.
-            if !self.mapping.chooses_nothing() && preview.failed.is_none() {
-                self.remembered_mappings
-                    .insert(header_set_key(&preview.headers), self.mapping.clone());
-            } else {
-                self.offered_mapping = self
-                    .remembered_mappings
-                    .get(&header_set_key(&preview.headers))
-                    .filter(|m| !m.chooses_nothing())
-                    .cloned();
+            Some(RunOutcome::Done(report))
+            | Some(RunOutcome::Stopped {
+                report: Some(report),
+                ..
+            }) => {
+                let imports = report
+                    .sheets
+                    .iter()
+                    .filter_map(|sheet| sheet.import_id.map(|id| (id, sheet.file.clone())))
+                    .collect();
+                self.verify(imports);
+                self.view = View::Results;
             }
+            _ => self.view = View::Results,
         }
-        // A workbook that cannot be read shows its error in the preview; the
-        // tabs just stay away.
-        if let Some(Ok(plan)) = task::take_ready(&mut self.workbook_task) {
-            self.workbook = (plan.sheets.len() > 1).then_some(plan);
-        }
+        self.refresh_history();
+    }
+
+    /// Follows the connection: a new one forgets what belonged to the old.
+    fn poll_connection(&mut self) {
         let verified_before = self.connection.is_verified();
         self.connection.poll();
         let connection = self.connection.settings().ok().map(|s| s.describe());
@@ -1064,7 +778,9 @@ impl eframe::App for PantryApp {
             // against another.
             self.history.forget();
             self.verification.clear();
-            self.link_summary = workbook_panel::LinkSummaryState::default();
+            if let Some(file) = &mut self.file {
+                file.link_summary = workbook_panel::LinkSummaryState::default();
+            }
             self.history_connection = connection;
         }
         if !verified_before && self.connection.is_verified() {
@@ -1073,75 +789,138 @@ impl eframe::App for PantryApp {
         if self.history.poll() {
             self.refresh_history();
         }
-        self.crm_matches.poll();
-        if let Some(run) = &mut self.import
-            && run.poll()
-        {
-            match &run.outcome {
-                Some(import_panel::ImportOutcome::NeedsSchema(description)) => {
-                    // Nothing was sent: offer to create the tables, keep the preview.
-                    self.connection.status =
-                        connection::ConnectionStatus::NeedsMigration(description.clone());
-                    self.import = None;
-                }
-                Some(import_panel::ImportOutcome::AlreadyImported(batch)) => {
-                    // Nothing was sent: ask before importing the same file twice.
-                    self.repeat_question = Some((**batch).clone());
-                    self.import = None;
-                }
-                Some(import_panel::ImportOutcome::Done(report))
-                | Some(import_panel::ImportOutcome::Stopped {
-                    report: Some(report),
-                    ..
-                }) => {
-                    let imports = report
-                        .import_id
-                        .map(|id| (id, report.file.clone()))
-                        .into_iter()
-                        .collect();
-                    self.verify(imports);
-                    self.showing_results = true;
-                }
-                _ => self.showing_results = true,
-            }
-            self.refresh_history();
-        }
-        self.verification.poll();
-        self.export.poll();
-        if let (Some(plan), Some(preview), Ok(settings)) =
-            (&self.workbook, &self.preview, self.connection.settings())
-            && plan.is_run()
+        if let (Some(file), Ok(settings)) = (&mut self.file, self.connection.settings())
+            && file.is_whole_workbook()
             && self.connection.is_verified()
         {
-            self.link_summary
-                .poll_or_start(&self.runtime, ctx, &preview.path, plan, settings);
+            let plan = file.run_plan(ImportScope::WholeWorkbook);
+            file.link_summary
+                .poll_or_start(&self.runtime, &self.ctx, &plan, settings);
         }
-        if let Some(run) = &mut self.workbook_run
-            && run.poll()
-        {
-            match &run.outcome {
-                Some(workbook_panel::RunOutcome::NeedsSchema(description)) => {
-                    self.connection.status =
-                        connection::ConnectionStatus::NeedsMigration(description.clone());
-                    self.workbook_run = None;
-                }
-                Some(workbook_panel::RunOutcome::AlreadyImported(earlier)) => {
-                    self.repeat_run = Some((**earlier).clone());
-                    self.workbook_run = None;
-                }
-                Some(workbook_panel::RunOutcome::Done(report)) => {
-                    let imports = report
-                        .sheets
-                        .iter()
-                        .filter_map(|sheet| sheet.import_id.map(|id| (id, sheet.file.clone())))
-                        .collect();
-                    self.verify(imports);
-                    self.showing_results = true;
-                }
-                _ => self.showing_results = true,
+    }
+
+    /// The right panel: the connection, the import card, past imports.
+    fn database_panel_ui(&mut self, ui: &mut egui::Ui, width: f32, actions: &mut Vec<Action>) {
+        egui::Panel::right("database")
+            .resizable(true)
+            .default_size(340.0)
+            .size_range(260.0..=(width * 0.4).max(260.0))
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    connection::connection_ui(ui, &mut self.connection, actions);
+                    ui.add_space(12.0);
+                    import_panel::import_ui(ui, self, actions);
+                    if self.connection.is_verified() || self.history.loaded {
+                        ui.add_space(12.0);
+                        ui.separator();
+                        history_panel::history_ui(ui, &mut self.history, actions);
+                    }
+                });
+            });
+    }
+
+    /// The centre: the view on screen.
+    fn central_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        egui::CentralPanel::default().show(ui, |ui| match (self.view, &self.run, &mut self.file) {
+            (View::Export, _, _) => {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    if !self.connection.is_verified() && self.file.is_none() {
+                        connection::connection_ui(ui, &mut self.connection, actions);
+                        ui.add_space(12.0);
+                    }
+                    export_panel::export_ui(
+                        ui,
+                        &mut self.export,
+                        &self.history.imports,
+                        self.connection.is_verified(),
+                        actions,
+                    );
+                });
             }
-            self.refresh_history();
+            (View::Results, Some(run), _) => {
+                results::results_ui(
+                    ui,
+                    run,
+                    &self.verification,
+                    self.save_message.as_deref(),
+                    actions,
+                );
+            }
+            (_, _, Some(file)) => {
+                if let Some(offered) = &file.offered_mapping {
+                    preview::offered_mapping_ui(ui, offered, actions);
+                }
+                preview::preview_ui(ui, file, actions);
+            }
+            (_, _, None) => open_file::open_file_ui(ui, &mut self.typed_path, actions),
+        });
+    }
+}
+
+/// The runtime background work runs on; without one nothing can connect,
+/// but the preview still works, and the window says why.
+fn start_runtime() -> (Arc<tokio::runtime::Runtime>, Option<String>) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("pantry-import worker")
+        .enable_all()
+        .build()
+        .map(Arc::new);
+    match runtime {
+        Ok(runtime) => (runtime, None),
+        Err(e) => {
+            let fallback = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .map(Arc::new)
+                .unwrap_or_else(|_| std::process::abort());
+            (
+                fallback,
+                Some(format!("Cannot start background workers: {e}")),
+            )
         }
+    }
+}
+
+/// Puts `item` in `set` or takes it out.
+fn set_member<T: Ord>(set: &mut BTreeSet<T>, item: T, member: bool) {
+    if member {
+        set.insert(item);
+    } else {
+        set.remove(&item);
+    }
+}
+
+impl eframe::App for PantryApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        // Files dropped on the window.
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .collect()
+        });
+        if let Some(path) = dropped.into_iter().next() {
+            self.pending.push(Action::OpenPath(path));
+        }
+        // Ctrl+O (Cmd+O) opens a file from any screen, whatever the width.
+        if ctx.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::O)) {
+            self.pending.push(Action::OpenDialog);
+        }
+        self.poll_dialogs();
+        for action in std::mem::take(&mut self.pending) {
+            self.handle(action);
+        }
+        let title = window_title(self.file.as_ref().map(|f| f.path.as_path()));
+        if title != self.title {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.title = title;
+        }
+        self.poll_file();
+        self.poll_connection();
+        self.poll_run();
+        self.verification.poll();
+        self.export.poll();
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
@@ -1150,7 +929,7 @@ impl eframe::App for PantryApp {
         let width = ui.available_width();
         if width >= 1000.0 {
             sidebar::sidebar_ui(ui, self, &mut actions);
-        } else if self.preview.is_some() {
+        } else if self.file.is_some() {
             // Narrow window: no sidebar, but the way to another file stays.
             egui::Panel::top("narrow-bar").show(ui, |ui| {
                 ui.horizontal(|ui| {
@@ -1166,75 +945,10 @@ impl eframe::App for PantryApp {
                 }
             });
         }
-        if self.preview.is_some() {
-            egui::Panel::right("database")
-                .resizable(true)
-                .default_size(340.0)
-                .size_range(260.0..=(width * 0.4).max(260.0))
-                .show(ui, |ui| {
-                    egui::ScrollArea::vertical().show(ui, |ui| {
-                        connection::connection_ui(ui, &mut self.connection, &mut actions);
-                        ui.add_space(12.0);
-                        import_panel::import_ui(ui, self, &mut actions);
-                        if self.connection.is_verified() || self.history.loaded {
-                            ui.add_space(12.0);
-                            ui.separator();
-                            history_panel::history_ui(ui, &mut self.history, &mut actions);
-                        }
-                    });
-                });
+        if self.file.is_some() {
+            self.database_panel_ui(ui, width, &mut actions);
         }
-        egui::CentralPanel::default().show(ui, |ui| {
-            if self.showing_export {
-                egui::ScrollArea::vertical().show(ui, |ui| {
-                    if !self.connection.is_verified() && self.preview.is_none() {
-                        connection::connection_ui(ui, &mut self.connection, &mut actions);
-                        ui.add_space(12.0);
-                    }
-                    export_panel::export_ui(
-                        ui,
-                        &mut self.export,
-                        &self.history.imports,
-                        self.connection.is_verified(),
-                        &mut actions,
-                    );
-                });
-            } else if self.showing_results
-                && let Some(run) = &self.import
-            {
-                results::results_ui(
-                    ui,
-                    run,
-                    &self.verification,
-                    self.save_message.as_deref(),
-                    &mut actions,
-                );
-            } else if self.showing_results
-                && let Some(run) = &self.workbook_run
-            {
-                workbook_panel::run_results_ui(
-                    ui,
-                    run,
-                    &self.verification,
-                    self.save_message.as_deref(),
-                    &mut actions,
-                );
-            } else if let Some(preview) = &mut self.preview {
-                if let Some(offered) = &self.offered_mapping {
-                    preview::offered_mapping_ui(ui, offered, &mut actions);
-                }
-                preview::preview_ui(
-                    ui,
-                    preview,
-                    self.workbook.as_ref(),
-                    &self.edits,
-                    self.mapping_message.as_deref(),
-                    &mut actions,
-                );
-            } else {
-                open_file::open_file_ui(ui, &mut self.typed_path, &mut actions);
-            }
-        });
+        self.central_ui(ui, &mut actions);
         about::about_ui(ui.ctx(), &mut self.showing_about);
         self.pending.extend(actions);
         if !self.pending.is_empty() {

@@ -18,13 +18,14 @@ use pantry_core::clean::CleanUpTally;
 use pantry_core::edits::SheetEdits;
 use pantry_core::entity::{Entity, EntityChoice};
 use pantry_core::mapping::{
-    MappedSheet, RowIssue, Severity, TalliedField, TalliedValue, ValueTally,
+    MappedSheet, RowCounts, RowFate, RowIssue, Severity, TalliedField, TalliedValue, ValueTally,
 };
 use pantry_core::saved_mapping::{IMPORT_NOTES, SavedMapping};
 use pantry_core::spreadsheet::{self, SheetRow};
 use pantry_core::workbook::WorkbookPlan;
 
 use super::Action;
+use super::file::OpenFile;
 use super::fixing::{self, CellEditor, EditorOutcome};
 use super::theme::{self, FAIL_FILL, FAIL_TEXT, OK_TEXT, WARN_FILL, WARN_TEXT};
 
@@ -120,8 +121,21 @@ pub struct PreviewCounts {
     pub would_import: u64,
     pub would_fail: u64,
     pub warnings: u64,
-    /// Totals rows, passed over.
+    /// Totals rows and rows the broker removed, passed over.
     pub skipped: u64,
+}
+
+impl PreviewCounts {
+    /// The counts of rows counted by their fate, with their warnings.
+    fn of(fates: RowCounts, warnings: u64) -> PreviewCounts {
+        PreviewCounts {
+            rows: fates.rows,
+            would_import: fates.records,
+            would_fail: fates.failed,
+            warnings,
+            skipped: fates.passed_over(),
+        }
+    }
 }
 
 /// A link column of the sheet, for the import's choice of what names the
@@ -529,17 +543,21 @@ fn load(
     let bytes_total = mapped.spreadsheet().bytes_total().max(1);
     let mut chunk = RowStore::default();
     let mut issues = Vec::new();
-    let mut counts = PreviewCounts::default();
+    let mut fates = RowCounts::default();
+    let mut warnings = 0;
     let mut first = true;
     let mut last_send = Instant::now();
     let mut receiver_gone = false;
-    let send = |chunk: &mut RowStore, issues: &mut Vec<RowIssue>, counts: &mut PreviewCounts| {
+    let send = |chunk: &mut RowStore,
+                issues: &mut Vec<RowIssue>,
+                fates: &mut RowCounts,
+                warnings: &mut u64| {
         let fraction_read =
             (bytes_read.load(Ordering::Relaxed) as f64 / bytes_total as f64).min(1.0) as f32;
         let message = LoadMessage::Rows {
             rows: std::mem::take(chunk),
             issues: std::mem::take(issues),
-            counts: std::mem::take(counts),
+            counts: PreviewCounts::of(std::mem::take(fates), std::mem::take(warnings)),
             fraction_read,
         };
         let sent = sender.send(message).is_ok();
@@ -552,26 +570,16 @@ fn load(
                 receiver_gone = true;
                 return false;
             }
-            let status = if outcome.skipped {
-                counts.skipped += 1;
+            fates.add(&outcome.fate);
+            let status = match &outcome.fate {
                 // A totals row says why; a row the broker removed, nothing.
-                if outcome.issues.is_empty() {
-                    RowStatus::Removed
-                } else {
-                    RowStatus::Skipped
-                }
-            } else if outcome.record.is_none() {
-                counts.would_fail += 1;
-                RowStatus::Fails
-            } else if outcome.issues.is_empty() {
-                counts.would_import += 1;
-                RowStatus::Imports
-            } else {
-                counts.would_import += 1;
-                RowStatus::ImportsWithWarnings
+                RowFate::Removed => RowStatus::Removed,
+                RowFate::TotalsRow => RowStatus::Skipped,
+                RowFate::Failed => RowStatus::Fails,
+                RowFate::Record(_) if outcome.issues.is_empty() => RowStatus::Imports,
+                RowFate::Record(_) => RowStatus::ImportsWithWarnings,
             };
-            counts.rows += 1;
-            counts.warnings += outcome
+            warnings += outcome
                 .issues
                 .iter()
                 .filter(|i| i.severity == Severity::Warning)
@@ -584,7 +592,7 @@ fn load(
                 chunk.len() >= CHUNK_ROWS || last_send.elapsed() >= CHUNK_TIME
             };
             if due {
-                if !send(&mut chunk, &mut issues, &mut counts) {
+                if !send(&mut chunk, &mut issues, &mut fates, &mut warnings) {
                     receiver_gone = true;
                     return false;
                 }
@@ -595,7 +603,7 @@ fn load(
         })
         .map_err(|e| e.to_string())?;
     if !receiver_gone {
-        send(&mut chunk, &mut issues, &mut counts);
+        send(&mut chunk, &mut issues, &mut fates, &mut warnings);
     }
     Ok((
         mapped.value_tally().cloned(),
@@ -667,21 +675,19 @@ pub fn offered_mapping_ui(ui: &mut egui::Ui, offered: &SavedMapping, actions: &m
 
 /// Draws the preview. In a workbook of several sheets (`workbook`) the
 /// sheets are tabs under the file's name, and a sheet can be left out.
-pub fn preview_ui(
-    ui: &mut egui::Ui,
-    preview: &mut Preview,
-    workbook: Option<&WorkbookPlan>,
-    edits: &SheetEdits,
-    mapping_message: Option<&str>,
-    actions: &mut Vec<Action>,
-) {
-    let skipped = workbook.is_some_and(|plan| {
-        plan.sheets
-            .iter()
-            .any(|s| Some(&s.sheet) == preview.sheet.as_ref() && s.entity.is_none())
-    });
-    file_header_ui(ui, preview, workbook, skipped, actions);
-    mapping_line_ui(ui, preview, mapping_message, actions);
+pub fn preview_ui(ui: &mut egui::Ui, file: &mut OpenFile, actions: &mut Vec<Action>) {
+    let skipped = file.sheet_left_out();
+    let no_edits = SheetEdits::default();
+    let OpenFile {
+        preview,
+        workbook,
+        choices,
+        mapping_message,
+        ..
+    } = file;
+    let edits = choices.get(&preview.sheet).map_or(&no_edits, |c| &c.edits);
+    file_header_ui(ui, preview, workbook.as_ref(), skipped, actions);
+    mapping_line_ui(ui, preview, mapping_message.as_deref(), actions);
     if let Some(message) = &preview.failed {
         ui.add_space(8.0);
         theme::error_banner_ui(ui, message);

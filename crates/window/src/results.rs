@@ -1,21 +1,20 @@
 //! After an import: "X succeeded, Y failed", every failed row with its
 //! number and reason, the error report, and the way back.
 
-use std::path::Path;
-
 use eframe::egui::{self, Align, RichText};
 use egui_extras::{Column, TableBuilder};
 use pantry_core::duplicates::MatchedRow;
 use pantry_core::links::CreatedOrganization;
 use pantry_core::mapping::RowIssue;
-use pantry_core::report::ImportReport;
-use pantry_core::workbook::RunReport;
+use pantry_core::report::RunReport;
 
 use super::Action;
-use super::import_panel::{ImportOutcome, ImportRun};
+use super::import_panel::{ImportRun, RunOutcome};
 use super::theme::{self, FAIL_TEXT, OK_TEXT, WARN_TEXT};
 use super::verification::{VerificationState, verification_ui};
 
+/// The results of a run: the headline, what the run did, the way on, and
+/// every failed row (with its sheet, for a workbook).
 pub fn results_ui(
     ui: &mut egui::Ui,
     run: &ImportRun,
@@ -24,90 +23,166 @@ pub fn results_ui(
     actions: &mut Vec<Action>,
 ) {
     ui.add_space(8.0);
+    let whole_workbook = run.plan.whole_workbook;
     match &run.outcome {
-        Some(ImportOutcome::Done(report)) => {
-            if report.cancelled {
-                ui.label(theme::bold("Import cancelled").size(24.0).color(WARN_TEXT));
-                ui.label(format!(
-                    "{} rows were stored before you cancelled; the rest of the file was not imported. Resume it from the Import card.",
-                    theme::thousands(report.succeeded)
-                ));
-            } else {
-                ui.horizontal(|ui| {
-                    ui.spacing_mut().item_spacing.x = 0.0;
-                    ui.label(
-                        theme::bold(format!(
-                            "{} succeeded, ",
-                            theme::thousands(report.succeeded)
-                        ))
-                        .size(26.0)
-                        .color(OK_TEXT),
-                    );
-                    let failed = theme::bold(format!("{} failed", theme::thousands(report.failed)))
-                        .size(26.0);
-                    ui.label(if report.failed > 0 {
-                        failed.color(FAIL_TEXT)
-                    } else {
-                        failed.weak()
-                    });
-                    if report.skipped > 0 {
-                        ui.label(
-                            theme::bold(format!(", {} skipped", theme::thousands(report.skipped)))
-                                .size(26.0)
-                                .weak(),
-                        );
-                    }
-                });
-            }
+        Some(RunOutcome::Done(report)) if report.cancelled && !whole_workbook => {
+            ui.label(theme::bold("Import cancelled").size(24.0).color(WARN_TEXT));
+            ui.label(format!(
+                "{} rows were stored before you cancelled; the rest of the file was not imported. Resume it from the Import card.",
+                theme::thousands(report.succeeded())
+            ));
         }
-        Some(ImportOutcome::Stopped { reason, report }) => {
+        Some(RunOutcome::Done(report)) => headline_ui(ui, report),
+        Some(RunOutcome::Stopped { reason, report }) => {
+            let what = if whole_workbook { "run" } else { "import" };
             ui.label(
-                theme::bold("The import stopped")
+                theme::bold(format!("The {what} stopped"))
                     .size(24.0)
                     .color(FAIL_TEXT),
             );
             ui.add(egui::Label::new(RichText::new(reason).color(FAIL_TEXT)).wrap());
-            if let Some(report) = report {
+            if whole_workbook {
+                ui.label("Import the workbook again to resume it: finished sheets are left as they are, and rows already stored are not stored twice.");
+            } else if let Some(report) = report {
                 ui.label(format!(
                     "{} rows were stored before it stopped. Run the import again to resume it: the rows already stored are not stored twice.",
-                    theme::thousands(report.succeeded)
+                    theme::thousands(report.succeeded())
                 ));
             }
+            if let (Some(report), true) = (report, whole_workbook) {
+                headline_ui(ui, report);
+            }
         }
-        Some(ImportOutcome::NeedsSchema(_) | ImportOutcome::AlreadyImported(_)) | None => return,
+        Some(RunOutcome::NeedsSchema(_) | RunOutcome::AlreadyImported(_)) | None => return,
     }
     let Some(report) = run.report() else {
         buttons_ui(ui, None, 0, save_message, actions);
         return;
     };
     ui.weak(run_summary(run, report));
+    ui.add_space(6.0);
+    let save = (report.failed() > 0).then_some(if whole_workbook {
+        (
+            "Save error reports…",
+            "One CSV per sheet with failed rows, each with its original cells and the reason",
+        )
+    } else {
+        (
+            "Save error report…",
+            "The failed rows with their original cells and the reason, as CSV",
+        )
+    });
+    let warnings = report.warnings_by_sheet();
+    buttons_ui(ui, save, warnings.len(), save_message, actions);
     ui.add_space(8.0);
-    let save = (report.failed > 0).then_some((
-        "Save error report…",
-        "The failed rows with their original cells and the reason, as CSV",
-    ));
-    buttons_ui(ui, save, report.warning_list.len(), save_message, actions);
-    ui.add_space(10.0);
-    let failures: Vec<(Option<&str>, &RowIssue)> =
-        report.failures.iter().map(|issue| (None, issue)).collect();
-    let warnings: Vec<(Option<&str>, &RowIssue)> = report
-        .warning_list
-        .iter()
-        .map(|issue| (None, issue))
-        .collect();
+    if whole_workbook {
+        sheets_table_ui(ui, report);
+    }
+    let failures = report.failures_by_sheet();
     checked_ui(ui, failures.len(), |ui| {
-        created_links_ui(ui, &report.created_links.iter().collect::<Vec<_>>());
-        matched_rows_ui(ui, None, &report.updated_list, &report.skipped_list);
+        created_links_ui(ui, &report.created_links());
+        for sheet in &report.sheets {
+            matched_rows_ui(
+                ui,
+                sheet.sheet.as_deref().filter(|_| whole_workbook),
+                &sheet.updated_list,
+                &sheet.skipped_list,
+            );
+        }
         warnings_ui(ui, &warnings);
         verification_ui(ui, verification);
     });
     failed_rows_ui(
         ui,
         &failures,
-        report.failed,
+        report.failed(),
         report.cancelled,
-        "✔ Every row was imported.",
+        if whole_workbook {
+            "✔ Every row of every sheet was imported."
+        } else {
+            "✔ Every row was imported."
+        },
     );
+}
+
+/// "11 succeeded, 2 failed, 3 skipped", large.
+fn headline_ui(ui: &mut egui::Ui, report: &RunReport) {
+    let counts = report.counts();
+    ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().item_spacing.x = 0.0;
+        ui.label(
+            theme::bold(format!(
+                "{} succeeded, ",
+                theme::thousands(counts.succeeded)
+            ))
+            .size(26.0)
+            .color(OK_TEXT),
+        );
+        let failed = theme::bold(format!("{} failed", theme::thousands(counts.failed))).size(26.0);
+        ui.label(if counts.failed > 0 {
+            failed.color(FAIL_TEXT)
+        } else {
+            failed.weak()
+        });
+        if counts.skipped > 0 {
+            ui.label(
+                theme::bold(format!(", {} skipped", theme::thousands(counts.skipped)))
+                    .size(26.0)
+                    .weak(),
+            );
+        }
+    });
+    if counts.updated > 0 {
+        ui.label(format!(
+            "{} of the rows that succeeded updated a record already in the CRM.",
+            theme::thousands(counts.updated)
+        ));
+    }
+}
+
+/// One line per sheet of a workbook's run.
+fn sheets_table_ui(ui: &mut egui::Ui, report: &RunReport) {
+    egui::Grid::new("run-sheets")
+        .striped(true)
+        .num_columns(8)
+        .spacing([16.0, 4.0])
+        .show(ui, |ui| {
+            for title in [
+                "Sheet",
+                "Imported as",
+                "Rows",
+                "Stored",
+                "Updated",
+                "Skipped",
+                "Failed",
+                "Warnings",
+            ] {
+                ui.label(theme::bold(title));
+            }
+            ui.end_row();
+            for sheet in &report.sheets {
+                ui.label(sheet.sheet.as_deref().unwrap_or_default());
+                ui.label(sheet.entity.title());
+                ui.label(theme::thousands(sheet.total));
+                ui.label(
+                    RichText::new(theme::thousands(sheet.succeeded - sheet.updated)).color(OK_TEXT),
+                );
+                ui.label(theme::thousands(sheet.updated));
+                ui.label(theme::thousands(sheet.skipped));
+                let failed = RichText::new(theme::thousands(sheet.failed));
+                ui.label(if sheet.failed > 0 {
+                    failed.color(FAIL_TEXT)
+                } else {
+                    failed.weak()
+                });
+                ui.label(theme::thousands(sheet.warnings));
+                ui.end_row();
+            }
+        });
+    if !report.passed_over.is_empty() {
+        ui.weak(format!("Not imported: {}", report.passed_over.join(", ")));
+    }
+    ui.add_space(8.0);
 }
 
 /// What the run did besides failing rows (created links, matched rows,
@@ -328,7 +403,7 @@ pub fn buttons_ui(
             actions.push(Action::SaveWarnings);
         }
         if ui.button("Back to the preview").clicked() {
-            actions.push(Action::ShowPreview);
+            actions.push(Action::Show(super::View::Preview));
         }
         if ui.button("Import another file").clicked() {
             actions.push(Action::StartOver);
@@ -339,10 +414,13 @@ pub fn buttons_ui(
     }
 }
 
-/// One line on what this run did: its own rows and time (a resumed run's
-/// earlier rows said apart), its speed when it took long enough to measure.
-fn run_summary(run: &ImportRun, report: &ImportReport) -> String {
-    let this_run = report.total.saturating_sub(report.already_stored);
+/// One line on what this run did: its file, its own rows and time (a
+/// resumed run's earlier rows said apart), its speed when it took long
+/// enough to measure; for a workbook, its run number and sheets.
+fn run_summary(run: &ImportRun, report: &RunReport) -> String {
+    let counts = report.counts();
+    let already: u64 = report.sheets.iter().map(|s| s.already_stored).sum();
+    let this_run = counts.total.saturating_sub(already);
     let seconds = report.elapsed.as_secs_f64();
     let time = if seconds < 1.0 {
         "in under a second".to_owned()
@@ -352,102 +430,27 @@ fn run_summary(run: &ImportRun, report: &ImportReport) -> String {
             theme::thousands(run.rows_per_second() as u64)
         )
     };
-    let mut line = format!(
-        "{} · {} rows {time}",
-        report.file.display(),
-        theme::thousands(this_run)
-    );
-    if report.already_stored > 0 {
+    let mut line = format!("{}", report.file.display());
+    if report.whole_workbook {
+        line.push_str(&format!(
+            " · run #{} · {} sheets",
+            report.run_id.unwrap_or_default(),
+            report.sheets.len()
+        ));
+    }
+    line.push_str(&format!(" · {} rows {time}", theme::thousands(this_run)));
+    if already > 0 {
         line.push_str(&format!(
             " · {} more were stored by the earlier run this one resumed",
-            theme::thousands(report.already_stored)
+            theme::thousands(already)
         ));
     }
     line.push_str(&format!(
         " · {} warnings",
-        theme::thousands(report.warnings)
+        theme::thousands(counts.warnings)
     ));
+    if report.cancelled && report.whole_workbook {
+        line.push_str(" · cancelled");
+    }
     line
-}
-
-/// Where to save a file when no dialog can ask: beside the spreadsheet, as
-/// `NAME.EXTENSION` or, when that exists, `NAME (2).EXTENSION` and so on,
-/// never over an earlier file.
-pub fn free_path_beside(spreadsheet: &Path, name: &str, extension: &str) -> std::path::PathBuf {
-    let mut path = spreadsheet.with_file_name(format!("{name}.{extension}"));
-    let mut number = 2;
-    while path.exists() {
-        path = spreadsheet.with_file_name(format!("{name} ({number}).{extension}"));
-        number += 1;
-    }
-    path
-}
-
-/// The failed rows a Save button writes out: one sheet's, or a run's (one
-/// file per sheet with failures).
-pub enum FailedRows {
-    Sheet(ImportReport),
-    Run(RunReport),
-}
-
-impl FailedRows {
-    /// The spreadsheet the rows came from.
-    pub fn file(&self) -> &Path {
-        match self {
-            FailedRows::Sheet(report) => &report.file,
-            FailedRows::Run(report) => &report.file,
-        }
-    }
-
-    /// Writes the warnings (a run's with their sheet) to `path`; says how
-    /// it went.
-    pub fn write_warnings(&self, path: &Path) -> String {
-        let warnings: Vec<(Option<&str>, &RowIssue)> = match self {
-            FailedRows::Sheet(report) => report.warning_list.iter().map(|w| (None, w)).collect(),
-            FailedRows::Run(report) => report.warnings_by_sheet(),
-        };
-        let written = std::fs::File::create(path).and_then(|file| {
-            pantry_core::report::write_warnings_csv(warnings, std::io::BufWriter::new(file))
-        });
-        match written {
-            Ok(()) => format!("✔ Saved the warnings to {}", path.display()),
-            Err(error) => format!("✖ Could not save the warnings: {error}"),
-        }
-    }
-
-    /// Writes the report(s) to `path` (a run's beside it, one per sheet);
-    /// says how it went.
-    pub fn write(&self, path: &Path) -> String {
-        match self {
-            FailedRows::Sheet(report) => write_error_report(report, path),
-            FailedRows::Run(report) => match report.write_error_csvs(path) {
-                Ok(written) => format!(
-                    "✔ Saved {} error report{}: {}",
-                    written.len(),
-                    if written.len() == 1 { "" } else { "s" },
-                    written
-                        .iter()
-                        .map(|p| p.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                Err(error) => format!("✖ Could not save the error reports: {error}"),
-            },
-        }
-    }
-}
-
-/// Writes the error report for `report` to `path`; says how it went.
-pub fn write_error_report(report: &ImportReport, path: &Path) -> String {
-    let written = std::fs::File::create(path)
-        .map_err(|e| e.to_string())
-        .and_then(|file| {
-            report
-                .write_error_csv(std::io::BufWriter::new(file))
-                .map_err(|e| e.to_string())
-        });
-    match written {
-        Ok(()) => format!("✔ Saved the error report to {}", path.display()),
-        Err(error) => format!("✖ Could not save the error report: {error}"),
-    }
 }

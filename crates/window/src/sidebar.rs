@@ -5,8 +5,9 @@ use eframe::egui::{self, Color32, RichText};
 
 use pantry_core::entity::Entity;
 
+use super::import_panel::ImportRun;
 use super::theme::{self, ACCENT};
-use super::{Action, PantryApp};
+use super::{Action, PantryApp, View};
 
 /// The steps an import goes through, in order.
 const STEPS: [&str; 4] = [
@@ -26,7 +27,7 @@ pub fn sidebar_ui(ui: &mut egui::Ui, app: &PantryApp, actions: &mut Vec<Action>)
             ui.weak("Kitchen Pantry CRM");
             ui.add_space(16.0);
             ui.label(RichText::new("IMPORT AS").small().weak());
-            let open_entity = app.preview.as_ref().map(|p| p.entity);
+            let open_entity = app.preview().map(|p| p.entity);
             for entity in Entity::ALL {
                 let selected = open_entity == Some(entity);
                 let text = if selected {
@@ -71,26 +72,27 @@ pub fn sidebar_ui(ui: &mut egui::Ui, app: &PantryApp, actions: &mut Vec<Action>)
                     });
                 });
             }
-            if app.preview.is_some() {
+            if app.file.is_some() {
                 ui.add_space(20.0);
                 open_another_ui(ui, app, actions);
             }
             ui.add_space(20.0);
             ui.label(RichText::new("EXPORT").small().weak());
+            let showing_export = app.view == View::Export;
             let export = ui
                 .add(egui::Button::selectable(
-                    app.showing_export,
+                    showing_export,
                     "    Export from the CRM…",
                 ))
                 .on_hover_text(
                     "Any entity's records, or one import's, as CSV or Excel that imports back unchanged",
                 );
             if export.clicked() {
-                actions.push(if app.showing_export {
-                    Action::HideExport
+                actions.push(Action::Show(if showing_export {
+                    View::Preview
                 } else {
-                    Action::ShowExport
-                });
+                    View::Export
+                }));
             }
             ui.with_layout(egui::Layout::bottom_up(egui::Align::Min), |ui| {
                 ui.add_space(8.0);
@@ -122,18 +124,13 @@ pub fn open_another_ui(ui: &mut egui::Ui, app: &PantryApp, actions: &mut Vec<Act
 /// a connection that answered with the CRM tables, an import that finished.
 fn steps_done(app: &PantryApp) -> [bool; 4] {
     let opened = app
-        .preview
-        .as_ref()
+        .preview()
         .is_some_and(|p| p.failed.is_none() && (p.finished || p.counts.rows > 0));
     let reviewed = app.preview_ready()
-        && app.preview.as_ref().is_some_and(|p| {
+        && app.preview().is_some_and(|p| {
             p.failed.is_none() && p.sheet_errors().next().is_none() && p.counts.would_import > 0
         });
-    let imported = app.import.as_ref().is_some_and(|run| {
-        matches!(&run.outcome, Some(super::import_panel::ImportOutcome::Done(report)) if !report.cancelled)
-    }) || app.workbook_run.as_ref().is_some_and(|run| {
-        matches!(&run.outcome, Some(super::workbook_panel::RunOutcome::Done(report)) if !report.cancelled)
-    });
+    let imported = app.run.as_ref().is_some_and(ImportRun::finished_whole);
     // A finished import proves the connection as well as a test does.
     let connected = app.connection.is_verified() || imported;
     [opened, reviewed, connected, imported]

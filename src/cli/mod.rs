@@ -1,0 +1,442 @@
+//! The headless contract of SPEC.md: `check`, `import`, `history`, `undo`,
+//! `export`, `verify`, `migrate`.
+//!
+//! Exit status: 0 every row imported (or would be), 1 some rows failed,
+//! 2 the run could not happen, with a one-line reason on stderr.
+
+mod progress_bar;
+mod text;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use pantry_core::clean::{self, CleanUp};
+use pantry_core::database::ConnectionSettings;
+use pantry_core::duplicates::DuplicatePolicy;
+use pantry_core::entity::Entity;
+use pantry_core::export;
+use pantry_core::history;
+use pantry_core::import::{self, ImportError, ImportOptions};
+use pantry_core::links::{LinkPolicies, LinkPolicy};
+use pantry_core::migrate::migrate;
+use pantry_core::progress::RunProgress;
+use pantry_core::report::RunReport;
+use pantry_core::run::{self, RunPlan};
+use pantry_core::saved_mapping::SavedMapping;
+use pantry_core::verify;
+
+use progress_bar::{Stage, with_progress_bar};
+
+/// Moves a food broker's spreadsheets into the Kitchen Pantry CRM.
+#[derive(Debug, Parser)]
+#[command(version, about, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// A spreadsheet to open in the window.
+    pub file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The database a command works on.
+#[derive(Debug, Args)]
+pub struct DatabaseArg {
+    /// postgres:// URL or key=value string (default: DATABASE_URL, then PG* variables).
+    #[arg(long = "database-url", value_name = "URL")]
+    pub url: Option<String>,
+}
+
+impl DatabaseArg {
+    fn settings(&self) -> anyhow::Result<ConnectionSettings> {
+        Ok(match &self.url {
+            Some(url) => ConnectionSettings::parse(url)?,
+            None => ConnectionSettings::from_env()?,
+        })
+    }
+}
+
+/// Whether a command prints JSON.
+#[derive(Debug, Args)]
+pub struct JsonArg {
+    /// Print one JSON object instead of text for a person.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The file a check or import reads, and the broker's choices for it.
+#[derive(Debug, Args)]
+pub struct FileArgs {
+    /// The spreadsheet (.csv, .tsv, .txt, .xlsx, .xlsm, .xls, .xlsb, .ods).
+    pub file: PathBuf,
+    /// Worksheet of a workbook (default: every recognised sheet, or the first).
+    #[arg(long)]
+    pub sheet: Option<String>,
+    /// What the rows are: organizations, contacts, products, opportunities
+    /// or interactions (default: from the sheet's name, else its headers).
+    #[arg(long, value_name = "ENTITY", value_parser = parse_entity)]
+    pub entity: Option<Entity>,
+    /// A saved mapping (JSON): header row, column targets, value replacements.
+    #[arg(long, value_name = "M.json")]
+    pub mapping: Option<PathBuf>,
+    /// Clean-ups to apply: states, phones, emails, spaces, comma-separated
+    /// (none by default; those not applied are suggested); each changed
+    /// cell's original goes to import notes.
+    #[arg(long, value_name = "KINDS", value_parser = parse_clean, default_value = "")]
+    pub clean: CleanUps,
+    /// Write the failing rows, with a reason column, to this CSV file (one
+    /// per sheet for a workbook, beside it).
+    #[arg(long, value_name = "PATH")]
+    pub errors_csv: Option<PathBuf>,
+}
+
+impl FileArgs {
+    /// The run these arguments ask for: one sheet, or a whole workbook.
+    fn plan(&self) -> anyhow::Result<RunPlan> {
+        let mapping = match &self.mapping {
+            Some(path) => SavedMapping::read(path)?,
+            None => SavedMapping::default(),
+        };
+        let mut plan = RunPlan::for_file(&self.file, self.sheet.clone(), self.entity, mapping)?;
+        plan.clean_every_sheet(&self.clean.0);
+        Ok(plan)
+    }
+}
+
+/// Headless commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read, map and validate a file without a database: what would import.
+    Check {
+        #[command(flatten)]
+        file: FileArgs,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Import the rows of a file into the CRM.
+    Import {
+        #[command(flatten)]
+        file: FileArgs,
+        #[command(flatten)]
+        database: DatabaseArg,
+        /// What a link column does with a name the CRM lacks: fail the row,
+        /// leave the link empty, or create the organization (default: fail
+        /// for required links, empty for optional ones).
+        #[arg(long, value_enum, value_name = "POLICY")]
+        links: Option<LinksArg>,
+        /// What a row matching a record already in the CRM does: skip it,
+        /// update the record with the row's filled cells, or create a new
+        /// record anyway.
+        #[arg(long, value_name = "POLICY", default_value = "skip", value_parser = parse_policy)]
+        on_duplicate: DuplicatePolicy,
+        /// Rows per COPY batch.
+        #[arg(long, default_value_t = import::DEFAULT_BATCH_SIZE as u64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        batch_size: u64,
+        #[command(flatten)]
+        json: JsonArg,
+        /// Import the file even if it was imported completely before.
+        #[arg(long)]
+        again: bool,
+    },
+    /// List the latest imports, newest first.
+    History {
+        #[command(flatten)]
+        database: DatabaseArg,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Soft-delete the rows of one import, or of every sheet of a workbook
+    /// run with --run (sets deleted_at).
+    Undo {
+        /// The import's number, as `history` and `import` show it.
+        #[arg(required_unless_present = "run", conflicts_with = "run")]
+        import: Option<i64>,
+        /// Undo every sheet of this workbook run instead (the `run` column
+        /// of `history`).
+        #[arg(long, value_name = "RUN")]
+        run: Option<i64>,
+        #[command(flatten)]
+        database: DatabaseArg,
+        /// Also undo rows edited since the import.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Write an entity's live records (or those one import stored) to a
+    /// CSV or XLSX file that imports back unchanged.
+    Export {
+        /// organizations, contacts, products, opportunities or interactions.
+        #[arg(value_name = "ENTITY", value_parser = parse_entity)]
+        entity: Entity,
+        /// The file to write: PATH.csv (UTF-8 with BOM) or PATH.xlsx.
+        #[arg(long, value_name = "PATH")]
+        out: PathBuf,
+        /// Only the records this import stored.
+        #[arg(long, value_name = "N")]
+        import: Option<i64>,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+    /// Show what one import stored, counted in the database: rows, the
+    /// stored values' distributions, a random sample, links that ended empty.
+    Verify {
+        /// The import's number, as `history` and `import` show it.
+        import: i64,
+        /// The spreadsheet it read, to show the sample beside its rows.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        database: DatabaseArg,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Create or update the CRM schema.
+    Migrate {
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+}
+
+/// `--links`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LinksArg {
+    /// The row fails.
+    Fail,
+    /// The link stays empty (the name is kept in import notes).
+    Empty,
+    /// A new organization is created (links to organizations only).
+    Create,
+}
+
+fn parse_policy(text: &str) -> Result<DuplicatePolicy, String> {
+    text.parse()
+        .map_err(|e: pantry_core::duplicates::UnknownPolicy| e.to_string())
+}
+
+/// `--clean`: the kinds given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CleanUps(BTreeSet<CleanUp>);
+
+fn parse_clean(text: &str) -> Result<CleanUps, String> {
+    clean::parse_list(text)
+        .map(CleanUps)
+        .map_err(|e| e.to_string())
+}
+
+fn parse_entity(text: &str) -> Result<Entity, String> {
+    text.parse()
+        .map_err(|e: pantry_core::entity::UnknownEntity| e.to_string())
+}
+
+/// Runs a headless command and turns its outcome into the exit status.
+pub fn run(command: Command) -> ExitCode {
+    match execute(command) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("pantry-import: {}", one_line(&error));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The error and its causes on one line, as scripts read stderr; a cause
+/// the message already gives is not repeated.
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !line.contains(&cause) {
+            line.push_str(": ");
+            line.push_str(&cause);
+        }
+    }
+    if let Some(ImportError::AlreadyImported { .. }) = error.downcast_ref::<ImportError>() {
+        line.push_str("; pass --again to import it a second time");
+    }
+    line.replace('\n', " ")
+}
+
+fn execute(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Check { file, json } => {
+            let plan = file.plan()?;
+            let progress = RunProgress::new(&plan, None);
+            let report = with_progress_bar(&progress, !json.json, Stage::Check, || {
+                run::check(&plan, &progress)
+            })?;
+            finish(
+                &report,
+                json.json,
+                file.errors_csv.as_deref(),
+                "would import",
+            )
+        }
+        Command::Import {
+            file,
+            database,
+            links,
+            on_duplicate,
+            batch_size,
+            json,
+            again,
+        } => {
+            let settings = database.settings()?;
+            let options = ImportOptions {
+                links: LinkPolicies {
+                    all: links.map(|policy| match policy {
+                        LinksArg::Fail => LinkPolicy::Fail,
+                        LinksArg::Empty => LinkPolicy::Empty,
+                        LinksArg::Create => LinkPolicy::Create,
+                    }),
+                    ..LinkPolicies::default()
+                },
+                batch_size: usize::try_from(batch_size).unwrap_or(import::DEFAULT_BATCH_SIZE),
+                again,
+                on_duplicate,
+            };
+            let plan = file.plan()?;
+            let runtime = runtime()?;
+            let progress = RunProgress::new(&plan, None);
+            let outcome = with_progress_bar(&progress, !json.json, Stage::Import, || {
+                runtime.block_on(run::import(
+                    &plan,
+                    &settings,
+                    &options,
+                    std::sync::Arc::clone(&progress),
+                ))
+            });
+            match outcome {
+                Ok(report) => finish(&report, json.json, file.errors_csv.as_deref(), "succeeded"),
+                Err(ImportError::Interrupted { cause, report }) => {
+                    // Say what is stored before failing, so nobody guesses.
+                    eprint!("{}", report.summary("succeeded"));
+                    Err(ImportError::Interrupted { cause, report }.into())
+                }
+                Err(other) => Err(other.into()),
+            }
+        }
+        Command::History { database, json } => {
+            let settings = database.settings()?;
+            let imports = runtime()?.block_on(async {
+                let client = settings.connect().await?;
+                anyhow::Ok(history::list(&client, 50).await?)
+            })?;
+            if json.json {
+                println!("{}", serde_json::to_string_pretty(&imports)?);
+            } else {
+                text::print_history(&imports);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Undo {
+            import,
+            run,
+            database,
+            force,
+        } => {
+            let settings = database.settings()?;
+            let target = match (run, import) {
+                (Some(run), _) => history::UndoTarget::Run(run),
+                (None, Some(import)) => history::UndoTarget::Import(import),
+                (None, None) => anyhow::bail!("name the import to undo, or --run RUN"),
+            };
+            let reports = runtime()?.block_on(async {
+                let mut client = settings.connect().await?;
+                anyhow::Ok(history::undo(&mut client, target, force).await?)
+            })?;
+            Ok(if text::print_undo(&reports) == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Export {
+            entity,
+            out,
+            import,
+            database,
+        } => {
+            let settings = database.settings()?;
+            let progress = export::ExportProgress::new();
+            let summary = runtime()?.block_on(async {
+                let mut client = settings.connect().await?;
+                anyhow::Ok(export::export(&mut client, entity, import, &out, &progress).await?)
+            })?;
+            println!(
+                "{}: {} written, {} columns",
+                summary.path.display(),
+                entity.count(summary.rows),
+                summary.headers.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify {
+            import,
+            file,
+            database,
+            json,
+        } => {
+            let settings = database.settings()?;
+            let verification = runtime()?.block_on(async {
+                let client = settings.connect().await?;
+                anyhow::Ok(verify::verify(&client, import, file.as_deref()).await?)
+            })?;
+            if json.json {
+                println!("{}", verification.to_json());
+            } else {
+                text::print_verification(&verification);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate { database } => {
+            let settings = database.settings()?;
+            let applied = runtime()?.block_on(migrate(&settings))?;
+            if applied.is_empty() {
+                println!("{}: the schema is up to date", settings.describe());
+            } else {
+                println!("{}: applied {}", settings.describe(), applied.join(", "));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Writes the error report when asked, prints the report (its JSON with
+/// `--json`, else its summary; `verb` says "succeeded" or "would import"),
+/// and gives the exit status: 0 when every row was imported (or would be),
+/// 1 when some failed or the run was cancelled.
+fn finish(
+    report: &RunReport,
+    json: bool,
+    errors_csv: Option<&Path>,
+    verb: &str,
+) -> anyhow::Result<ExitCode> {
+    if let Some(path) = errors_csv {
+        report
+            .write_error_csvs(path)
+            .with_context(|| format!("cannot write the error report {}", path.display()))?;
+    }
+    if json {
+        let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+        report
+            .write_json(&mut stdout)
+            .context("cannot write the JSON report")?;
+        writeln!(stdout).context("cannot write the JSON report")?;
+    } else {
+        print!("{}", report.summary(verb));
+    }
+    Ok(if report.failed() == 0 && !report.cancelled {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,137 @@
+//! How the headless commands print what they did, as text for a person.
+
+use pantry_core::history::{ImportBatch, UndoReport};
+use pantry_core::verify::Verification;
+
+/// `history` as a table, newest first.
+pub fn print_history(imports: &[ImportBatch]) {
+    if imports.is_empty() {
+        println!("no imports yet");
+        return;
+    }
+    println!(
+        "{:>6}  {:>4}  {:<16}  {:<13}  {:<9}  {:>9}  {:>7}  {:>7}  {:>7}  file",
+        "import", "run", "started", "entity", "status", "stored", "updated", "skipped", "failed"
+    );
+    for batch in imports {
+        let sheet = if batch.sheet.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", batch.sheet)
+        };
+        println!(
+            "{:>6}  {:>4}  {:<16}  {:<13}  {:<9}  {:>9}  {:>7}  {:>7}  {:>7}  {}{sheet}",
+            batch.id,
+            batch.run_id.map_or_else(String::new, |r| r.to_string()),
+            batch.started_at,
+            batch.entity.name(),
+            batch.status.as_str(),
+            batch.succeeded,
+            batch.updated,
+            batch.skipped,
+            batch.failed,
+            batch.file_name
+        );
+    }
+}
+
+/// What `undo` did, import by import; returns how many rows were left
+/// alone because they were edited since.
+pub fn print_undo(reports: &[UndoReport]) -> usize {
+    let mut left_alone = 0;
+    for report in reports {
+        if report.restored > 0 {
+            println!(
+                "import {}: {} rows soft-deleted, {} updated records given back their values from before",
+                report.import_id, report.soft_deleted, report.restored
+            );
+        } else {
+            println!(
+                "import {}: {} rows soft-deleted",
+                report.import_id, report.soft_deleted
+            );
+        }
+        if report.edited_left_alone.is_empty() {
+            continue;
+        }
+        left_alone += report.edited_left_alone.len();
+        println!(
+            "  {} rows were edited since the import and were left alone (pass --force to undo them too):",
+            report.edited_left_alone.len()
+        );
+        for (row, name) in &report.edited_left_alone {
+            println!("    row {row}: {name}");
+        }
+    }
+    left_alone
+}
+
+/// `verify` as text: the counts, each distribution, the links that ended
+/// empty and the sample beside its spreadsheet cells.
+pub fn print_verification(verification: &Verification) {
+    let sheet = if verification.sheet.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", verification.sheet)
+    };
+    println!(
+        "import {}: {}{sheet}, {}",
+        verification.import,
+        verification.file_name,
+        verification.entity.name()
+    );
+    let file_rows = verification
+        .file_rows
+        .map_or_else(|| "not read to the end".to_owned(), |rows| rows.to_string());
+    println!("  rows in the file      {file_rows:>9}");
+    println!("  stored (in the CRM)   {:>9}", verification.stored_rows);
+    println!("  updated records       {:>9}", verification.updated_rows);
+    println!("  skipped (in the CRM)  {:>9}", verification.skipped_rows);
+    println!("  failed                {:>9}", verification.failed_rows);
+    if verification.undone_rows > 0 {
+        println!("  undone since          {:>9}", verification.undone_rows);
+    }
+    for chart in &verification.charts {
+        println!("\n  {}", chart.field);
+        let most = chart
+            .values
+            .iter()
+            .map(|(_, n)| *n)
+            .max()
+            .unwrap_or(1)
+            .max(1);
+        for (value, count) in &chart.values {
+            let shown = if value.is_empty() { "(empty)" } else { value };
+            let bar = "#".repeat(((*count * 30).div_ceil(most)) as usize);
+            println!("    {shown:<24} {count:>9}  {bar}");
+        }
+    }
+    if !verification.empty_links.is_empty() {
+        println!("\n  links that ended empty");
+        for link in &verification.empty_links {
+            println!(
+                "    row {}: {} '{}' not found",
+                link.row, link.column, link.name
+            );
+        }
+    }
+    for row in &verification.sample {
+        println!("\n  row {} (stored | file)", row.row);
+        for cell in &row.cells {
+            if cell.stored.is_empty() && cell.file.as_deref().is_none_or(str::is_empty) {
+                continue;
+            }
+            let mark = if cell.file.is_some() && !cell.same {
+                "*"
+            } else {
+                " "
+            };
+            println!(
+                "   {mark}{:<24} {} | {}",
+                cell.field,
+                cell.stored,
+                cell.file.as_deref().unwrap_or("")
+            );
+        }
+    }
+}
