@@ -259,19 +259,7 @@ fn one_line(error: &anyhow::Error) -> String {
 
 fn execute(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Check { file, json } => {
-            let plan = file.plan()?;
-            let progress = RunProgress::new(&plan, None);
-            let report = with_progress_bar(&progress, !json.json, Stage::Check, || {
-                run::check(&plan, &progress)
-            })?;
-            finish(
-                &report,
-                json.json,
-                file.errors_csv.as_deref(),
-                "would import",
-            )
-        }
+        Command::Check { file, json } => check(&file, json.json),
         Command::Import {
             file,
             database,
@@ -281,7 +269,6 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             json,
             again,
         } => {
-            let settings = database.settings()?;
             let options = ImportOptions {
                 links: LinkPolicies {
                     all: links.map(|policy| match policy {
@@ -295,26 +282,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 again,
                 on_duplicate,
             };
-            let plan = file.plan()?;
-            let runtime = runtime()?;
-            let progress = RunProgress::new(&plan, None);
-            let outcome = with_progress_bar(&progress, !json.json, Stage::Import, || {
-                runtime.block_on(run::import(
-                    &plan,
-                    &settings,
-                    &options,
-                    std::sync::Arc::clone(&progress),
-                ))
-            });
-            match outcome {
-                Ok(report) => finish(&report, json.json, file.errors_csv.as_deref(), "succeeded"),
-                Err(ImportError::Interrupted { cause, report }) => {
-                    // Say what is stored before failing, so nobody guesses.
-                    eprint!("{}", report.summary("succeeded"));
-                    Err(ImportError::Interrupted { cause, report }.into())
-                }
-                Err(other) => Err(other.into()),
-            }
+            import(&file, &database, &options, json.json)
         }
         Command::History { database, json } => {
             let settings = database.settings()?;
@@ -335,42 +303,19 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             database,
             force,
         } => {
-            let settings = database.settings()?;
             let target = match (run, import) {
                 (Some(run), _) => history::UndoTarget::Run(run),
                 (None, Some(import)) => history::UndoTarget::Import(import),
                 (None, None) => anyhow::bail!("name the import to undo, or --run RUN"),
             };
-            let reports = runtime()?.block_on(async {
-                let mut client = settings.connect().await?;
-                anyhow::Ok(history::undo(&mut client, target, force).await?)
-            })?;
-            Ok(if text::print_undo(&reports) == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            undo(target, &database, force)
         }
         Command::Export {
             entity,
             out,
             import,
             database,
-        } => {
-            let settings = database.settings()?;
-            let progress = export::ExportProgress::new();
-            let summary = runtime()?.block_on(async {
-                let mut client = settings.connect().await?;
-                anyhow::Ok(export::export(&mut client, entity, import, &out, &progress).await?)
-            })?;
-            println!(
-                "{}: {} written, {} columns",
-                summary.path.display(),
-                entity.count(summary.rows),
-                summary.headers.len()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        } => export(entity, &out, import, &database),
         Command::Verify {
             import,
             file,
@@ -400,6 +345,86 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `check`: what an import of the file would do, without a database.
+fn check(file: &FileArgs, json: bool) -> anyhow::Result<ExitCode> {
+    let plan = file.plan()?;
+    let progress = RunProgress::new(&plan, None);
+    let report = with_progress_bar(&progress, !json, Stage::Check, || {
+        run::check(&plan, &progress)
+    })?;
+    finish(&report, json, file.errors_csv.as_deref(), "would import")
+}
+
+/// `import`: the file's rows into the CRM.
+fn import(
+    file: &FileArgs,
+    database: &DatabaseArg,
+    options: &ImportOptions,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let settings = database.settings()?;
+    let plan = file.plan()?;
+    let runtime = runtime()?;
+    let progress = RunProgress::new(&plan, None);
+    let outcome = with_progress_bar(&progress, !json, Stage::Import, || {
+        runtime.block_on(run::import(
+            &plan,
+            &settings,
+            options,
+            std::sync::Arc::clone(&progress),
+        ))
+    });
+    match outcome {
+        Ok(report) => finish(&report, json, file.errors_csv.as_deref(), "succeeded"),
+        Err(ImportError::Interrupted { cause, report }) => {
+            // Say what is stored before failing, so nobody guesses.
+            eprint!("{}", report.summary("succeeded"));
+            Err(ImportError::Interrupted { cause, report }.into())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// `undo`: an import, or a workbook run, taken back out of the CRM.
+fn undo(
+    target: history::UndoTarget,
+    database: &DatabaseArg,
+    force: bool,
+) -> anyhow::Result<ExitCode> {
+    let settings = database.settings()?;
+    let reports = runtime()?.block_on(async {
+        let mut client = settings.connect().await?;
+        anyhow::Ok(history::undo(&mut client, target, force).await?)
+    })?;
+    Ok(if text::print_undo(&reports) == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `export`: an entity's records (or one import's) to CSV or XLSX.
+fn export(
+    entity: Entity,
+    out: &Path,
+    import: Option<i64>,
+    database: &DatabaseArg,
+) -> anyhow::Result<ExitCode> {
+    let settings = database.settings()?;
+    let progress = export::ExportProgress::new();
+    let summary = runtime()?.block_on(async {
+        let mut client = settings.connect().await?;
+        anyhow::Ok(export::export(&mut client, entity, import, out, &progress).await?)
+    })?;
+    println!(
+        "{}: {} written, {} columns",
+        summary.path.display(),
+        entity.count(summary.rows),
+        summary.headers.len()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

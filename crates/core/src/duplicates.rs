@@ -146,47 +146,7 @@ impl StagedStatements {
     pub fn new(description: &'static EntityDescription) -> StagedStatements {
         let table = description.table;
         let columns = description.copy_columns().join(", ");
-        let keys = description.match_keys;
-        let mut matched = String::from(
-            "CREATE TEMP TABLE pantry_matched ON COMMIT DROP AS SELECT s.import_source_row AS source_row, ",
-        );
-        let ids: Vec<String> = (0..keys.len()).map(|k| format!("k{k}.ids")).collect();
-        let shown_by_key: Vec<String> = (0..keys.len()).map(|k| format!("k{k}.shown")).collect();
-        // How the records show is taken on the same index probe that finds
-        // them, not looked up again for the report.
-        matched.push_str(&format!(
-            "coalesce({}) AS ids, coalesce({}) AS shown ",
-            ids.join(", "),
-            shown_by_key.join(", ")
-        ));
-        matched.push_str("FROM pantry_stage s ");
-        for (index, key) in keys.iter().enumerate() {
-            // An earlier key that applies to the row decides alone.
-            let mut applies: Vec<String> = key
-                .fields
-                .iter()
-                .map(|f| format!("s.{f} IS NOT NULL"))
-                .collect();
-            for earlier in &keys[..index] {
-                let filled: Vec<String> = earlier
-                    .fields
-                    .iter()
-                    .map(|f| format!("s.{f} IS NOT NULL"))
-                    .collect();
-                applies.push(format!("NOT ({})", filled.join(" AND ")));
-            }
-            matched.push_str(&format!(
-                "LEFT JOIN LATERAL (SELECT array_agg(t.id ORDER BY t.created_at, t.id) AS ids, \
-                 array_agg(({}) ORDER BY t.created_at, t.id) AS shown \
-                 FROM {table} t WHERE {} AND t.deleted_at IS NULL \
-                 AND t.import_batch_id IS DISTINCT FROM $1 AND {}) k{index} ON true ",
-                description.shown,
-                applies.join(" AND "),
-                key_condition(description, key),
-            ));
-        }
-        matched.push_str(&format!("WHERE coalesce({}) IS NOT NULL", ids.join(", ")));
-
+        let matched = matched_statement(description);
         let stored: Vec<&FieldSpec> = description.stored_fields().collect();
         let assignments: Vec<String> = stored
             .iter()
@@ -284,6 +244,56 @@ impl StagedStatements {
 /// `key`: text ignoring case, spaces and punctuation (the fields of one key
 /// together, as the match-key indexes of migration V6 hold them), emails
 /// ignoring case and surrounding spaces, other values as they are.
+/// The statement that matches every staged row to the live records of
+/// its key: one index probe per key that applies to the row (the first key
+/// whose fields the row fills decides), with how each record shows taken
+/// on the same probe. `$1` is the import, whose own rows never match.
+fn matched_statement(description: &EntityDescription) -> String {
+    let table = description.table;
+    let keys = description.match_keys;
+    let mut matched = String::from(
+        "CREATE TEMP TABLE pantry_matched ON COMMIT DROP AS SELECT s.import_source_row AS source_row, ",
+    );
+    let ids: Vec<String> = (0..keys.len()).map(|k| format!("k{k}.ids")).collect();
+    let shown_by_key: Vec<String> = (0..keys.len()).map(|k| format!("k{k}.shown")).collect();
+    // How the records show is taken on the same index probe that finds
+    // them, not looked up again for the report.
+    matched.push_str(&format!(
+        "coalesce({}) AS ids, coalesce({}) AS shown ",
+        ids.join(", "),
+        shown_by_key.join(", ")
+    ));
+    matched.push_str("FROM pantry_stage s ");
+    for (index, key) in keys.iter().enumerate() {
+        // An earlier key that applies to the row decides alone.
+        let mut applies: Vec<String> = key
+            .fields
+            .iter()
+            .map(|f| format!("s.{f} IS NOT NULL"))
+            .collect();
+        for earlier in &keys[..index] {
+            let filled: Vec<String> = earlier
+                .fields
+                .iter()
+                .map(|f| format!("s.{f} IS NOT NULL"))
+                .collect();
+            applies.push(format!("NOT ({})", filled.join(" AND ")));
+        }
+        matched.push_str(&format!(
+            "LEFT JOIN LATERAL (SELECT array_agg(t.id ORDER BY t.created_at, t.id) AS ids, \
+             array_agg(({}) ORDER BY t.created_at, t.id) AS shown \
+             FROM {table} t WHERE {} AND t.deleted_at IS NULL \
+             AND t.import_batch_id IS DISTINCT FROM $1 AND {}) k{index} ON true ",
+            description.shown,
+            applies.join(" AND "),
+            key_condition(description, key),
+        ));
+    }
+    matched.push_str(&format!("WHERE coalesce({}) IS NOT NULL", ids.join(", ")));
+
+    matched
+}
+
 fn key_condition(description: &EntityDescription, key: &MatchKey) -> String {
     let required = |column: &str| {
         description
@@ -518,8 +528,9 @@ impl NearDuplicates {
         let mut index = NearDuplicates::default();
         while let Some(row) = rows.next().await {
             let row = row?;
-            let name: String = row.get(0);
-            let shown: String = row.get(1);
+            let name: String = row.try_get(0)?;
+            let shown: Option<String> = row.try_get(1)?;
+            let shown = shown.unwrap_or_else(|| name.clone());
             index.add(&name, &shown);
         }
         Ok(index)

@@ -4,7 +4,7 @@
 //!
 //! The columns are the entity's fields under the headers the import maps
 //! from ([`FieldSpec::label`]), links written as the linked record's name
-//! ([`EntityDescription::named_by`]), enums as their labels, then each
+//! ([`EntityDescription::linked_by`]), enums as their labels, then each
 //! `import_notes` key as a column of its own, except the originals of
 //! changed values, which go together as one JSON object in an
 //! [`IMPORT_NOTES_HEADER`] column that the import reads back into
@@ -198,10 +198,14 @@ fn field_sql(field: &FieldSpec) -> (String, CellKind) {
     match &field.kind {
         FieldKind::Link(target) => {
             let linked = target.entity.description();
+            let written = linked
+                .linked_by
+                .as_ref()
+                .map_or_else(|| "NULL".to_owned(), |by| by.written_sql("l"));
             (
                 format!(
-                    "(SELECT {} FROM {} l WHERE l.id = t.{column})",
-                    linked.named_by, linked.table
+                    "(SELECT {written} FROM {} l WHERE l.id = t.{column})",
+                    linked.table
                 ),
                 CellKind::Text,
             )

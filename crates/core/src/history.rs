@@ -260,7 +260,7 @@ pub async fn begin(
             ],
         )
         .await?;
-    Ok(row.get(0))
+    Ok(row.try_get(0)?)
 }
 
 /// The import of `sheet` as `entity` within the workbook run `run`, if it
@@ -300,7 +300,8 @@ pub async fn latest_run_for(
             &[(&fingerprint, Type::TEXT)],
         )
         .await?
-        .map(|row| row.get(0));
+        .map(|row| row.try_get(0))
+        .transpose()?;
     match id {
         Some(id) => run(client, id).await.map(Some),
         None => Ok(None),
@@ -323,12 +324,12 @@ pub async fn run(client: &tokio_postgres::Client, id: i64) -> Result<ImportRun, 
             &[(&id, Type::INT8)],
         )
         .await?;
-    let status: String = row.get(2);
+    let status: String = row.try_get(2)?;
     Ok(ImportRun {
-        id: row.get(0),
-        file_name: row.get(1),
+        id: row.try_get(0)?,
+        file_name: row.try_get(1)?,
         status: ImportStatus::parse(&status),
-        started_at: row.get(3),
+        started_at: row.try_get(3)?,
         imports: imports
             .iter()
             .map(batch_from_row)
@@ -348,7 +349,7 @@ pub async fn begin_run(
             &[(&file_name, Type::TEXT), (&fingerprint, Type::TEXT)],
         )
         .await?;
-    Ok(row.get(0))
+    Ok(row.try_get(0)?)
 }
 
 /// Sets a run's status (`Running` when it is resumed).
@@ -415,7 +416,8 @@ pub async fn stored_rows(
         .await?;
     Ok(rows
         .iter()
-        .filter_map(|r| u32::try_from(r.get::<_, i32>(0)).ok())
+        .filter_map(|r| r.try_get::<_, i32>(0).ok())
+        .filter_map(|row| u32::try_from(row).ok())
         .collect())
 }
 
@@ -526,8 +528,8 @@ async fn undo_run(
         )
         .await?
         .iter()
-        .map(|row| row.get(0))
-        .collect();
+        .map(|row| row.try_get(0))
+        .collect::<Result<_, _>>()?;
     if imports.is_empty() {
         return Err(HistoryError::NoSuchRun(run));
     }
@@ -552,10 +554,13 @@ async fn undo_in(
         )
         .await?
         .ok_or(HistoryError::NoSuchImport(id))?;
-    let entity: Entity = entity
-        .get::<_, String>(0)
-        .parse()
-        .unwrap_or(Entity::Organizations);
+    let entity: Entity =
+        entity
+            .try_get::<_, String>(0)?
+            .parse()
+            .map_err(|e: crate::entity::UnknownEntity| {
+                HistoryError::Database(format!("import {id} is an import of {e}"))
+            })?;
     let description = entity.description();
     let shown = description.shown;
     let (restored, edited_updates) = restore_updated(transaction, description, id, force).await?;
@@ -572,8 +577,8 @@ async fn undo_in(
         )
         .await?
         .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+        .map(shown_row)
+        .collect::<Result<_, _>>()?;
     edited.extend(edited_updates);
     edited.sort();
     let mut soft_deleted = transaction
@@ -663,8 +668,8 @@ async fn restore_updated(
         )
         .await?
         .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+        .map(shown_row)
+        .collect::<Result<_, _>>()?;
     let restored: i64 = transaction
         .query_typed_one(
             &format!(
@@ -680,6 +685,15 @@ async fn restore_updated(
             &[(&id, Type::INT8), (&force, Type::BOOL)],
         )
         .await?
-        .get(0);
+        .try_get(0)?;
     Ok((u64::try_from(restored).unwrap_or(0), edited))
+}
+
+/// A row number and how its record shows (an older CRM's record may show
+/// as NULL: its date, say, is missing).
+fn shown_row(row: &tokio_postgres::Row) -> Result<(i32, String), tokio_postgres::Error> {
+    Ok((
+        row.try_get(0)?,
+        row.try_get::<_, Option<String>>(1)?.unwrap_or_default(),
+    ))
 }

@@ -237,16 +237,25 @@ pub(crate) async fn import_sheet(
     let mapped =
         tokio::task::spawn_blocking(move || open_planned(&open_path, &open_plan)).await??;
     let entity = mapped.entity();
-    let description = entity.description();
-    let notices = mapped.notices().to_vec();
-    let header_issues = mapped.header_issues().to_vec();
+    // The report's frame: what the sheet says of itself before any row.
+    let mut report = SheetReport::new(
+        file,
+        mapped.notices().to_vec(),
+        0,
+        0,
+        Vec::new(),
+        false,
+        started.elapsed(),
+    );
+    report.entity = entity;
     // The sheet read (which may not be the first, when that was a ReadMe).
-    let sheet_name = mapped.spreadsheet().sheet().unwrap_or_default().to_owned();
-    let header_row = mapped.spreadsheet().header_row();
-    let links = link_resolver(&mapped, &options.links);
+    report.sheet = mapped.spreadsheet().sheet().map(str::to_owned);
+    report.header_row = Some(mapped.spreadsheet().header_row());
+    let header_issues = mapped.header_issues().to_vec();
 
     let client = settings.connect().await?;
     ensure_schema(&client, entity).await?;
+    let sheet_name = report.sheet.clone().unwrap_or_default();
     let (import_id, stored) = start_or_resume(
         &client,
         file,
@@ -263,66 +272,16 @@ pub(crate) async fn import_sheet(
         .already_stored
         .store(already_stored, Ordering::Relaxed);
     progress.wake();
-    let live_before = live_records(&client, description, import_id).await?;
-    // Near-duplicates of organizations already in the CRM are warned about
-    // as the rows are read ("Joes Rusty Spoon Inc." for "Joe's Rusty Spoon").
-    let near = if live_before {
-        near_duplicates(&client, mapped.columns()).await?
-    } else {
-        None
-    };
-    let matching = Matching::new(
-        description,
-        options.on_duplicate,
-        &plan.edits.duplicate_choices,
-        live_before,
-    );
-    if matching.is_some() {
-        refresh_statistics(&client, description).await?;
-    }
 
-    // The reader hands over records in small chunks and runs at most one
-    // chunk ahead: records weigh about four times their encoded rows, so
-    // memory stays flat (and near the encoded batches') whatever the size.
-    // Without links it encodes them itself and its batches go straight to
-    // the loader: a stage between them would only hold two more batches.
-    let has_links = links.has_links();
-    let (chunks, reader) = spawn_reader(
-        mapped,
-        Arc::clone(&progress),
-        ReaderPlan {
-            chunk_rows: if has_links {
-                batch_size.min(READ_CHUNK_ROWS)
-            } else {
-                batch_size
-            },
-            encode_for: (!has_links).then_some((description, import_id)),
-            stored,
-            near,
-        },
-    )?;
-    // Links are resolved, and rows encoded, one batch ahead of the load on
-    // a connection of their own, so the lookups overlap the COPY in flight.
-    let mut incoming = if has_links {
-        let destination = crate::pipeline::Destination {
-            description,
-            import_id,
-            batch_size,
-        };
-        spawn_linker(links, settings.connect().await?, destination, chunks)
-    } else {
-        Incoming::Encoded(chunks)
+    let load = Load {
+        client: &client,
+        settings,
+        options,
+        import_id,
+        batch_size,
+        progress,
     };
-    let mut sink = LoadSink::new(&client, description, matching, import_id);
-    let drained = drain(&mut incoming, &mut sink, &progress).await;
-    let created = incoming
-        .close()
-        .await
-        .map(|links| links.created().to_vec())
-        .unwrap_or_default();
-    let _ = reader.join();
-    progress.wake();
-
+    let (drained, created) = load.rows(mapped, plan, stored).await?;
     let (status, total_rows) = match &drained.end {
         DrainEnd::Finished => (
             ImportStatus::Finished,
@@ -333,21 +292,21 @@ pub(crate) async fn import_sheet(
     };
     let mut issues = header_issues;
     issues.extend(drained.issues);
-    let mut report = SheetReport::new(
-        file,
-        notices,
-        drained.settled + already_stored,
-        drained.succeeded + already_stored,
-        issues,
-        matches!(drained.end, DrainEnd::Cancelled),
-        started.elapsed(),
-    );
-    report.entity = entity;
-    report.sheet = (!sheet_name.is_empty()).then_some(sheet_name);
-    report.import_id = Some(import_id);
-    report.already_stored = already_stored;
-    report.header_row = Some(header_row);
-    report.created_links = created;
+    let mut report = SheetReport {
+        import_id: Some(import_id),
+        already_stored,
+        created_links: created,
+        ..SheetReport::new(
+            file,
+            report.notices,
+            drained.settled + already_stored,
+            drained.succeeded + already_stored,
+            issues,
+            matches!(drained.end, DrainEnd::Cancelled),
+            started.elapsed(),
+        )
+        .of_sheet(entity, report.sheet, report.header_row)
+    };
     report.add_matched(drained.matched);
     // When the connection is gone this fails too; the import then stays
     // 'running' in the history and the next run resumes it.
@@ -365,6 +324,100 @@ pub(crate) async fn import_sheet(
         (_, Err(error)) => SheetEnd::Stopped(report, error.into()),
         (_, Ok(())) => SheetEnd::Done(report),
     })
+}
+
+/// The loading of one sheet's rows by one import.
+struct Load<'a> {
+    client: &'a tokio_postgres::Client,
+    settings: &'a ConnectionSettings,
+    options: &'a ImportOptions,
+    import_id: i64,
+    batch_size: usize,
+    progress: Arc<ImportProgress>,
+}
+
+impl Load<'_> {
+    /// Reads, links and loads every row of `mapped` not `stored` by an
+    /// earlier, interrupted run of the import; gives what the batches came
+    /// to and the organizations the links created.
+    async fn rows(
+        &self,
+        mapped: crate::mapping::MappedSheet,
+        plan: &SheetPlan,
+        stored: Vec<u32>,
+    ) -> Result<
+        (
+            crate::pipeline::Drained,
+            Vec<crate::links::CreatedOrganization>,
+        ),
+        ImportError,
+    > {
+        let (client, import_id, batch_size) = (self.client, self.import_id, self.batch_size);
+        let description = mapped.entity().description();
+        let live_before = live_records(client, description, import_id).await?;
+        // Near-duplicates of organizations already in the CRM are warned
+        // about as the rows are read ("Joes Rusty Spoon Inc." for "Joe's
+        // Rusty Spoon").
+        let near = if live_before {
+            near_duplicates(client, mapped.columns()).await?
+        } else {
+            None
+        };
+        let matching = Matching::new(
+            description,
+            self.options.on_duplicate,
+            &plan.edits.duplicate_choices,
+            live_before,
+        );
+        if matching.is_some() {
+            refresh_statistics(client, description).await?;
+        }
+        let links = link_resolver(&mapped, &self.options.links);
+        // The reader hands over records in small chunks and runs at most
+        // one chunk ahead: records weigh about four times their encoded
+        // rows, so memory stays flat (and near the encoded batches')
+        // whatever the size. Without links it encodes them itself and its
+        // batches go straight to the loader: a stage between them would
+        // only hold two more batches.
+        let has_links = links.has_links();
+        let (chunks, reader) = spawn_reader(
+            mapped,
+            Arc::clone(&self.progress),
+            ReaderPlan {
+                chunk_rows: if has_links {
+                    batch_size.min(READ_CHUNK_ROWS)
+                } else {
+                    batch_size
+                },
+                encode_for: (!has_links).then_some((description, import_id)),
+                stored,
+                near,
+            },
+        )?;
+        // Links are resolved, and rows encoded, one batch ahead of the load
+        // on a connection of their own, so the lookups overlap the COPY in
+        // flight.
+        let mut incoming = if has_links {
+            let destination = crate::pipeline::Destination {
+                description,
+                import_id,
+                batch_size,
+            };
+            spawn_linker(links, self.settings.connect().await?, destination, chunks)
+        } else {
+            Incoming::Encoded(chunks)
+        };
+        let mut sink = LoadSink::new(client, description, matching, import_id);
+        let drained = drain(&mut incoming, &mut sink, &self.progress).await;
+        let created = incoming
+            .close()
+            .await
+            .map(|links| links.created().to_vec())
+            .unwrap_or_default();
+        let _ = reader.join();
+        self.progress.wake();
+        Ok((drained, created))
+    }
 }
 
 /// Where an import starts: a new entry in the history, or an interrupted

@@ -437,71 +437,72 @@ impl LinkResolver {
 /// looked up in a subquery that `OFFSET 0` keeps from being flattened, so
 /// the cost follows the keys, not the size of the CRM. (`= ANY($1)` of
 /// 20,000 names was measured at 2.5 s when the planner filtered row by row,
-/// and a hash join rescans every organization for every batch.)
+/// and a hash join rescans every organization for every batch.) The query
+/// is written from how the target's description says its records are
+/// named ([`crate::entity::LinkedBy`]): keys that hold an e-mail address are matched on
+/// its e-mail field, the others on its name's match key.
 async fn find_by_keys(
     client: &tokio_postgres::Client,
     target: Entity,
     keys: &[String],
 ) -> Result<Vec<(String, Candidate)>, tokio_postgres::Error> {
-    let rows = match target {
-            Entity::Organizations => {
-                client
-                    .query_typed(
-                        "SELECT o.id, o.name, coalesce(o.city, ''), o.type::text, NULL::uuid, k.key \
-                         FROM unnest($1::text[]) AS k(key), LATERAL (SELECT * FROM organizations o \
-                         WHERE pantry_match_key(o.name) = pantry_match_key(k.key) AND o.deleted_at IS NULL OFFSET 0) o",
-                        &[(&keys, Type::TEXT_ARRAY)],
-                    )
-                    .await?
-            }
-            Entity::Contacts => {
-                let (emails, names): (Vec<&String>, Vec<&String>) =
-                    keys.iter().partition(|k| k.contains('@'));
-                client
-                    .query_typed(
-                        "SELECT c.id, c.first_name || ' ' || c.last_name, coalesce(c.email, ''), NULL::text, c.organization_id, k.key \
-                         FROM unnest($1::text[]) AS k(key), LATERAL (SELECT * FROM contacts c \
-                         WHERE lower(btrim(c.email)) = k.key AND c.deleted_at IS NULL OFFSET 0) c \
-                         UNION ALL \
-                         SELECT c.id, c.first_name || ' ' || c.last_name, coalesce(c.email, ''), NULL::text, c.organization_id, k.key \
-                         FROM unnest($2::text[]) AS k(key), LATERAL (SELECT * FROM contacts c \
-                         WHERE pantry_match_key(c.first_name || ' ' || c.last_name) = pantry_match_key(k.key) \
-                         AND c.deleted_at IS NULL OFFSET 0) c",
-                        &[(&emails, Type::TEXT_ARRAY), (&names, Type::TEXT_ARRAY)],
-                    )
-                    .await?
-            }
-            Entity::Opportunities => {
-                client
-                    .query_typed(
-                        "SELECT o.id, o.name, coalesce(org.name, ''), NULL::text, o.organization_id, k.key \
-                         FROM unnest($1::text[]) AS k(key), LATERAL (SELECT * FROM opportunities o \
-                         WHERE pantry_match_key(o.name) = pantry_match_key(k.key) AND o.deleted_at IS NULL OFFSET 0) o \
-                         LEFT JOIN organizations org ON org.id = o.organization_id",
-                        &[(&keys, Type::TEXT_ARRAY)],
-                    )
-                    .await?
-            }
-            Entity::Products | Entity::Interactions => Vec::new(),
-        };
-    Ok(rows
-        .iter()
+    let description = target.description();
+    let Some(by) = &description.linked_by else {
+        return Ok(Vec::new());
+    };
+    let table = description.table;
+    let select = format!(
+        "SELECT t.id, {name}, {detail}, {kind}, {organization}, k.key",
+        name = by.name_sql("t"),
+        detail = by.detail,
+        kind = by.kind.unwrap_or("NULL::text"),
+        organization = by
+            .organization
+            .map_or_else(|| "NULL::uuid".to_owned(), |c| format!("t.{c}")),
+    );
+    let by_name = format!(
+        "{select} FROM unnest($1::text[]) AS k(key), LATERAL (SELECT * FROM {table} t \
+         WHERE pantry_match_key({}) = pantry_match_key(k.key) AND t.deleted_at IS NULL OFFSET 0) t",
+        by.name_sql("t")
+    );
+    let rows = match by.email {
+        Some(email) => {
+            let (emails, names): (Vec<&String>, Vec<&String>) =
+                keys.iter().partition(|k| k.contains('@'));
+            let by_email = format!(
+                "{select} FROM unnest($2::text[]) AS k(key), LATERAL (SELECT * FROM {table} t \
+                 WHERE lower(btrim(t.{email})) = k.key AND t.deleted_at IS NULL OFFSET 0) t"
+            );
+            client
+                .query_typed(
+                    &format!("{by_email} UNION ALL {by_name}"),
+                    &[(&names, Type::TEXT_ARRAY), (&emails, Type::TEXT_ARRAY)],
+                )
+                .await?
+        }
+        None => {
+            client
+                .query_typed(&by_name, &[(&keys, Type::TEXT_ARRAY)])
+                .await?
+        }
+    };
+    rows.iter()
         .map(|row| {
-            let name: String = row.get(1);
-            let detail: String = row.get(2);
+            let name: String = row.try_get(1)?;
+            let detail: String = row.try_get(2)?;
             let candidate = Candidate {
-                id: row.get(0),
+                id: row.try_get(0)?,
                 shown: if detail.is_empty() {
                     name
                 } else {
                     format!("{name} ({detail})")
                 },
-                kind: row.get(3),
-                organization: row.get(4),
+                kind: row.try_get(3)?,
+                organization: row.try_get(4)?,
             };
-            (row.get(5), candidate)
+            Ok((row.try_get(5)?, candidate))
         })
-        .collect())
+        .collect()
 }
 
 /// How the CRM answers for each of `keys` (names as [`lookup_key`] gives
@@ -537,28 +538,21 @@ pub async fn closest_names(
 ) -> Result<Vec<String>, tokio_postgres::Error> {
     let key = name_key(name);
     let prefix: String = key.chars().take(2).collect();
-    let sql = match target {
-        Entity::Organizations => {
-            "SELECT name FROM organizations WHERE deleted_at IS NULL \
-             AND left(pantry_name_key(name), 2) = $1 LIMIT 200"
-        }
-        Entity::Contacts => {
-            "SELECT first_name || ' ' || last_name FROM contacts WHERE deleted_at IS NULL \
-             AND left(pantry_name_key(first_name || ' ' || last_name), 2) = $1 LIMIT 200"
-        }
-        Entity::Opportunities => {
-            "SELECT name FROM opportunities WHERE deleted_at IS NULL \
-             AND left(pantry_name_key(name), 2) = $1 LIMIT 200"
-        }
-        Entity::Products | Entity::Interactions => return Ok(Vec::new()),
+    let description = target.description();
+    let Some(by) = &description.linked_by else {
+        return Ok(Vec::new());
     };
-    let rows = client.query_typed(sql, &[(&prefix, Type::TEXT)]).await?;
+    let name_sql = by.name_sql("");
+    let sql = format!(
+        "SELECT {name_sql} FROM {} WHERE deleted_at IS NULL \
+         AND left(pantry_name_key({name_sql}), 2) = $1 LIMIT 200",
+        description.table
+    );
+    let rows = client.query_typed(&sql, &[(&prefix, Type::TEXT)]).await?;
     let mut ranked: Vec<(f64, String)> = rows
         .iter()
-        .map(|row| {
-            let candidate: String = row.get(0);
-            (strsim::jaro_winkler(&key, &name_key(&candidate)), candidate)
-        })
+        .filter_map(|row| row.try_get::<_, Option<String>>(0).ok().flatten())
+        .map(|candidate| (strsim::jaro_winkler(&key, &name_key(&candidate)), candidate))
         .filter(|(score, _)| *score > 0.8)
         .collect();
     ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -566,26 +560,24 @@ pub async fn closest_names(
     Ok(ranked.into_iter().take(limit).map(|(_, n)| n).collect())
 }
 
-/// The keys a later sheet of the same workbook may name `record` by: an
-/// organization's or opportunity's name, a contact's email and full name.
+/// The keys a later sheet of the same workbook may name `record` by, as
+/// its description says records are named: its e-mail and its name.
 pub fn record_keys(record: &Record) -> Vec<String> {
+    let Some(by) = &record.entity.description().linked_by else {
+        return Vec::new();
+    };
     let text = |column: &str| record.text(column).filter(|t| !t.trim().is_empty());
-    match record.entity {
-        Entity::Organizations | Entity::Opportunities => {
-            text("name").map(|n| name_key(&n)).into_iter().collect()
-        }
-        Entity::Contacts => {
-            let mut keys: Vec<String> = text("email")
-                .map(|e| lookup_key(Entity::Contacts, &e))
-                .into_iter()
-                .collect();
-            if let (Some(first), Some(last)) = (text("first_name"), text("last_name")) {
-                keys.push(name_key(&format!("{first} {last}")));
-            }
-            keys
-        }
-        Entity::Products | Entity::Interactions => Vec::new(),
+    let mut keys: Vec<String> = by
+        .email
+        .and_then(text)
+        .map(|e| lookup_key(record.entity, &e))
+        .into_iter()
+        .collect();
+    let parts: Option<Vec<_>> = by.name.iter().map(|field| text(field)).collect();
+    if let Some(parts) = parts {
+        keys.push(name_key(&parts.join(" ")));
     }
+    keys
 }
 
 /// The key a name is looked up by: contacts are found by email when the

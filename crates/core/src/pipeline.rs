@@ -98,7 +98,7 @@ pub(crate) fn check_sheet(
     })?;
     let mut notices = mapped.notices().to_vec();
     notices.extend(mapped.clean_up_notices());
-    let mut report = SheetReport::new(
+    Ok(SheetReport::new(
         file,
         notices,
         counts.rows,
@@ -106,11 +106,12 @@ pub(crate) fn check_sheet(
         issues,
         progress.is_cancelled(),
         started.elapsed(),
-    );
-    report.entity = mapped.entity();
-    report.sheet = mapped.spreadsheet().sheet().map(str::to_owned);
-    report.header_row = Some(mapped.spreadsheet().header_row());
-    Ok(report)
+    )
+    .of_sheet(
+        mapped.entity(),
+        mapped.spreadsheet().sheet().map(str::to_owned),
+        Some(mapped.spreadsheet().header_row()),
+    ))
 }
 
 /// What the reading thread sends on: a chunk of records, the issues of the

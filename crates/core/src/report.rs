@@ -147,6 +147,20 @@ impl SheetReport {
         }
     }
 
+    /// The report as that of a sheet read as `entity`, named `sheet`, whose
+    /// header is on `header_row`.
+    pub fn of_sheet(
+        mut self,
+        entity: Entity,
+        sheet: Option<String>,
+        header_row: Option<u64>,
+    ) -> SheetReport {
+        self.entity = entity;
+        self.sheet = sheet.filter(|s| !s.is_empty());
+        self.header_row = header_row;
+        self
+    }
+
     /// The spec's JSON object.
     pub fn to_json(&self) -> String {
         let mut out = Vec::new();

@@ -61,12 +61,7 @@ impl WorkbookPlan {
     /// products, opportunities, interactions; workbook order within one).
     pub fn import_order(&self) -> Vec<(String, Entity)> {
         self.imported()
-            .map(|s| {
-                (
-                    s.sheet.clone().unwrap_or_default(),
-                    s.entity.unwrap_or(Entity::Organizations),
-                )
-            })
+            .filter_map(|s| Some((s.sheet.clone().unwrap_or_default(), s.entity?)))
             .collect()
     }
 

@@ -267,77 +267,9 @@ pub fn connection_ui(ui: &mut egui::Ui, form: &mut ConnectionForm, actions: &mut
     }
     ui.add_space(4.0);
     if form.use_url {
-        let label = ui.label("Connection string");
-        ui.add(
-            egui::TextEdit::singleline(&mut form.url)
-                .hint_text("postgresql://user:password@host:5432/postgres")
-                .desired_width(f32::INFINITY),
-        )
-        .labelled_by(label.id);
-        ui.label(
-            RichText::new("For Supabase: Project Settings → Database → Connection string. TLS is required there and turned on for you.")
-                .small()
-                .weak(),
-        );
-        ui.horizontal(|ui| {
-            field(
-                ui,
-                "Password",
-                egui::TextEdit::singleline(&mut form.password)
-                    .password(true)
-                    .hint_text("if not in the string")
-                    .desired_width(f32::INFINITY),
-            );
-        });
+        url_fields_ui(ui, form);
     } else {
-        egui::Grid::new("connection-fields")
-            .num_columns(2)
-            .spacing([8.0, 6.0])
-            .show(ui, |ui| {
-                field(
-                    ui,
-                    "Host",
-                    egui::TextEdit::singleline(&mut form.host).desired_width(f32::INFINITY),
-                );
-                ui.end_row();
-                field(
-                    ui,
-                    "Port",
-                    egui::TextEdit::singleline(&mut form.port).desired_width(80.0),
-                );
-                ui.end_row();
-                field(
-                    ui,
-                    "Database",
-                    egui::TextEdit::singleline(&mut form.database).desired_width(f32::INFINITY),
-                );
-                ui.end_row();
-                field(
-                    ui,
-                    "User",
-                    egui::TextEdit::singleline(&mut form.user).desired_width(f32::INFINITY),
-                );
-                ui.end_row();
-                field(
-                    ui,
-                    "Password",
-                    egui::TextEdit::singleline(&mut form.password)
-                        .password(true)
-                        .desired_width(f32::INFINITY),
-                );
-                ui.end_row();
-                let label = ui.label("TLS");
-                egui::ComboBox::from_id_salt("tls")
-                    .selected_text(tls_label(form.tls))
-                    .show_ui(ui, |ui| {
-                        for mode in TlsMode::ALL {
-                            ui.selectable_value(&mut form.tls, mode, tls_label(mode));
-                        }
-                    })
-                    .response
-                    .labelled_by(label.id);
-                ui.end_row();
-            });
+        host_fields_ui(ui, form);
     }
     let after = form.typed();
     if before != after
@@ -359,7 +291,90 @@ pub fn connection_ui(ui: &mut egui::Ui, form: &mut ConnectionForm, actions: &mut
     {
         actions.push(Action::TestConnection);
     }
-    match &form.status {
+    status_ui(ui, &form.status, actions);
+}
+
+/// The connection as one string (the password apart when not in it).
+fn url_fields_ui(ui: &mut egui::Ui, form: &mut ConnectionForm) {
+    let label = ui.label("Connection string");
+    ui.add(
+        egui::TextEdit::singleline(&mut form.url)
+            .hint_text("postgresql://user:password@host:5432/postgres")
+            .desired_width(f32::INFINITY),
+    )
+    .labelled_by(label.id);
+    ui.label(
+        RichText::new("For Supabase: Project Settings → Database → Connection string. TLS is required there and turned on for you.")
+            .small()
+            .weak(),
+    );
+    ui.horizontal(|ui| {
+        field(
+            ui,
+            "Password",
+            egui::TextEdit::singleline(&mut form.password)
+                .password(true)
+                .hint_text("if not in the string")
+                .desired_width(f32::INFINITY),
+        );
+    });
+}
+
+/// The connection field by field.
+fn host_fields_ui(ui: &mut egui::Ui, form: &mut ConnectionForm) {
+    egui::Grid::new("connection-fields")
+        .num_columns(2)
+        .spacing([8.0, 6.0])
+        .show(ui, |ui| {
+            field(
+                ui,
+                "Host",
+                egui::TextEdit::singleline(&mut form.host).desired_width(f32::INFINITY),
+            );
+            ui.end_row();
+            field(
+                ui,
+                "Port",
+                egui::TextEdit::singleline(&mut form.port).desired_width(80.0),
+            );
+            ui.end_row();
+            field(
+                ui,
+                "Database",
+                egui::TextEdit::singleline(&mut form.database).desired_width(f32::INFINITY),
+            );
+            ui.end_row();
+            field(
+                ui,
+                "User",
+                egui::TextEdit::singleline(&mut form.user).desired_width(f32::INFINITY),
+            );
+            ui.end_row();
+            field(
+                ui,
+                "Password",
+                egui::TextEdit::singleline(&mut form.password)
+                    .password(true)
+                    .desired_width(f32::INFINITY),
+            );
+            ui.end_row();
+            let label = ui.label("TLS");
+            egui::ComboBox::from_id_salt("tls")
+                .selected_text(tls_label(form.tls))
+                .show_ui(ui, |ui| {
+                    for mode in TlsMode::ALL {
+                        ui.selectable_value(&mut form.tls, mode, tls_label(mode));
+                    }
+                })
+                .response
+                .labelled_by(label.id);
+            ui.end_row();
+        });
+}
+
+/// What the last test or migration said.
+fn status_ui(ui: &mut egui::Ui, status: &ConnectionStatus, actions: &mut Vec<Action>) {
+    match status {
         ConnectionStatus::Untested => {}
         ConnectionStatus::Testing => {
             ui.horizontal(|ui| {

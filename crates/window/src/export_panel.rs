@@ -144,65 +144,7 @@ pub fn export_ui(
     );
     ui.add_space(12.0);
     let running = form.is_running();
-    ui.add_enabled_ui(!running, |ui| {
-        egui::Grid::new("export form")
-            .num_columns(2)
-            .spacing([16.0, 10.0])
-            .show(ui, |ui| {
-                ui.label("Records");
-                egui::ComboBox::from_id_salt("export entity")
-                    .selected_text(form.entity.title())
-                    .show_ui(ui, |ui| {
-                        for entity in Entity::ALL {
-                            if ui
-                                .selectable_value(&mut form.entity, entity, entity.title())
-                                .changed()
-                            {
-                                form.import = None;
-                            }
-                        }
-                    });
-                ui.end_row();
-
-                ui.label("Which");
-                let of_entity: Vec<&ImportBatch> = imports
-                    .iter()
-                    .filter(|b| b.entity == form.entity && b.status != ImportStatus::Undone)
-                    .collect();
-                let describe = |id: i64| {
-                    of_entity.iter().find(|b| b.id == id).map_or_else(
-                        || format!("those of import #{id}"),
-                        |b| format!("those of import #{id}: {} ({})", b.file_name, b.started_at),
-                    )
-                };
-                egui::ComboBox::from_id_salt("export which")
-                    .width(360.0)
-                    .selected_text(match form.import {
-                        None => "every record in the CRM".to_owned(),
-                        Some(id) => describe(id),
-                    })
-                    .show_ui(ui, |ui| {
-                        ui.selectable_value(&mut form.import, None, "every record in the CRM");
-                        for batch in &of_entity {
-                            ui.selectable_value(
-                                &mut form.import,
-                                Some(batch.id),
-                                describe(batch.id),
-                            );
-                        }
-                    });
-                ui.end_row();
-
-                ui.label("As");
-                ui.horizontal(|ui| {
-                    ui.radio_value(&mut form.format, ExportFormat::Csv, "CSV (UTF-8)")
-                        .on_hover_text("Opens in Excel with accents intact");
-                    ui.radio_value(&mut form.format, ExportFormat::Xlsx, "Excel workbook")
-                        .on_hover_text("Text stays text (ZIP codes keep their zeros), dates are dates, numbers numbers");
-                });
-                ui.end_row();
-            });
-    });
+    ui.add_enabled_ui(!running, |ui| choices_ui(ui, form, imports));
     ui.add_space(12.0);
     ui.horizontal(|ui| {
         let button = ui
@@ -222,6 +164,72 @@ pub fn export_ui(
             actions.push(Action::Show(super::View::Preview));
         }
     });
+    outcome_ui(ui, form);
+}
+
+/// What to export: the entity, all its records or one import's, the format.
+fn choices_ui(ui: &mut egui::Ui, form: &mut ExportForm, imports: &[ImportBatch]) {
+    egui::Grid::new("export form")
+        .num_columns(2)
+        .spacing([16.0, 10.0])
+        .show(ui, |ui| {
+            ui.label("Records");
+            egui::ComboBox::from_id_salt("export entity")
+                .selected_text(form.entity.title())
+                .show_ui(ui, |ui| {
+                    for entity in Entity::ALL {
+                        if ui
+                            .selectable_value(&mut form.entity, entity, entity.title())
+                            .changed()
+                        {
+                            form.import = None;
+                        }
+                    }
+                });
+            ui.end_row();
+
+            ui.label("Which");
+            let of_entity: Vec<&ImportBatch> = imports
+                .iter()
+                .filter(|b| b.entity == form.entity && b.status != ImportStatus::Undone)
+                .collect();
+            let describe = |id: i64| {
+                of_entity.iter().find(|b| b.id == id).map_or_else(
+                    || format!("those of import #{id}"),
+                    |b| format!("those of import #{id}: {} ({})", b.file_name, b.started_at),
+                )
+            };
+            egui::ComboBox::from_id_salt("export which")
+                .width(360.0)
+                .selected_text(match form.import {
+                    None => "every record in the CRM".to_owned(),
+                    Some(id) => describe(id),
+                })
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut form.import, None, "every record in the CRM");
+                    for batch in &of_entity {
+                        ui.selectable_value(
+                            &mut form.import,
+                            Some(batch.id),
+                            describe(batch.id),
+                        );
+                    }
+                });
+            ui.end_row();
+
+            ui.label("As");
+            ui.horizontal(|ui| {
+                ui.radio_value(&mut form.format, ExportFormat::Csv, "CSV (UTF-8)")
+                    .on_hover_text("Opens in Excel with accents intact");
+                ui.radio_value(&mut form.format, ExportFormat::Xlsx, "Excel workbook")
+                    .on_hover_text("Text stays text (ZIP codes keep their zeros), dates are dates, numbers numbers");
+            });
+            ui.end_row();
+        });
+}
+
+/// The running export's progress, then what it came to.
+fn outcome_ui(ui: &mut egui::Ui, form: &ExportForm) {
     if let Some((progress, _)) = &form.running {
         let (total, written) = progress.counts();
         ui.add_space(8.0);

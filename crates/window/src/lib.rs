@@ -358,46 +358,16 @@ impl PantryApp {
             Action::PickSheet(sheet) => self.pick_sheet(sheet),
             Action::PickEntity(entity) => self.pick_entity(entity),
             Action::SkipSheet => self.skip_sheet(),
-            Action::SetColumnTarget(header, target) => self.change(|c| {
-                c.mapping.columns.insert(header, target);
-            }),
-            // Another header row means other headers: their choices go.
-            Action::SetHeaderRow(row) => self.change(|c| {
-                c.mapping.header_row = row;
-                c.mapping.columns.clear();
-            }),
-            Action::MapValue(field, written, target) => {
-                self.change(|c| c.mapping.map_value(field, written, target));
-            }
-            Action::KeepTotalsRow(row, keep) => {
-                self.change(|c| set_member(&mut c.edits.kept_totals_rows, row, keep));
-            }
-            Action::EditCell {
-                row,
-                column,
-                text,
-                then_next,
-            } => {
-                self.change(|c| c.edits.set_cell(row, column, text));
-                if then_next && let Some(preview) = self.preview_mut() {
-                    preview.edit_next_after = Some((row, column));
-                }
-            }
-            Action::RemoveRow(row, remove) => {
-                self.change(|c| set_member(&mut c.edits.removed_rows, row, remove));
-            }
-            Action::ApplyCleanUp(kind, apply) => {
-                self.change(|c| set_member(&mut c.edits.clean, kind, apply));
-            }
-            Action::SetRowDuplicatePolicy(row, policy) => {
-                if let Some(file) = &mut self.file {
-                    let choices = file.choices.entry(file.preview.sheet.clone()).or_default();
-                    match policy {
-                        Some(policy) => choices.edits.duplicate_choices.insert(row, policy),
-                        None => choices.edits.duplicate_choices.remove(&row),
-                    };
-                }
-            }
+            Action::SetColumnTarget(..)
+            | Action::SetHeaderRow(_)
+            | Action::MapValue(..)
+            | Action::KeepTotalsRow(..)
+            | Action::EditCell { .. }
+            | Action::RemoveRow(..)
+            | Action::ApplyCleanUp(..)
+            | Action::SetRowDuplicatePolicy(..)
+            | Action::SetLinkPolicy(..)
+            | Action::PickLinkTarget(..) => self.handle_choice(action),
             Action::SaveMapping => self.save_mapping(),
             Action::LoadMapping => self.load_mapping(),
             Action::UseRememberedMapping(use_it) => {
@@ -408,18 +378,6 @@ impl PantryApp {
             }
             Action::SetDuplicatePolicy(policy) => self.on_duplicate = policy,
             Action::ScanCrmMatches => self.scan_crm_matches(),
-            Action::SetLinkPolicy(field, policy) => {
-                if let Some(file) = &mut self.file {
-                    file.link_policies.by_field.insert(field.to_owned(), policy);
-                }
-            }
-            Action::PickLinkTarget(field, key, id) => {
-                if let Some(file) = &mut self.file {
-                    file.link_policies
-                        .picked
-                        .insert((field.to_owned(), key), id);
-                }
-            }
             Action::TestConnection => self.connection.test(&self.runtime, &self.ctx),
             Action::Migrate => self.connection.migrate(&self.runtime, &self.ctx),
             Action::StartImport(scope) => self.start_import(scope, false),
@@ -471,6 +429,66 @@ impl PantryApp {
                     self.verification.clear();
                 }
             }
+        }
+    }
+
+    /// A choice the broker made for the sheet on screen (its mapping, its
+    /// rows, its links).
+    fn handle_choice(&mut self, action: Action) {
+        match action {
+            Action::SetColumnTarget(header, target) => self.change(|c| {
+                c.mapping.columns.insert(header, target);
+            }),
+            // Another header row means other headers: their choices go.
+            Action::SetHeaderRow(row) => self.change(|c| {
+                c.mapping.header_row = row;
+                c.mapping.columns.clear();
+            }),
+            Action::MapValue(field, written, target) => {
+                self.change(|c| c.mapping.map_value(field, written, target));
+            }
+            Action::KeepTotalsRow(row, keep) => {
+                self.change(|c| set_member(&mut c.edits.kept_totals_rows, row, keep));
+            }
+            Action::EditCell {
+                row,
+                column,
+                text,
+                then_next,
+            } => {
+                self.change(|c| c.edits.set_cell(row, column, text));
+                if then_next && let Some(preview) = self.preview_mut() {
+                    preview.edit_next_after = Some((row, column));
+                }
+            }
+            Action::RemoveRow(row, remove) => {
+                self.change(|c| set_member(&mut c.edits.removed_rows, row, remove));
+            }
+            Action::ApplyCleanUp(kind, apply) => {
+                self.change(|c| set_member(&mut c.edits.clean, kind, apply));
+            }
+            Action::SetRowDuplicatePolicy(row, policy) => {
+                if let Some(file) = &mut self.file {
+                    let choices = file.choices.entry(file.preview.sheet.clone()).or_default();
+                    match policy {
+                        Some(policy) => choices.edits.duplicate_choices.insert(row, policy),
+                        None => choices.edits.duplicate_choices.remove(&row),
+                    };
+                }
+            }
+            Action::SetLinkPolicy(field, policy) => {
+                if let Some(file) = &mut self.file {
+                    file.link_policies.by_field.insert(field.to_owned(), policy);
+                }
+            }
+            Action::PickLinkTarget(field, key, id) => {
+                if let Some(file) = &mut self.file {
+                    file.link_policies
+                        .picked
+                        .insert((field.to_owned(), key), id);
+                }
+            }
+            _ => {}
         }
     }
 

@@ -264,62 +264,7 @@ impl RowMapper {
         }
         self.check_cells(row, &mut out);
 
-        let full_name = if self.columns.splits_full_name() {
-            self.split_full_name(row, &mut out)
-        } else {
-            Ok(None)
-        };
-        let mut values = Vec::with_capacity(description.fields.len());
-        let mut given = 0u64;
-        let mut segment_type = None;
-        for (index, field) in description.fields.iter().enumerate() {
-            if !field.is_stored() {
-                continue;
-            }
-            let cell: Cow<'_, str> = match (&full_name, field.column) {
-                (Ok(Some((first, _))), "first_name") => Cow::Borrowed(first.as_str()),
-                (Ok(Some((_, last))), "last_name") => Cow::Borrowed(last.as_str()),
-                // The one-word name already failed the row, saying why.
-                (Err(()), "first_name" | "last_name") => {
-                    values.push(Value::Null);
-                    continue;
-                }
-                _ => match self.columns.column_of(index) {
-                    Some(column) => Cow::Borrowed(row.get(column).trim()),
-                    None => Cow::Borrowed(""),
-                },
-            };
-            let label = self.columns.field_label(index);
-            let cell = self.clean_cell(field, cell, &label, &mut out);
-            // A value the broker mapped ("Food Truck" → "Casual Dining"),
-            // its original kept in import notes.
-            let (cell, replaced) = match self.choices.value_for(field.column, &cell) {
-                Some(mapped) if !cell.is_empty() => {
-                    out.notes
-                        .push_original(format!("{label} (as written)"), &cell);
-                    (Cow::Owned(mapped.to_owned()), Some(cell))
-                }
-                _ => (cell, None),
-            };
-            let value = if cell.is_empty() {
-                blank_value(field, &label, &mut out)
-            } else {
-                given |= 1u64.checked_shl(values.len() as u32).unwrap_or(0);
-                self.read_cell(index, field, &cell, &label, &mut out, &mut segment_type)
-            };
-            if let Some(tally) = &mut self.tally {
-                match &replaced {
-                    Some(written) => tally.add(index, written, Some(&cell)),
-                    None if out.unrecognised => tally.add(index, &cell, None),
-                    None => {}
-                }
-            }
-            out.unrecognised = false;
-            values.push(value);
-        }
-        if description.entity == Entity::Organizations {
-            given |= organization_type_from_segment(description, &mut values, segment_type);
-        }
+        let (values, given) = self.read_fields(row, &mut out);
         self.check_lengths(&values, &mut out);
         // A row that fails is not stored, so it duplicates nothing.
         if !out.issues.iter().any(|i| i.severity == Severity::Error) {
@@ -344,6 +289,70 @@ impl RowMapper {
             fate,
             issues: out.issues,
         }
+    }
+
+    /// Reads every stored field of `row` with its rule, after the broker's
+    /// clean-ups and value mappings; gives the values and which of them the
+    /// row's cells gave ([`Record::given`]).
+    fn read_fields(&mut self, row: &SheetRow, out: &mut RowWork) -> (Vec<Value>, u64) {
+        let description = self.columns.description;
+        let full_name = if self.columns.splits_full_name() {
+            self.split_full_name(row, out)
+        } else {
+            Ok(None)
+        };
+        let mut values = Vec::with_capacity(description.fields.len());
+        let mut given = 0u64;
+        let mut segment_type = None;
+        for (index, field) in description.fields.iter().enumerate() {
+            if !field.is_stored() {
+                continue;
+            }
+            let cell: Cow<'_, str> = match (&full_name, field.column) {
+                (Ok(Some((first, _))), "first_name") => Cow::Borrowed(first.as_str()),
+                (Ok(Some((_, last))), "last_name") => Cow::Borrowed(last.as_str()),
+                // The one-word name already failed the row, saying why.
+                (Err(()), "first_name" | "last_name") => {
+                    values.push(Value::Null);
+                    continue;
+                }
+                _ => match self.columns.column_of(index) {
+                    Some(column) => Cow::Borrowed(row.get(column).trim()),
+                    None => Cow::Borrowed(""),
+                },
+            };
+            let label = self.columns.field_label(index);
+            let cell = self.clean_cell(field, cell, &label, out);
+            // A value the broker mapped ("Food Truck" → "Casual Dining"),
+            // its original kept in import notes.
+            let (cell, replaced) = match self.choices.value_for(field.column, &cell) {
+                Some(mapped) if !cell.is_empty() => {
+                    out.notes
+                        .push_original(format!("{label} (as written)"), &cell);
+                    (Cow::Owned(mapped.to_owned()), Some(cell))
+                }
+                _ => (cell, None),
+            };
+            let value = if cell.is_empty() {
+                blank_value(field, &label, out)
+            } else {
+                given |= 1u64.checked_shl(values.len() as u32).unwrap_or(0);
+                self.read_cell(index, field, &cell, &label, out, &mut segment_type)
+            };
+            if let Some(tally) = &mut self.tally {
+                match &replaced {
+                    Some(written) => tally.add(index, written, Some(&cell)),
+                    None if out.unrecognised => tally.add(index, &cell, None),
+                    None => {}
+                }
+            }
+            out.unrecognised = false;
+            values.push(value);
+        }
+        if description.entity == Entity::Organizations {
+            given |= organization_type_from_segment(description, &mut values, segment_type);
+        }
+        (values, given)
     }
 
     /// For a row of an error report imported back, the row number of the
@@ -551,50 +560,7 @@ impl RowMapper {
                 enumeration,
                 unknown,
                 ..
-            } => match enumeration.find(cell) {
-                Some(found) => {
-                    if found != cell {
-                        out.notes.push_original(label.to_owned(), cell);
-                    }
-                    Value::Label(found)
-                }
-                None => {
-                    out.unrecognised = true;
-                    let allowed = enumeration.allowed();
-                    let name = enumeration.name;
-                    match unknown {
-                        UnknownValue::Fail => {
-                            out.error(
-                                label.to_owned(),
-                                format!("Unknown {name} '{}': use one of {allowed}", shorten(cell)),
-                            );
-                            Value::Null
-                        }
-                        UnknownValue::Empty => {
-                            out.notes.push_original(label.to_owned(), cell);
-                            out.warning(
-                                label.to_owned(),
-                                format!(
-                                    "Unknown {name} '{}', left empty (the CRM knows {allowed})",
-                                    shorten(cell)
-                                ),
-                            );
-                            Value::Null
-                        }
-                        UnknownValue::Default(default) => {
-                            out.notes.push_original(label.to_owned(), cell);
-                            out.warning(
-                                label.to_owned(),
-                                format!(
-                                    "Unknown {name} '{}', imported as {default} (the CRM knows {allowed})",
-                                    shorten(cell)
-                                ),
-                            );
-                            Value::Label(default)
-                        }
-                    }
-                }
-            },
+            } => read_enum(enumeration, unknown, cell, label, out),
             FieldKind::Money(digits) => out.parsed(
                 label,
                 cell,
@@ -651,43 +617,8 @@ impl RowMapper {
                 *segment_type = Some(implied);
                 Value::Text(segment)
             }
-            FieldKind::OrganizationType => match ORGANIZATION_TYPES.find(cell) {
-                Some(found) => {
-                    if found != cell {
-                        out.notes.push_original(label.to_owned(), cell);
-                    }
-                    Value::Label(found)
-                }
-                None => {
-                    out.unrecognised = true;
-                    out.notes.push_original(label.to_owned(), cell);
-                    out.warning(
-                        label.to_owned(),
-                        format!(
-                            "Unknown type '{}': the type comes from the segment (the CRM knows {})",
-                            shorten(cell),
-                            ORGANIZATION_TYPES.allowed()
-                        ),
-                    );
-                    Value::Null
-                }
-            },
-            FieldKind::PostalCode => {
-                // A US ZIP that lost its leading zero in Excel.
-                if (3..=4).contains(&cell.len()) && cell.bytes().all(|b| b.is_ascii_digit()) {
-                    let padded = format!("{cell:0>5}");
-                    out.notes.push_original(label.to_owned(), cell);
-                    out.warning(
-                        label.to_owned(),
-                        format!(
-                            "ZIP code '{cell}' lost its leading zeros in Excel; imported as '{padded}'"
-                        ),
-                    );
-                    Value::Text(padded)
-                } else {
-                    Value::Text(cell.to_owned())
-                }
-            }
+            FieldKind::OrganizationType => read_organization_type(cell, label, out),
+            FieldKind::PostalCode => read_postal_code(cell, label, out),
         }
     }
 
@@ -768,6 +699,98 @@ impl RowMapper {
             }
             return;
         }
+    }
+}
+
+/// A value of an enumeration: its label, or what the field does with a
+/// value it does not know (fail, empty, a default), said in a warning.
+fn read_enum(
+    enumeration: &crate::entity::Enumeration,
+    unknown: &UnknownValue,
+    cell: &str,
+    label: &str,
+    out: &mut RowWork,
+) -> Value {
+    if let Some(found) = enumeration.find(cell) {
+        if found != cell {
+            out.notes.push_original(label.to_owned(), cell);
+        }
+        return Value::Label(found);
+    }
+    out.unrecognised = true;
+    let allowed = enumeration.allowed();
+    let name = enumeration.name;
+    match unknown {
+        UnknownValue::Fail => {
+            out.error(
+                label.to_owned(),
+                format!("Unknown {name} '{}': use one of {allowed}", shorten(cell)),
+            );
+            Value::Null
+        }
+        UnknownValue::Empty => {
+            out.notes.push_original(label.to_owned(), cell);
+            out.warning(
+                label.to_owned(),
+                format!(
+                    "Unknown {name} '{}', left empty (the CRM knows {allowed})",
+                    shorten(cell)
+                ),
+            );
+            Value::Null
+        }
+        UnknownValue::Default(default) => {
+            out.notes.push_original(label.to_owned(), cell);
+            out.warning(
+                label.to_owned(),
+                format!(
+                    "Unknown {name} '{}', imported as {default} (the CRM knows {allowed})",
+                    shorten(cell)
+                ),
+            );
+            Value::Label(default)
+        }
+    }
+}
+
+/// An organization's type, written out; unknown ones leave it to the segment.
+fn read_organization_type(cell: &str, label: &str, out: &mut RowWork) -> Value {
+    match ORGANIZATION_TYPES.find(cell) {
+        Some(found) => {
+            if found != cell {
+                out.notes.push_original(label.to_owned(), cell);
+            }
+            Value::Label(found)
+        }
+        None => {
+            out.unrecognised = true;
+            out.notes.push_original(label.to_owned(), cell);
+            out.warning(
+                label.to_owned(),
+                format!(
+                    "Unknown type '{}': the type comes from the segment (the CRM knows {})",
+                    shorten(cell),
+                    ORGANIZATION_TYPES.allowed()
+                ),
+            );
+            Value::Null
+        }
+    }
+}
+
+/// A ZIP or postal code as text; a US ZIP that lost its leading zeros in
+/// Excel gets them back, with a warning.
+fn read_postal_code(cell: &str, label: &str, out: &mut RowWork) -> Value {
+    if (3..=4).contains(&cell.len()) && cell.bytes().all(|b| b.is_ascii_digit()) {
+        let padded = format!("{cell:0>5}");
+        out.notes.push_original(label.to_owned(), cell);
+        out.warning(
+            label.to_owned(),
+            format!("ZIP code '{cell}' lost its leading zeros in Excel; imported as '{padded}'"),
+        );
+        Value::Text(padded)
+    } else {
+        Value::Text(cell.to_owned())
     }
 }
 

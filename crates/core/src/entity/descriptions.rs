@@ -1,0 +1,750 @@
+//! The five entities, their enumerations and the segment table, as data:
+//! the one description each that everything else reads.
+
+use super::*;
+
+macro_rules! enumeration {
+    ($name:literal, [$(($label:literal, [$($alias:literal),*])),* $(,)?]) => {{
+        const VALUES: &[(&str, &[&str])] = &[$(($label, &[$($alias),*])),*];
+        Enumeration {
+            name: $name,
+            values: VALUES,
+            keys: LazyLock::new(|| Enumeration::keys_of(VALUES)),
+        }
+    }};
+}
+
+/// `organization_type`.
+pub static ORGANIZATION_TYPES: Enumeration = enumeration!(
+    "type",
+    [
+        ("principal", ["manufacturer", "brand", "supplier"]),
+        ("distributor", ["distribution"]),
+        ("customer", ["operator"]),
+        ("prospect", []),
+        ("vendor", []),
+    ]
+);
+
+/// `contact_role`.
+pub static CONTACT_ROLES: Enumeration = enumeration!(
+    "role",
+    [
+        ("decision_maker", ["Decision Maker", "DM"]),
+        ("influencer", []),
+        ("buyer", ["Purchaser"]),
+        ("end_user", ["End User", "User"]),
+        ("gatekeeper", []),
+        ("champion", []),
+    ]
+);
+
+/// `product_category`.
+pub static PRODUCT_CATEGORIES: Enumeration = enumeration!(
+    "category",
+    [
+        ("beverages", []),
+        ("dairy", []),
+        ("frozen", []),
+        ("fresh_produce", ["Produce", "Fresh Produce"]),
+        ("meat_poultry", ["Meat", "Poultry", "Meat & Poultry"]),
+        ("seafood", ["Fish"]),
+        ("dry_goods", ["Dry Goods", "Grocery"]),
+        ("spices_seasonings", ["Spices", "Seasonings"]),
+        ("baking_supplies", ["Baking"]),
+        ("cleaning_supplies", ["Cleaning", "Chemicals"]),
+        ("paper_products", ["Paper", "Disposables"]),
+        ("equipment", []),
+    ]
+);
+
+/// `opportunity_stage`.
+pub static OPPORTUNITY_STAGES: Enumeration = enumeration!(
+    "stage",
+    [
+        ("New Lead", ["New", "Lead"]),
+        ("Initial Outreach", ["Outreach", "Contacted"]),
+        (
+            "Sample/Visit Offered",
+            ["Sample", "Visit", "Sample Offered"]
+        ),
+        ("Awaiting Response", ["Waiting", "Pending"]),
+        ("Feedback Logged", ["Feedback"]),
+        ("Demo Scheduled", ["Demo"]),
+        ("Closed - Won", ["Won", "Closed Won"]),
+        ("Closed - Lost", ["Lost", "Closed Lost"]),
+    ]
+);
+
+/// `interaction_type`.
+pub static INTERACTION_TYPES: Enumeration = enumeration!(
+    "type",
+    [
+        ("call", ["Phone", "Phone Call"]),
+        ("email", ["E-mail"]),
+        ("meeting", []),
+        ("demo", []),
+        ("proposal", []),
+        ("follow_up", ["Follow Up", "Follow-up"]),
+        ("trade_show", ["Trade Show", "Show"]),
+        ("site_visit", ["Visit", "Site Visit"]),
+        ("contract_review", ["Contract"]),
+    ]
+);
+
+/// The organization segment table: `(SEGMENT as the seed's sheets write it,
+/// CRM segment)`. A CRM segment written as such is kept too.
+pub const SEGMENTS: [(&str, &str); 10] = [
+    ("distributor", "Distribution"),
+    ("casual", "Casual Dining"),
+    ("chain/group member", "Chain Restaurant"),
+    ("ethnic", "Ethnic Cuisine"),
+    ("pizza", "Pizza Restaurant"),
+    ("fine dining", "Fine Dining"),
+    ("gastropub", "Gastropub"),
+    ("caterer", "Catering"),
+    ("education", "Educational Institution"),
+    // What a blank SEGMENT becomes: written back (an export), it is known.
+    ("general", "General"),
+];
+
+const fn field(
+    column: &'static str,
+    label: &'static str,
+    aliases: &'static [&'static str],
+    kind: FieldKind,
+) -> FieldSpec {
+    FieldSpec {
+        column,
+        label,
+        aliases,
+        kind,
+        required: false,
+        max_chars: None,
+    }
+}
+
+const fn text(
+    column: &'static str,
+    label: &'static str,
+    aliases: &'static [&'static str],
+    max_chars: usize,
+) -> FieldSpec {
+    FieldSpec {
+        column,
+        label,
+        aliases,
+        kind: FieldKind::Text,
+        required: false,
+        max_chars: Some(max_chars),
+    }
+}
+
+const fn required(mut spec: FieldSpec) -> FieldSpec {
+    spec.required = true;
+    spec
+}
+
+const fn limited(mut spec: FieldSpec, max_chars: usize) -> FieldSpec {
+    spec.max_chars = Some(max_chars);
+    spec
+}
+
+const fn link(entity: Entity, implied_type: Option<&'static str>, within: bool) -> FieldKind {
+    FieldKind::Link(LinkTarget {
+        entity,
+        implied_type,
+        within_organization: within,
+    })
+}
+
+/// The seed's "Field Mapping Guide".
+pub static ORGANIZATIONS: EntityDescription = EntityDescription {
+    entity: Entity::Organizations,
+    table: "organizations",
+    sheet_names: &[
+        "organizations",
+        "organization",
+        "accounts",
+        "account",
+        "customers",
+        "companies",
+    ],
+    fields: &[
+        required(text(
+            "name",
+            "Organizations",
+            &[
+                "Organizations",
+                "Organization",
+                "Organization Name",
+                "Name",
+                "Company",
+                "Company Name",
+                "Account Name",
+            ],
+            255,
+        )),
+        field(
+            "priority",
+            "PRIORITY-FOCUS (A-D)",
+            &["PRIORITY-FOCUS (A-D)", "Priority Focus", "Priority"],
+            FieldKind::Priority,
+        ),
+        limited(
+            field("segment", "SEGMENT", &["Segment"], FieldKind::Segment),
+            100,
+        ),
+        field(
+            "type",
+            "TYPE",
+            &["Type", "Organization Type"],
+            FieldKind::OrganizationType,
+        ),
+        field(
+            "primary_manager_name",
+            "PRIMARY ACCT. MANAGER",
+            &[
+                "Primary Acct. Manager",
+                "Primary Account Manager",
+                "Primary Manager",
+            ],
+            FieldKind::Text,
+        ),
+        field(
+            "secondary_manager_name",
+            "SECONDARY ACCT. MANAGER",
+            &[
+                "Secondary Acct. Manager",
+                "Secondary Account Manager",
+                "Secondary Manager",
+            ],
+            FieldKind::Text,
+        ),
+        text("website", "LINKEDIN", &["LinkedIn", "Website"], 255),
+        limited(
+            field(
+                "phone",
+                "PHONE",
+                &["Phone", "Phone Number", "Telephone"],
+                FieldKind::Phone,
+            ),
+            50,
+        ),
+        text(
+            "address_line_1",
+            "STREET ADDRESS",
+            &["Street Address", "Address", "Address Line 1", "Street"],
+            255,
+        ),
+        text("city", "CITY", &["City"], 100),
+        text(
+            "state_province",
+            "STATE",
+            &["State", "State/Province", "Province"],
+            100,
+        ),
+        limited(
+            field(
+                "postal_code",
+                "Zip Code",
+                &["Zip Code", "Zip", "Postal Code", "Postcode"],
+                FieldKind::PostalCode,
+            ),
+            20,
+        ),
+        field("notes", "NOTES", &["Notes", "Note"], FieldKind::Text),
+    ],
+    fixed: &[
+        ("country", FixedValue::Text("US")),
+        ("is_active", FixedValue::Bool(true)),
+    ],
+    duplicate_keys: &[DuplicateKey {
+        what: "name",
+        fields: &["name"],
+    }],
+    match_keys: &[MatchKey {
+        fields: &["name"],
+        within: &[],
+        unless_differ: Some("city"),
+    }],
+    shown: "name || coalesce(' (' || nullif(btrim(city), '') || ')', '')",
+    linked_by: Some(LinkedBy {
+        name: &["name"],
+        email: None,
+        detail: "coalesce(t.city, '')",
+        kind: Some("t.type::text"),
+        organization: None,
+    }),
+    charted: &["priority", "segment", "type", "state_province"],
+};
+
+/// SPEC.md, "Contacts".
+pub static CONTACTS: EntityDescription = EntityDescription {
+    entity: Entity::Contacts,
+    table: "contacts",
+    sheet_names: &["contacts", "contact", "people", "buyers"],
+    fields: &[
+        required(text(
+            "first_name",
+            "First Name",
+            &["First Name", "First", "Given Name"],
+            100,
+        )),
+        required(text(
+            "last_name",
+            "Last Name",
+            &["Last Name", "Surname", "Last", "Family Name"],
+            100,
+        )),
+        field(
+            "full_name",
+            "Name",
+            &["Name", "Contact", "Full Name", "Contact Name"],
+            FieldKind::FullName,
+        ),
+        field(
+            "organization_id",
+            "Organization",
+            &[
+                "Organization",
+                "Organizations",
+                "Company",
+                "Account",
+                "Restaurant",
+                "Customer",
+            ],
+            link(Entity::Organizations, None, false),
+        ),
+        text("title", "Title", &["Title", "Job Title", "Position"], 100),
+        field(
+            "role",
+            "Role",
+            &["Role"],
+            FieldKind::Enum {
+                enumeration: &CONTACT_ROLES,
+                blank: None,
+                unknown: UnknownValue::Empty,
+            },
+        ),
+        limited(
+            field(
+                "email",
+                "Email",
+                &["Email", "Email Address"],
+                FieldKind::Email,
+            ),
+            255,
+        ),
+        limited(
+            field(
+                "phone",
+                "Phone",
+                &["Phone", "Office Phone", "Work Phone", "Direct"],
+                FieldKind::Phone,
+            ),
+            50,
+        ),
+        limited(
+            field(
+                "mobile_phone",
+                "Mobile",
+                &["Mobile", "Cell", "Mobile Phone", "Cell Phone"],
+                FieldKind::Phone,
+            ),
+            50,
+        ),
+        text(
+            "linkedin_url",
+            "LinkedIn",
+            &["LinkedIn", "LinkedIn URL"],
+            255,
+        ),
+        text("department", "Department", &["Department", "Dept"], 100),
+        text(
+            "purchase_influence",
+            "Purchase Influence",
+            &["Purchase Influence"],
+            50,
+        ),
+        text(
+            "decision_authority",
+            "Decision Authority",
+            &["Decision Authority"],
+            50,
+        ),
+        field(
+            "is_primary_contact",
+            "Primary",
+            &["Primary", "Primary Contact", "Main Contact"],
+            FieldKind::YesNo { blank: false },
+        ),
+        field("notes", "Notes", &["Notes", "Note"], FieldKind::Text),
+    ],
+    fixed: &[],
+    duplicate_keys: &[
+        DuplicateKey {
+            what: "email",
+            fields: &["email"],
+        },
+        DuplicateKey {
+            what: "name",
+            fields: &["first_name", "last_name", "organization_id"],
+        },
+    ],
+    match_keys: &[
+        MatchKey {
+            fields: &["email"],
+            within: &[],
+            unless_differ: None,
+        },
+        MatchKey {
+            fields: &["first_name", "last_name"],
+            within: &["organization_id"],
+            unless_differ: None,
+        },
+    ],
+    shown: "first_name || ' ' || last_name || coalesce(' <' || nullif(btrim(email), '') || '>', '')",
+    linked_by: Some(LinkedBy {
+        name: &["first_name", "last_name"],
+        email: Some("email"),
+        detail: "coalesce(t.email, '')",
+        kind: None,
+        organization: Some("organization_id"),
+    }),
+    charted: &["role", "is_primary_contact"],
+};
+
+/// SPEC.md, "Products".
+pub static PRODUCTS: EntityDescription = EntityDescription {
+    entity: Entity::Products,
+    table: "products",
+    sheet_names: &["products", "product", "items", "catalog", "catalogue"],
+    fields: &[
+        required(text(
+            "name",
+            "Product",
+            &["Product", "Product Name", "Name", "Item", "Item Name"],
+            255,
+        )),
+        required(field(
+            "principal_id",
+            "Principal",
+            &["Principal", "Manufacturer", "Brand", "Supplier", "Vendor"],
+            link(Entity::Organizations, Some("principal"), false),
+        )),
+        text(
+            "sku",
+            "SKU",
+            &["SKU", "Item #", "Item No", "Product Code", "Code"],
+            100,
+        ),
+        required(field(
+            "category",
+            "Category",
+            &["Category"],
+            FieldKind::Enum {
+                enumeration: &PRODUCT_CATEGORIES,
+                blank: None,
+                unknown: UnknownValue::Fail,
+            },
+        )),
+        field(
+            "description",
+            "Description",
+            &["Description"],
+            FieldKind::Text,
+        ),
+        field(
+            "unit_cost",
+            "Unit Cost",
+            &["Unit Cost", "Cost"],
+            FieldKind::Money(10),
+        ),
+        field(
+            "list_price",
+            "List Price",
+            &["List Price", "Price", "Case Price"],
+            FieldKind::Money(10),
+        ),
+        field(
+            "min_order_quantity",
+            "Min Order",
+            &[
+                "Min Order",
+                "MOQ",
+                "Minimum Order",
+                "Minimum Order Quantity",
+            ],
+            FieldKind::WholeNumber,
+        ),
+        field(
+            "storage_requirements",
+            "Storage",
+            &["Storage", "Storage Requirements"],
+            FieldKind::Text,
+        ),
+        field(
+            "shelf_life_days",
+            "Shelf Life",
+            &["Shelf Life", "Shelf Life Days"],
+            FieldKind::ShelfLifeDays,
+        ),
+        text("season", "Season", &["Season", "Seasonality"], 100),
+        field(
+            "specifications",
+            "Specifications",
+            &["Specifications", "Specs", "Pack Size"],
+            FieldKind::Text,
+        ),
+        field(
+            "is_active",
+            "Active",
+            &["Active", "Is Active"],
+            FieldKind::YesNo { blank: true },
+        ),
+    ],
+    fixed: &[],
+    duplicate_keys: &[
+        DuplicateKey {
+            what: "SKU",
+            fields: &["sku", "principal_id"],
+        },
+        DuplicateKey {
+            what: "name",
+            fields: &["name", "principal_id"],
+        },
+    ],
+    match_keys: &[
+        MatchKey {
+            fields: &["sku"],
+            within: &["principal_id"],
+            unless_differ: None,
+        },
+        MatchKey {
+            fields: &["name"],
+            within: &["principal_id"],
+            unless_differ: None,
+        },
+    ],
+    shown: "name || coalesce(' (SKU ' || nullif(btrim(sku), '') || ')', '')",
+    linked_by: None,
+    charted: &["category", "is_active"],
+};
+
+/// SPEC.md, "Opportunities".
+pub static OPPORTUNITIES: EntityDescription = EntityDescription {
+    entity: Entity::Opportunities,
+    table: "opportunities",
+    sheet_names: &["opportunities", "opportunity", "deals", "pipeline"],
+    fields: &[
+        required(text(
+            "name",
+            "Opportunity",
+            &[
+                "Opportunity",
+                "Opportunity Name",
+                "Deal",
+                "Deal Name",
+                "Name",
+            ],
+            255,
+        )),
+        required(field(
+            "organization_id",
+            "Organization",
+            &["Organization", "Customer", "Account", "Company", "Operator"],
+            link(Entity::Organizations, None, false),
+        )),
+        field(
+            "contact_id",
+            "Contact",
+            &["Contact"],
+            link(Entity::Contacts, None, true),
+        ),
+        field(
+            "principal_id",
+            "Principal",
+            &["Principal"],
+            link(Entity::Organizations, Some("principal"), false),
+        ),
+        field(
+            "distributor_id",
+            "Distributor",
+            &["Distributor"],
+            link(Entity::Organizations, Some("distributor"), false),
+        ),
+        field(
+            "stage",
+            "Stage",
+            &["Stage"],
+            FieldKind::Enum {
+                enumeration: &OPPORTUNITY_STAGES,
+                blank: Some("New Lead"),
+                unknown: UnknownValue::Default("New Lead"),
+            },
+        ),
+        field(
+            "estimated_value",
+            "Value",
+            &[
+                "Value",
+                "Estimated Value",
+                "Amount",
+                "Deal Size",
+                "Annual Value",
+            ],
+            FieldKind::Money(13),
+        ),
+        field(
+            "probability",
+            "Probability",
+            &["Probability", "Win %", "Chance"],
+            FieldKind::Probability,
+        ),
+        field(
+            "expected_close_date",
+            "Close Date",
+            &["Close Date", "Expected Close", "Expected Close Date"],
+            FieldKind::Date,
+        ),
+        field(
+            "next_action",
+            "Next Action",
+            &["Next Action", "Next Step"],
+            FieldKind::Text,
+        ),
+        field(
+            "competition",
+            "Competition",
+            &["Competition", "Competitors"],
+            FieldKind::Text,
+        ),
+        field(
+            "decision_criteria",
+            "Decision Criteria",
+            &["Decision Criteria"],
+            FieldKind::Text,
+        ),
+        field("notes", "Notes", &["Notes", "Note"], FieldKind::Text),
+    ],
+    fixed: &[],
+    duplicate_keys: &[],
+    match_keys: &[MatchKey {
+        fields: &["name"],
+        within: &["organization_id"],
+        unless_differ: None,
+    }],
+    shown: "name",
+    linked_by: Some(LinkedBy {
+        name: &["name"],
+        email: None,
+        detail: "coalesce((SELECT o.name FROM organizations o WHERE o.id = t.organization_id), '')",
+        kind: None,
+        organization: Some("organization_id"),
+    }),
+    charted: &["stage"],
+};
+
+/// SPEC.md, "Interactions".
+pub static INTERACTIONS: EntityDescription = EntityDescription {
+    entity: Entity::Interactions,
+    table: "interactions",
+    sheet_names: &[
+        "interactions",
+        "interaction",
+        "activities",
+        "activity",
+        "activitylog",
+        "calls",
+        "visits",
+    ],
+    fields: &[
+        required(field(
+            "type",
+            "Type",
+            &["Type", "Activity", "Activity Type", "Interaction Type"],
+            FieldKind::Enum {
+                enumeration: &INTERACTION_TYPES,
+                blank: None,
+                unknown: UnknownValue::Fail,
+            },
+        )),
+        required(text(
+            "subject",
+            "Subject",
+            &["Subject", "Summary", "Title", "Topic"],
+            255,
+        )),
+        required(field(
+            "interaction_date",
+            "Date",
+            &["Date", "Interaction Date", "Activity Date", "When"],
+            FieldKind::DateTime,
+        )),
+        field(
+            "description",
+            "Description",
+            &["Description", "Details"],
+            FieldKind::Text,
+        ),
+        field(
+            "duration_minutes",
+            "Duration",
+            &["Duration", "Minutes", "Duration Minutes"],
+            FieldKind::DurationMinutes,
+        ),
+        field(
+            "follow_up_required",
+            "Follow Up",
+            &["Follow Up", "Follow-up Required", "Follow Up Needed"],
+            FieldKind::YesNo { blank: false },
+        ),
+        field(
+            "follow_up_date",
+            "Follow Up Date",
+            &["Follow Up Date"],
+            FieldKind::Date,
+        ),
+        field(
+            "follow_up_notes",
+            "Follow Up Notes",
+            &["Follow Up Notes"],
+            FieldKind::Text,
+        ),
+        field(
+            "outcome",
+            "Outcome",
+            &["Outcome", "Result"],
+            FieldKind::Text,
+        ),
+        field(
+            "contact_id",
+            "Contact",
+            &["Contact"],
+            link(Entity::Contacts, None, true),
+        ),
+        field(
+            "organization_id",
+            "Organization",
+            &["Organization", "Company", "Account", "Customer"],
+            link(Entity::Organizations, None, false),
+        ),
+        field(
+            "opportunity_id",
+            "Opportunity",
+            &["Opportunity", "Deal"],
+            link(Entity::Opportunities, None, true),
+        ),
+    ],
+    fixed: &[],
+    duplicate_keys: &[],
+    match_keys: &[MatchKey {
+        fields: &["interaction_date", "type", "subject"],
+        within: &["organization_id"],
+        unless_differ: None,
+    }],
+    shown: "subject || ' (' || to_char(interaction_date, 'YYYY-MM-DD') || ')'",
+    linked_by: None,
+    charted: &["type", "follow_up_required"],
+};

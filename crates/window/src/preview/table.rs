@@ -1,0 +1,411 @@
+//! The table of rows: every row at once (only the visible ones drawn),
+//! problems marked, the mapping under each header, cells typed over in place.
+
+use eframe::egui::{self, Align, RichText};
+use egui_extras::{Column, TableBuilder};
+use pantry_core::edits::SheetEdits;
+use pantry_core::entity::Entity;
+use pantry_core::mapping::{RowIssue, Severity};
+use pantry_core::saved_mapping::IMPORT_NOTES;
+
+use crate::Action;
+use crate::fixing::{self, EditorOutcome};
+use crate::theme::{self, FAIL_FILL, FAIL_TEXT, WARN_FILL, WARN_TEXT};
+
+use super::*;
+
+/// The menu under a header: the field its column fills, import notes, or
+/// nothing. Choosing recomputes the preview.
+fn column_target_menu_ui(
+    ui: &mut egui::Ui,
+    entity: Entity,
+    header: &str,
+    shown: RichText,
+    actions: &mut Vec<Action>,
+) {
+    let header = header.trim().to_owned();
+    ui.menu_button(shown, |ui| {
+        ui.label(RichText::new(format!("'{header}' goes to")).weak());
+        egui::ScrollArea::vertical()
+            .max_height(320.0)
+            .show(ui, |ui| {
+                for field in entity.description().fields {
+                    if ui.button(field.column).clicked() {
+                        actions.push(Action::SetColumnTarget(
+                            header.clone(),
+                            Some(field.column.to_owned()),
+                        ));
+                    }
+                }
+            });
+        ui.separator();
+        if ui.button("import notes").clicked() {
+            actions.push(Action::SetColumnTarget(
+                header.clone(),
+                Some(IMPORT_NOTES.to_owned()),
+            ));
+        }
+        if ui.button("skip this column").clicked() {
+            actions.push(Action::SetColumnTarget(header.clone(), None));
+        }
+    })
+    .response
+    .on_hover_text("Choose the CRM field this column fills");
+}
+
+/// What the broker did to the table this frame.
+#[derive(Default)]
+struct TableClicks {
+    row: Option<usize>,
+    column: Option<usize>,
+    above: Option<u64>,
+    double: Option<(usize, usize)>,
+}
+
+/// The cell being typed over, lent out of the preview for the frame, and
+/// what typing came to.
+struct EditorState {
+    editor: Option<CellEditor>,
+    outcome: EditorOutcome,
+    drawn: bool,
+}
+
+pub(super) fn table_ui(
+    ui: &mut egui::Ui,
+    preview: &mut Preview,
+    edits: &SheetEdits,
+    actions: &mut Vec<Action>,
+) {
+    if preview.headers.is_empty() {
+        ui.centered_and_justified(|ui| {
+            ui.spinner();
+        });
+        return;
+    }
+    // The rows above the header come first, greyed, so one can be chosen
+    // as the header; they are not data, so "only problems" leaves them out.
+    let above = if preview.only_problems {
+        0
+    } else {
+        preview.above_header.len()
+    };
+    let visible_count = if preview.only_problems {
+        preview.problem_rows.len()
+    } else {
+        above + preview.rows.len()
+    };
+    let scroll_to = preview.scroll_to.take().map(|index| {
+        if preview.only_problems {
+            preview
+                .problem_rows
+                .binary_search(&index)
+                .unwrap_or_else(|i| i)
+        } else {
+            above + index
+        }
+    });
+    let row_height = ui.text_style_height(&egui::TextStyle::Body) + 8.0;
+    let mut builder = TableBuilder::new(ui)
+        .id_salt(("preview", preview.path.clone(), preview.sheet.clone()))
+        .striped(true)
+        .resizable(true)
+        .auto_shrink([false, false])
+        .sense(egui::Sense::click())
+        .cell_layout(egui::Layout::left_to_right(Align::Center))
+        .column(Column::exact(64.0));
+    for header in &preview.headers {
+        let width = (header.chars().count() as f32 * 8.5 + 24.0).clamp(90.0, 260.0);
+        builder = builder.column(Column::initial(width).at_least(50.0).clip(true));
+    }
+    if let Some(row) = scroll_to {
+        builder = builder.scroll_to_row(row, Some(Align::Center));
+    }
+    let mut clicks = TableClicks::default();
+    let mut editing = EditorState {
+        editor: preview.editing.take(),
+        outcome: EditorOutcome::Typing,
+        drawn: false,
+    };
+    builder
+        .header(44.0, |mut header| header_ui(&mut header, preview, actions))
+        .body(|body| {
+            body.rows(row_height, visible_count, |mut table_row| {
+                if table_row.index() < above {
+                    let (number, cells) = &preview.above_header[table_row.index()];
+                    table_row.set_selected(preview.selected_above == Some(*number));
+                    if above_header_row_ui(&mut table_row, *number, cells, preview.headers.len()) {
+                        clicks.above = Some(*number);
+                    }
+                    return;
+                }
+                let index = if preview.only_problems {
+                    preview.problem_rows[table_row.index()]
+                } else {
+                    table_row.index() - above
+                };
+                row_ui(
+                    &mut table_row,
+                    preview,
+                    edits,
+                    index,
+                    &mut editing,
+                    &mut clicks,
+                );
+            });
+        });
+    finish_editing(preview, editing, actions);
+    if let Some(index) = clicks.row {
+        preview.selected = Some(index);
+        preview.selected_above = None;
+        if let Some(column) = clicks.column {
+            preview.selected_column = column;
+        }
+    }
+    if let Some((index, column)) = clicks.double {
+        preview.selected_above = None;
+        fixing::start_editing(preview, edits, index, column);
+    }
+    if let Some(number) = clicks.above {
+        preview.selected_above = Some(number);
+        preview.selected = None;
+    }
+}
+
+/// The header: each column's name and, under it, the menu of what it fills.
+fn header_ui(
+    header: &mut egui_extras::TableRow<'_, '_>,
+    preview: &Preview,
+    actions: &mut Vec<Action>,
+) {
+    header.col(|ui| {
+        ui.label(theme::bold("Row"));
+    });
+    for (index, name) in preview.headers.iter().enumerate() {
+        let target = &preview.targets[index];
+        header.col(|ui| {
+            ui.vertical(|ui| {
+                ui.label(theme::bold(if name.trim().is_empty() {
+                    "(no header)"
+                } else {
+                    name.as_str()
+                }));
+                let mapped = if target == "import notes" || target == "skipped" {
+                    RichText::new(format!("→ {target} ▾"))
+                        .small()
+                        .italics()
+                        .weak()
+                } else {
+                    RichText::new(format!("→ {target} ▾"))
+                        .small()
+                        .color(theme::ACCENT)
+                };
+                column_target_menu_ui(ui, preview.entity, name, mapped, actions);
+            });
+        });
+    }
+}
+
+/// One data row: its number with what it will do, then its cells, the one
+/// being typed over as a text box.
+fn row_ui(
+    table_row: &mut egui_extras::TableRow<'_, '_>,
+    preview: &Preview,
+    edits: &SheetEdits,
+    index: usize,
+    editing: &mut EditorState,
+    clicks: &mut TableClicks,
+) {
+    table_row.set_selected(preview.selected == Some(index));
+    let number = preview.rows.number(index);
+    let status = preview.rows.status(index);
+    let issues = preview.issues_for(number);
+    let (_, response) = table_row.col(|ui| {
+        if status == RowStatus::Fails {
+            ui.painter().rect_filled(ui.max_rect(), 0.0, FAIL_FILL);
+        }
+        let text = match status {
+            RowStatus::Fails => RichText::new(format!("✖ {number}")).color(FAIL_TEXT),
+            RowStatus::ImportsWithWarnings => RichText::new(format!("⚠ {number}")).color(WARN_TEXT),
+            RowStatus::Imports => RichText::new(number.to_string()).weak(),
+            RowStatus::Skipped | RowStatus::Removed => RichText::new(format!("– {number}")).weak(),
+        };
+        // Not selectable: a click on the text selects the row.
+        ui.add(egui::Label::new(text).selectable(false));
+    });
+    // The reason shows over the whole cell, not only its text.
+    let response = if issues.is_empty() {
+        response
+    } else {
+        response.on_hover_text(issue_text(issues))
+    };
+    if response.clicked() {
+        clicks.row = Some(index);
+    }
+    let mut cells = preview.rows.cells(index);
+    let row_edits = edits.cells.get(&number);
+    let removed = edits.removed_rows.contains(&number);
+    for (column, label) in preview.labels.iter().enumerate() {
+        let original = cells.next().unwrap_or("");
+        if let Some(editor) = editing
+            .editor
+            .as_mut()
+            .filter(|e| e.row == number && e.column == column)
+        {
+            table_row.col(|ui| editing.outcome = fixing::editor_ui(ui, editor));
+            editing.drawn = true;
+            continue;
+        }
+        let cell = Cell {
+            original,
+            edited: row_edits.and_then(|e| e.get(&column)).map(String::as_str),
+            issues: issues.iter().filter(|i| &i.column == label).collect(),
+            fails: status == RowStatus::Fails,
+            removed,
+            outlined: preview.selected == Some(index) && preview.selected_column == column,
+        };
+        let response = cell_ui(table_row, &cell);
+        if response.double_clicked() {
+            clicks.double = Some((index, column));
+        } else if response.clicked() {
+            clicks.row = Some(index);
+            clicks.column = Some(column);
+        }
+    }
+}
+
+/// One cell of a data row, as it will be imported.
+struct Cell<'a> {
+    /// The file's text.
+    original: &'a str,
+    /// The broker's text in its place.
+    edited: Option<&'a str>,
+    /// Its problems.
+    issues: Vec<&'a RowIssue>,
+    /// Whether its row fails.
+    fails: bool,
+    /// Whether its row was removed.
+    removed: bool,
+    /// Whether it is the cell Enter edits.
+    outlined: bool,
+}
+
+/// Draws a cell: filled when it has problems, outlined when Enter edits
+/// it, its edit marked; its problems and original on hover.
+fn cell_ui(table_row: &mut egui_extras::TableRow<'_, '_>, cell: &Cell<'_>) -> egui::Response {
+    let shown = cell.edited.unwrap_or(cell.original);
+    let (_, response) = table_row.col(|ui| {
+        let fill = if cell.issues.iter().any(|i| i.severity == Severity::Error) || cell.fails {
+            Some(FAIL_FILL)
+        } else if !cell.issues.is_empty() {
+            Some(WARN_FILL)
+        } else {
+            None
+        };
+        if let Some(fill) = fill {
+            ui.painter().rect_filled(ui.max_rect(), 0.0, fill);
+        }
+        if cell.outlined {
+            ui.painter().rect_stroke(
+                ui.max_rect().shrink(1.0),
+                2.0,
+                egui::Stroke::new(1.5, theme::ACCENT),
+                egui::StrokeKind::Inside,
+            );
+        }
+        let shown = if shown.contains(['\n', '\r']) {
+            shown.replace("\r\n", " ⏎ ").replace(['\n', '\r'], " ⏎ ")
+        } else {
+            shown.to_owned()
+        };
+        let text = match (cell.edited.is_some(), cell.removed) {
+            (_, true) => RichText::new(shown).weak().strikethrough(),
+            (true, false) => RichText::new(format!("✎ {shown}"))
+                .italics()
+                .color(theme::ACCENT),
+            (false, false) => RichText::new(shown),
+        };
+        // Not selectable: clicks (and double clicks) reach the cell.
+        ui.add(egui::Label::new(text).truncate().selectable(false));
+    });
+    let response = if cell.issues.is_empty() {
+        response
+    } else {
+        let owned: Vec<RowIssue> = cell.issues.iter().map(|i| (*i).clone()).collect();
+        response.on_hover_text(issue_text(&owned))
+    };
+    match cell.edited {
+        Some(_) => response.on_hover_text(format!("Edited; the file has '{}'", cell.original)),
+        None => response,
+    }
+}
+
+/// Ends the frame's typing: the editor stays open, or what it holds is
+/// kept (or dropped on Escape).
+fn finish_editing(preview: &mut Preview, editing: EditorState, actions: &mut Vec<Action>) {
+    let EditorState {
+        editor,
+        mut outcome,
+        drawn,
+    } = editing;
+    // Scrolled out of sight (or filtered away), the text box cannot keep
+    // the keyboard: what it holds is kept, as a click elsewhere would.
+    if editor.is_some() && !drawn {
+        outcome = EditorOutcome::Commit;
+    }
+    match (editor, outcome) {
+        (Some(editor), EditorOutcome::Typing) => preview.editing = Some(editor),
+        (Some(_), EditorOutcome::Cancel) | (None, _) => {}
+        (Some(editor), EditorOutcome::Commit | EditorOutcome::CommitAndNext) => {
+            let then_next = outcome == EditorOutcome::CommitAndNext;
+            let original = preview
+                .rows
+                .index_of(editor.row)
+                .and_then(|i| preview.rows.cells(i).nth(editor.column))
+                .unwrap_or("");
+            actions.extend(fixing::commit(&editor, original, then_next));
+        }
+    }
+}
+
+/// A row above the header: its number and cells, greyed; true when clicked.
+fn above_header_row_ui(
+    table_row: &mut egui_extras::TableRow<'_, '_>,
+    number: u64,
+    cells: &[String],
+    columns: usize,
+) -> bool {
+    let hint = "Above the header: not imported. Click it to use it as the header.";
+    let mut clicked = false;
+    let (_, response) = table_row.col(|ui| {
+        let number = egui::Label::new(RichText::new(format!("↑ {number}")).weak().italics())
+            .sense(egui::Sense::click());
+        clicked |= ui.add(number).on_hover_text(hint).clicked();
+    });
+    clicked |= response.on_hover_text(hint).clicked();
+    for column in 0..columns {
+        let cell = cells.get(column).map_or("", String::as_str);
+        let (_, response) = table_row.col(|ui| {
+            ui.add(egui::Label::new(RichText::new(cell).weak().italics()).truncate());
+        });
+        clicked |= response.on_hover_text(hint).clicked();
+    }
+    clicked
+}
+
+fn issue_text(issues: &[RowIssue]) -> String {
+    issues
+        .iter()
+        .map(|issue| {
+            let kind = match issue.severity {
+                Severity::Error => "Will not import",
+                Severity::Warning => "Warning",
+            };
+            if issue.column.is_empty() {
+                format!("{kind}: {}", issue.message)
+            } else {
+                format!("{kind} ({}): {}", issue.column, issue.message)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
