@@ -42,10 +42,21 @@ async fn migrate_twice_then_the_schema_is_up_to_date() {
             .await;
         assert_eq!(exists, 1, "table {table}");
     }
+    // Every migration of migrations/ is recorded once.
+    let migrations =
+        std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations"))
+            .unwrap()
+            .filter(|entry| {
+                entry
+                    .as_ref()
+                    .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "sql"))
+            })
+            .count() as i64;
+    assert_eq!(migrations, 7);
     assert_eq!(
         db.count("SELECT count(*) FROM refinery_schema_history")
             .await,
-        6
+        migrations
     );
 }
 

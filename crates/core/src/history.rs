@@ -567,11 +567,12 @@ async fn undo_in(
     let mut edited: Vec<(i32, String)> = transaction
         .query_typed(
             &format!(
-                "SELECT import_source_row, {shown} FROM {table} \
-                 WHERE import_batch_id = $1 AND import_source_row IS NOT NULL \
-                 AND deleted_at IS NULL AND updated_at > created_at \
-                 ORDER BY import_source_row",
-                table = description.table
+                "SELECT t.import_source_row, {shown} FROM {table} t \
+                 WHERE t.import_batch_id = $1 AND t.import_source_row IS NOT NULL \
+                 AND t.deleted_at IS NULL AND {changed} > t.created_at \
+                 ORDER BY t.import_source_row",
+                table = description.table,
+                changed = changed_at("t"),
             ),
             &[(&id, Type::INT8)],
         )
@@ -584,9 +585,11 @@ async fn undo_in(
     let mut soft_deleted = transaction
         .execute_typed(
             &format!(
-                "UPDATE {} SET deleted_at = now() \
-                 WHERE import_batch_id = $1 AND deleted_at IS NULL AND ($2 OR updated_at <= created_at)",
-                description.table
+                "UPDATE {table} t SET deleted_at = now() \
+                 WHERE t.import_batch_id = $1 AND t.deleted_at IS NULL \
+                 AND ($2 OR {changed} <= t.created_at)",
+                table = description.table,
+                changed = changed_at("t"),
             ),
             &[(&id, Type::INT8), (&force, Type::BOOL)],
         )
@@ -595,9 +598,12 @@ async fn undo_in(
         // Organizations created for links by this import (no source row).
         soft_deleted += transaction
             .execute_typed(
-                "UPDATE organizations SET deleted_at = now() \
-                 WHERE import_batch_id = $1 AND import_source_row IS NULL AND deleted_at IS NULL \
-                 AND ($2 OR updated_at <= created_at)",
+                &format!(
+                    "UPDATE organizations t SET deleted_at = now() \
+                     WHERE t.import_batch_id = $1 AND t.import_source_row IS NULL \
+                     AND t.deleted_at IS NULL AND ($2 OR {} <= t.created_at)",
+                    changed_at("t")
+                ),
                 &[(&id, Type::INT8), (&force, Type::BOOL)],
             )
             .await?;
@@ -661,8 +667,9 @@ async fn restore_updated(
         .query_typed(
             &format!(
                 "{updates} SELECT f.source_row, {shown} FROM firsts f JOIN lasts l USING (record_id) \
-                 JOIN {table} t ON t.id = f.record_id WHERE t.updated_at > l.applied_at ORDER BY 1",
-                shown = description.shown
+                 JOIN {table} t ON t.id = f.record_id WHERE {changed} > l.applied_at ORDER BY 1",
+                shown = description.shown,
+                changed = changed_at("t"),
             ),
             &[(&id, Type::INT8)],
         )
@@ -676,11 +683,12 @@ async fn restore_updated(
                 "{updates}, restored AS (UPDATE {table} t SET ({targets}) = ({sources}) \
                    FROM firsts f JOIN lasts l USING (record_id) \
                    CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, f.previous) p \
-                   WHERE t.id = f.record_id AND ($2 OR t.updated_at <= l.applied_at) RETURNING t.id), \
+                   WHERE t.id = f.record_id AND ($2 OR {changed} <= l.applied_at) RETURNING t.id), \
                  marked AS (UPDATE import_matches m SET restored_at = now() FROM restored r \
                    WHERE m.import_batch_id = $1 AND m.record_id = r.id AND m.action = 'updated') \
                  SELECT count(*) FROM restored",
-                sources = sources.join(", ")
+                sources = sources.join(", "),
+                changed = changed_at("t"),
             ),
             &[(&id, Type::INT8), (&force, Type::BOOL)],
         )
@@ -696,4 +704,18 @@ fn shown_row(row: &tokio_postgres::Row) -> Result<(i32, String), tokio_postgres:
         row.try_get(0)?,
         row.try_get::<_, Option<String>>(1)?.unwrap_or_default(),
     ))
+}
+
+/// When the record `alias` was last changed by anyone but an undo, as SQL:
+/// an undo that gave a record its values back from before an import's
+/// update also stamped it updated now (the CRM's trigger does), so a
+/// record whose only change since is such a restore has the time its
+/// values had, not the restore's (migration V7 indexes the look-up).
+fn changed_at(alias: &str) -> String {
+    format!(
+        "coalesce((SELECT (m.previous->>'updated_at')::timestamptz FROM import_matches m \
+         WHERE m.record_id = {alias}.id AND m.restored_at IS NOT NULL \
+         AND m.restored_at >= {alias}.updated_at ORDER BY m.restored_at DESC, m.id LIMIT 1), \
+         {alias}.updated_at)"
+    )
 }

@@ -561,7 +561,8 @@ pub async fn closest_names(
 }
 
 /// The keys a later sheet of the same workbook may name `record` by, as
-/// its description says records are named: its e-mail and its name.
+/// its description says records are named: its e-mail and its name, each
+/// as [`match_name`] gives it.
 pub fn record_keys(record: &Record) -> Vec<String> {
     let Some(by) = &record.entity.description().linked_by else {
         return Vec::new();
@@ -570,14 +571,26 @@ pub fn record_keys(record: &Record) -> Vec<String> {
     let mut keys: Vec<String> = by
         .email
         .and_then(text)
-        .map(|e| lookup_key(record.entity, &e))
+        .map(|e| match_name(record.entity, &e))
         .into_iter()
         .collect();
     let parts: Option<Vec<_>> = by.name.iter().map(|field| text(field)).collect();
     if let Some(parts) = parts {
-        keys.push(name_key(&parts.join(" ")));
+        keys.push(match_name(record.entity, &parts.join(" ")));
     }
     keys
+}
+
+/// The key two link names share when they name the same record, as the
+/// CRM matches them (`pantry_match_key`): an e-mail ignoring case and
+/// surrounding spaces, else the name ignoring case, accents, spaces and
+/// punctuation (`St. Vincent Hospital Cafe` is `St Vincent Hospital Café`).
+/// A workbook's sheets name each other's records by it.
+pub fn match_name(target: Entity, name: &str) -> String {
+    match target {
+        Entity::Contacts if name.contains('@') => name.trim().to_lowercase(),
+        _ => crate::duplicates::match_key(name),
+    }
 }
 
 /// The key a name is looked up by: contacts are found by email when the

@@ -71,7 +71,7 @@ impl SheetPlan {
         if self.headers.is_empty() {
             return None;
         }
-        let issue = ColumnMap::with_choices(entity, &self.headers, &self.mapping.columns)
+        let issue = ColumnMap::with_choices(entity, &self.headers, &self.mapping)
             .header_issues(self.header_row, &self.headers)
             .into_iter()
             .find(|issue| issue.severity == Severity::Error)?;

@@ -38,6 +38,11 @@ pub struct SavedMapping {
     /// stands for.
     #[serde(default)]
     pub values: BTreeMap<String, BTreeMap<String, String>>,
+    /// By field's column: the value every row gets when no column of the
+    /// sheet fills the field (`"type": "principal"` for a principals list
+    /// without a TYPE column).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fixed: BTreeMap<String, String>,
 }
 
 /// Why a mapping file cannot be used.
@@ -99,7 +104,10 @@ impl SavedMapping {
 
     /// Whether the mapping chooses nothing (whatever its entity).
     pub fn chooses_nothing(&self) -> bool {
-        self.header_row.is_none() && self.columns.is_empty() && self.values.is_empty()
+        self.header_row.is_none()
+            && self.columns.is_empty()
+            && self.values.is_empty()
+            && self.fixed.is_empty()
     }
 
     /// The choices in a line: "header row 3, Acct Mgr → primary_manager_name,
@@ -114,10 +122,15 @@ impl SavedMapping {
                 .iter()
                 .map(move |(from, to)| format!("{field} '{from}' → {to}"))
         });
+        let fixed = self
+            .fixed
+            .iter()
+            .map(|(field, value)| format!("{field} '{value}' for every row"));
         header
             .into_iter()
             .chain(columns)
             .chain(values)
+            .chain(fixed)
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -151,7 +164,7 @@ impl SavedMapping {
                 ));
             }
         }
-        for field in self.values.keys() {
+        for field in self.values.keys().chain(self.fixed.keys()) {
             if description.field_index(field).is_none() {
                 return Err(format!(
                     "values are given for '{field}', which is not a field of {entity}"

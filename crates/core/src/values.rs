@@ -427,7 +427,7 @@ const WEEK_WORDS: [&str; 5] = ["w", "wk", "wks", "week", "weeks"];
 const MONTH_WORDS: [&str; 8] = ["mo", "mos", "mon", "mons", "mth", "mths", "month", "months"];
 const YEAR_WORDS: [&str; 5] = ["y", "yr", "yrs", "year", "years"];
 
-/// Shelf life in days: `90`, `90 days`, `90d`, `3 weeks`/`3 wk`/`3w` (21), `6 months`/`6 mo` (180, with warning "'6 months' imported as 180 days (a month counts 30 days)"), `1 year`/`1 yr`/`1y` (365), `1.5 years` (548, rounded), singular or plural, any case. Negative or unreadable fails, naming the value and the accepted forms.
+/// Shelf life in days: `90`, `90 days`, `90d`, `3 weeks`/`3 wk`/`3w` (21), `6 months`/`6 mo` (180, with warning "'6 months' imported as 180 days (a month counts 30 days)"), whole years written as months as years (`12 months` is 365), `1 year`/`1 yr`/`1y` (365), `1.5 years` (548, rounded), singular or plural, any case. Negative or unreadable fails, naming the value and the accepted forms.
 ///
 /// Parts add up (`1 year 6 months` is 545 days); a bare number is days only when it stands
 /// alone. A result that had to be rounded to whole days is imported with a warning.
@@ -468,12 +468,23 @@ pub fn shelf_life_days(text: &str) -> ValueResult<i32> {
              like 90, 90 days, 3 weeks, 6 months or 1 year"
         ));
     }
+    // Whole years written as months ("12 months", "24 mos") count as years.
+    let year = Decimal::from(360);
+    let whole_years = matches!(units.as_slice(), [unit] if MONTH_WORDS.contains(&unit.as_str()))
+        && !total.is_zero()
+        && (total % year).is_zero();
+    let total = if whole_years {
+        total / year * Decimal::from(365)
+    } else {
+        total
+    };
     let Some((days, rounded)) = round_to_i32(total) else {
         return Err(too_large());
     };
-    let months = units
-        .iter()
-        .any(|unit| MONTH_WORDS.contains(&unit.as_str()));
+    let months = !whole_years
+        && units
+            .iter()
+            .any(|unit| MONTH_WORDS.contains(&unit.as_str()));
     match (months, rounded) {
         (true, false) => warned(
             days,
@@ -1451,6 +1462,18 @@ mod tests {
         let (days, warning) = warned_value(shelf_life_days("0.7 months"));
         assert_eq!(days, 21);
         assert!(warning.contains("30 days"), "{warning}");
+    }
+
+    #[test]
+    fn whole_years_written_as_months_count_as_years() {
+        assert_eq!(value(shelf_life_days("12 months")), 365);
+        assert_eq!(value(shelf_life_days("24 mos")), 730);
+        assert_eq!(
+            value(shelf_life_days("12 Months")),
+            value(shelf_life_days("1 year"))
+        );
+        // Not whole years: still 30 days a month, warned.
+        assert_eq!(warned_value(shelf_life_days("18 months")).0, 540);
     }
 
     #[test]

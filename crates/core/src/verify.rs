@@ -407,8 +407,7 @@ fn put_file_cells(path: &Path, batch: &Batch, sample: &mut [SampleRow]) -> Resul
     };
     let sheet = (!batch.sheet.is_empty()).then_some(batch.sheet.as_str());
     let mut spreadsheet = Spreadsheet::open_with_header(path, sheet, batch.mapping.header_row)?;
-    let columns =
-        ColumnMap::with_choices(batch.entity, spreadsheet.headers(), &batch.mapping.columns);
+    let columns = ColumnMap::with_choices(batch.entity, spreadsheet.headers(), &batch.mapping);
     let description = batch.entity.description();
     let full_name = description
         .fields

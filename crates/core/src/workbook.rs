@@ -8,7 +8,7 @@ use std::path::Path;
 
 use crate::entity::{Entity, recognise};
 use crate::import::ImportError;
-use crate::links::{self, lookup_key, record_keys};
+use crate::links::{self, lookup_key, match_name, record_keys};
 use crate::mapping::{MappedSheet, Record, Value};
 use crate::progress::RunProgress;
 use crate::run::{RunPlan, SheetPlan, survey};
@@ -177,17 +177,16 @@ impl WorkbookLinks {
             let Some(Value::LinkName(name)) = record.get(column) else {
                 continue;
             };
-            let key = lookup_key(*target, name);
             if self
                 .known
                 .get(target)
-                .is_some_and(|(keys, _)| keys.contains(&key))
+                .is_some_and(|(keys, _)| keys.contains(&match_name(*target, name)))
             {
                 tally.in_workbook += 1;
             } else {
                 tally
                     .elsewhere
-                    .entry(key)
+                    .entry(lookup_key(*target, name))
                     .or_insert_with(|| (name.clone(), 0))
                     .1 += 1;
             }

@@ -20,6 +20,9 @@ pub struct HistoryPanel {
     undoing: Option<Task<(UndoTarget, Vec<UndoReport>)>>,
     /// An undo waiting for the broker to confirm.
     pub confirm_undo: Option<UndoTarget>,
+    /// The last undo left rows someone changed since: it can be done again,
+    /// forced.
+    pub left_alone: Option<(UndoTarget, usize)>,
     /// Scroll the confirmation into view on the next frame.
     reveal_confirm: bool,
 }
@@ -62,11 +65,13 @@ impl HistoryPanel {
         ctx: &egui::Context,
         settings: ConnectionSettings,
         target: UndoTarget,
+        force: bool,
     ) {
         self.confirm_undo = None;
+        self.left_alone = None;
         self.undoing = Some(task::spawn(runtime, ctx, async move {
             let mut client = settings.connect().await.map_err(|e| e.to_string())?;
-            history::undo(&mut client, target, false)
+            history::undo(&mut client, target, force)
                 .await
                 .map(|reports| (target, reports))
                 .map_err(|e| e.to_string())
@@ -122,6 +127,7 @@ impl HistoryPanel {
                     message.push_str(&format!(
                         " {kept} rows someone changed after the import were kept."
                     ));
+                    self.left_alone = Some((target, kept));
                 }
                 self.message = Some(message);
                 true
@@ -165,6 +171,14 @@ pub fn history_ui(ui: &mut egui::Ui, panel: &mut HistoryPanel, actions: &mut Vec
                     OK_TEXT
                 };
                 ui.add(egui::Label::new(RichText::new(message).color(color)).wrap());
+                if let Some((target, kept)) = panel.left_alone
+                    && ui
+                        .button(format!("Undo them too ({kept} changed since)"))
+                        .on_hover_text("Takes out, or gives back, the rows someone changed after the import as well")
+                        .clicked()
+                {
+                    actions.push(Action::UndoForced(target));
+                }
             }
             if panel.loaded && panel.imports.is_empty() {
                 ui.weak("No imports into this database yet.");
@@ -206,21 +220,12 @@ pub fn history_ui(ui: &mut egui::Ui, panel: &mut HistoryPanel, actions: &mut Vec
                 ui.horizontal_wrapped(|ui| {
                     ui.weak(&batch.started_at);
                     ui.label(RichText::new(batch.status.as_str()).color(status_color));
-                    ui.weak(format!(
-                        "{} stored, {} failed",
-                        theme::thousands(u64::try_from(batch.succeeded).unwrap_or(0)),
-                        theme::thousands(u64::try_from(batch.failed).unwrap_or(0))
-                    ));
+                    ui.weak(batch_counts(batch));
                 });
                 if batch.status != ImportStatus::Undone {
                     if panel.confirm_undo == Some(UndoTarget::Import(batch.id)) {
                         ui.label(
-                            RichText::new(format!(
-                                "Take the {} {} of import #{} out of the CRM? Rows someone changed since the import are kept.",
-                                theme::thousands(u64::try_from(batch.succeeded).unwrap_or(0)),
-                                batch.entity.name(),
-                                batch.id
-                            ))
+                            RichText::new(undo_question(batch))
                             .color(WARN_TEXT),
                         );
                         let buttons = ui.horizontal(|ui| {
@@ -274,27 +279,41 @@ fn run_header_ui(
         .first()
         .map(|b| b.file_name.clone())
         .unwrap_or_default();
-    let stored: i64 = sheets
+    let live: Vec<&&ImportBatch> = sheets
         .iter()
         .filter(|b| b.status != ImportStatus::Undone)
-        .map(|b| i64::from(b.succeeded))
-        .sum();
+        .collect();
+    let stored: i64 = live.iter().map(|b| i64::from(b.succeeded)).sum();
+    let updated: i64 = live.iter().map(|b| i64::from(b.updated)).sum();
     let count = sheets.len();
     ui.horizontal_wrapped(|ui| {
         ui.label(theme::bold(format!("Run #{run}")));
         ui.label(&file);
         ui.weak(format!("{count} sheets"));
     });
-    if stored == 0 {
+    if stored == 0 && updated == 0 {
         return;
     }
     if *confirm == Some(UndoTarget::Run(run)) {
+        let count = |n: i64| theme::thousands(u64::try_from(n).unwrap_or(0));
+        let question = match (stored, updated) {
+            (stored, 0) => format!(
+                "Take the {} rows of every sheet of run #{run} out of the CRM?",
+                count(stored)
+            ),
+            (0, updated) => format!(
+                "Give the {} records run #{run} updated their values from before?",
+                count(updated)
+            ),
+            (stored, updated) => format!(
+                "Take the {} rows of every sheet of run #{run} out of the CRM, and give the {} records it updated their values from before?",
+                count(stored),
+                count(updated)
+            ),
+        };
         ui.label(
-            RichText::new(format!(
-                "Take the {} rows of every sheet of run #{run} out of the CRM? Rows someone changed since are kept.",
-                theme::thousands(u64::try_from(stored).unwrap_or(0))
-            ))
-            .color(WARN_TEXT),
+            RichText::new(format!("{question} Rows someone changed since are kept."))
+                .color(WARN_TEXT),
         );
         ui.horizontal(|ui| {
             if ui.button("Yes, undo the run").clicked() {
@@ -310,4 +329,54 @@ fn run_header_ui(
     {
         *confirm = Some(UndoTarget::Run(run));
     }
+}
+
+/// An import's counts in a line: "11 stored, 3 updated, 32 skipped, 2 failed".
+fn batch_counts(batch: &ImportBatch) -> String {
+    let count = |n: i32| theme::thousands(u64::try_from(n).unwrap_or(0));
+    // The history's `succeeded` counts the rows stored as new records.
+    let stored = batch.succeeded;
+    let mut parts = vec![format!("{} stored", count(stored))];
+    if batch.updated > 0 {
+        parts.push(format!("{} updated", count(batch.updated)));
+    }
+    if batch.skipped > 0 {
+        parts.push(format!("{} skipped", count(batch.skipped)));
+    }
+    parts.push(format!("{} failed", count(batch.failed)));
+    parts.join(", ")
+}
+
+/// What undoing an import will do, asked before it is done.
+fn undo_question(batch: &ImportBatch) -> String {
+    let count = |n: i32| theme::thousands(u64::try_from(n).unwrap_or(0));
+    let stored = batch.succeeded;
+    let mut what = Vec::new();
+    if stored > 0 {
+        what.push(format!(
+            "take the {} {} it stored out of the CRM",
+            count(stored),
+            batch.entity.name()
+        ));
+    }
+    if batch.updated > 0 {
+        what.push(format!(
+            "give the {} records it updated their values from before",
+            count(batch.updated)
+        ));
+    }
+    if what.is_empty() {
+        return format!(
+            "Import #{} stored and updated nothing; mark it undone?",
+            batch.id
+        );
+    }
+    let mut question = what.join(" and ");
+    if let Some(first) = question.get(..1) {
+        question = first.to_uppercase() + &question[1..];
+    }
+    format!(
+        "{question} (import #{})? Rows someone changed since the import are kept.",
+        batch.id
+    )
 }

@@ -177,6 +177,8 @@ pub enum Action {
     RefreshHistory,
     /// Take an import (or a workbook run) back out of the CRM.
     Undo(UndoTarget),
+    /// The same, rows someone changed since the import included.
+    UndoForced(UndoTarget),
     CancelImport,
     SaveErrorReport,
     /// Save the rows imported with warnings, with each warning, as CSV.
@@ -394,10 +396,11 @@ impl PantryApp {
                 }
             }
             Action::RefreshHistory => self.refresh_history(),
-            Action::Undo(target) => {
+            Action::Undo(target) | Action::UndoForced(target) => {
+                let force = matches!(action, Action::UndoForced(_));
                 if let Ok(settings) = self.connection.settings() {
                     self.history
-                        .undo(&self.runtime, &self.ctx, settings, target);
+                        .undo(&self.runtime, &self.ctx, settings, target, force);
                 }
             }
             Action::CancelImport => {

@@ -89,7 +89,7 @@ pub fn results_ui(
                 &sheet.skipped_list,
             );
         }
-        warnings_ui(ui, &warnings);
+        warnings_ui(ui, &warnings, &rows_not_imported(report));
         verification_ui(ui, verification);
     });
     failed_rows_ui(
@@ -103,6 +103,24 @@ pub fn results_ui(
             "✔ Every row was imported."
         },
     );
+}
+
+/// The rows (by sheet, for a workbook) that did not go in: failed, or
+/// skipped as already in the CRM.
+fn rows_not_imported(report: &RunReport) -> std::collections::HashSet<(Option<&str>, u64)> {
+    report
+        .sheets
+        .iter()
+        .flat_map(|sheet| {
+            let name = sheet.sheet.as_deref().filter(|_| report.whole_workbook);
+            sheet
+                .failures
+                .iter()
+                .map(|issue| issue.row)
+                .chain(sheet.skipped_list.iter().map(|matched| matched.row))
+                .map(move |row| (name, row))
+        })
+        .collect()
 }
 
 /// "11 succeeded, 2 failed, 3 skipped", large.
@@ -205,33 +223,55 @@ pub fn checked_ui(ui: &mut egui::Ui, failures: usize, add: impl FnOnce(&mut egui
     ui.add_space(8.0);
 }
 
-/// The rows imported with warnings, each with its warning, under a heading
-/// that opens.
-pub fn warnings_ui(ui: &mut egui::Ui, warnings: &[(Option<&str>, &RowIssue)]) {
+/// The warnings, each with its row, under a heading that opens and says
+/// whether their rows went in: a warning of a row that failed, or was
+/// skipped as already in the CRM, did not.
+pub fn warnings_ui(
+    ui: &mut egui::Ui,
+    warnings: &[(Option<&str>, &RowIssue)],
+    not_in: &std::collections::HashSet<(Option<&str>, u64)>,
+) {
     if warnings.is_empty() {
         return;
     }
-    egui::CollapsingHeader::new(
-        theme::bold(format!(
+    let on_rows_not_in = warnings
+        .iter()
+        .filter(|(sheet, issue)| not_in.contains(&(*sheet, issue.row)))
+        .count();
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let heading = match on_rows_not_in {
+        0 => format!(
             "{} warning{} (the rows were imported)",
             theme::thousands(warnings.len() as u64),
-            if warnings.len() == 1 { "" } else { "s" }
-        ))
-        .color(WARN_TEXT),
-    )
-    .id_salt("warnings")
-    .show(ui, |ui| {
-        let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
-        egui::ScrollArea::vertical()
-            .id_salt("warning rows")
-            .max_height(180.0)
-            .show_rows(ui, row_height, warnings.len(), |ui, range| {
-                for (sheet, issue) in &warnings[range] {
-                    let place = sheet.map_or_else(String::new, |s| format!("{s}, "));
-                    ui.add(egui::Label::new(format!("{place}{issue}")).truncate());
-                }
-            });
-    });
+            plural(warnings.len())
+        ),
+        all if all == warnings.len() => format!(
+            "{} warning{} (on rows that were skipped or failed, not imported)",
+            theme::thousands(all as u64),
+            plural(all)
+        ),
+        some => format!(
+            "{} warning{} ({} on rows that were imported, {} on rows skipped or failed)",
+            theme::thousands(warnings.len() as u64),
+            plural(warnings.len()),
+            theme::thousands((warnings.len() - some) as u64),
+            theme::thousands(some as u64)
+        ),
+    };
+    egui::CollapsingHeader::new(theme::bold(heading).color(WARN_TEXT))
+        .id_salt("warnings")
+        .show(ui, |ui| {
+            let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
+            egui::ScrollArea::vertical()
+                .id_salt("warning rows")
+                .max_height(180.0)
+                .show_rows(ui, row_height, warnings.len(), |ui, range| {
+                    for (sheet, issue) in &warnings[range] {
+                        let place = sheet.map_or_else(String::new, |s| format!("{s}, "));
+                        ui.add(egui::Label::new(format!("{place}{issue}")).truncate());
+                    }
+                });
+        });
     ui.add_space(6.0);
 }
 

@@ -27,7 +27,12 @@ pub fn sidebar_ui(ui: &mut egui::Ui, app: &PantryApp, actions: &mut Vec<Action>)
             ui.weak("Kitchen Pantry CRM");
             ui.add_space(16.0);
             ui.label(RichText::new("IMPORT AS").small().weak());
-            let open_entity = app.preview().map(|p| p.entity);
+            // A sheet left out of the workbook's import is read as nothing.
+            let open_entity = app
+                .file
+                .as_ref()
+                .filter(|file| !file.sheet_left_out())
+                .map(|file| file.preview.entity);
             for entity in Entity::ALL {
                 let selected = open_entity == Some(entity);
                 let text = if selected {
@@ -35,11 +40,9 @@ pub fn sidebar_ui(ui: &mut egui::Ui, app: &PantryApp, actions: &mut Vec<Action>)
                 } else {
                     format!("    {}", entity.title())
                 };
-                let button = ui.add_enabled(
-                    open_entity.is_some(),
-                    egui::Button::selectable(selected, text),
-                );
-                let button = if open_entity.is_some() {
+                let open = app.file.is_some();
+                let button = ui.add_enabled(open, egui::Button::selectable(selected, text));
+                let button = if open {
                     button.on_hover_text(format!("Read this file's rows as {}", entity.name()))
                 } else {
                     button.on_disabled_hover_text(

@@ -108,6 +108,16 @@ pub const SEGMENTS: [(&str, &str); 10] = [
     ("general", "General"),
 ];
 
+/// The organization type a SEGMENT implies, by the segment as the seed's
+/// sheets write it; any other segment implies `customer`. A principal's
+/// segment has no CRM segment of its own and is kept as written.
+pub const SEGMENT_TYPES: [(&str, &str); 4] = [
+    ("distributor", "distributor"),
+    ("principal", "principal"),
+    ("manufacturer", "principal"),
+    ("supplier", "principal"),
+];
+
 const fn field(
     column: &'static str,
     label: &'static str,

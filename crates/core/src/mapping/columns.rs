@@ -2,12 +2,12 @@
 //! nothing, worked out once from the header row.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use crate::entity::{Entity, EntityDescription, FieldKind};
 use crate::spreadsheet::column_letter;
 
 use super::*;
+use crate::saved_mapping::SavedMapping;
 
 /// What a column of the sheet is used for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,24 +32,24 @@ pub struct ColumnMap {
     labels: Vec<String>,
     /// The column of each field, by field index.
     fields: Vec<Option<usize>>,
+    /// Fields the saved mapping gives a value for every row, by field index.
+    fixed: Vec<bool>,
 }
 
 impl ColumnMap {
     /// Maps `headers` for `entity`. The first column matching a field wins;
     /// later ones (and every unknown column) go to `import_notes`.
     pub fn new(entity: Entity, headers: &[String]) -> ColumnMap {
-        ColumnMap::with_choices(entity, headers, &BTreeMap::new())
+        ColumnMap::with_choices(entity, headers, &SavedMapping::default())
     }
 
-    /// As [`ColumnMap::new`], but a header named in `choices` (a saved
-    /// mapping's columns) goes where it says: a field's column,
-    /// `import_notes`, or nowhere (`None`). Chosen fields win over the
-    /// automatic match of another column.
-    pub fn with_choices(
-        entity: Entity,
-        headers: &[String],
-        choices: &BTreeMap<String, Option<String>>,
-    ) -> ColumnMap {
+    /// As [`ColumnMap::new`], but a header named in the saved mapping's
+    /// columns goes where it says: a field's column, `import_notes`, or
+    /// nowhere (`None`). Chosen fields win over the automatic match of
+    /// another column; a field the mapping fixes for every row needs no
+    /// column.
+    pub fn with_choices(entity: Entity, headers: &[String], mapping: &SavedMapping) -> ColumnMap {
+        let choices = &mapping.columns;
         let description = entity.description();
         let mut fields = vec![None; description.fields.len()];
         let mut roles = Vec::with_capacity(headers.len());
@@ -124,6 +124,11 @@ impl ColumnMap {
             roles,
             labels,
             fields,
+            fixed: description
+                .fields
+                .iter()
+                .map(|f| mapping.fixed.contains_key(f.column))
+                .collect(),
         }
     }
 
@@ -213,6 +218,7 @@ impl ColumnMap {
         let full_name = self.splits_full_name();
         for (index, field) in description.fields.iter().enumerate() {
             let covered = self.column_of(index).is_some()
+                || self.fixed.get(index) == Some(&true)
                 || (full_name && matches!(field.column, "first_name" | "last_name"));
             if !field.required || covered {
                 continue;

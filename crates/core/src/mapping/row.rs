@@ -7,8 +7,8 @@ use std::collections::{HashMap, HashSet};
 use crate::clean::{CleanUp, CleanUpTally};
 use crate::edits::SheetEdits;
 use crate::entity::{
-    Entity, EntityDescription, FieldKind, FieldSpec, ORGANIZATION_TYPES, SEGMENTS, UnknownValue,
-    header_key,
+    Entity, EntityDescription, FieldKind, FieldSpec, ORGANIZATION_TYPES, SEGMENT_TYPES, SEGMENTS,
+    UnknownValue, header_key,
 };
 use crate::saved_mapping::SavedMapping;
 use crate::spreadsheet::{SUSPICIOUS_RECORD_LINES, SheetRow};
@@ -64,7 +64,7 @@ impl RowMapper {
     /// A mapper that applies a saved mapping's column targets and value
     /// replacements.
     pub fn with_mapping(entity: Entity, headers: &[String], mapping: &SavedMapping) -> RowMapper {
-        let columns = ColumnMap::with_choices(entity, headers, &mapping.columns);
+        let columns = ColumnMap::with_choices(entity, headers, mapping);
         let description = entity.description();
         let unmapped_email = if description
             .fields
@@ -109,6 +109,7 @@ impl RowMapper {
             columns,
             choices: SavedMapping {
                 values: mapping.values.clone(),
+                fixed: mapping.fixed.clone(),
                 ..SavedMapping::default()
             },
             edits: SheetEdits::default(),
@@ -318,7 +319,11 @@ impl RowMapper {
                 }
                 _ => match self.columns.column_of(index) {
                     Some(column) => Cow::Borrowed(row.get(column).trim()),
-                    None => Cow::Borrowed(""),
+                    // The broker's value for every row, when no column fills it.
+                    None => match self.choices.fixed.get(field.column) {
+                        Some(value) => Cow::Owned(value.trim().to_owned()),
+                        None => Cow::Borrowed(""),
+                    },
                 },
             };
             let label = self.columns.field_label(index);
@@ -827,37 +832,77 @@ impl FirstRows {
     }
 }
 
-/// Whether a name cell is a totals label: `Total`, `Totals`, `Grand Total`,
-/// `Subtotal` or `Sum` (case and punctuation ignored), repeated or not,
-/// alone or followed by a count and one word (`TOTAL / Total: 7 accounts`).
+/// Whether a name cell is a totals label (case and punctuation ignored):
+/// `Total`, `Totals`, `Grand Total`, `Subtotal` or `Sum`, repeated or not,
+/// alone, followed by a count, by a word for the records (`TOTAL
+/// ACCOUNTS`) or both (`Total: 7 accounts`); or a name that ends in
+/// `total`, `totals` or `subtotal`, with a count or not (`Pipeline total`,
+/// `Illinois/Indiana subtotal: 12`). `Total Wine & More` is a name.
 pub(super) fn is_totals_label(cell: &str) -> bool {
     let words: Vec<String> = cell
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .map(str::to_lowercase)
         .collect();
+    let is_count = |word: &String| word.chars().all(|c| c.is_ascii_digit());
+    let is_label = |word: &String| ["total", "totals", "subtotal"].contains(&word.as_str());
+    // "Pipeline total", "Illinois/Indiana subtotal: 12".
+    let without_count = match words.as_slice() {
+        [rest @ .., count] if is_count(count) => rest,
+        all => all,
+    };
+    if let [before @ .., last] = without_count
+        && !before.is_empty()
+        && is_label(last)
+    {
+        return true;
+    }
     let mut rest = words.as_slice();
     let mut labelled = false;
     loop {
         match rest {
             [first, second, tail @ ..] if first == "grand" && second == "total" => rest = tail,
-            [word, tail @ ..]
-                if ["total", "totals", "subtotal", "sum"].contains(&word.as_str()) =>
-            {
-                rest = tail;
-            }
+            [word, tail @ ..] if is_label(word) || word == "sum" => rest = tail,
             _ => break,
         }
         labelled = true;
     }
+    let is_records = |word: &String| TOTALS_RECORD_WORDS.contains(&word.as_str());
     labelled
         && match rest {
             [] => true,
-            [count] => count.chars().all(|c| c.is_ascii_digit()),
-            [count, _] => count.chars().all(|c| c.is_ascii_digit()),
+            [one] => is_count(one) || is_records(one),
+            [count, _] if is_count(count) => true,
+            [word, count] => is_records(word) && is_count(count),
             _ => false,
         }
 }
+
+/// Words a totals row names the records it counts by (`TOTAL ACCOUNTS`).
+const TOTALS_RECORD_WORDS: [&str; 22] = [
+    "account",
+    "accounts",
+    "organization",
+    "organizations",
+    "organisations",
+    "customers",
+    "companies",
+    "contacts",
+    "people",
+    "buyers",
+    "products",
+    "items",
+    "deals",
+    "opportunities",
+    "pipeline",
+    "activities",
+    "calls",
+    "visits",
+    "rows",
+    "records",
+    "lines",
+    "entries",
+];
 
 /// How a duplicate warning shows the key: the record's own values, then the
 /// record it belongs to ("'Jane Smith' at 'Acme'").
@@ -945,18 +990,21 @@ fn read_segment(raw: &str, label: &str, out: &mut RowWork) -> (String, &'static 
     let found = SEGMENTS
         .iter()
         .find(|(from, to)| *from == lower || to.to_lowercase() == lower);
+    // As the seed's sheets write it ("Distributor" for a CRM "Distribution").
+    let written = found.map_or(lower.as_str(), |(from, _)| *from);
+    let implied = SEGMENT_TYPES
+        .iter()
+        .find(|(segment, _)| *segment == written)
+        .map_or("customer", |(_, implied)| *implied);
     match found {
-        Some((from, to)) => {
+        Some((_, to)) => {
             if *to != raw {
                 out.notes.push_original(label.to_owned(), raw);
             }
-            let implied = if *from == "distributor" {
-                "distributor"
-            } else {
-                "customer"
-            };
             ((*to).to_owned(), implied)
         }
+        // A principal's segment says what it is; the CRM has no such segment.
+        None if implied != "customer" => (raw.to_owned(), implied),
         None => {
             out.unrecognised = true;
             out.warning(

@@ -631,6 +631,12 @@ fn totals_labels_are_told_from_names_that_start_with_total() {
         "Total: 7 accounts",
         "TOTAL / Total: 7 accounts",
         "total 12",
+        "TOTAL ACCOUNTS",
+        "Total accounts: 12",
+        "Pipeline total",
+        "Illinois/Indiana subtotal",
+        "Chicago subtotal: 12",
+        "Q3 Totals",
     ] {
         assert!(is_totals_label(label), "{label}");
     }
@@ -640,6 +646,10 @@ fn totals_labels_are_told_from_names_that_start_with_total() {
         "Summit Foods",
         "Sum Yung Guys Restaurant",
         "Hoboken Provisions",
+        "Dim Sum",
+        "Total Foods Catering",
+        "Grand Total Catering",
+        "Sum Total Catering",
         "",
     ] {
         assert!(!is_totals_label(name), "{name}");
@@ -744,5 +754,54 @@ fn unrecognised_and_replaced_values_are_counted_per_enumerated_field() {
                 mapped_to: None
             },
         ]
+    );
+}
+
+#[test]
+fn principal_segments_make_principals_kept_as_written() {
+    let mut mapper = organizations();
+    for segment in ["Principal", "manufacturer", "SUPPLIER"] {
+        let outcome = mapper.map_row(&row(4, &[&format!("Maker {segment}"), "", segment]));
+        let record = outcome.record().cloned().expect("imports");
+        assert_eq!(
+            record.get("type"),
+            Some(&Value::Label("principal")),
+            "{segment}"
+        );
+        assert_eq!(text(&record, "segment").as_deref(), Some(segment));
+        assert!(outcome.issues.is_empty(), "{segment}: {:?}", outcome.issues);
+    }
+}
+
+#[test]
+fn a_type_fixed_for_every_row_fills_a_sheet_without_a_type_column() {
+    let headers: Vec<String> = ["Organizations", "SEGMENT"]
+        .iter()
+        .map(|h| (*h).to_owned())
+        .collect();
+    let mapping = SavedMapping {
+        fixed: [("type".to_owned(), "principal".to_owned())].into(),
+        ..SavedMapping::default()
+    };
+    let mut mapper = RowMapper::with_mapping(Entity::Organizations, &headers, &mapping);
+    let outcome = mapper.map_row(&row(2, &["Heinz", "Casual"]));
+    let record = outcome.record().cloned().expect("imports");
+    assert_eq!(record.get("type"), Some(&Value::Label("principal")));
+    assert_eq!(text(&record, "segment").as_deref(), Some("Casual Dining"));
+    // A required field the mapping fixes needs no column.
+    let products: Vec<String> = ["Product", "Principal"]
+        .iter()
+        .map(|h| (*h).to_owned())
+        .collect();
+    let fixed_category = SavedMapping {
+        fixed: [("category".to_owned(), "dry goods".to_owned())].into(),
+        ..SavedMapping::default()
+    };
+    let columns = ColumnMap::with_choices(Entity::Products, &products, &fixed_category);
+    assert!(columns.header_issues(1, &products).is_empty());
+    assert!(
+        !ColumnMap::new(Entity::Products, &products)
+            .header_issues(1, &products)
+            .is_empty()
     );
 }

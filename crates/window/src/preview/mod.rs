@@ -348,7 +348,7 @@ pub fn preview_ui(ui: &mut egui::Ui, file: &mut OpenFile, actions: &mut Vec<Acti
     for notice in &preview.notices {
         ui.label(RichText::new(format!("ℹ {notice}")).weak());
     }
-    summary_ui(ui, preview, edits);
+    summary_ui(ui, preview, edits, skipped);
     fixing::keyboard(ui.ctx(), preview, edits);
     let changes = fixing::ChangeList::of(preview, edits);
     selected_row_ui(ui, preview, edits, actions);
@@ -689,10 +689,16 @@ fn value_choice_ui(
         .response
 }
 
-fn summary_ui(ui: &mut egui::Ui, preview: &mut Preview, edits: &SheetEdits) {
+fn summary_ui(ui: &mut egui::Ui, preview: &mut Preview, edits: &SheetEdits, left_out: bool) {
     let counts = preview.counts;
     ui.horizontal_wrapped(|ui| {
         ui.label(theme::bold(format!("{} rows", theme::thousands(counts.rows))).size(16.0));
+        if left_out {
+            // Nothing of a sheet left out imports, nor fails.
+            ui.label("·");
+            ui.label(theme::bold("not imported").size(16.0).weak());
+            return;
+        }
         ui.label("·");
         ui.label(
             theme::bold(format!(
