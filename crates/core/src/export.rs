@@ -90,7 +90,13 @@ pub enum ExportError {
     },
     /// The database refused a query or went away.
     #[error("reading from the database: {}", crate::database::database_reason(.0))]
-    Database(#[from] tokio_postgres::Error),
+    Database(tokio_postgres::Error),
+    /// The folder to write the file in does not exist.
+    #[error("cannot write {}: there is no folder {}", path.display(), path.parent().unwrap_or(path).display())]
+    NoFolder {
+        /// The file asked for.
+        path: PathBuf,
+    },
     /// The file could not be written.
     #[error("{path}: {source}", path = path.display())]
     Write {
@@ -102,6 +108,12 @@ pub enum ExportError {
     /// Stopped by the user; the partial file was removed.
     #[error("export cancelled")]
     Cancelled,
+}
+
+impl From<tokio_postgres::Error> for ExportError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        ExportError::Database(error)
+    }
 }
 
 /// How far an export has come, shared with whoever shows it.
@@ -278,6 +290,14 @@ pub async fn export(
     progress: &ExportProgress,
 ) -> Result<ExportSummary, ExportError> {
     let format = ExportFormat::of(path)?;
+    if path
+        .parent()
+        .is_some_and(|folder| !folder.as_os_str().is_empty() && !folder.is_dir())
+    {
+        return Err(ExportError::NoFolder {
+            path: path.to_path_buf(),
+        });
+    }
     let description = entity.description();
     if let Some(id) = import {
         let row = client

@@ -30,7 +30,7 @@ pub enum VerifyError {
     NoSuchImport(i64),
     /// The database refused a query or went away.
     #[error("reading from the database: {}", crate::database::database_reason(.0))]
-    Database(#[from] tokio_postgres::Error),
+    Database(tokio_postgres::Error),
     /// The history names an entity this program does not know.
     #[error("import {import} stored '{entity}', which this version does not know")]
     UnknownEntity {
@@ -55,6 +55,12 @@ pub enum VerifyError {
     /// The spreadsheet could not be read.
     #[error(transparent)]
     Read(#[from] ReadError),
+}
+
+impl From<tokio_postgres::Error> for VerifyError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        VerifyError::Database(error)
+    }
 }
 
 /// What one import stored, as the database says.
