@@ -149,17 +149,18 @@ async fn every_entity_exported_to_csv_imports_into_an_empty_crm_and_exports_the_
     assert_eq!(
         lines[0],
         "\u{feff}Organizations,PRIORITY-FOCUS (A-D),SEGMENT,TYPE,PRIMARY ACCT. MANAGER,SECONDARY ACCT. MANAGER,\
-         LINKEDIN,PHONE,STREET ADDRESS,CITY,STATE,Zip Code,NOTES,Region,Import Notes",
-        "the headers the import maps from, then the notes columns"
+         LINKEDIN,PHONE,STREET ADDRESS,CITY,STATE,Zip Code,NOTES,Email,Industry,Address Line 2,\
+         Country,Annual Revenue,Employees,Parent Organization,Active,Import Notes",
+        "the headers the import maps from (Region names the state in other words: a note, kept in the Import Notes column)"
     );
     assert!(
         organizations.contains(
-            "Café Olé,A,Casual Dining,customer,Zoë Brontë,,,(312) 555-0100,\"12 \"\"Main\"\" St\",Chicago,IL,02134,\"Likes the\nnew menu\",North,\"{\"\"PRIORITY-FOCUS (A-D)\"\":\"\"A+\"\",\"\"SEGMENT\"\":\"\"casual\"\"}\"\n"
+            "Café Olé,A,Casual Dining,customer,Zoë Brontë,,,(312) 555-0100,\"12 \"\"Main\"\" St\",Chicago,IL,02134,\"Likes the\nnew menu\",,,,US,,,,yes,\"{\"\"PRIORITY-FOCUS (A-D)\"\":\"\"A+\"\",\"\"Region\"\":\"\"North\"\",\"\"SEGMENT\"\":\"\"casual\"\"}\"\n"
         ),
         "labels, accents, quotes, a line break, a ZIP's leading zero, a notes column and the originals: {organizations}"
     );
     assert!(
-        organizations.contains("Made In The CRM,C,General,customer,,,,,,,,,,,\n"),
+        organizations.contains("Made In The CRM,C,General,customer,,,,,,,,,,,,,US,,,,yes,\n"),
         "a record the CRM made itself: {organizations}"
     );
     assert!(

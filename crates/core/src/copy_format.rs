@@ -9,7 +9,7 @@ use chrono::{Local, TimeZone, Utc};
 use tokio_postgres::types::{ToSql, Type};
 use uuid::Uuid;
 
-use crate::entity::{EntityDescription, FixedValue};
+use crate::entity::EntityDescription;
 use crate::mapping::{Record, Value};
 
 const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
@@ -56,28 +56,16 @@ impl CopyBatch {
     /// Appends one record with its key and the import it belongs to, in the
     /// order of [`copy_statement`]. Links must be resolved ([`Value::Key`]);
     /// an unresolved name is stored as NULL.
-    pub fn push(
-        &mut self,
-        description: &EntityDescription,
-        record: &Record,
-        id: Uuid,
-        import_id: i64,
-    ) {
+    pub fn push(&mut self, record: &Record, id: Uuid, import_id: i64) {
         self.starts.push(self.tuples.len());
         self.source_rows.push(record.source_row);
         self.given.push(record.given as i64);
         let out = &mut self.tuples;
-        let count = 1 + record.values.len() + description.fixed.len() + 3;
+        let count = 1 + record.values.len() + 3;
         out.put_i16(i16::try_from(count).unwrap_or(i16::MAX));
         put_bytes(out, id.as_bytes());
         for value in &record.values {
             put_value(out, value);
-        }
-        for (_, fixed) in description.fixed {
-            match fixed {
-                FixedValue::Text(text) => put_bytes(out, text.as_bytes()),
-                FixedValue::Bool(value) => put_bytes(out, &[u8::from(*value)]),
-            }
         }
         match record.notes.to_json() {
             Some(notes) => put_bytes(out, notes.as_bytes()),

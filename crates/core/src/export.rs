@@ -760,8 +760,11 @@ mod tests {
     #[test]
     fn only_notes_that_come_back_as_notes_get_a_column() {
         let organizations = Entity::Organizations.description();
-        assert!(is_own_column(organizations, "Region"));
+        assert!(is_own_column(organizations, "Territory"));
         assert!(is_own_column(organizations, "Internal ID"));
+        // "Region" is the state in other words: kept in the JSON column, it
+        // comes back as a note whatever its values.
+        assert!(!is_own_column(organizations, "Region"));
         assert!(!is_own_column(organizations, "SEGMENT (as written)"));
         assert!(!is_own_column(organizations, "PHONE"));
         assert!(!is_own_column(organizations, "Import Notes"));

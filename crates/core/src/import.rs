@@ -252,6 +252,7 @@ pub(crate) async fn import_sheet(
     report.sheet = mapped.spreadsheet().sheet().map(str::to_owned);
     report.header_row = Some(mapped.spreadsheet().header_row());
     let header_issues = mapped.header_issues().to_vec();
+    report.columns = mapped.columns().uses();
 
     let client = settings.connect().await?;
     ensure_schema(&client, entity).await?;
@@ -296,6 +297,7 @@ pub(crate) async fn import_sheet(
         import_id: Some(import_id),
         already_stored,
         created_links: created,
+        columns: report.columns,
         ..SheetReport::new(
             file,
             report.notices,
@@ -389,7 +391,7 @@ impl Load<'_> {
                 } else {
                     batch_size
                 },
-                encode_for: (!has_links).then_some((description, import_id)),
+                encode_for: (!has_links).then_some(import_id),
                 stored,
                 near,
             },
@@ -399,7 +401,6 @@ impl Load<'_> {
         // flight.
         let mut incoming = if has_links {
             let destination = crate::pipeline::Destination {
-                description,
                 import_id,
                 batch_size,
             };

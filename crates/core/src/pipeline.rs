@@ -21,7 +21,6 @@ use tokio::sync::mpsc;
 
 use crate::copy_format::{CopyBatch, ReadyBatch};
 use crate::duplicates::{MatchedRow, NearDuplicates};
-use crate::entity::EntityDescription;
 use crate::import::ImportError;
 use crate::links::{LinkPolicies, LinkResolver};
 use crate::mapping::{MappedSheet, Record, RowCounts, RowFate, RowIssue, RowOutcome};
@@ -98,7 +97,8 @@ pub(crate) fn check_sheet(
     })?;
     let mut notices = mapped.notices().to_vec();
     notices.extend(mapped.clean_up_notices());
-    Ok(SheetReport::new(
+    let columns = mapped.columns().uses();
+    let report = SheetReport::new(
         file,
         notices,
         counts.rows,
@@ -111,7 +111,8 @@ pub(crate) fn check_sheet(
         mapped.entity(),
         mapped.spreadsheet().sheet().map(str::to_owned),
         Some(mapped.spreadsheet().header_row()),
-    ))
+    );
+    Ok(SheetReport { columns, ..report })
 }
 
 /// What the reading thread sends on: a chunk of records, the issues of the
@@ -155,8 +156,8 @@ pub(crate) struct ReaderPlan {
     /// Rows a chunk holds.
     pub chunk_rows: usize,
     /// Encode the records as they are read (an entity without links): the
-    /// chunk's `encoded`, for `table`, with keys of `import_id`.
-    pub encode_for: Option<(&'static EntityDescription, i64)>,
+    /// chunk's `encoded`, as rows of this import.
+    pub encode_for: Option<i64>,
     /// Source rows an interrupted run of this import stored, sorted: not
     /// sent again.
     pub stored: Vec<u32>,
@@ -191,13 +192,8 @@ pub(crate) fn spawn_reader(
                         .is_ok_and(|row| plan.stored.binary_search(&row).is_ok());
                     match plan.encode_for {
                         _ if stored_before => {}
-                        Some((description, import_id)) => {
-                            chunk.encoded.push(
-                                description,
-                                &record,
-                                uuid::Uuid::now_v7(),
-                                import_id,
-                            );
+                        Some(import_id) => {
+                            chunk.encoded.push(&record, uuid::Uuid::now_v7(), import_id);
                         }
                         None => chunk.records.push(record),
                     }
@@ -266,11 +262,9 @@ impl PreparedChunk {
     }
 }
 
-/// Where a linked batch goes: the entity's table, in one import, in
-/// batches of this size.
+/// Where a linked batch goes: one import, in batches of this size.
 #[derive(Clone, Copy)]
 pub(crate) struct Destination {
-    pub description: &'static EntityDescription,
     /// The import the rows are stored by (`-1`: a scan, which stores nothing).
     pub import_id: i64,
     pub batch_size: usize,
@@ -346,7 +340,7 @@ pub(crate) fn spawn_linker(
             for record in &records {
                 prepared
                     .batch
-                    .push(to.description, record, uuid::Uuid::now_v7(), to.import_id);
+                    .push(record, uuid::Uuid::now_v7(), to.import_id);
             }
             let last = prepared.end.is_some();
             if last || prepared.batch.len() >= to.batch_size {

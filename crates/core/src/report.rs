@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::duplicates::{MatchAction, MatchedRow};
 use crate::entity::Entity;
 use crate::links::CreatedOrganization;
-use crate::mapping::{RowIssue, Severity};
+use crate::mapping::{ColumnUse, RowIssue, Severity};
 use crate::spreadsheet::{FileNotice, ReadError, SheetRow, Spreadsheet};
 
 /// How many failed rows the short summary lists before saying "and N more".
@@ -71,6 +71,8 @@ pub struct SheetReport {
     /// the same header (`None`: found again automatically).
     #[serde(skip)]
     pub header_row: Option<u64>,
+    /// Each column's field and how it came to it.
+    pub columns: Vec<ColumnUse>,
 }
 
 fn serialize_count<S: serde::Serializer>(
@@ -144,6 +146,7 @@ impl SheetReport {
             created_links: Vec::new(),
             elapsed,
             header_row: None,
+            columns: Vec::new(),
         }
     }
 

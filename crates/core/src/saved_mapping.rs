@@ -43,6 +43,10 @@ pub struct SavedMapping {
     /// without a TYPE column).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fixed: BTreeMap<String, String>,
+    /// Headers whose target the broker picked in the window (said as
+    /// `chosen`, where a mapping file's are `mapping`); never saved.
+    #[serde(skip)]
+    pub picked: std::collections::BTreeSet<String>,
 }
 
 /// Why a mapping file cannot be used.

@@ -101,7 +101,6 @@ pub async fn scan_duplicates(
     let has_links = links.has_links();
     let progress = ImportProgress::new(None);
     let destination = Destination {
-        description,
         import_id: -1,
         batch_size: SCAN_CHUNK_ROWS,
     };
@@ -110,7 +109,7 @@ pub async fn scan_duplicates(
         Arc::clone(&progress),
         ReaderPlan {
             chunk_rows: SCAN_CHUNK_ROWS,
-            encode_for: (!has_links).then_some((description, -1)),
+            encode_for: (!has_links).then_some(-1),
             stored: Vec::new(),
             near,
         },

@@ -131,6 +131,7 @@ const fn field(
         kind,
         required: false,
         max_chars: None,
+        blank: None,
     }
 }
 
@@ -147,6 +148,15 @@ const fn text(
         kind: FieldKind::Text,
         required: false,
         max_chars: Some(max_chars),
+        blank: None,
+    }
+}
+
+impl FieldSpec {
+    /// The field with `value` for a blank cell (or no column).
+    const fn or_blank(mut self, value: &'static str) -> FieldSpec {
+        self.blank = Some(value);
+        self
     }
 }
 
@@ -264,10 +274,67 @@ pub static ORGANIZATIONS: EntityDescription = EntityDescription {
             20,
         ),
         field("notes", "NOTES", &["Notes", "Note"], FieldKind::Text),
-    ],
-    fixed: &[
-        ("country", FixedValue::Text("US")),
-        ("is_active", FixedValue::Bool(true)),
+        limited(
+            field(
+                "email",
+                "Email",
+                &["Email", "Email Address"],
+                FieldKind::Email,
+            ),
+            255,
+        ),
+        text("industry", "Industry", &["Industry"], 100),
+        text(
+            "address_line_2",
+            "Address Line 2",
+            &["Address Line 2", "Street 2", "Address 2", "Suite"],
+            255,
+        ),
+        limited(
+            field(
+                "country",
+                "Country",
+                &["Country", "Country Code"],
+                FieldKind::Text,
+            )
+            .or_blank("US"),
+            100,
+        ),
+        field(
+            "annual_revenue",
+            "Annual Revenue",
+            &["Annual Revenue", "Revenue", "Annual Sales"],
+            FieldKind::Money(13),
+        ),
+        field(
+            "employee_count",
+            "Employees",
+            &[
+                "Employees",
+                "Employee Count",
+                "Number of Employees",
+                "No. of Employees",
+                "Headcount",
+            ],
+            FieldKind::WholeNumber,
+        ),
+        field(
+            "parent_organization_id",
+            "Parent Organization",
+            &[
+                "Parent Organization",
+                "Parent Company",
+                "Parent Account",
+                "Parent",
+            ],
+            link(Entity::Organizations, None, false),
+        ),
+        field(
+            "is_active",
+            "Active",
+            &["Active", "Is Active"],
+            FieldKind::YesNo { blank: true },
+        ),
     ],
     duplicate_keys: &[DuplicateKey {
         what: "name",
@@ -287,6 +354,126 @@ pub static ORGANIZATIONS: EntityDescription = EntityDescription {
         organization: None,
     }),
     charted: &["priority", "segment", "type", "state_province"],
+    exported_as: &[
+        (
+            "name",
+            &[
+                "Customer",
+                "Customer Name",
+                "Account",
+                "Business Name",
+                "Operator",
+                "Operator Name",
+                "Display Name",
+                "Complete Name",
+                "Full Name",
+                "Company Name Entity",
+            ],
+        ),
+        ("priority", &["Pri", "Focus", "Priority Level"]),
+        ("segment", &["Seg", "Market Segment", "Segmentation"]),
+        (
+            "type",
+            &[
+                "Account Type",
+                "Company Type",
+                "Customer Type",
+                "Relationship Type",
+                "CTYPE",
+            ],
+        ),
+        (
+            "primary_manager_name",
+            &[
+                "Owner",
+                "Account Owner",
+                "Company Owner",
+                "Organization Owner",
+                "Owned By",
+                "Salesperson",
+                "Sales Rep",
+                "Rep",
+                "Account Manager",
+                "Account Executive",
+                "Account Rep",
+                "Assigned To",
+            ],
+        ),
+        (
+            "secondary_manager_name",
+            &["Second Rep", "Backup Rep", "Co-Owner"],
+        ),
+        (
+            "website",
+            &[
+                "Website URL",
+                "URL",
+                "Domain",
+                "Company Domain Name",
+                "Website Link",
+                "Web",
+                "Homepage",
+                "Work Website",
+                "LinkedIn Company Page",
+            ],
+        ),
+        (
+            "phone",
+            &[
+                "Main Phone",
+                "Business Phone",
+                "Account Phone",
+                "Office Phone",
+                "Phone 1",
+                "Work Phone",
+                "Company Phone",
+                "Tel",
+            ],
+        ),
+        (
+            "email",
+            &["Company Email", "Main Email", "Work Email", "Email 1"],
+        ),
+        ("industry", &["Sector", "Industry Type"]),
+        (
+            "address_line_1",
+            &[
+                "Street 1",
+                "Address 1",
+                "Street Address 1",
+                "Address Street",
+                "BADDR1",
+            ],
+        ),
+        ("address_line_2", &["Street Address 2", "BADDR2"]),
+        ("city", &["Town", "City/Town"]),
+        (
+            "state_province",
+            &["State Code", "State/Region Code", "State or Province", "ST"],
+        ),
+        (
+            "postal_code",
+            &[
+                "Zip/Postal Code",
+                "Postal/Zip Code",
+                "Zip+4",
+                "Billing Code",
+                "Shipping Code",
+            ],
+        ),
+        ("country", &["Nation", "Country/Region Code"]),
+        ("annual_revenue", &["Yearly Revenue"]),
+        ("employee_count", &["Staff", "Employee Range"]),
+        (
+            "parent_organization_id",
+            &["Parent Account Name", "Parent Company Name"],
+        ),
+        (
+            "notes",
+            &["Description", "Details", "Notepad", "Comments", "About Us"],
+        ),
+    ],
+    if_missing: &[],
 };
 
 /// SPEC.md, "Contacts".
@@ -391,7 +578,6 @@ pub static CONTACTS: EntityDescription = EntityDescription {
         ),
         field("notes", "Notes", &["Notes", "Note"], FieldKind::Text),
     ],
-    fixed: &[],
     duplicate_keys: &[
         DuplicateKey {
             what: "email",
@@ -423,6 +609,58 @@ pub static CONTACTS: EntityDescription = EntityDescription {
         organization: Some("organization_id"),
     }),
     charted: &["role", "is_primary_contact"],
+    exported_as: &[
+        ("first_name", &["Person First Name"]),
+        (
+            "full_name",
+            &["Person Name", "Contact Full Name", "Buyer", "Buyer Name"],
+        ),
+        (
+            "organization_id",
+            &[
+                "Account Name",
+                "Company Name",
+                "Associated Company",
+                "Primary Associated Company",
+                "Related Company",
+                "Organization Name",
+                "Customer Name",
+                "Operator",
+            ],
+        ),
+        ("title", &["Job Position", "Job Function"]),
+        ("role", &["Buying Role", "Contact Role"]),
+        (
+            "email",
+            &["Work Email", "Email 1", "Email - Work", "Primary Email"],
+        ),
+        (
+            "phone",
+            &[
+                "Phone Number",
+                "Business Phone",
+                "Direct Phone",
+                "Phone - Work",
+                "Telephone",
+                "Work Phone Number",
+            ],
+        ),
+        (
+            "mobile_phone",
+            &[
+                "Mobile Phone Number",
+                "Phone - Mobile",
+                "Mobile Number",
+                "Cell Number",
+            ],
+        ),
+        (
+            "linkedin_url",
+            &["LinkedIn Profile", "LinkedIn Profile URL"],
+        ),
+        ("notes", &["Description", "Contact Description", "Comments"]),
+    ],
+    if_missing: &[],
 };
 
 /// SPEC.md, "Products".
@@ -514,7 +752,6 @@ pub static PRODUCTS: EntityDescription = EntityDescription {
             FieldKind::YesNo { blank: true },
         ),
     ],
-    fixed: &[],
     duplicate_keys: &[
         DuplicateKey {
             what: "SKU",
@@ -540,6 +777,77 @@ pub static PRODUCTS: EntityDescription = EntityDescription {
     shown: "name || coalesce(' (SKU ' || nullif(btrim(sku), '') || ')', '')",
     linked_by: None,
     charted: &["category", "is_active"],
+    exported_as: &[
+        ("name", &["Product Title", "Item Title"]),
+        (
+            "principal_id",
+            &[
+                "Vendor Name",
+                "Manufacturer Name",
+                "Brand Name",
+                "Mfr",
+                "Mfg",
+                "Vendors",
+                "Principal Name",
+            ],
+        ),
+        (
+            "sku",
+            &[
+                "Internal Reference",
+                "Part Number",
+                "Item Code",
+                "Catalog Number",
+                "Product ID",
+                "Product Number",
+            ],
+        ),
+        ("category", &["Product Category", "Item Category", "Cat"]),
+        (
+            "description",
+            &[
+                "Product Description",
+                "Sales Description",
+                "Item Description",
+                "DESC",
+            ],
+        ),
+        (
+            "unit_cost",
+            &["Purchase Cost", "Cost Price", "Unit Cost Price"],
+        ),
+        (
+            "list_price",
+            &[
+                "Unit Price",
+                "Sales Price",
+                "Sales Price/Rate",
+                "Sell Price",
+                "Wholesale Price",
+                "Selling Price",
+            ],
+        ),
+        (
+            "storage_requirements",
+            &["Storage Temp", "Storage Temperature"],
+        ),
+        ("shelf_life_days", &[]),
+        (
+            "specifications",
+            &["Pack", "Case Pack", "Unit", "UOM", "Usage Unit"],
+        ),
+        ("is_active", &["Product Active"]),
+    ],
+    // A price list often names its products only in a description column.
+    if_missing: &[(
+        "name",
+        &[
+            "Description",
+            "Item Description",
+            "Product Description",
+            "Sales Description",
+        ],
+    )],
 };
 
 /// SPEC.md, "Opportunities".
@@ -638,7 +946,6 @@ pub static OPPORTUNITIES: EntityDescription = EntityDescription {
         ),
         field("notes", "Notes", &["Notes", "Note"], FieldKind::Text),
     ],
-    fixed: &[],
     duplicate_keys: &[],
     match_keys: &[MatchKey {
         fields: &["name"],
@@ -654,6 +961,51 @@ pub static OPPORTUNITIES: EntityDescription = EntityDescription {
         organization: Some("organization_id"),
     }),
     charted: &["stage"],
+    exported_as: &[
+        (
+            "name",
+            &["Title", "Topic", "Opportunity Title", "Deal Title"],
+        ),
+        (
+            "organization_id",
+            &[
+                "Account Name",
+                "Company Name",
+                "Customer Name",
+                "Associated Company",
+                "Primary Associated Company",
+                "Potential Customer",
+                "Organization Name",
+            ],
+        ),
+        (
+            "contact_id",
+            &["Contact Name", "Contact Person", "Primary Contact"],
+        ),
+        (
+            "stage",
+            &["Deal Stage", "Stage Name", "Sales Stage", "Pipeline Stage"],
+        ),
+        (
+            "estimated_value",
+            &[
+                "Deal Value",
+                "Opportunity Amount",
+                "Est. Revenue",
+                "Est. Value",
+                "Est. Annual $",
+                "Expected Revenue",
+            ],
+        ),
+        ("probability", &["Deal Probability", "Win Probability"]),
+        (
+            "expected_close_date",
+            &["Closing Date", "Est. Close Date", "Expected Closing"],
+        ),
+        ("next_action", &["Next Steps"]),
+        ("notes", &["Description", "Deal Description", "Comments"]),
+    ],
+    if_missing: &[],
 };
 
 /// SPEC.md, "Interactions".
@@ -747,7 +1099,6 @@ pub static INTERACTIONS: EntityDescription = EntityDescription {
             link(Entity::Opportunities, None, true),
         ),
     ],
-    fixed: &[],
     duplicate_keys: &[],
     match_keys: &[MatchKey {
         fields: &["interaction_date", "type", "subject"],
@@ -757,4 +1108,52 @@ pub static INTERACTIONS: EntityDescription = EntityDescription {
     shown: "subject || ' (' || to_char(interaction_date, 'YYYY-MM-DD') || ')'",
     linked_by: None,
     charted: &["type", "follow_up_required"],
+    exported_as: &[
+        (
+            "type",
+            &[
+                "Task Type",
+                "Call Type",
+                "Task Subtype",
+                "Activity Subtype",
+                "Kind",
+            ],
+        ),
+        ("subject", &["Call Title", "Meeting Name", "Task Title"]),
+        (
+            "interaction_date",
+            &["Due Date", "Start Date", "Meeting Start Time"],
+        ),
+        (
+            "description",
+            &[
+                "Note",
+                "Notes",
+                "Comments",
+                "Call Notes",
+                "Meeting Description",
+            ],
+        ),
+        ("duration_minutes", &["Mins", "Call Duration", "Length"]),
+        (
+            "outcome",
+            &["Call Outcome", "Meeting Outcome", "Call Result"],
+        ),
+        ("contact_id", &["Contact Person", "Contact Name", "Person"]),
+        (
+            "organization_id",
+            &[
+                "Account Name",
+                "Company Name",
+                "Customer Name",
+                "Organization Name",
+                "Related To",
+            ],
+        ),
+        (
+            "opportunity_id",
+            &["Deal Name", "Opportunity Name", "Regarding"],
+        ),
+    ],
+    if_missing: &[],
 };

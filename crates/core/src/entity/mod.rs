@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::LazyLock;
-use std::sync::OnceLock;
 
 use crate::values::enum_key;
 
@@ -129,8 +128,6 @@ pub struct EntityDescription {
     pub sheet_names: &'static [&'static str],
     /// Its fields, in the order of the spec's table.
     pub fields: &'static [FieldSpec],
-    /// Columns every imported record gets with the same value.
-    pub fixed: &'static [(&'static str, FixedValue)],
     /// In-file duplicate warnings: the first key whose fields are all filled
     /// is the row's key.
     pub duplicate_keys: &'static [DuplicateKey],
@@ -147,6 +144,15 @@ pub struct EntityDescription {
     /// Fields whose stored values the verification charts
     /// (SPEC.md, "Export and verification"), by column.
     pub charted: &'static [&'static str],
+    /// By field's column, the headers other systems' exports (HubSpot,
+    /// Salesforce, Pipedrive, Zoho, Dynamics 365, Copper, Odoo, QuickBooks)
+    /// and brokers' own sheets give it: matched as aliases are, but a
+    /// column whose values say otherwise goes to import notes.
+    pub exported_as: &'static [(&'static str, &'static [&'static str])],
+    /// By field's column, headers that name it only when no column of the
+    /// sheet names it otherwise (a price list's Description is its
+    /// product name).
+    pub if_missing: &'static [(&'static str, &'static [&'static str])],
 }
 
 /// A key that makes a row the same record as one already in the CRM.
@@ -162,15 +168,6 @@ pub struct MatchKey {
     /// A field that keeps two records apart when both have it and it
     /// differs: the same name in another city is another organization.
     pub unless_differ: Option<&'static str>,
-}
-
-/// A value the import writes into every record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FixedValue {
-    /// A text or enum label.
-    Text(&'static str),
-    /// A boolean.
-    Bool(bool),
 }
 
 /// A key that makes two rows of one file the same record.
@@ -198,6 +195,9 @@ pub struct FieldSpec {
     pub required: bool,
     /// The column's length limit in characters, as `migrations/` declares it.
     pub max_chars: Option<usize>,
+    /// What a blank cell (or no column) stores, when not NULL: a file's
+    /// country wins over the CRM's `US`.
+    pub blank: Option<&'static str>,
 }
 
 impl FieldSpec {
@@ -415,6 +415,9 @@ impl Enumeration {
 }
 
 mod descriptions;
+mod headers;
+
+pub use headers::{HeaderMatch, How};
 
 pub use descriptions::{
     CONTACT_ROLES, CONTACTS, INTERACTION_TYPES, INTERACTIONS, OPPORTUNITIES, OPPORTUNITY_STAGES,
@@ -424,33 +427,10 @@ pub use descriptions::{
 impl EntityDescription {
     /// The field that a header names, matching ignoring case, spaces and
     /// punctuation (`PRIORITY-FOCUS (A-D)`, `Priority Focus` and `priority`
-    /// all name organizations' priority).
+    /// all name organizations' priority), another system's header for it,
+    /// or other words ([`EntityDescription::match_header`]).
     pub fn field_for_header(&self, header: &str) -> Option<usize> {
-        let key = header_key(header);
-        if key.is_empty() {
-            return None;
-        }
-        self.alias_keys().get(&key).copied()
-    }
-
-    /// Every alias as a header key, with its field (the first field that
-    /// has it): worked out once per entity, as a sheet with thousands of
-    /// columns looks every header up.
-    fn alias_keys(&self) -> &'static HashMap<String, usize> {
-        static KEYS: [OnceLock<HashMap<String, usize>>; 5] = [const { OnceLock::new() }; 5];
-        let slot = Entity::ALL
-            .iter()
-            .position(|e| *e == self.entity)
-            .unwrap_or(0);
-        KEYS[slot].get_or_init(|| {
-            let mut keys = HashMap::new();
-            for (index, field) in self.fields.iter().enumerate() {
-                for alias in field.aliases {
-                    keys.entry(header_key(alias)).or_insert(index);
-                }
-            }
-            keys
-        })
+        self.match_header(header).map(|found| found.field)
     }
 
     /// The field a header almost names ("Adress", "Organisation"): the one
@@ -466,7 +446,7 @@ impl EntityDescription {
         }
         let length = key.chars().count();
         let mut best = vec![0.0f64; self.fields.len()];
-        for (alias, &field) in self.alias_keys() {
+        for (alias, &field) in self.own_alias_keys() {
             // Below 0.8 anyway when the lengths differ by more than a fifth.
             let alias_length = alias.chars().count();
             if alias_length.abs_diff(length) * 5 > length.max(alias_length) {
@@ -498,7 +478,7 @@ impl EntityDescription {
     }
 
     /// Every column an import writes, in `COPY` order: the key, the stored
-    /// fields, the fixed values, then the import's own columns.
+    /// fields, then the import's own columns.
     pub fn copy_columns(&self) -> Vec<&'static str> {
         let mut columns = vec!["id"];
         columns.extend(
@@ -507,7 +487,6 @@ impl EntityDescription {
                 .filter(|f| f.is_stored())
                 .map(|f| f.column),
         );
-        columns.extend(self.fixed.iter().map(|(column, _)| *column));
         columns.extend(["import_notes", "import_batch_id", "import_source_row"]);
         columns
     }
@@ -515,14 +494,24 @@ impl EntityDescription {
     /// How many of `headers` name a field of this entity (each field counted once).
     pub fn header_matches(&self, headers: &[String]) -> usize {
         let mut seen = vec![false; self.fields.len()];
-        for header in headers {
-            if let Some(index) = self.field_for_header(header) {
-                seen[index] = true;
+        for (index, header) in headers.iter().enumerate() {
+            // Past the first columns a sheet is machine-made: aliases only.
+            let found = if index < WORDS_COLUMNS {
+                self.match_header(header)
+            } else {
+                self.match_alias(header)
+            };
+            if let Some(found) = found {
+                seen[found.field] = true;
             }
         }
         seen.iter().filter(|s| **s).count()
     }
 }
+
+/// Columns of a sheet whose headers are matched in other words (and
+/// loosely); beyond, a sheet is machine-made and its headers exact.
+pub const WORDS_COLUMNS: usize = 200;
 
 /// Why a sheet was taken for an entity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -631,6 +620,32 @@ mod tests {
                         "{entity}: alias {alias} names two fields"
                     );
                 }
+            }
+            // Another system's header names one field, and no other
+            // field's alias. (Headers for a missing field name another
+            // field on purpose: Description is a price list's product name.)
+            let mut exported = std::collections::HashMap::new();
+            for (column, headers) in description.exported_as {
+                assert!(
+                    description.field_index(column).is_some(),
+                    "{entity}: {column}"
+                );
+                for header in *headers {
+                    let key = header_key(header);
+                    if let Some(other) = exported.insert(key.clone(), *column) {
+                        assert_eq!(other, *column, "{entity}: {header} names two fields");
+                    }
+                    assert!(
+                        !seen.contains(&key),
+                        "{entity}: {header} is an alias already"
+                    );
+                }
+            }
+            for (column, _) in description.if_missing {
+                assert!(
+                    description.field_index(column).is_some(),
+                    "{entity}: {column}"
+                );
             }
             for name in description.sheet_names {
                 assert_eq!(header_key(name), *name);
@@ -770,8 +785,9 @@ mod tests {
         assert_eq!(
             ORGANIZATIONS.copy_columns().join(", "),
             "id, name, priority, segment, type, primary_manager_name, secondary_manager_name, \
-             website, phone, address_line_1, city, state_province, postal_code, notes, country, \
-             is_active, import_notes, import_batch_id, import_source_row"
+             website, phone, address_line_1, city, state_province, postal_code, notes, email, \
+             industry, address_line_2, country, annual_revenue, employee_count, \
+             parent_organization_id, is_active, import_notes, import_batch_id, import_source_row"
         );
         assert!(!CONTACTS.copy_columns().contains(&"full_name"));
     }

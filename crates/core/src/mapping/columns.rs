@@ -3,9 +3,10 @@
 
 use std::borrow::Cow;
 
-use crate::entity::{Entity, EntityDescription, FieldKind};
+use crate::entity::{Entity, EntityDescription, FieldKind, How, header_key};
 use crate::spreadsheet::column_letter;
 
+use super::evidence::{self, ColumnSamples, Unmistakable};
 use super::*;
 use crate::saved_mapping::SavedMapping;
 
@@ -23,7 +24,8 @@ pub enum ColumnRole {
     OriginalRow,
 }
 
-/// How each column of one sheet is used, worked out once from its header.
+/// How each column of one sheet is used, worked out once from its header
+/// (and, when sampled, its first values).
 #[derive(Debug, Clone)]
 pub struct ColumnMap {
     pub(super) description: &'static EntityDescription,
@@ -34,102 +36,346 @@ pub struct ColumnMap {
     fields: Vec<Option<usize>>,
     /// Fields the saved mapping gives a value for every row, by field index.
     fixed: Vec<bool>,
+    /// Per column: how it came to its field.
+    how: Vec<Option<How>>,
+    /// Per column kept in import notes: the field it likely fills, said in
+    /// a notice, for the broker to choose.
+    likely: Vec<Option<usize>>,
+    /// What was decided for columns the broker may want to look at.
+    notices: Vec<String>,
+}
+
+/// A column's claim on a field, before every claim is weighed.
+#[derive(Debug, Clone, Copy)]
+struct Claim {
+    column: usize,
+    field: usize,
+    how: How,
+    /// 3: the spec's alias; 2: another system's header; 1: other words.
+    strength: u8,
+    /// The share of its values the field takes, when that can be told.
+    fit: Option<f64>,
 }
 
 impl ColumnMap {
-    /// Maps `headers` for `entity`. The first column matching a field wins;
-    /// later ones (and every unknown column) go to `import_notes`.
+    /// Maps `headers` for `entity`, from the headers alone.
     pub fn new(entity: Entity, headers: &[String]) -> ColumnMap {
         ColumnMap::with_choices(entity, headers, &SavedMapping::default())
     }
 
-    /// As [`ColumnMap::new`], but a header named in the saved mapping's
-    /// columns goes where it says: a field's column, `import_notes`, or
-    /// nowhere (`None`). Chosen fields win over the automatic match of
-    /// another column; a field the mapping fixes for every row needs no
-    /// column.
+    /// As [`ColumnMap::new`], with the broker's choices of a saved mapping.
     pub fn with_choices(entity: Entity, headers: &[String], mapping: &SavedMapping) -> ColumnMap {
-        let choices = &mapping.columns;
+        ColumnMap::build(entity, headers, mapping, &ColumnSamples::default())
+    }
+
+    /// How each column is used (SPEC.md, "Files from other systems"): a
+    /// header named in the saved mapping goes where it says (a field's
+    /// column, `import_notes`, or nowhere); the others by their headers,
+    /// in the order of [`EntityDescription::match_header`], confirmed by
+    /// their `samples` where another system's header or other words made
+    /// the match. Two columns never fill one field: the closer header wins
+    /// (then the values that fit better, then the first column), the other
+    /// goes to import notes with a notice; so does a column whose values
+    /// say it holds something else. A column whose header names nothing
+    /// known is placed by its values only when they are e-mail or web
+    /// addresses. A field the mapping fixes for every row needs no column.
+    pub fn build(
+        entity: Entity,
+        headers: &[String],
+        mapping: &SavedMapping,
+        samples: &ColumnSamples,
+    ) -> ColumnMap {
         let description = entity.description();
-        let mut fields = vec![None; description.fields.len()];
-        let mut roles = Vec::with_capacity(headers.len());
-        let mut labels: Vec<String> = Vec::with_capacity(headers.len());
-        // Headers seen so far, so a sheet with thousands of columns stays fast.
-        let mut seen = std::collections::HashSet::with_capacity(headers.len());
-        let chosen = |header: &str| choices.get(header).map(Option::as_deref);
-        for (index, header) in headers.iter().enumerate() {
-            if let Some(Some(target)) = chosen(header.trim())
-                && let Some(field) = description.field_index(target)
-                && fields[field].is_none()
-            {
-                fields[field] = Some(index);
-            }
-        }
-        for (index, header) in headers.iter().enumerate() {
-            let trimmed = header.trim();
-            let role = match chosen(trimmed) {
-                Some(None) => ColumnRole::Skipped,
-                Some(Some(target)) => match description.field_index(target) {
-                    Some(field) if fields[field] == Some(index) => ColumnRole::Field(field),
-                    _ => ColumnRole::ImportNotes,
-                },
-                None => match description.field_for_header(trimmed) {
-                    Some(field) if fields[field].is_none() => {
-                        fields[field] = Some(index);
-                        ColumnRole::Field(field)
-                    }
-                    _ => ColumnRole::ImportNotes,
-                },
-            };
-            let letter = column_letter(index);
-            let label = if trimmed.is_empty() {
-                format!("Column {letter}")
-            } else if !seen.insert(trimmed) {
-                format!("{trimmed} (column {letter})")
-            } else {
-                trimmed.to_owned()
-            };
-            roles.push(role);
-            labels.push(label);
-        }
-        // Then headers that almost name a field no column took ("Adress"),
-        // in a sheet of a size people type headers for.
-        for (index, header) in headers.iter().enumerate().take(FUZZY_HEADER_COLUMNS) {
-            if roles[index] != ColumnRole::ImportNotes || chosen(header.trim()).is_some() {
-                continue;
-            }
-            if let Some(field) = description.field_for_header_fuzzy(header.trim())
-                && fields[field].is_none()
-            {
-                fields[field] = Some(index);
-                roles[index] = ColumnRole::Field(field);
-            }
-        }
-        // An error report imported back (its `Row` first, `Reason` last):
-        // neither is a field of the record.
-        if is_error_report(headers) && !choices.contains_key(headers[0].trim()) {
-            let last_index = headers.len() - 1;
-            for (index, role) in [
-                (0, ColumnRole::OriginalRow),
-                (last_index, ColumnRole::Skipped),
-            ] {
-                if let ColumnRole::Field(field) = roles[index] {
-                    fields[field] = None;
-                }
-                roles[index] = role;
-            }
-        }
-        ColumnMap {
+        let mut map = ColumnMap {
             description,
-            roles,
-            labels,
-            fields,
+            roles: vec![ColumnRole::ImportNotes; headers.len()],
+            labels: unique_labels(headers),
+            fields: vec![None; description.fields.len()],
             fixed: description
                 .fields
                 .iter()
                 .map(|f| mapping.fixed.contains_key(f.column))
                 .collect(),
+            how: vec![None; headers.len()],
+            likely: vec![None; headers.len()],
+            notices: Vec::new(),
+        };
+        let chosen: Vec<Option<Option<&str>>> = headers
+            .iter()
+            .map(|h| mapping.columns.get(h.trim()).map(Option::as_deref))
+            .collect();
+        map.take_chosen(headers, &chosen, mapping);
+        let claims = map.claims(headers, &chosen, samples);
+        map.settle(headers, claims);
+        map.take_if_missing(headers, &chosen);
+        map.take_by_values(&chosen, samples);
+        map.mark_error_report(headers, mapping);
+        map
+    }
+
+    /// The columns the saved mapping names, where it says.
+    fn take_chosen(
+        &mut self,
+        headers: &[String],
+        chosen: &[Option<Option<&str>>],
+        mapping: &SavedMapping,
+    ) {
+        for (index, choice) in chosen.iter().enumerate() {
+            let how = if mapping.picked.contains(headers[index].trim()) {
+                How::Chosen
+            } else {
+                How::Mapping
+            };
+            match choice {
+                Some(None) => {
+                    self.roles[index] = ColumnRole::Skipped;
+                    self.how[index] = Some(how);
+                }
+                Some(Some(target)) => {
+                    if let Some(field) = self.description.field_index(target)
+                        && self.fields[field].is_none()
+                    {
+                        self.fields[field] = Some(index);
+                        self.roles[index] = ColumnRole::Field(field);
+                    }
+                    self.how[index] = Some(how);
+                }
+                None => {}
+            }
         }
+    }
+
+    /// What each column not chosen claims, by its header (the words of
+    /// the first columns only: beyond, a sheet is machine-made and its
+    /// headers exact), with how well its values fit.
+    fn claims(
+        &mut self,
+        headers: &[String],
+        chosen: &[Option<Option<&str>>],
+        samples: &ColumnSamples,
+    ) -> Vec<Claim> {
+        let description = self.description;
+        let mut claims = Vec::new();
+        for (index, header) in headers.iter().enumerate() {
+            if chosen[index].is_some() {
+                continue;
+            }
+            let trimmed = header.trim();
+            let matched = match description.match_header(trimmed) {
+                Some(found) if found.how == How::Words && index >= FUZZY_HEADER_COLUMNS => None,
+                Some(found) => Some((found.field, found.how, found.trusted)),
+                None if index < FUZZY_HEADER_COLUMNS => description
+                    .field_for_header_fuzzy(trimmed)
+                    .map(|field| (field, How::Words, false)),
+                None => None,
+            };
+            let Some((field, how, trusted)) = matched else {
+                continue;
+            };
+            let spec = &description.fields[field];
+            let values = samples.column(index);
+            // Another system's header is taken unless its values say
+            // otherwise; other words only when the values say so too.
+            let unsure = match how {
+                How::Words => evidence::confirms(spec, values) == Some(false),
+                _ => !trusted && evidence::contradicts(spec, values),
+            };
+            if unsure {
+                self.likely[index] = Some(field);
+                let why = match evidence::odd_example(spec, values) {
+                    Some(example) => format!(
+                        "its values are not {} (such as '{}')",
+                        evidence::kind_words(spec),
+                        crate::values::shorten(example)
+                    ),
+                    None => format!("it has no {} to show it", evidence::kind_words(spec)),
+                };
+                self.notices.push(format!(
+                    "'{}' may be {} ({}), but {why}: it is kept in import notes; choose {} under its header to import it there",
+                    self.labels[index],
+                    spec.label,
+                    spec.column,
+                    spec.column
+                ));
+                continue;
+            }
+            claims.push(Claim {
+                column: index,
+                field,
+                how,
+                strength: match (how, trusted) {
+                    (How::Alias, true) => 3,
+                    (How::Alias, false) => 2,
+                    _ => 1,
+                },
+                fit: evidence::share(spec, values),
+            });
+        }
+        claims
+    }
+
+    /// Gives each field to the closest claim on it; the others keep their
+    /// columns in import notes, said in a notice.
+    fn settle(&mut self, headers: &[String], mut claims: Vec<Claim>) {
+        claims.sort_by(|a, b| {
+            b.strength
+                .cmp(&a.strength)
+                .then(b.fit.unwrap_or(0.0).total_cmp(&a.fit.unwrap_or(0.0)))
+                .then(a.column.cmp(&b.column))
+        });
+        for claim in claims {
+            if let Some(winner) = self.fields[claim.field] {
+                // Repeated headers are said once, as header problems.
+                if headers[winner].trim() != headers[claim.column].trim() {
+                    let spec = &self.description.fields[claim.field];
+                    self.likely[claim.column] = Some(claim.field);
+                    self.notices.push(format!(
+                        "'{}' and '{}' both name {} ({}): '{}' fills it, '{}' is kept in import notes",
+                        self.labels[winner],
+                        self.labels[claim.column],
+                        spec.label,
+                        spec.column,
+                        self.labels[winner],
+                        self.labels[claim.column]
+                    ));
+                }
+                continue;
+            }
+            self.fields[claim.field] = Some(claim.column);
+            self.roles[claim.column] = ColumnRole::Field(claim.field);
+            self.how[claim.column] = Some(claim.how);
+        }
+    }
+
+    /// A field no column fills takes a column whose header names it only
+    /// then (a price list's Description as the product name), even from a
+    /// field that header names too.
+    fn take_if_missing(&mut self, headers: &[String], chosen: &[Option<Option<&str>>]) {
+        for field in 0..self.fields.len() {
+            if self.fields[field].is_some() {
+                continue;
+            }
+            let wanted: Vec<String> = self
+                .description
+                .if_missing_headers(field)
+                .iter()
+                .map(|h| header_key(h))
+                .collect();
+            let Some(index) = headers
+                .iter()
+                .enumerate()
+                .find(|(i, h)| chosen[*i].is_none() && wanted.contains(&header_key(h)))
+                .map(|(i, _)| i)
+            else {
+                continue;
+            };
+            if let ColumnRole::Field(other) = self.roles[index] {
+                self.fields[other] = None;
+            }
+            self.fields[field] = Some(index);
+            self.roles[index] = ColumnRole::Field(field);
+            self.how[index] = Some(How::Words);
+            self.likely[index] = None;
+        }
+    }
+
+    /// Columns whose headers name nothing known, placed by unmistakable
+    /// values: e-mail addresses, web addresses. Phone numbers are only
+    /// said: which phone they are is for the broker.
+    fn take_by_values(&mut self, chosen: &[Option<Option<&str>>], samples: &ColumnSamples) {
+        for (index, choice) in chosen.iter().enumerate().take(FUZZY_HEADER_COLUMNS) {
+            if choice.is_some()
+                || self.roles[index] != ColumnRole::ImportNotes
+                || self.likely[index].is_some()
+            {
+                continue;
+            }
+            let free = |column: &str| {
+                self.description
+                    .field_index(column)
+                    .filter(|&f| self.fields[f].is_none())
+            };
+            let field = match evidence::unmistakable(samples.column(index)) {
+                Some(Unmistakable::Emails) => free("email"),
+                Some(Unmistakable::WebAddresses) => {
+                    free("website").or_else(|| free("linkedin_url"))
+                }
+                Some(Unmistakable::Phones) => {
+                    if let Some(phone) = free("phone") {
+                        self.likely[index] = Some(phone);
+                        self.notices.push(format!(
+                            "'{}' holds phone numbers: it is kept in import notes; choose phone (or mobile_phone) under its header to import it there",
+                            self.labels[index]
+                        ));
+                    }
+                    None
+                }
+                None => None,
+            };
+            if let Some(field) = field {
+                self.fields[field] = Some(index);
+                self.roles[index] = ColumnRole::Field(field);
+                self.how[index] = Some(How::Values);
+            }
+        }
+    }
+
+    /// An error report imported back (its `Row` first, `Reason` last):
+    /// neither is a field of the record.
+    fn mark_error_report(&mut self, headers: &[String], mapping: &SavedMapping) {
+        if !is_error_report(headers) || mapping.columns.contains_key(headers[0].trim()) {
+            return;
+        }
+        let last_index = headers.len() - 1;
+        for (index, role) in [
+            (0, ColumnRole::OriginalRow),
+            (last_index, ColumnRole::Skipped),
+        ] {
+            if let ColumnRole::Field(field) = self.roles[index] {
+                self.fields[field] = None;
+            }
+            self.roles[index] = role;
+            self.how[index] = None;
+        }
+    }
+
+    /// How column `index` came to its field (`None`: import notes, or an
+    /// error report's own column).
+    pub fn how(&self, index: usize) -> Option<How> {
+        self.how.get(index).copied().flatten()
+    }
+
+    /// The field column `index`, kept in import notes, likely fills.
+    pub fn likely(&self, index: usize) -> Option<&'static str> {
+        self.likely
+            .get(index)
+            .copied()
+            .flatten()
+            .map(|field| self.description.fields[field].column)
+    }
+
+    /// Notices about the columns: which gave way to which, which values
+    /// did not fit their header, which hold phone numbers.
+    pub fn notices(&self) -> &[String] {
+        &self.notices
+    }
+
+    /// Each column's use, as `check --json` gives it.
+    pub fn uses(&self) -> Vec<ColumnUse> {
+        (0..self.roles.len())
+            .map(|index| ColumnUse {
+                header: self.labels[index].clone(),
+                field: match self.roles[index] {
+                    ColumnRole::Field(field) => {
+                        Some(self.description.fields[field].column.to_owned())
+                    }
+                    ColumnRole::Skipped => Some("skip".to_owned()),
+                    ColumnRole::OriginalRow => Some("import_source_row".to_owned()),
+                    ColumnRole::ImportNotes => None,
+                },
+                how: self.how(index),
+            })
+            .collect()
     }
 
     /// The column of an error report's original row numbers, when the
@@ -269,6 +515,39 @@ impl ColumnMap {
     }
 }
 
-/// Columns of a sheet whose headers are matched loosely when no alias
-/// matches: beyond, a sheet is machine-made and its headers exact.
-const FUZZY_HEADER_COLUMNS: usize = 200;
+/// Columns of a sheet whose headers are matched in other words, loosely
+/// or by their values: beyond, a sheet is machine-made and its headers exact.
+const FUZZY_HEADER_COLUMNS: usize = crate::entity::WORDS_COLUMNS;
+
+/// A column's use, as `check --json` gives it in `columns`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ColumnUse {
+    /// The header as written (made unique).
+    pub header: String,
+    /// The field it fills; `skip` when left out; `null`: import notes.
+    pub field: Option<String>,
+    /// How it came to it.
+    pub how: Option<How>,
+}
+
+/// The label of each column as issues and `import_notes` name it: its
+/// header, or its letter when blank, made unique ("Phone (column F)").
+fn unique_labels(headers: &[String]) -> Vec<String> {
+    // Headers seen so far, so a sheet with thousands of columns stays fast.
+    let mut seen = std::collections::HashSet::with_capacity(headers.len());
+    headers
+        .iter()
+        .enumerate()
+        .map(|(index, header)| {
+            let trimmed = header.trim();
+            let letter = column_letter(index);
+            if trimmed.is_empty() {
+                format!("Column {letter}")
+            } else if !seen.insert(trimmed) {
+                format!("{trimmed} (column {letter})")
+            } else {
+                trimmed.to_owned()
+            }
+        })
+        .collect()
+}

@@ -19,12 +19,13 @@ use serde::ser::SerializeMap;
 use crate::entity::{Entity, EntityDescription};
 
 mod columns;
+pub mod evidence;
 mod row;
 mod sheet;
 #[cfg(test)]
 mod tests;
 
-pub use columns::{ColumnMap, ColumnRole};
+pub use columns::{ColumnMap, ColumnRole, ColumnUse};
 pub use row::RowMapper;
 pub use sheet::MappedSheet;
 

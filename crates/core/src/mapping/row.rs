@@ -64,8 +64,22 @@ impl RowMapper {
     /// A mapper that applies a saved mapping's column targets and value
     /// replacements.
     pub fn with_mapping(entity: Entity, headers: &[String], mapping: &SavedMapping) -> RowMapper {
-        let columns = ColumnMap::with_choices(entity, headers, mapping);
-        let description = entity.description();
+        RowMapper::with_columns(
+            ColumnMap::with_choices(entity, headers, mapping),
+            headers,
+            mapping,
+        )
+    }
+
+    /// A mapper for a sheet whose columns are used as `columns` says (its
+    /// headers matched, and its values weighed), with the saved mapping's
+    /// value replacements and fixed values.
+    pub fn with_columns(
+        columns: ColumnMap,
+        headers: &[String],
+        mapping: &SavedMapping,
+    ) -> RowMapper {
+        let description = columns.description;
         let unmapped_email = if description
             .fields
             .iter()
@@ -925,6 +939,9 @@ fn duplicate_display(fields: &[&str], parts: &[Cow<'_, str>]) -> String {
 
 /// The value of a blank cell (or a field with no column).
 fn blank_value(field: &FieldSpec, label: &str, out: &mut RowWork) -> Value {
+    if let Some(value) = field.blank {
+        return Value::Text(value.to_owned());
+    }
     match &field.kind {
         FieldKind::Enum {
             blank: Some(default),

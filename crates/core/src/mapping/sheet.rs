@@ -10,6 +10,7 @@ use crate::saved_mapping::SavedMapping;
 use crate::spreadsheet::{FileNotice, ReadError, SheetRow, Spreadsheet};
 use crate::values::{self, DateOrder};
 
+use super::evidence::{ColumnSamples, SAMPLE_ROWS};
 use super::*;
 
 /// A sheet opened for one entity, with its column map, header problems and
@@ -44,7 +45,7 @@ impl MappedSheet {
         mapping: &SavedMapping,
     ) -> Result<MappedSheet, ReadError> {
         let entity = entity.or_else(|| mapping.entity());
-        let (spreadsheet, passed_over) = match (sheet, entity, mapping.header_row) {
+        let (mut spreadsheet, passed_over) = match (sheet, entity, mapping.header_row) {
             (None, None, None) => open_recognised_sheet(path)?,
             _ => (
                 Spreadsheet::open_with_header(path, sheet, mapping.header_row)?,
@@ -57,12 +58,19 @@ impl MappedSheet {
             Some(entity) => (entity, EntityChoice::Given),
             None => detect_entity(spreadsheet.sheet(), spreadsheet.headers()),
         };
-        let mut mapper = RowMapper::with_mapping(entity, spreadsheet.headers(), mapping);
+        let headers = spreadsheet.headers().to_vec();
+        let samples = ColumnSamples::of(headers.len(), spreadsheet.peek_rows(SAMPLE_ROWS)?);
+        let columns = ColumnMap::build(entity, &headers, mapping, &samples);
+        let mut mapper = RowMapper::with_columns(columns, &headers, mapping);
         let header_issues = mapper
             .columns()
             .header_issues(spreadsheet.header_row(), spreadsheet.headers());
         let mut notices = spreadsheet.notices().to_vec();
         notices.extend(passed_over);
+        notices.extend(mapper.columns().notices().iter().map(|message| FileNotice {
+            row: None,
+            message: message.clone(),
+        }));
         if mapper.columns().splits_full_name() {
             notices.push(FileNotice {
                 row: None,

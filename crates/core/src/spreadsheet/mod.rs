@@ -315,6 +315,19 @@ impl Spreadsheet {
         Arc::clone(&self.bytes_read)
     }
 
+    /// The next `count` data rows (fewer at the end of the sheet), read
+    /// ahead: [`Spreadsheet::read_row`] still hands them out in turn.
+    pub fn peek_rows(&mut self, count: usize) -> Result<&[SheetRow], ReadError> {
+        while self.pending.len() < count {
+            let mut row = SheetRow::default();
+            if !self.read_next(&mut row)? {
+                break;
+            }
+            self.pending.push_back(row);
+        }
+        Ok(self.pending.make_contiguous())
+    }
+
     /// Reads the next non-blank data row into `row`. Returns `false` at the end.
     pub fn read_row(&mut self, row: &mut SheetRow) -> Result<bool, ReadError> {
         if let Some(pending) = self.pending.pop_front() {
