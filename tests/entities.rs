@@ -390,7 +390,7 @@ async fn interactions_store_dates_durations_and_links() {
     assert_eq!(
         failures(&report),
         [
-            "row 4, Activity Type: Unknown type 'Lunch': use one of call, email, meeting, demo, proposal, follow_up, trade_show, site_visit, contract_review",
+            "row 4, Activity Type: Unknown type 'Smoke Signal': use one of call, email, meeting, demo, proposal, follow_up, trade_show, site_visit, contract_review",
             "row 5, Date: Missing required field 'interaction_date'",
         ]
     );

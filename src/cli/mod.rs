@@ -354,7 +354,34 @@ fn check(file: &FileArgs, json: bool) -> anyhow::Result<ExitCode> {
     let report = with_progress_bar(&progress, !json, Stage::Check, || {
         run::check(&plan, &progress)
     })?;
-    finish(&report, json, file.errors_csv.as_deref(), "would import")
+    let status = finish(&report, json, file.errors_csv.as_deref(), "would import")?;
+    // A sheet that cannot go stops the whole import: as for any file the
+    // import would refuse, the status is 2, after every sheet is reported.
+    let cannot: Vec<String> = report
+        .sheets
+        .iter()
+        .filter_map(|sheet| {
+            let problem = sheet.cannot_import.as_deref()?;
+            Some(format!(
+                "sheet '{}', {problem}",
+                sheet.sheet.as_deref().unwrap_or_default()
+            ))
+        })
+        .collect();
+    if cannot.is_empty() {
+        return Ok(status);
+    }
+    eprintln!(
+        "pantry-import: {}: an import would refuse this file until {} fixed:\n  {}",
+        plan.file.display(),
+        if cannot.len() == 1 {
+            "this sheet is"
+        } else {
+            "these sheets are"
+        },
+        cannot.join("\n  ")
+    );
+    Ok(ExitCode::from(2))
 }
 
 /// `import`: the file's rows into the CRM.

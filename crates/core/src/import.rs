@@ -293,6 +293,8 @@ pub(crate) async fn import_sheet(
     };
     let mut issues = header_issues;
     issues.extend(drained.issues);
+    let mut notices = report.notices;
+    notices.extend(drained.read_notices);
     let mut report = SheetReport {
         import_id: Some(import_id),
         already_stored,
@@ -300,7 +302,7 @@ pub(crate) async fn import_sheet(
         columns: report.columns,
         ..SheetReport::new(
             file,
-            report.notices,
+            notices,
             drained.settled + already_stored,
             drained.succeeded + already_stored,
             issues,
@@ -409,13 +411,17 @@ impl Load<'_> {
             Incoming::Encoded(chunks)
         };
         let mut sink = LoadSink::new(client, description, matching, import_id);
-        let drained = drain(&mut incoming, &mut sink, &self.progress).await;
-        let created = incoming
-            .close()
-            .await
-            .map(|links| links.created().to_vec())
-            .unwrap_or_default();
-        let _ = reader.join();
+        let mut drained = drain(&mut incoming, &mut sink, &self.progress).await;
+        let mut created = Vec::new();
+        if let Some(mut links) = incoming.close().await {
+            created = links.created().to_vec();
+            // Only a sheet read to its end has every record its rows name.
+            if matches!(drained.end, DrainEnd::Finished) {
+                let warnings = links.link_within_import(client, import_id).await?;
+                drained.issues.extend(warnings);
+            }
+        }
+        drained.read_notices = reader.join().unwrap_or_default();
         self.progress.wake();
         Ok((drained, created))
     }

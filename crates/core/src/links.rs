@@ -137,10 +137,31 @@ pub struct ResolvedBatch {
     pub failed: u64,
 }
 
+/// A link to a record of the sheet's own entity (a parent organization)
+/// that the CRM did not hold when its row was read: the record may be a
+/// row of the same sheet, stored later, so it is looked for once the
+/// sheet is loaded ([`LinkResolver::link_within_import`]).
+#[derive(Debug)]
+struct LinkWithinImport {
+    /// The stored field's column (`parent_organization_id`).
+    column: &'static str,
+    /// The column as issues name it.
+    label: String,
+    /// The name as written.
+    name: String,
+    /// The row as stored (`import_source_row`) and as the sheet numbers it.
+    source_row: u64,
+    sheet_row: u64,
+}
+
 /// Resolves the link columns of one import, batch by batch, remembering
 /// every name it has looked up.
 #[derive(Debug)]
 pub struct LinkResolver {
+    /// The entity whose rows are linked.
+    entity: Entity,
+    /// Links to the entity's own records not found yet.
+    within_import: Vec<LinkWithinImport>,
     /// Link fields: (index among stored fields, spec, policy, label).
     links: Vec<(usize, &'static FieldSpec, LinkPolicy, String)>,
     known: HashMap<(Entity, String), Vec<Candidate>>,
@@ -167,6 +188,8 @@ impl LinkResolver {
         // within the row's organization.
         links.sort_by_key(|(_, f, _, _)| f.link().map(|t| t.within_organization));
         LinkResolver {
+            entity,
+            within_import: Vec::new(),
             links,
             picked: policies.picked.clone(),
             known: HashMap::new(),
@@ -234,6 +257,17 @@ impl LinkResolver {
                         }
                         Value::Key(only.id)
                     }
+                    [] if *policy == LinkPolicy::Empty && target.entity == self.entity => {
+                        record.notes.push_original(label.clone(), &name);
+                        self.within_import.push(LinkWithinImport {
+                            column: field.column,
+                            label: label.clone(),
+                            name,
+                            source_row: record.source_row,
+                            sheet_row: row,
+                        });
+                        Value::Null
+                    }
                     [] if *policy == LinkPolicy::Empty => {
                         record.notes.push_original(label.clone(), &name);
                         issues.push(RowIssue::warning(
@@ -291,6 +325,86 @@ impl LinkResolver {
             }
         }
         Ok(batch)
+    }
+
+    /// Once the sheet is loaded, links to records of the sheet's own entity
+    /// that the CRM lacked when their rows were read ("Parent Company"
+    /// naming an organization further down the same file): each is set
+    /// when exactly one live record now has the name (never the row
+    /// itself), in one statement per field; the others stay empty, with
+    /// a warning each. Returns those warnings.
+    pub async fn link_within_import(
+        &mut self,
+        client: &tokio_postgres::Client,
+        import_id: i64,
+    ) -> Result<Vec<RowIssue>, tokio_postgres::Error> {
+        let pending = std::mem::take(&mut self.within_import);
+        if pending.is_empty() {
+            return Ok(Vec::new());
+        }
+        let entity = self.entity;
+        let keys: Vec<String> = pending
+            .iter()
+            .map(|link| lookup_key(entity, &link.name))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let mut found: HashMap<String, Vec<Candidate>> = HashMap::new();
+        for (key, candidate) in find_by_keys(client, entity, &keys).await? {
+            found.entry(key).or_default().push(candidate);
+        }
+        let mut issues = Vec::new();
+        let mut updates: HashMap<&'static str, (Vec<Uuid>, Vec<i32>)> = HashMap::new();
+        let what = entity.singular();
+        for link in &pending {
+            let candidates = found
+                .get(&lookup_key(entity, &link.name))
+                .map_or(&[][..], Vec::as_slice);
+            let message = match candidates {
+                [only] => {
+                    let (ids, rows) = updates.entry(link.column).or_default();
+                    ids.push(only.id);
+                    rows.push(i32::try_from(link.source_row).unwrap_or(i32::MAX));
+                    continue;
+                }
+                [] => format!(
+                    "No {what} '{}' in the CRM or in this sheet; left empty (the name is kept in import notes)",
+                    shorten(&link.name)
+                ),
+                several => format!(
+                    "'{}' matches {} {}; left empty (the name is kept in import notes)",
+                    shorten(&link.name),
+                    several.len(),
+                    entity.name()
+                ),
+            };
+            issues.push(RowIssue::warning(
+                link.sheet_row,
+                link.label.clone(),
+                message,
+            ));
+        }
+        let table = entity.description().table;
+        for (column, (ids, rows)) in updates {
+            // Identifiers from the entity's description, values as parameters.
+            let sql = format!(
+                "UPDATE {table} AS t SET {column} = u.id \
+                 FROM unnest($1::uuid[], $2::int[]) AS u(id, source_row) \
+                 WHERE t.import_batch_id = $3 AND t.import_source_row = u.source_row \
+                 AND t.id <> u.id"
+            );
+            client
+                .execute_typed(
+                    &sql,
+                    &[
+                        (&ids, Type::UUID_ARRAY),
+                        (&rows, Type::INT4_ARRAY),
+                        (&import_id, Type::INT8),
+                    ],
+                )
+                .await?;
+        }
+        Ok(issues)
     }
 
     /// The key of the row's own organization, once its link is resolved.

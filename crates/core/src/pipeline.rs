@@ -27,7 +27,7 @@ use crate::mapping::{MappedSheet, Record, RowCounts, RowFate, RowIssue, RowOutco
 use crate::progress::{ImportProgress, ReadCounter};
 use crate::report::SheetReport;
 use crate::run::SheetPlan;
-use crate::spreadsheet::ReadError;
+use crate::spreadsheet::{FileNotice, ReadError};
 
 /// Records the reader hands over at a time (their links are looked up
 /// together). Smaller than a batch because a record in memory weighs several
@@ -96,7 +96,7 @@ pub(crate) fn check_sheet(
         true
     })?;
     let mut notices = mapped.notices().to_vec();
-    notices.extend(mapped.clean_up_notices());
+    notices.extend(mapped.read_notices());
     let columns = mapped.columns().uses();
     let report = SheetReport::new(
         file,
@@ -167,12 +167,19 @@ pub(crate) struct ReaderPlan {
 }
 
 /// Reads `mapped` on a thread of its own and sends its rows in chunks, at
-/// most one chunk ahead of whoever receives them.
+/// most one chunk ahead of whoever receives them. The thread ends with what
+/// reading found to say about the whole sheet ([`MappedSheet::read_notices`]).
 pub(crate) fn spawn_reader(
     mut mapped: MappedSheet,
     progress: Arc<ImportProgress>,
     plan: ReaderPlan,
-) -> Result<(mpsc::Receiver<ReadChunk>, std::thread::JoinHandle<()>), ImportError> {
+) -> Result<
+    (
+        mpsc::Receiver<ReadChunk>,
+        std::thread::JoinHandle<Vec<FileNotice>>,
+    ),
+    ImportError,
+> {
     let (sender, receiver) = mpsc::channel::<ReadChunk>(1);
     let reader = std::thread::Builder::new()
         .name("pantry-import reader".to_owned())
@@ -218,6 +225,7 @@ pub(crate) fn spawn_reader(
                 chunk.end = Some(result);
                 let _ = sender.blocking_send(chunk);
             }
+            mapped.read_notices()
         })
         .map_err(ImportError::Thread)?;
     Ok((receiver, reader))
@@ -408,6 +416,9 @@ pub(crate) struct Drained {
     pub succeeded: u64,
     /// Rows that matched CRM records.
     pub matched: Vec<MatchedRow>,
+    /// What reading found to say about the whole sheet, once the reader
+    /// has ended ([`MappedSheet::read_notices`]).
+    pub read_notices: Vec<FileNotice>,
 }
 
 /// Hands every batch that comes in to `sink`, counting on `progress`, until
@@ -424,6 +435,7 @@ pub(crate) async fn drain(
         settled: 0,
         succeeded: 0,
         matched: Vec::new(),
+        read_notices: Vec::new(),
     };
     drained.end = loop {
         let Some(chunk) = incoming.recv().await else {

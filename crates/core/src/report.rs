@@ -13,6 +13,7 @@ use crate::duplicates::{MatchAction, MatchedRow};
 use crate::entity::Entity;
 use crate::links::CreatedOrganization;
 use crate::mapping::{ColumnUse, RowIssue, Severity};
+use crate::run::SheetPlan;
 use crate::spreadsheet::{FileNotice, ReadError, SheetRow, Spreadsheet};
 
 /// How many failed rows the short summary lists before saying "and N more".
@@ -73,6 +74,11 @@ pub struct SheetReport {
     pub header_row: Option<u64>,
     /// Each column's field and how it came to it.
     pub columns: Vec<ColumnUse>,
+    /// Why the sheet cannot be imported as it is (a required field that no
+    /// column holds), for a check of a workbook that goes on to its other
+    /// sheets; its rows are not read. An import refuses the whole run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cannot_import: Option<String>,
 }
 
 fn serialize_count<S: serde::Serializer>(
@@ -147,7 +153,23 @@ impl SheetReport {
             elapsed,
             header_row: None,
             columns: Vec::new(),
+            cannot_import: None,
         }
+    }
+
+    /// The report of a sheet of a checked workbook that cannot be imported
+    /// as it is: `problem` says why; no row was read.
+    pub fn cannot_import(file: &Path, sheet: &SheetPlan, problem: String) -> SheetReport {
+        let mut report =
+            SheetReport::new(file, Vec::new(), 0, 0, Vec::new(), false, Duration::ZERO);
+        // The "no data rows" notice is not true of a sheet that was not read.
+        report.notices.clear();
+        report.cannot_import = Some(problem);
+        report.of_sheet(
+            sheet.entity.unwrap_or(Entity::Organizations),
+            sheet.sheet.clone(),
+            Some(sheet.header_row),
+        )
     }
 
     /// The report as that of a sheet read as `entity`, named `sheet`, whose
@@ -629,6 +651,15 @@ impl RunReport {
             self.sheets.len()
         );
         for sheet in &self.sheets {
+            if let Some(problem) = &sheet.cannot_import {
+                let _ = writeln!(
+                    out,
+                    "  {} ({}): cannot be imported: {problem}",
+                    sheet.sheet.as_deref().unwrap_or_default(),
+                    sheet.entity,
+                );
+                continue;
+            }
             let _ = writeln!(
                 out,
                 "  {} ({}): {}{}",

@@ -23,12 +23,13 @@ use crate::import::{
     EarlierImport, HistoryPlace, ImportError, ImportOptions, SheetEnd, ensure_schema, file_name,
     import_sheet,
 };
+use crate::mapping::evidence::{ColumnSamples, SAMPLE_ROWS};
 use crate::mapping::{ColumnMap, Severity};
 use crate::pipeline::{check_sheet, open_planned};
 use crate::progress::RunProgress;
 use crate::report::{RunReport, SheetReport};
 use crate::saved_mapping::SavedMapping;
-use crate::spreadsheet::{FileNotice, ReadError};
+use crate::spreadsheet::{FileNotice, ReadError, Spreadsheet};
 use crate::workbook::{LinkColumnSummary, WorkbookLinks, WorkbookPlan};
 
 /// One sheet of a run and how to read it.
@@ -64,18 +65,27 @@ impl SheetPlan {
         }
     }
 
-    /// The header problem that stops the import of this sheet, from the
-    /// header read for the plan (none when it was not read).
-    fn header_problem(&self) -> Option<String> {
-        let entity = self.entity?;
+    /// The header problem that stops the import of this sheet (a required
+    /// field no column holds), when its header was read for the plan: the
+    /// header and its first rows are read again, so that the columns are
+    /// placed as the import will place them, values included.
+    fn header_problem(&self, file: &Path) -> Result<Option<String>, ReadError> {
+        let Some(entity) = self.entity else {
+            return Ok(None);
+        };
         if self.headers.is_empty() {
-            return None;
+            return Ok(None);
         }
-        let issue = ColumnMap::with_choices(entity, &self.headers, &self.mapping)
-            .header_issues(self.header_row, &self.headers)
+        let header_row = self.mapping.header_row.or(Some(self.header_row));
+        let mut spreadsheet =
+            Spreadsheet::open_with_header(file, self.sheet.as_deref(), header_row)?;
+        let headers = spreadsheet.headers().to_vec();
+        let samples = ColumnSamples::of(headers.len(), spreadsheet.peek_rows(SAMPLE_ROWS)?);
+        let issue = ColumnMap::build(entity, &headers, &self.mapping, &samples)
+            .header_issues(spreadsheet.header_row(), &headers)
             .into_iter()
-            .find(|issue| issue.severity == Severity::Error)?;
-        Some(format!("row {}: {}", issue.row, issue.message))
+            .find(|issue| issue.severity == Severity::Error);
+        Ok(issue.map(|issue| format!("row {}: {}", issue.row, issue.message)))
     }
 }
 
@@ -146,14 +156,28 @@ impl RunPlan {
         sheet.sheet.clone().unwrap_or_else(|| file_name(&self.file))
     }
 
-    /// Every sheet's header problem, from the headers read for the plan,
-    /// so nothing is stored when any sheet cannot go.
-    fn header_problems(&self) -> Result<(), ImportError> {
+    /// Each sheet's header problem (a required field no column holds), in
+    /// the plan's order: `None` for a sheet that can go.
+    fn header_problems(&self) -> Result<Vec<Option<String>>, ImportError> {
+        self.sheets
+            .iter()
+            .map(|sheet| {
+                sheet
+                    .header_problem(&self.file)
+                    .map_err(|e| self.sheet_error(sheet, e.into()))
+            })
+            .collect()
+    }
+
+    /// Refuses the run, naming each sheet that cannot go and why, so that
+    /// nothing is stored when any sheet cannot go.
+    fn refuse_unless_every_sheet_can_go(&self) -> Result<(), ImportError> {
         let problems: Vec<String> = self
             .sheets
             .iter()
-            .filter_map(|sheet| {
-                let problem = sheet.header_problem()?;
+            .zip(self.header_problems()?)
+            .filter_map(|(sheet, problem)| {
+                let problem = problem?;
                 Some(match &sheet.sheet {
                     Some(name) if self.whole_workbook => format!("sheet '{name}', {problem}"),
                     _ => problem,
@@ -194,14 +218,19 @@ pub(crate) fn survey(
     progress: &RunProgress,
 ) -> Result<(RunReport, Vec<LinkColumnSummary>), ImportError> {
     let started = Instant::now();
-    plan.header_problems()?;
+    // Every sheet is reported: one that cannot go says why, and is not read.
+    let problems = plan.header_problems()?;
     let mut links = WorkbookLinks::default();
     let mut reports = Vec::with_capacity(plan.sheets.len());
-    for (index, sheet) in plan.sheets.iter().enumerate() {
+    for (index, (sheet, problem)) in plan.sheets.iter().zip(problems).enumerate() {
         if progress.is_cancelled() {
             break;
         }
         let sheet_progress = progress.start(index);
+        if let Some(problem) = problem {
+            reports.push(SheetReport::cannot_import(&plan.file, sheet, problem));
+            continue;
+        }
         let mut mapped = open_planned(&plan.file, sheet).map_err(|e| plan.sheet_error(sheet, e))?;
         mapped.suggest_clean_ups();
         let offline = (!plan.whole_workbook)
@@ -245,7 +274,7 @@ pub async fn import(
     progress: Arc<RunProgress>,
 ) -> Result<RunReport, ImportError> {
     let started = Instant::now();
-    plan.header_problems()?;
+    plan.refuse_unless_every_sheet_can_go()?;
     let open_path = plan.file.clone();
     let fingerprint =
         tokio::task::spawn_blocking(move || history::fingerprint(&open_path)).await??;

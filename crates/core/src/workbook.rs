@@ -121,7 +121,7 @@ fn planned(spreadsheet: &Spreadsheet) -> SheetPlan {
         header_row: spreadsheet.header_row(),
         ..SheetPlan::new(
             spreadsheet.sheet().map(str::to_owned),
-            recognise(spreadsheet.sheet(), spreadsheet.headers()).map(|(e, _)| e),
+            recognise(spreadsheet.name_hint(), spreadsheet.headers()).map(|(e, _)| e),
         )
     }
 }

@@ -1,122 +1,7 @@
-//! The five entities, their enumerations and the segment table, as data:
-//! the one description each that everything else reads.
+//! The five entities as data: the one description each that everything
+//! else reads (their enumerations are in `enumerations`).
 
 use super::*;
-
-macro_rules! enumeration {
-    ($name:literal, [$(($label:literal, [$($alias:literal),*])),* $(,)?]) => {{
-        const VALUES: &[(&str, &[&str])] = &[$(($label, &[$($alias),*])),*];
-        Enumeration {
-            name: $name,
-            values: VALUES,
-            keys: LazyLock::new(|| Enumeration::keys_of(VALUES)),
-        }
-    }};
-}
-
-/// `organization_type`.
-pub static ORGANIZATION_TYPES: Enumeration = enumeration!(
-    "type",
-    [
-        ("principal", ["manufacturer", "brand", "supplier"]),
-        ("distributor", ["distribution"]),
-        ("customer", ["operator"]),
-        ("prospect", []),
-        ("vendor", []),
-    ]
-);
-
-/// `contact_role`.
-pub static CONTACT_ROLES: Enumeration = enumeration!(
-    "role",
-    [
-        ("decision_maker", ["Decision Maker", "DM"]),
-        ("influencer", []),
-        ("buyer", ["Purchaser"]),
-        ("end_user", ["End User", "User"]),
-        ("gatekeeper", []),
-        ("champion", []),
-    ]
-);
-
-/// `product_category`.
-pub static PRODUCT_CATEGORIES: Enumeration = enumeration!(
-    "category",
-    [
-        ("beverages", []),
-        ("dairy", []),
-        ("frozen", []),
-        ("fresh_produce", ["Produce", "Fresh Produce"]),
-        ("meat_poultry", ["Meat", "Poultry", "Meat & Poultry"]),
-        ("seafood", ["Fish"]),
-        ("dry_goods", ["Dry Goods", "Grocery"]),
-        ("spices_seasonings", ["Spices", "Seasonings"]),
-        ("baking_supplies", ["Baking"]),
-        ("cleaning_supplies", ["Cleaning", "Chemicals"]),
-        ("paper_products", ["Paper", "Disposables"]),
-        ("equipment", []),
-    ]
-);
-
-/// `opportunity_stage`.
-pub static OPPORTUNITY_STAGES: Enumeration = enumeration!(
-    "stage",
-    [
-        ("New Lead", ["New", "Lead"]),
-        ("Initial Outreach", ["Outreach", "Contacted"]),
-        (
-            "Sample/Visit Offered",
-            ["Sample", "Visit", "Sample Offered"]
-        ),
-        ("Awaiting Response", ["Waiting", "Pending"]),
-        ("Feedback Logged", ["Feedback"]),
-        ("Demo Scheduled", ["Demo"]),
-        ("Closed - Won", ["Won", "Closed Won"]),
-        ("Closed - Lost", ["Lost", "Closed Lost"]),
-    ]
-);
-
-/// `interaction_type`.
-pub static INTERACTION_TYPES: Enumeration = enumeration!(
-    "type",
-    [
-        ("call", ["Phone", "Phone Call"]),
-        ("email", ["E-mail"]),
-        ("meeting", []),
-        ("demo", []),
-        ("proposal", []),
-        ("follow_up", ["Follow Up", "Follow-up"]),
-        ("trade_show", ["Trade Show", "Show"]),
-        ("site_visit", ["Visit", "Site Visit"]),
-        ("contract_review", ["Contract"]),
-    ]
-);
-
-/// The organization segment table: `(SEGMENT as the seed's sheets write it,
-/// CRM segment)`. A CRM segment written as such is kept too.
-pub const SEGMENTS: [(&str, &str); 10] = [
-    ("distributor", "Distribution"),
-    ("casual", "Casual Dining"),
-    ("chain/group member", "Chain Restaurant"),
-    ("ethnic", "Ethnic Cuisine"),
-    ("pizza", "Pizza Restaurant"),
-    ("fine dining", "Fine Dining"),
-    ("gastropub", "Gastropub"),
-    ("caterer", "Catering"),
-    ("education", "Educational Institution"),
-    // What a blank SEGMENT becomes: written back (an export), it is known.
-    ("general", "General"),
-];
-
-/// The organization type a SEGMENT implies, by the segment as the seed's
-/// sheets write it; any other segment implies `customer`. A principal's
-/// segment has no CRM segment of its own and is kept as written.
-pub const SEGMENT_TYPES: [(&str, &str); 4] = [
-    ("distributor", "distributor"),
-    ("principal", "principal"),
-    ("manufacturer", "principal"),
-    ("supplier", "principal"),
-];
 
 const fn field(
     column: &'static str,
@@ -667,7 +552,14 @@ pub static CONTACTS: EntityDescription = EntityDescription {
 pub static PRODUCTS: EntityDescription = EntityDescription {
     entity: Entity::Products,
     table: "products",
-    sheet_names: &["products", "product", "items", "catalog", "catalogue"],
+    sheet_names: &[
+        "products",
+        "product",
+        "items",
+        "catalog",
+        "catalogue",
+        "pricelist",
+    ],
     fields: &[
         required(text(
             "name",
@@ -814,7 +706,13 @@ pub static PRODUCTS: EntityDescription = EntityDescription {
         ),
         (
             "unit_cost",
-            &["Purchase Cost", "Cost Price", "Unit Cost Price"],
+            &[
+                "Purchase Cost",
+                "Cost Price",
+                "Unit Cost Price",
+                "Case Cost",
+                "Net Cost",
+            ],
         ),
         (
             "list_price",

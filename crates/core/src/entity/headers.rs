@@ -84,8 +84,8 @@ const ENTITY_PREFIXES: &[(Entity, &[&str])] = &[
 ];
 
 /// Words exports put after a field's own words: `State/Region`,
-/// `Country/Region`, `Phone 1`.
-const SUFFIXES: &[&[&str]] = &[&["region"], &["1"]];
+/// `Country/Region`, `Phone 1`, Pipedrive's `City of Address`.
+const SUFFIXES: &[&[&str]] = &[&["region"], &["1"], &["of", "address"]];
 
 /// Words that mark a number or code (`Phone #`, `SKU No.`), removed only
 /// when what is left names a field that is not a name or a link (`Account
@@ -125,10 +125,16 @@ const SYNONYMS: &[(&[&str], &str)] = &[
     (&["e", "mail"], "email"),
 ];
 
-/// A header's words: lower-case letters and digits, `#` read as "number".
+/// Words that say a column holds money: a `$` beside them adds nothing.
+const MONEY_WORDS: &[&str] = &["price", "cost", "amount", "value", "revenue"];
+
+/// A header's words: lower-case letters and digits, `#` read as "number",
+/// and `$` as "price" when no other word says money (`Case $` is a case
+/// price; `Amount ($)` is an amount).
 fn words_of(header: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut word = String::new();
+    let mut dollar = false;
     for c in header.chars() {
         if c.is_alphanumeric() {
             word.extend(c.to_lowercase());
@@ -136,13 +142,18 @@ fn words_of(header: &str) -> Vec<String> {
             if !word.is_empty() {
                 words.push(std::mem::take(&mut word));
             }
-            if c == '#' {
-                words.push("number".to_owned());
+            match c {
+                '#' => words.push("number".to_owned()),
+                '$' => dollar = true,
+                _ => {}
             }
         }
     }
     if !word.is_empty() {
         words.push(word);
+    }
+    if dollar && !words.iter().any(|w| MONEY_WORDS.contains(&w.as_str())) {
+        words.push("price".to_owned());
     }
     words
 }
@@ -226,6 +237,23 @@ impl EntityDescription {
         })
     }
 
+    /// How close `header` is to field `field`: its place among the field's
+    /// own aliases, then among other systems' headers for it; past them all
+    /// when it is neither (matched in other words).
+    pub fn alias_rank(&self, field: usize, header: &str) -> usize {
+        let key = header_key(header);
+        let own = self.fields[field].aliases;
+        let exported = self
+            .exported_as
+            .iter()
+            .filter(|(column, _)| *column == self.fields[field].column)
+            .flat_map(|(_, headers)| headers.iter());
+        own.iter()
+            .chain(exported)
+            .position(|alias| header_key(alias) == key)
+            .unwrap_or(usize::MAX)
+    }
+
     /// The field `header` names, and how (see the module's order). `None`
     /// when it names none: the column goes to import notes, unless its
     /// values show what it holds.
@@ -287,6 +315,14 @@ impl EntityDescription {
             }
         }
         candidates.extend(SUFFIXES.iter().filter_map(|s| without_suffix(words, s)));
+        // Copper writes a custom field as `Buying Role cf_688412`.
+        if let [rest @ .., cf, id] = words
+            && !rest.is_empty()
+            && cf == "cf"
+            && id.bytes().all(|b| b.is_ascii_digit())
+        {
+            candidates.push(rest);
+        }
         candidates
     }
 
@@ -311,11 +347,6 @@ impl EntityDescription {
         let names_a_record =
             spec.column == "name" || matches!(spec.kind, FieldKind::Link(_) | FieldKind::FullName);
         (!names_a_record).then_some(field)
-    }
-
-    /// The spec's own aliases as header keys, with their fields.
-    pub(super) fn own_alias_keys(&self) -> &'static HashMap<String, usize> {
-        &self.header_tables().own
     }
 
     /// The headers that name `field` (an index) only when no column of the
@@ -423,6 +454,13 @@ mod tests {
         assert_eq!(
             field(&ORGANIZATIONS, "Web Site URL"),
             Some(("website", How::Alias))
+        );
+        // A dollar sign says price where nothing else says money.
+        assert_eq!(field(&PRODUCTS, "Case $"), Some(("list_price", How::Words)));
+        assert_eq!(field(&PRODUCTS, "Cost $"), Some(("unit_cost", How::Alias)));
+        assert_eq!(
+            field(&OPPORTUNITIES, "Amount ($)"),
+            Some(("estimated_value", How::Alias))
         );
     }
 }

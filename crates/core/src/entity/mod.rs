@@ -374,20 +374,41 @@ impl LinkedBy {
     }
 }
 
-/// A database enum's labels, each with the aliases a sheet may use.
+/// A database enum's labels, each with the aliases a sheet may use, and the
+/// words other systems use for them.
 #[derive(Debug)]
 pub struct Enumeration {
     /// How messages name it: "role", "category".
     pub name: &'static str,
     /// `(label, aliases)`.
     pub values: &'static [(&'static str, &'static [&'static str])],
-    keys: LazyLock<HashMap<String, &'static str>>,
+    /// `(label, words)`: how other systems write a label whose meaning is
+    /// clear (Salesforce `Prospecting` is a New Lead). Read like aliases,
+    /// but each distinct one is named in a notice, since it is a
+    /// translation the broker may want to see.
+    pub elsewhere: &'static [(&'static str, &'static [&'static str])],
+    keys: LazyLock<HashMap<String, EnumWord>>,
+}
+
+/// What a cell of an enumerated field reads as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnumWord {
+    /// The CRM's label.
+    pub label: &'static str,
+    /// Whether the cell is another system's word for it
+    /// ([`Enumeration::elsewhere`]), not the label or one of its aliases.
+    pub elsewhere: bool,
 }
 
 impl Enumeration {
     /// The label `text` stands for, matching loosely ([`enum_key`]): the
-    /// label itself or one of its aliases.
+    /// label itself, one of its aliases or another system's word for it.
     pub fn find(&self, text: &str) -> Option<&'static str> {
+        self.read(text).map(|word| word.label)
+    }
+
+    /// As [`Enumeration::find`], saying whether it was another system's word.
+    pub fn read(&self, text: &str) -> Option<EnumWord> {
         self.keys.get(&enum_key(text)).copied()
     }
 
@@ -402,12 +423,27 @@ impl Enumeration {
 
     fn keys_of(
         values: &'static [(&'static str, &'static [&'static str])],
-    ) -> HashMap<String, &'static str> {
+        elsewhere: &'static [(&'static str, &'static [&'static str])],
+    ) -> HashMap<String, EnumWord> {
         let mut keys = HashMap::new();
-        for (label, aliases) in values {
-            keys.insert(enum_key(label), *label);
-            for alias in *aliases {
-                keys.insert(enum_key(alias), *label);
+        // Other systems' words first, so that a label or alias spelled the
+        // same way is never reported as a translation.
+        for (words, is_elsewhere) in [(elsewhere, true), (values, false)] {
+            for (label, aliases) in words {
+                let word = EnumWord {
+                    label,
+                    elsewhere: is_elsewhere,
+                };
+                keys.insert(
+                    enum_key(label),
+                    EnumWord {
+                        elsewhere: false,
+                        ..word
+                    },
+                );
+                for alias in *aliases {
+                    keys.insert(enum_key(alias), word);
+                }
             }
         }
         keys
@@ -415,13 +451,15 @@ impl Enumeration {
 }
 
 mod descriptions;
+mod enumerations;
 mod headers;
 
 pub use headers::{HeaderMatch, How};
 
-pub use descriptions::{
-    CONTACT_ROLES, CONTACTS, INTERACTION_TYPES, INTERACTIONS, OPPORTUNITIES, OPPORTUNITY_STAGES,
-    ORGANIZATION_TYPES, ORGANIZATIONS, PRODUCT_CATEGORIES, PRODUCTS, SEGMENT_TYPES, SEGMENTS,
+pub use descriptions::{CONTACTS, INTERACTIONS, OPPORTUNITIES, ORGANIZATIONS, PRODUCTS};
+pub use enumerations::{
+    CONTACT_ROLES, INTERACTION_TYPES, OPPORTUNITY_STAGES, ORGANIZATION_TYPES, PRODUCT_CATEGORIES,
+    SEGMENT_TYPES, SEGMENTS,
 };
 
 impl EntityDescription {
@@ -445,15 +483,29 @@ impl EntityDescription {
             return None;
         }
         let length = key.chars().count();
+        let words = |text: &str| {
+            text.split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .count()
+        };
+        let header_words = words(header);
         let mut best = vec![0.0f64; self.fields.len()];
-        for (alias, &field) in self.own_alias_keys() {
-            // Below 0.8 anyway when the lengths differ by more than a fifth.
-            let alias_length = alias.chars().count();
-            if alias_length.abs_diff(length) * 5 > length.max(alias_length) {
-                continue;
+        for (field, spec) in self.fields.iter().enumerate() {
+            for alias in spec.aliases {
+                // A header of more or fewer words than the alias ("Organization
+                // - ID") is another thing, not a misspelling of it.
+                if words(alias) != header_words {
+                    continue;
+                }
+                let alias = header_key(alias);
+                // Below 0.8 anyway when the lengths differ by more than a fifth.
+                let alias_length = alias.chars().count();
+                if alias_length.abs_diff(length) * 5 > length.max(alias_length) {
+                    continue;
+                }
+                let score = strsim::normalized_levenshtein(&key, &alias);
+                best[field] = best[field].max(score);
             }
-            let score = strsim::normalized_levenshtein(&key, alias);
-            best[field] = best[field].max(score);
         }
         let mut scores: Vec<(f64, usize)> =
             best.into_iter().enumerate().map(|(i, s)| (s, i)).collect();
@@ -520,6 +572,9 @@ pub enum EntityChoice {
     Given,
     /// The sheet's name says so ("Contacts", "Pipeline").
     SheetName,
+    /// A text file's name says so (`hubspot-crm-exports-all-contacts.csv`),
+    /// and its headers agree.
+    FileName,
     /// Its headers match this entity's best.
     Headers,
 }
@@ -528,8 +583,8 @@ pub enum EntityChoice {
 /// whose known headers it matches best (ties go to the earlier entity; a
 /// sheet that matches none is taken for organizations, whose missing name
 /// column is then reported).
-pub fn detect_entity(sheet_name: Option<&str>, headers: &[String]) -> (Entity, EntityChoice) {
-    match recognise(sheet_name, headers) {
+pub fn detect_entity(name: Option<NameHint<'_>>, headers: &[String]) -> (Entity, EntityChoice) {
+    match recognise(name, headers) {
         Some(found) => found,
         None => (best_by_headers(headers).0, EntityChoice::Headers),
     }
@@ -545,44 +600,109 @@ pub fn known_header_count(cells: &[String]) -> usize {
         .unwrap_or(0)
 }
 
-/// The entity a sheet holds when something in it says so: its name, or at
-/// least two of its headers. A ReadMe or a Lists sheet is recognised as
+/// What a sheet is called: a workbook sheet's name, or a text file's name
+/// (without its extension), which says less, being often an export's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameHint<'a> {
+    /// A workbook sheet's name ("Contacts").
+    Sheet(&'a str),
+    /// A text file's name (`hubspot-crm-exports-all-contacts-2026-11-30`).
+    File(&'a str),
+}
+
+/// The entity a sheet holds when something in it says so: its sheet name;
+/// a text file's name when one entity's word is in it (`all-contacts`,
+/// `price-list`) and the headers agree (two of them name its fields); or
+/// at least two of its headers. A ReadMe or a Lists sheet is recognised as
 /// nothing.
-pub fn recognise(sheet_name: Option<&str>, headers: &[String]) -> Option<(Entity, EntityChoice)> {
-    if let Some(name) = sheet_name {
-        let key = header_key(name);
-        if let Some(entity) = Entity::ALL
-            .into_iter()
-            .find(|e| e.description().sheet_names.contains(&key.as_str()))
-        {
-            return Some((entity, EntityChoice::SheetName));
+pub fn recognise(name: Option<NameHint<'_>>, headers: &[String]) -> Option<(Entity, EntityChoice)> {
+    match name {
+        Some(NameHint::Sheet(name)) => {
+            let key = header_key(name);
+            if let Some(entity) = Entity::ALL
+                .into_iter()
+                .find(|e| e.description().sheet_names.contains(&key.as_str()))
+            {
+                return Some((entity, EntityChoice::SheetName));
+            }
         }
+        Some(NameHint::File(name)) => {
+            if let Some(entity) = entity_in_file_name(name)
+                && entity.description().header_matches(headers) >= 2
+            {
+                return Some((entity, EntityChoice::FileName));
+            }
+        }
+        None => {}
     }
     let (entity, matches) = best_by_headers(headers);
     (matches >= 2).then_some((entity, EntityChoice::Headers))
 }
 
+/// The one entity whose sheet names are words of a file's name (a word,
+/// or two words together: `price-list`); none when two entities are named.
+fn entity_in_file_name(name: &str) -> Option<Entity> {
+    let words: Vec<String> = name
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let pairs = words.windows(2).map(|pair| pair.concat());
+    let named: std::collections::BTreeSet<Entity> = words
+        .iter()
+        .cloned()
+        .chain(pairs)
+        .filter_map(|word| {
+            Entity::ALL
+                .into_iter()
+                .find(|e| e.description().sheet_names.contains(&word.as_str()))
+        })
+        .collect();
+    match named.len() {
+        1 => named.into_iter().next(),
+        _ => None,
+    }
+}
+
 /// The entity whose known headers `headers` match best, and how many match.
+/// An entity whose every required field has a column comes first, the one
+/// with more required fields before the other: every sheet has a column
+/// that could name an organization, but a "First Name, Last Name, Company,
+/// City" sheet is contacts, and "Opportunity, Customer, Stage, City" is
+/// deals, however many address columns organizations would take.
 fn best_by_headers(headers: &[String]) -> (Entity, usize) {
-    let mut best = (Entity::Organizations, 0usize, 0usize);
+    let mut best = (Entity::Organizations, (false, 0usize, 0usize));
     for entity in Entity::ALL {
         let description = entity.description();
-        // Having every required field counts for one more match, so a
-        // "First Name, Last Name, Company" sheet is contacts, not organizations.
-        let required_present = description.fields.iter().filter(|f| f.required).all(|f| {
+        let required: Vec<&FieldSpec> = description.fields.iter().filter(|f| f.required).collect();
+        // A full name column fills the first and last name.
+        let fills = |found: &FieldSpec, wanted: &FieldSpec| {
+            std::ptr::eq(found, wanted)
+                || (matches!(found.kind, FieldKind::FullName)
+                    && matches!(wanted.column, "first_name" | "last_name"))
+        };
+        let required_present = required.iter().all(|f| {
             headers.iter().any(|h| {
-                description
-                    .field_for_header(h)
-                    .is_some_and(|i| std::ptr::eq(&description.fields[i], f))
+                // A bare "Name" names anything: only a field's own column
+                // counts for it, never a full name.
+                let bare = header_key(h) == "name";
+                description.field_for_header(h).is_some_and(|i| {
+                    std::ptr::eq(&description.fields[i], *f)
+                        || (!bare && fills(&description.fields[i], f))
+                })
             })
         });
         let matches = description.header_matches(headers);
-        let score = matches * 2 + usize::from(required_present);
+        let score = (
+            required_present && matches >= 2,
+            if required_present { required.len() } else { 0 },
+            matches,
+        );
         if score > best.1 {
-            best = (entity, score, matches);
+            best = (entity, score);
         }
     }
-    (best.0, best.2)
+    (best.0, best.1.2)
 }
 
 /// A header (or sheet name) reduced to lower-case letters and digits, `#`
@@ -728,6 +848,56 @@ mod tests {
     }
 
     #[test]
+    fn other_systems_words_are_translations_and_never_shadow_an_alias() {
+        let word = |e: &Enumeration, text| e.read(text).map(|w| (w.label, w.elsewhere));
+        assert_eq!(
+            word(&OPPORTUNITY_STAGES, "appointmentscheduled"),
+            Some(("Sample/Visit Offered", true))
+        );
+        assert_eq!(
+            word(&OPPORTUNITY_STAGES, "Closed Won"),
+            Some(("Closed - Won", false))
+        );
+        assert_eq!(word(&INTERACTION_TYPES, "lunch"), Some(("meeting", true)));
+        assert_eq!(
+            word(&CONTACT_ROLES, "Economic Buyer"),
+            Some(("decision_maker", true))
+        );
+        assert_eq!(
+            word(&PRODUCT_CATEGORIES, "Janitorial"),
+            Some(("cleaning_supplies", true))
+        );
+        for enumeration in [
+            &CONTACT_ROLES,
+            &PRODUCT_CATEGORIES,
+            &OPPORTUNITY_STAGES,
+            &INTERACTION_TYPES,
+            &ORGANIZATION_TYPES,
+        ] {
+            let mut own = HashMap::new();
+            for (label, aliases) in enumeration.values {
+                for text in std::iter::once(label).chain(aliases.iter()) {
+                    let before = own.insert(enum_key(text), *label);
+                    assert!(
+                        before.is_none_or(|b| b == *label),
+                        "{text} names two labels"
+                    );
+                }
+            }
+            for (label, words) in enumeration.elsewhere {
+                assert!(own.values().any(|l| l == label), "{label} is a label");
+                for text in *words {
+                    assert!(
+                        !own.contains_key(&enum_key(text)),
+                        "{text} is both an alias and another system's word"
+                    );
+                    assert_eq!(enumeration.find(text), Some(*label), "{text}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn entity_names_parse() {
         assert_eq!("contacts".parse::<Entity>().ok(), Some(Entity::Contacts));
         assert_eq!(
@@ -747,11 +917,11 @@ mod tests {
             (Entity::Contacts, EntityChoice::Headers)
         );
         assert_eq!(
-            detect_entity(Some("Buyers"), &headers(&["Who"])),
+            detect_entity(Some(NameHint::Sheet("Buyers")), &headers(&["Who"])),
             (Entity::Contacts, EntityChoice::SheetName)
         );
         assert_eq!(
-            detect_entity(Some("Activity Log"), &headers(&["x"])).0,
+            detect_entity(Some(NameHint::Sheet("Activity Log")), &headers(&["x"])).0,
             Entity::Interactions
         );
         let seed = headers(&[
@@ -762,7 +932,7 @@ mod tests {
             "CITY",
         ]);
         assert_eq!(
-            detect_entity(Some("Sheet1"), &seed).0,
+            detect_entity(Some(NameHint::Sheet("Sheet1")), &seed).0,
             Entity::Organizations
         );
         let products = headers(&["Product", "Manufacturer", "SKU", "Category", "Case Price"]);

@@ -55,6 +55,9 @@ struct Claim {
     strength: u8,
     /// The share of its values the field takes, when that can be told.
     fit: Option<f64>,
+    /// How close the header is to the field: its place among the field's
+    /// aliases (`Manufacturer` is closer to the principal than `Brand`).
+    rank: usize,
 }
 
 impl ColumnMap {
@@ -209,6 +212,7 @@ impl ColumnMap {
                     _ => 1,
                 },
                 fit: evidence::share(spec, values),
+                rank: description.alias_rank(field, trimmed),
             });
         }
         claims
@@ -221,6 +225,7 @@ impl ColumnMap {
             b.strength
                 .cmp(&a.strength)
                 .then(b.fit.unwrap_or(0.0).total_cmp(&a.fit.unwrap_or(0.0)))
+                .then(a.rank.cmp(&b.rank))
                 .then(a.column.cmp(&b.column))
         });
         for claim in claims {

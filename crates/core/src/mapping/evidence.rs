@@ -213,7 +213,9 @@ fn looks_like_web_address(cell: &str) -> bool {
     match host.rsplit_once('.') {
         Some((name, top)) => {
             !name.is_empty()
-                && (2..=6).contains(&top.len())
+                // `.com` to `.restaurant` and longer: top-level domains
+                // reach 24 letters.
+                && (2..=24).contains(&top.len())
                 && top.chars().all(|c| c.is_ascii_alphabetic())
                 && name
                     .chars()

@@ -311,6 +311,46 @@ pub struct TalliedValue {
     pub rows: u64,
     /// The allowed value the mapping replaces it with, if any.
     pub mapped_to: Option<String>,
+    /// The label the rules read it as, when it is another system's word
+    /// for one (Salesforce `Prospecting` → New Lead).
+    pub read_as: Option<&'static str>,
+}
+
+/// Other systems' words for enumerated values, read as the CRM's labels:
+/// each distinct one once, with its row count, for its notice.
+#[derive(Debug, Clone, Default)]
+pub struct Translations {
+    /// `(field index, value key)` → position in `seen`.
+    positions: std::collections::HashMap<(usize, String), usize>,
+    /// `(field index, first spelling, label, rows)`, in the order first seen.
+    seen: Vec<(usize, String, &'static str, u64)>,
+}
+
+impl Translations {
+    fn add(&mut self, field_index: usize, written: &str, label: &'static str) {
+        let key = (field_index, crate::values::enum_key(written));
+        if let Some(&position) = self.positions.get(&key) {
+            self.seen[position].3 += 1;
+        } else {
+            self.positions.insert(key, self.seen.len());
+            self.seen
+                .push((field_index, written.trim().to_owned(), label, 1));
+        }
+    }
+
+    fn notices(&self, columns: &ColumnMap) -> Vec<String> {
+        self.seen
+            .iter()
+            .map(|(field, written, label, rows)| {
+                format!(
+                    "{} '{written}' is read as {label}, as other systems and price lists mean it ({} row{}; what was written is kept in import notes)",
+                    columns.field_label(*field),
+                    rows,
+                    if *rows == 1 { "" } else { "s" }
+                )
+            })
+            .collect()
+    }
 }
 
 impl ValueTally {
@@ -342,7 +382,13 @@ impl ValueTally {
         }
     }
 
-    fn add(&mut self, field_index: usize, written: &str, mapped_to: Option<&str>) {
+    fn add(
+        &mut self,
+        field_index: usize,
+        written: &str,
+        mapped_to: Option<&str>,
+        read_as: Option<&'static str>,
+    ) {
         let Some(field) = self.fields.iter_mut().find(|f| f.index == field_index) else {
             return;
         };
@@ -355,6 +401,7 @@ impl ValueTally {
                 written: written.trim().to_owned(),
                 rows: 1,
                 mapped_to: mapped_to.map(str::to_owned),
+                read_as,
             });
         } else {
             field.uncounted_rows += 1;

@@ -44,6 +44,8 @@ pub struct RowMapper {
     /// Unrecognised and replaced values of enumerated fields, when asked
     /// for ([`RowMapper::tally_values`]).
     tally: Option<ValueTally>,
+    /// Other systems' words read as the CRM's labels, for one notice each.
+    translations: Translations,
     /// What each clean-up kind not applied would change, when asked for
     /// ([`RowMapper::suggest_clean_ups`]).
     suggestions: Option<CleanUpTally>,
@@ -128,6 +130,7 @@ impl RowMapper {
             },
             edits: SheetEdits::default(),
             tally: None,
+            translations: Translations::default(),
             suggestions: None,
             phones: HashMap::new(),
             original_rows: HashSet::new(),
@@ -149,6 +152,12 @@ impl RowMapper {
     /// The values counted since [`RowMapper::tally_values`].
     pub fn value_tally(&self) -> Option<&ValueTally> {
         self.tally.as_ref()
+    }
+
+    /// The other systems' words read so far, as notices: one per distinct
+    /// value ("Stage 'Prospecting' ... imported as New Lead").
+    pub fn translation_notices(&self) -> Vec<String> {
+        self.translations.notices(&self.columns)
     }
 
     /// Counts, from now on, what each clean-up kind not applied would
@@ -229,6 +238,7 @@ impl RowMapper {
             issues: Vec::new(),
             notes: ImportNotes::default(),
             unrecognised: false,
+            elsewhere: None,
         };
         // Left out by the broker: skipped, with no problem to report (the
         // list of changes says so).
@@ -358,11 +368,16 @@ impl RowMapper {
                 given |= 1u64.checked_shl(values.len() as u32).unwrap_or(0);
                 self.read_cell(index, field, &cell, &label, out, &mut segment_type)
             };
+            let elsewhere = out.elsewhere.take();
+            if let Some(label) = elsewhere {
+                self.translations.add(index, &cell, label);
+            }
             if let Some(tally) = &mut self.tally {
-                match &replaced {
-                    Some(written) => tally.add(index, written, Some(&cell)),
-                    None if out.unrecognised => tally.add(index, &cell, None),
-                    None => {}
+                match (&replaced, elsewhere) {
+                    (Some(written), _) => tally.add(index, written, Some(&cell), None),
+                    (None, Some(label)) => tally.add(index, &cell, None, Some(label)),
+                    (None, None) if out.unrecognised => tally.add(index, &cell, None, None),
+                    (None, None) => {}
                 }
             }
             out.unrecognised = false;
@@ -730,11 +745,14 @@ fn read_enum(
     label: &str,
     out: &mut RowWork,
 ) -> Value {
-    if let Some(found) = enumeration.find(cell) {
-        if found != cell {
+    if let Some(found) = enumeration.read(cell) {
+        if found.label != cell {
             out.notes.push_original(label.to_owned(), cell);
         }
-        return Value::Label(found);
+        if found.elsewhere {
+            out.elsewhere = Some(found.label);
+        }
+        return Value::Label(found.label);
     }
     out.unrecognised = true;
     let allowed = enumeration.allowed();
@@ -774,12 +792,15 @@ fn read_enum(
 
 /// An organization's type, written out; unknown ones leave it to the segment.
 fn read_organization_type(cell: &str, label: &str, out: &mut RowWork) -> Value {
-    match ORGANIZATION_TYPES.find(cell) {
+    match ORGANIZATION_TYPES.read(cell) {
         Some(found) => {
-            if found != cell {
+            if found.label != cell {
                 out.notes.push_original(label.to_owned(), cell);
             }
-            Value::Label(found)
+            if found.elsewhere {
+                out.elsewhere = Some(found.label);
+            }
+            Value::Label(found.label)
         }
         None => {
             out.unrecognised = true;
@@ -1059,6 +1080,8 @@ struct RowWork {
     notes: ImportNotes,
     /// Set by a rule that did not recognise its enumerated value.
     unrecognised: bool,
+    /// Set by a rule that read another system's word for a label.
+    elsewhere: Option<&'static str>,
 }
 
 impl RowWork {

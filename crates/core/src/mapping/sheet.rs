@@ -56,7 +56,7 @@ impl MappedSheet {
         let sheet = sheet.as_deref();
         let (entity, choice) = match entity {
             Some(entity) => (entity, EntityChoice::Given),
-            None => detect_entity(spreadsheet.sheet(), spreadsheet.headers()),
+            None => detect_entity(spreadsheet.name_hint(), spreadsheet.headers()),
         };
         let headers = spreadsheet.headers().to_vec();
         let samples = ColumnSamples::of(headers.len(), spreadsheet.peek_rows(SAMPLE_ROWS)?);
@@ -127,19 +127,22 @@ impl MappedSheet {
         self.mapper.clean_up_tally()
     }
 
-    /// The clean-ups counted, as notices that say how to apply them.
-    pub fn clean_up_notices(&self) -> Vec<FileNotice> {
-        let Some(tally) = self.clean_up_tally() else {
-            return Vec::new();
-        };
-        tally
-            .kinds
-            .iter()
-            .filter(|(_, count)| count.cells > 0)
-            .map(|(kind, count)| FileNotice {
-                row: None,
-                message: kind.suggestion(count),
-            })
+    /// What reading the rows found to say about the whole sheet, once they
+    /// are read: other systems' words translated, one notice each, and the
+    /// clean-ups counted, saying how to apply them.
+    pub fn read_notices(&self) -> Vec<FileNotice> {
+        let translations = self.mapper.translation_notices();
+        let clean_ups = self.clean_up_tally().into_iter().flat_map(|tally| {
+            tally
+                .kinds
+                .iter()
+                .filter(|(_, count)| count.cells > 0)
+                .map(|(kind, count)| kind.suggestion(count))
+        });
+        translations
+            .into_iter()
+            .chain(clean_ups)
+            .map(|message| FileNotice { row: None, message })
             .collect()
     }
 
@@ -229,7 +232,7 @@ impl MappedSheet {
 /// (a ReadMe, a Lists sheet). When no sheet is recognised, the first.
 fn open_recognised_sheet(path: &Path) -> Result<(Spreadsheet, Option<FileNotice>), ReadError> {
     let first = Spreadsheet::open(path, None)?;
-    if recognise(first.sheet(), first.headers()).is_some() || first.sheet_names().len() < 2 {
+    if recognise(first.name_hint(), first.headers()).is_some() || first.sheet_names().len() < 2 {
         return Ok((first, None));
     }
     let names = first.sheet_names().to_vec();
@@ -240,7 +243,7 @@ fn open_recognised_sheet(path: &Path) -> Result<(Spreadsheet, Option<FileNotice>
             passed_over.push(name.clone());
             continue;
         };
-        if recognise(candidate.sheet(), candidate.headers()).is_some() {
+        if recognise(candidate.name_hint(), candidate.headers()).is_some() {
             let notice = FileNotice {
                 row: None,
                 message: format!(

@@ -586,7 +586,10 @@ fn interaction_rules() {
         messages(&no_date),
         ["Missing required field 'interaction_date'"]
     );
-    let unknown = mapper.map_row(&row(4, &["Lunch", "Check in", "2024-01-02", "", "", ""]));
+    let unknown = mapper.map_row(&row(
+        4,
+        &["Carrier pigeon", "Check in", "2024-01-02", "", "", ""],
+    ));
     assert!(unknown.record().is_none());
     assert!(messages(&unknown)[0].contains("use one of call, email, meeting"));
 }
@@ -729,12 +732,14 @@ fn unrecognised_and_replaced_values_are_counted_per_enumerated_field() {
             TalliedValue {
                 written: "Food Truck".to_owned(),
                 rows: 2,
-                mapped_to: None
+                mapped_to: None,
+                read_as: None
             },
             TalliedValue {
                 written: "Ghost Kitchen".to_owned(),
                 rows: 1,
-                mapped_to: None
+                mapped_to: None,
+                read_as: None
             },
         ]
     );
@@ -746,12 +751,14 @@ fn unrecognised_and_replaced_values_are_counted_per_enumerated_field() {
             TalliedValue {
                 written: "Top".to_owned(),
                 rows: 2,
-                mapped_to: Some("A".to_owned())
+                mapped_to: Some("A".to_owned()),
+                read_as: None
             },
             TalliedValue {
                 written: "Zzz".to_owned(),
                 rows: 1,
-                mapped_to: None
+                mapped_to: None,
+                read_as: None
             },
         ]
     );
@@ -803,5 +810,64 @@ fn a_type_fixed_for_every_row_fills_a_sheet_without_a_type_column() {
         !ColumnMap::new(Entity::Products, &products)
             .header_issues(1, &products)
             .is_empty()
+    );
+}
+
+#[test]
+fn other_systems_values_become_the_crms_with_one_notice_per_value() {
+    let headers: Vec<String> = ["Opportunity Name", "Account Name", "Stage", "Amount"]
+        .iter()
+        .map(|h| (*h).to_owned())
+        .collect();
+    let mut mapper =
+        RowMapper::with_mapping(Entity::Opportunities, &headers, &SavedMapping::default());
+    mapper.tally_values();
+    let outcomes: Vec<RowOutcome> = [
+        (2, ["Soup program", "Café Olé", "Prospecting", "100"]),
+        (3, ["Fryer oil", "Acme", "prospecting", "200"]),
+        (4, ["Dessert line", "Acme", "Negotiation/Review", "300"]),
+        (5, ["Coffee", "Acme", "Closed Won", "400"]),
+        (6, ["Tea", "Acme", "Value Proposition", "500"]),
+    ]
+    .iter()
+    .map(|(number, cells)| mapper.map_row(&row(*number, cells)))
+    .collect();
+    let stage = |o: &RowOutcome| o.record().and_then(|r| text(r, "stage"));
+    assert_eq!(stage(&outcomes[0]).as_deref(), Some("New Lead"));
+    assert_eq!(stage(&outcomes[1]).as_deref(), Some("New Lead"));
+    assert_eq!(stage(&outcomes[2]).as_deref(), Some("Feedback Logged"));
+    assert_eq!(stage(&outcomes[3]).as_deref(), Some("Closed - Won"));
+    // A translation is not a problem of the row; the word is kept.
+    assert!(outcomes[0].issues.is_empty(), "{:?}", outcomes[0].issues);
+    let record = outcomes[0].record().expect("imports");
+    assert_eq!(record.notes.get("Stage"), Some("Prospecting"));
+    // A stage with no clear counterpart behaves as before: a warning.
+    assert!(
+        messages(&outcomes[4])
+            .iter()
+            .any(|m| m.contains("Unknown stage 'Value Proposition'")),
+        "{:?}",
+        messages(&outcomes[4])
+    );
+    assert_eq!(
+        mapper.translation_notices(),
+        vec![
+            "Stage 'Prospecting' is read as New Lead, as other systems and price lists mean it (2 rows; what was written is kept in import notes)".to_owned(),
+            "Stage 'Negotiation/Review' is read as Feedback Logged, as other systems and price lists mean it (1 row; what was written is kept in import notes)".to_owned(),
+        ]
+    );
+    // The window offers each translated value for mapping, with what the rules make of it.
+    let tally = mapper.value_tally().expect("asked for");
+    let values: Vec<(&str, Option<&str>)> = tally
+        .fields()
+        .flat_map(|f| f.values.iter().map(|v| (v.written.as_str(), v.read_as)))
+        .collect();
+    assert_eq!(
+        values,
+        vec![
+            ("Prospecting", Some("New Lead")),
+            ("Negotiation/Review", Some("Feedback Logged")),
+            ("Value Proposition", None)
+        ]
     );
 }

@@ -304,6 +304,19 @@ impl Spreadsheet {
         self.sheet.as_deref()
     }
 
+    /// What the sheet is called, for telling what it holds: a workbook
+    /// sheet's name, or a text file's name without its extension.
+    pub fn name_hint(&self) -> Option<crate::entity::NameHint<'_>> {
+        match &self.sheet {
+            Some(sheet) => Some(crate::entity::NameHint::Sheet(sheet)),
+            None => self
+                .path
+                .file_stem()
+                .and_then(|stem| stem.to_str())
+                .map(crate::entity::NameHint::File),
+        }
+    }
+
     /// The file's size in bytes.
     pub fn bytes_total(&self) -> u64 {
         self.bytes_total

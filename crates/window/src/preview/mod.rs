@@ -467,6 +467,7 @@ fn file_header_ui(
                 .on_hover_text(match preview.entity_choice {
                     EntityChoice::Given => "Chosen by you",
                     EntityChoice::SheetName => "Recognised from the sheet's name",
+                    EntityChoice::FileName => "Recognised from the file's name",
                     EntityChoice::Headers => "Recognised from the column headers",
                 });
         });
@@ -615,7 +616,10 @@ fn values_ui(ui: &mut egui::Ui, entity: Entity, tally: &ValueTally, actions: &mu
     ui.add_space(4.0);
     let count: usize = tally.fields().map(|f| f.values.len()).sum();
     ui.label(theme::bold(format!("Values to map ({count})")))
-        .on_hover_text("Values the CRM does not know; give each one of the values it allows");
+        .on_hover_text(
+            "Values the CRM does not know, or knows as another system writes them; \
+             give each one of the values it allows",
+        );
     let description = entity.description();
     ui.scope(|ui| {
         for field in tally.fields() {
@@ -635,6 +639,11 @@ fn values_ui(ui: &mut egui::Ui, entity: Entity, tally: &ValueTally, actions: &mu
                             theme::thousands(value.rows),
                             if value.rows == 1 { "" } else { "s" }
                         ));
+                        // Another system's word the rules read as a label.
+                        let outcome = match value.read_as {
+                            Some(label) => format!("{label} (as other systems mean it)"),
+                            None => outcome.clone(),
+                        };
                         value_choice_ui(ui, field, value, &outcome, actions)
                             .labelled_by(written.id);
                         ui.end_row();
