@@ -486,3 +486,216 @@ async fn without_a_pick_an_ambiguous_name_fails_its_rows_naming_the_candidates()
         "'Sysco' matches 2 organizations in the CRM: Sysco (Chicago), Sysco (Columbus)"
     );
 }
+
+/// A rep's quarterly workbook, headed in the rep's own words; `calls_subject`
+/// and `items_maker` say whether the Calls sheet has a subject column and the
+/// Items sheet a manufacturer column.
+fn write_rep_workbook(dir: &Path, calls_subject: bool, items_maker: bool) -> std::path::PathBuf {
+    let calls_header = if calls_subject { "Subject" } else { "Mood" };
+    let maker_header = if items_maker { "Mfr" } else { "Bin" };
+    let sheets: Vec<(&str, Vec<Vec<&str>>)> = vec![
+        (
+            "Accounts",
+            vec![
+                vec!["Account", "Seg.", "Pri", "Town", "ST"],
+                vec!["Café Olé", "Casual", "A", "Chicago", "IL"],
+                vec!["Total Wine & More", "Casual", "B", "Skokie", "IL"],
+                vec!["Golden Fields Foods", "Manufacturer", "A", "Omaha", "NE"],
+                vec!["Illinois/Indiana subtotal", "", "", "", ""],
+                vec!["TOTAL ACCOUNTS", "", "", "", ""],
+            ],
+        ),
+        (
+            "Items",
+            vec![
+                vec!["Item #", "Description", maker_header, "Cat.", "Case $"],
+                vec![
+                    "GF-1",
+                    "Steak fries",
+                    "Golden Fields Foods",
+                    "Frozen Foods",
+                    "38.50",
+                ],
+            ],
+        ),
+        (
+            "Pipeline",
+            vec![
+                vec!["Deal", "Account", "Stage", "Est. Annual $", "Win %"],
+                vec!["Fries program", "Café Olé", "Prospecting", "12,000", "40%"],
+                vec!["Pipeline total", "", "", "12,000", ""],
+            ],
+        ),
+        (
+            "Calls",
+            vec![
+                vec!["When", "Account", "Type", "Mins", calls_header],
+                vec!["2026-11-02", "Café Olé", "lunch", "45", "Tasting"],
+            ],
+        ),
+    ];
+    let mut book = rust_xlsxwriter::Workbook::new();
+    for (name, rows) in &sheets {
+        let sheet = book.add_worksheet();
+        sheet.set_name(*name).unwrap();
+        for (r, row) in rows.iter().enumerate() {
+            for (c, cell) in row.iter().enumerate() {
+                sheet.write_string(r as u32, c as u16, *cell).unwrap();
+            }
+        }
+    }
+    let path = dir.join("Q4 rep workbook.xlsx");
+    book.save(&path).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reps_own_headers_place_every_column_and_totals_rows_are_passed_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_rep_workbook(dir.path(), true, true);
+    let output = pantry(&["check", path.to_str().unwrap(), "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let placed = |sheet: usize| -> Vec<(String, String)> {
+        json["sheets"][sheet]["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["header"].as_str().unwrap().to_owned(),
+                    c["field"].as_str().unwrap_or("(notes)").to_owned(),
+                )
+            })
+            .collect()
+    };
+    let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+        list.iter()
+            .map(|(h, f)| ((*h).to_owned(), (*f).to_owned()))
+            .collect()
+    };
+    assert_eq!(
+        placed(0),
+        pairs(&[
+            ("Account", "name"),
+            ("Seg.", "segment"),
+            ("Pri", "priority"),
+            ("Town", "city"),
+            ("ST", "state_province")
+        ])
+    );
+    assert_eq!(
+        placed(1),
+        pairs(&[
+            ("Item #", "sku"),
+            ("Description", "name"),
+            ("Mfr", "principal_id"),
+            ("Cat.", "category"),
+            ("Case $", "list_price")
+        ])
+    );
+    assert_eq!(
+        placed(2),
+        pairs(&[
+            ("Deal", "name"),
+            ("Account", "organization_id"),
+            ("Stage", "stage"),
+            ("Est. Annual $", "estimated_value"),
+            ("Win %", "probability")
+        ])
+    );
+    assert_eq!(json["sheets"][3]["columns"][0]["field"], "interaction_date");
+    assert_eq!(json["sheets"][3]["columns"][3]["field"], "duration_minutes");
+    // Three accounts, the subtotal and the total passed over; the pipeline
+    // total too. Nothing fails.
+    assert_eq!(json["failed"], 0, "{}", json["failures"]);
+    assert_eq!(json["sheets"][0]["succeeded"], 3);
+    assert_eq!(json["sheets"][2]["succeeded"], 1);
+
+    let db = TestDatabase::migrated().await;
+    let import = pantry(&["import", path.to_str().unwrap(), "--database-url", &db.url]);
+    assert_eq!(import.status.code(), Some(0), "{}", text(&import.stderr));
+    assert_eq!(
+        db.count("SELECT count(*) FROM organizations WHERE name = 'Total Wine & More'")
+            .await,
+        1,
+        "a customer whose name starts with Total is no totals row"
+    );
+    assert_eq!(db.count("SELECT count(*) FROM organizations").await, 3);
+    assert_eq!(
+        db.count("SELECT count(*) FROM opportunities WHERE stage = 'New Lead' AND estimated_value = 12000 AND probability = 40")
+            .await,
+        1
+    );
+    assert_eq!(
+        db.count(
+            "SELECT count(*) FROM interactions WHERE type = 'meeting' AND duration_minutes = 45"
+        )
+        .await,
+        1,
+        "lunch is a meeting"
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM products WHERE category = 'frozen' AND list_price = 38.50")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn every_sheet_that_cannot_go_is_named_by_check_and_import_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_rep_workbook(dir.path(), false, false);
+    let output = pantry(&["check", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stdout));
+    let summary = text(&output.stdout);
+    assert!(
+        summary.contains("  Accounts (organizations): 5 rows, 3 would import, 0 failed"),
+        "the sheets that can go are still checked: {summary}"
+    );
+    assert!(
+        summary.contains(
+            "  Items (products): cannot be imported: row 1: No column holds the product's principal"
+        ),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("  Calls (interactions): cannot be imported: row 1: No column holds the interaction's subject"),
+        "{summary}"
+    );
+    let message = text(&output.stderr);
+    assert!(
+        message.contains("an import would refuse this file until these sheets are fixed"),
+        "{message}"
+    );
+    assert!(message.contains("sheet 'Items', row 1"), "{message}");
+    assert!(message.contains("sheet 'Calls', row 1"), "{message}");
+
+    let json = pantry(&["check", path.to_str().unwrap(), "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let cannot: Vec<&str> = json["sheets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| {
+            s["cannot_import"]
+                .as_str()
+                .map(|_| s["sheet"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(cannot, ["Items", "Calls"]);
+
+    let db = TestDatabase::migrated().await;
+    let import = pantry(&["import", path.to_str().unwrap(), "--database-url", &db.url]);
+    assert_eq!(import.status.code(), Some(2));
+    let refusal = text(&import.stderr);
+    assert!(
+        refusal.contains("sheet 'Items', row 1: No column holds the product's principal"),
+        "{refusal}"
+    );
+    assert!(
+        refusal.contains("sheet 'Calls', row 1: No column holds the interaction's subject"),
+        "{refusal}"
+    );
+    assert_eq!(db.count("SELECT count(*) FROM organizations").await, 0);
+}
