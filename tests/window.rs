@@ -315,7 +315,7 @@ fn a_contacts_sheet_is_shown_as_contacts_and_imports_with_its_links() {
         pantry_core::entity::Entity::Contacts
     );
     harness.get_by_label("Import 4 contacts");
-    harness.get_by_label("→ organization (found by name) ▾");
+    harness.get_by_label("→ organization_id (found by name) ▾");
     // The sidebar shows what the rows are, and every entity can be chosen.
     harness.get_by_label("⬆  Contacts");
     harness.get_by_label("    Products");
@@ -1403,4 +1403,36 @@ fn a_failing_cell_is_fixed_in_the_preview_and_the_fix_is_what_gets_imported() {
         serde_json::json!({"Organizations (as written)": "", "STATE (as written)": "il"})
     );
     assert_eq!(stored[0].3["STATE (as written)"], "Illinois");
+}
+
+#[test]
+fn a_hubspot_export_opens_with_every_column_placed_and_why() {
+    let file = data("other_systems/hubspot-crm-exports-all-companies-2026-11-30.csv");
+    let mut harness = window(Some(file));
+    wait_for(&mut harness, "the preview", PantryApp::preview_ready);
+    harness.get_by_label("5 will import");
+    let preview = harness.state().preview().unwrap();
+    let placed: Vec<(&str, &str)> = preview
+        .headers
+        .iter()
+        .zip(&preview.targets)
+        .map(|(h, t)| (h.as_str(), t.as_str()))
+        .collect();
+    for expected in [
+        ("Company name", "name"),
+        ("Company owner", "primary_manager_name"),
+        ("State/Region", "state_province"),
+        ("Country/Region", "country"),
+        ("Number of Employees", "employee_count"),
+        ("Parent Company", "parent_organization_id (found by name)"),
+        ("Record ID", "import notes"),
+    ] {
+        assert!(placed.contains(&expected), "{expected:?} in {placed:?}");
+    }
+    // Under each header, why: a known header, one read from its words, or
+    // no CRM field.
+    assert_eq!(harness.get_all_by_label("no CRM field").count(), 4);
+    assert!(harness.get_all_by_label("known header").count() >= 10);
+    assert!(harness.get_all_by_label("read from its words").count() >= 2);
+    harness.get_by_label("→ state_province ▾");
 }

@@ -29,6 +29,17 @@ pub enum How {
 }
 
 impl How {
+    /// A few words, for under a column's header.
+    pub fn short(self) -> &'static str {
+        match self {
+            How::Alias => "known header",
+            How::Words => "read from its words",
+            How::Values => "from its values",
+            How::Mapping => "saved mapping",
+            How::Chosen => "your choice",
+        }
+    }
+
     /// In the broker's words, for the window.
     pub fn describe(self) -> &'static str {
         match self {

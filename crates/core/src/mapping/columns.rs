@@ -194,11 +194,8 @@ impl ColumnMap {
                     None => format!("it has no {} to show it", evidence::kind_words(spec)),
                 };
                 self.notices.push(format!(
-                    "'{}' may be {} ({}), but {why}: it is kept in import notes; choose {} under its header to import it there",
-                    self.labels[index],
-                    spec.label,
-                    spec.column,
-                    spec.column
+                    "'{}' may be {}, but {why}: it is kept in import notes; choose {} under its header to import it there",
+                    self.labels[index], spec.column, spec.column
                 ));
                 continue;
             }
@@ -235,10 +232,9 @@ impl ColumnMap {
                     let spec = &self.description.fields[claim.field];
                     self.likely[claim.column] = Some(claim.field);
                     self.notices.push(format!(
-                        "'{}' and '{}' both name {} ({}): '{}' fills it, '{}' is kept in import notes",
+                        "'{}' and '{}' both name {}: '{}' fills it, '{}' is kept in import notes",
                         self.labels[winner],
                         self.labels[claim.column],
-                        spec.label,
                         spec.column,
                         self.labels[winner],
                         self.labels[claim.column]
@@ -413,9 +409,9 @@ impl ColumnMap {
                 Cow::Borrowed("first_name + last_name")
             }
             FieldKind::FullName => Cow::Borrowed("import notes"),
-            FieldKind::Link(target) => {
-                Cow::Owned(format!("{} (found by name)", target.entity.singular()))
-            }
+            // The column, so a parent organization reads apart from the
+            // row's own organization.
+            FieldKind::Link(_) => Cow::Owned(format!("{} (found by name)", spec.column)),
             _ => Cow::Borrowed(spec.column),
         }
     }

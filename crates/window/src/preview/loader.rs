@@ -30,6 +30,7 @@ enum LoadMessage {
         above_header: Vec<(u64, Vec<String>)>,
         headers: Vec<String>,
         targets: Vec<String>,
+        reasons: Vec<ColumnReason>,
         labels: Vec<String>,
         notices: Vec<String>,
         header_issues: Vec<RowIssue>,
@@ -73,6 +74,7 @@ impl PreviewLoader {
                     above_header,
                     headers,
                     targets,
+                    reasons,
                     labels,
                     notices,
                     header_issues,
@@ -93,6 +95,7 @@ impl PreviewLoader {
                     preview.above_header = above_header;
                     preview.headers = headers;
                     preview.targets = targets;
+                    preview.reasons = reasons;
                     preview.labels = labels;
                     preview.notices = notices;
                     preview.issues = header_issues;
@@ -237,6 +240,12 @@ fn opened(mapped: &MappedSheet) -> LoadMessage {
             .collect(),
         targets: (0..headers.len())
             .map(|i| columns.target(i).into_owned())
+            .collect(),
+        reasons: (0..headers.len())
+            .map(|i| ColumnReason {
+                how: columns.how(i),
+                likely: columns.likely(i),
+            })
             .collect(),
         labels: (0..headers.len()).map(|i| columns.label(i)).collect(),
         headers,

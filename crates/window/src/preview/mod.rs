@@ -13,7 +13,7 @@ use eframe::egui::{self, RichText};
 use egui_extras::{Size, StripBuilder};
 use pantry_core::clean::CleanUpTally;
 use pantry_core::edits::SheetEdits;
-use pantry_core::entity::{Entity, EntityChoice};
+use pantry_core::entity::{Entity, EntityChoice, How};
 use pantry_core::mapping::{RowCounts, RowIssue, Severity, TalliedField, TalliedValue, ValueTally};
 use pantry_core::saved_mapping::SavedMapping;
 use pantry_core::spreadsheet::SheetRow;
@@ -155,6 +155,16 @@ pub struct LinkColumn {
     pub entity: Entity,
 }
 
+/// Why a column goes where it goes, as the header shows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ColumnReason {
+    /// How it came to its field; `None` for import notes or skipped.
+    pub how: Option<How>,
+    /// For a column kept in import notes, the field its header suggests
+    /// but its values did not bear out.
+    pub likely: Option<&'static str>,
+}
+
 /// A file as the preview shows it.
 #[derive(Debug)]
 pub struct Preview {
@@ -174,6 +184,8 @@ pub struct Preview {
     pub headers: Vec<String>,
     /// Per column: the CRM field it fills, or "import notes".
     pub targets: Vec<String>,
+    /// Per column: why it goes where it goes.
+    pub reasons: Vec<ColumnReason>,
     /// Per column: the name issues use for it.
     pub labels: Vec<String>,
     pub rows: RowStore,
@@ -232,6 +244,7 @@ impl Preview {
             above_header: Vec::new(),
             headers: Vec::new(),
             targets: Vec::new(),
+            reasons: Vec::new(),
             labels: Vec::new(),
             rows: RowStore::default(),
             issues: Vec::new(),

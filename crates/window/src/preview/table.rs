@@ -113,9 +113,16 @@ pub(super) fn table_ui(
         .sense(egui::Sense::click())
         .cell_layout(egui::Layout::left_to_right(Align::Center))
         .column(Column::exact(64.0));
-    for header in &preview.headers {
-        let width = (header.chars().count() as f32 * 8.5 + 24.0).clamp(90.0, 260.0);
-        builder = builder.column(Column::initial(width).at_least(50.0).clip(true));
+    for (header, target) in preview.headers.iter().zip(&preview.targets) {
+        // Wide enough for the header and, in small type, where it goes.
+        let width = (header.chars().count() as f32 * 8.5)
+            .max((target.chars().count() + 4) as f32 * 7.0)
+            + 24.0;
+        builder = builder.column(
+            Column::initial(width.clamp(90.0, 260.0))
+                .at_least(50.0)
+                .clip(true),
+        );
     }
     if let Some(row) = scroll_to {
         builder = builder.scroll_to_row(row, Some(Align::Center));
@@ -127,7 +134,7 @@ pub(super) fn table_ui(
         drawn: false,
     };
     builder
-        .header(44.0, |mut header| header_ui(&mut header, preview, actions))
+        .header(72.0, |mut header| header_ui(&mut header, preview, actions))
         .body(|body| {
             body.rows(row_height, visible_count, |mut table_row| {
                 if table_row.index() < above {
@@ -171,7 +178,40 @@ pub(super) fn table_ui(
     }
 }
 
-/// The header: each column's name and, under it, the menu of what it fills.
+/// Under a header, why its column goes where it goes: a few words, and a
+/// sentence on hover.
+fn column_reason_ui(ui: &mut egui::Ui, reason: ColumnReason, target: &str) {
+    let (short, long) = match (reason.how, reason.likely) {
+        (Some(how), _) => (
+            RichText::new(how.short()).small().weak(),
+            format!("Goes to {target}: {}.", how.describe()),
+        ),
+        (None, Some(likely)) => (
+            RichText::new(format!("maybe {likely}?"))
+                .small()
+                .color(WARN_TEXT),
+            format!(
+                "Its header suggests {likely}, but its values do not bear that out, so it is kept \
+                 in import notes (nothing is lost). Choose {likely} above to import it there."
+            ),
+        ),
+        (None, None) if target == "skipped" => (
+            RichText::new("left out").small().weak(),
+            "You left this column out: it is not imported.".to_owned(),
+        ),
+        (None, None) => (
+            RichText::new("no CRM field").small().weak(),
+            "No CRM field has this header: its cells are kept in import notes under it \
+             (nothing is lost). Choose a field above to import it there."
+                .to_owned(),
+        ),
+    };
+    ui.add(egui::Label::new(short).selectable(false).truncate())
+        .on_hover_text(long);
+}
+
+/// The header: each column's name, under it the menu of what it fills,
+/// and why.
 fn header_ui(
     header: &mut egui_extras::TableRow<'_, '_>,
     preview: &Preview,
@@ -200,6 +240,8 @@ fn header_ui(
                         .color(theme::ACCENT)
                 };
                 column_target_menu_ui(ui, preview.entity, name, mapped, actions);
+                let reason = preview.reasons.get(index).copied().unwrap_or_default();
+                column_reason_ui(ui, reason, target);
             });
         });
     }
