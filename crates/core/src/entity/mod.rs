@@ -147,7 +147,8 @@ pub struct EntityDescription {
     /// By field's column, the headers other systems' exports (HubSpot,
     /// Salesforce, Pipedrive, Zoho, Dynamics 365, Copper, Odoo, QuickBooks)
     /// and brokers' own sheets give it: matched as aliases are, but a
-    /// column whose values say otherwise goes to import notes.
+    /// column whose values say otherwise goes to import notes. Where each
+    /// system's names come from: `docs/export-headers-sources.md`.
     pub exported_as: &'static [(&'static str, &'static [&'static str])],
     /// By field's column, headers that name it only when no column of the
     /// sheet names it otherwise (a price list's Description is its
