@@ -340,7 +340,115 @@ pub fn preview_ui(ui: &mut egui::Ui, file: &mut OpenFile, actions: &mut Vec<Acti
         ..
     } = file;
     let edits = choices.get(&preview.sheet).map_or(&no_edits, |c| &c.edits);
-    file_header_ui(ui, preview, workbook.as_ref(), skipped, actions);
+    let height = ui.available_height();
+    // What the file is and what it comes to, above the table. In a small
+    // window it scrolls within its share, so that the table and the panes
+    // below stay in reach.
+    egui::Panel::top("preview-top")
+        .resizable(false)
+        .show_separator_line(false)
+        .show(ui, |ui| {
+            let share = (height * 0.36).max(110.0);
+            egui::ScrollArea::vertical()
+                .id_salt("preview-top")
+                .min_scrolled_height(share)
+                .max_height(share)
+                .show(ui, |ui| {
+                    preview_top_ui(
+                        ui,
+                        preview,
+                        workbook.as_ref(),
+                        mapping_message,
+                        edits,
+                        skipped,
+                        actions,
+                    );
+                });
+        });
+    if preview.failed.is_some() {
+        return;
+    }
+    fixing::keyboard(ui.ctx(), preview, edits);
+    let changes = fixing::ChangeList::of(preview, edits);
+    // Values to map and clean-ups share the pane with the problems, so it
+    // starts taller for them; the broker can drag its edge either way.
+    let has_values = preview.value_tally.as_ref().is_some_and(|t| !t.is_empty())
+        || preview
+            .clean_up_tally
+            .as_ref()
+            .is_some_and(|t| !t.is_empty())
+        || !edits.is_empty();
+    let below = ui.available_height();
+    // A pane of its own (and its own remembered size) with values and
+    // clean-ups, which arrive once the file is read.
+    let (pane, default_size) = if has_values {
+        ("preview-panes-values", (below * 0.5).clamp(150.0, 340.0))
+    } else {
+        ("preview-panes", (below * 0.35).clamp(100.0, 240.0))
+    };
+    egui::Panel::bottom(pane)
+        .resizable(true)
+        .default_size(default_size)
+        .size_range(70.0..=(below - 110.0).max(70.0))
+        .show(ui, |ui| {
+            if has_values {
+                // Lent out for the frame: the problems list borrows the preview.
+                let tally = preview.value_tally.take();
+                let clean_ups = preview.clean_up_tally.take();
+                let entity = preview.entity;
+                StripBuilder::new(ui)
+                    .size(Size::remainder().at_least(200.0))
+                    .size(Size::relative(0.45).at_least(280.0))
+                    .horizontal(|mut strip| {
+                        strip.cell(|ui| problems_ui(ui, preview));
+                        strip.cell(|ui| {
+                            egui::ScrollArea::vertical()
+                                .id_salt("values and clean-ups")
+                                .auto_shrink([false, false])
+                                .show(ui, |ui| {
+                                    // Here, not above the table: a line that came
+                                    // and went there would move the rows under the
+                                    // pointer.
+                                    changes.ui(ui, edits, actions);
+                                    fixing::clean_ups_ui(ui, clean_ups.as_ref(), edits, actions);
+                                    if let Some(tally) = tally.as_ref().filter(|t| !t.is_empty()) {
+                                        values_ui(ui, entity, tally, actions);
+                                    }
+                                });
+                        });
+                    });
+                preview.value_tally = tally;
+                preview.clean_up_tally = clean_ups;
+            } else {
+                problems_ui(ui, preview);
+            }
+        });
+    // The rest, between the panes: a region of its own, so the table's
+    // column lines stop at the pane below.
+    let rest = ui.cursor().intersect(ui.max_rect());
+    ui.scope_builder(egui::UiBuilder::new().max_rect(rest), |ui| {
+        ui.shrink_clip_rect(rest);
+        selected_row_ui(ui, preview, edits, actions);
+        // Wide sheets scroll sideways; the table scrolls its rows itself.
+        egui::ScrollArea::horizontal()
+            .id_salt("preview-columns")
+            .max_height(ui.available_height())
+            .show(ui, |ui| table_ui(ui, preview, edits, actions));
+    });
+}
+
+/// Above the table: the file, its sheets and entity, the mapping line,
+/// banners and notices, and the counts.
+fn preview_top_ui(
+    ui: &mut egui::Ui,
+    preview: &mut Preview,
+    workbook: Option<&WorkbookPlan>,
+    mapping_message: &Option<String>,
+    edits: &SheetEdits,
+    skipped: bool,
+    actions: &mut Vec<Action>,
+) {
+    file_header_ui(ui, preview, workbook, skipped, actions);
     mapping_line_ui(ui, preview, mapping_message.as_deref(), actions);
     if let Some(message) = &preview.failed {
         ui.add_space(8.0);
@@ -362,75 +470,6 @@ pub fn preview_ui(ui: &mut egui::Ui, file: &mut OpenFile, actions: &mut Vec<Acti
         ui.label(RichText::new(format!("ℹ {notice}")).weak());
     }
     summary_ui(ui, preview, edits, skipped);
-    fixing::keyboard(ui.ctx(), preview, edits);
-    let changes = fixing::ChangeList::of(preview, edits);
-    selected_row_ui(ui, preview, edits, actions);
-    ui.add_space(4.0);
-    // Values to map and clean-ups share the strip with the problems, so it
-    // grows for them.
-    let has_values = preview.value_tally.as_ref().is_some_and(|t| !t.is_empty())
-        || preview
-            .clean_up_tally
-            .as_ref()
-            .is_some_and(|t| !t.is_empty())
-        || !edits.is_empty();
-    let problems_height = if has_values {
-        (ui.available_height() * 0.32).clamp(120.0, 300.0)
-    } else {
-        (ui.available_height() * 0.25).clamp(90.0, 220.0)
-    };
-    StripBuilder::new(ui)
-        .size(Size::remainder().at_least(120.0))
-        .size(Size::exact(problems_height))
-        .vertical(|mut strip| {
-            strip.cell(|ui| {
-                // Wide sheets scroll sideways; the table scrolls its rows itself.
-                egui::ScrollArea::horizontal()
-                    .id_salt("preview-columns")
-                    .show(ui, |ui| table_ui(ui, preview, edits, actions));
-            });
-            strip.cell(|ui| {
-                ui.separator();
-                if has_values {
-                    // Lent out for the frame: the problems list borrows the preview.
-                    let tally = preview.value_tally.take();
-                    let clean_ups = preview.clean_up_tally.take();
-                    let entity = preview.entity;
-                    StripBuilder::new(ui)
-                        .size(Size::remainder().at_least(200.0))
-                        .size(Size::relative(0.42).at_least(280.0))
-                        .horizontal(|mut strip| {
-                            strip.cell(|ui| problems_ui(ui, preview));
-                            strip.cell(|ui| {
-                                egui::ScrollArea::vertical()
-                                    .id_salt("values and clean-ups")
-                                    .auto_shrink([false, false])
-                                    .show(ui, |ui| {
-                                        // Here, not above the table: a line that came
-                                        // and went there would move the rows under the
-                                        // pointer.
-                                        changes.ui(ui, edits, actions);
-                                        fixing::clean_ups_ui(
-                                            ui,
-                                            clean_ups.as_ref(),
-                                            edits,
-                                            actions,
-                                        );
-                                        if let Some(tally) =
-                                            tally.as_ref().filter(|t| !t.is_empty())
-                                        {
-                                            values_ui(ui, entity, tally, actions);
-                                        }
-                                    });
-                            });
-                        });
-                    preview.value_tally = tally;
-                    preview.clean_up_tally = clean_ups;
-                } else {
-                    problems_ui(ui, preview);
-                }
-            });
-        });
 }
 
 fn file_header_ui(
@@ -573,8 +612,13 @@ fn selected_row_ui(
     ui.horizontal(|ui| {
         ui.set_min_height(26.0);
         let Some((number, above, status)) = selected else {
-            ui.weak(
-                "Click a row to use it as the header or remove it; double-click a cell (or press Enter) to change it.",
+            // Cut short in a narrow window rather than pushed under the
+            // panel beside it.
+            ui.add(
+                egui::Label::new(RichText::new(
+                    "Click a row to use it as the header or remove it; double-click a cell (or press Enter) to change it.",
+                ).weak())
+                .truncate(),
             );
             return;
         };
