@@ -1436,3 +1436,307 @@ fn a_hubspot_export_opens_with_every_column_placed_and_why() {
     assert!(harness.get_all_by_label("read from its words").count() >= 2);
     harness.get_by_label("→ state_province ▾");
 }
+
+/// A rep's workbook, as the second trial brought it: principals among the
+/// customers, subtotal and total rows, a buyer naming her account without
+/// its accent.
+fn write_trial_workbook(dir: &Path) -> PathBuf {
+    let sheets: Vec<(&str, Vec<Vec<&str>>)> = vec![
+        (
+            "Customers",
+            vec![
+                vec!["Account", "Seg.", "Town", "ST"],
+                vec!["Café Olé", "Casual", "Chicago", "IL"],
+                vec!["St. Vincent Hospital Café", "Casual", "Indianapolis", "IN"],
+                vec!["Total Wine & More", "Casual", "Skokie", "IL"],
+                vec!["Golden Fields Foods", "Manufacturer", "Omaha", "NE"],
+                vec!["Illinois/Indiana subtotal", "", "", ""],
+                vec!["TOTAL ACCOUNTS", "", "", ""],
+            ],
+        ),
+        (
+            "Buyers",
+            vec![
+                vec!["Name", "Account", "Email"],
+                vec!["Maria Lopez", "St. Vincent Hospital Cafe", "maria@stv.org"],
+            ],
+        ),
+        (
+            "Pipeline",
+            vec![
+                vec!["Deal", "Account", "Principal", "Stage"],
+                vec![
+                    "Fries program",
+                    "Café Olé",
+                    "Golden Fields Foods",
+                    "Prospecting",
+                ],
+                vec!["Pipeline total", "", "", ""],
+            ],
+        ),
+    ];
+    common::write_sheets(&dir.join("Q4 territory.xlsx"), &sheets)
+}
+
+/// Opens `file` in a window tall enough for the workbook card and its
+/// button, and waits for its sheets.
+fn workbook_window(file: PathBuf) -> Harness<'static, PantryApp> {
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1280.0, 1400.0))
+        .build_eframe(move |cc| PantryApp::new(cc, Some(file)));
+    wait_for(&mut harness, "the preview and its sheets", |app| {
+        app.preview_ready() && app.file.as_ref().is_some_and(|f| f.workbook.is_some())
+    });
+    harness
+}
+
+/// Imports the workbook again: the question first, which must say
+/// `it_says`, then the run.
+fn import_workbook_again(harness: &mut Harness<'static, PantryApp>, button: &str, it_says: &str) {
+    harness.get_by_label(button).click();
+    wait_for(harness, "the question", |app| {
+        app.file.as_ref().is_some_and(|f| f.repeat.is_some())
+    });
+    harness.get_by_label("This workbook was imported already");
+    assert!(
+        harness.query_by_label_contains(it_says).is_some(),
+        "the question says '{it_says}'"
+    );
+    harness.get_by_label("Import again anyway").click();
+    wait_for(harness, "the run", import_finished);
+}
+
+#[test]
+fn a_reps_workbook_skips_its_totals_rows_links_across_accents_and_makes_principals() {
+    let rt = runtime();
+    let db = rt.block_on(TestDatabase::migrated());
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = workbook_window(write_trial_workbook(dir.path()));
+    // Totals rows are passed over in the preview, Total Wine & More is not.
+    harness.get_by_label("Customers · Organizations").click();
+    wait_for(&mut harness, "the Customers sheet", |app| {
+        app.preview_ready() && app.preview().unwrap().sheet.as_deref() == Some("Customers")
+    });
+    let counts = harness.state().preview().unwrap().counts;
+    assert_eq!(
+        (counts.rows, counts.would_import, counts.skipped),
+        (6, 4, 2)
+    );
+    harness.get_by_label("2 totals rows skipped");
+    // No TYPE column: the type is offered as a choice of its own.
+    harness.get_by_label("Type:");
+
+    harness.state_mut().connection.fill_from_url(&db.url);
+    harness.run_steps(2);
+    harness.get_by_label("Import all 3 sheets").click();
+    wait_for(&mut harness, "the run", import_finished);
+    harness.get_by_label("6 succeeded, ");
+    rt.block_on(async {
+        let client = db.client().await;
+        let types: Vec<(String, String)> = client
+            .query("SELECT name, type::text FROM organizations ORDER BY name", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        assert_eq!(
+            types,
+            [
+                ("Café Olé", "customer"),
+                ("Golden Fields Foods", "principal"),
+                ("St. Vincent Hospital Café", "customer"),
+                ("Total Wine & More", "customer"),
+            ]
+            .map(|(n, t)| (n.to_owned(), t.to_owned()))
+        );
+        // The buyer's account without its accent is the same record.
+        assert_eq!(
+            db.count(
+                "SELECT count(*) FROM contacts c JOIN organizations o ON o.id = c.organization_id \
+                 WHERE c.email = 'maria@stv.org' AND o.name = 'St. Vincent Hospital Café'"
+            )
+            .await,
+            1
+        );
+        // The deal's principal is a principal, and its totals row is no deal.
+        assert_eq!(db.count("SELECT count(*) FROM opportunities").await, 1);
+        assert_eq!(
+            db.count(
+                "SELECT count(*) FROM opportunities p JOIN organizations o ON o.id = p.principal_id \
+                 WHERE o.type = 'principal'"
+            )
+            .await,
+            1
+        );
+    });
+    let report = harness
+        .state()
+        .run
+        .as_ref()
+        .unwrap()
+        .report()
+        .unwrap()
+        .clone();
+    assert!(
+        report
+            .sheets
+            .iter()
+            .flat_map(|s| &s.warning_list)
+            .all(|w| !w.message.contains("not a principal")),
+        "{:?}",
+        report
+            .sheets
+            .iter()
+            .map(|s| &s.warning_list)
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_repeat_import_says_what_its_policy_does_counts_what_it_skipped_and_undoes_its_updates() {
+    let rt = runtime();
+    let db = rt.block_on(TestDatabase::migrated());
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = workbook_window(write_trial_workbook(dir.path()));
+    harness.state_mut().connection.fill_from_url(&db.url);
+    harness.run_steps(2);
+    harness.get_by_label("Import all 3 sheets").click();
+    wait_for(&mut harness, "the first run", import_finished);
+
+    // Skip: the question says so, and the results count the skipped rows.
+    import_workbook_again(
+        &mut harness,
+        "Import the workbook again",
+        "Importing it again skips the rows already in the CRM.",
+    );
+    harness.get_by_label("0 succeeded, ");
+    harness.get_by_label(", 6 skipped");
+    assert!(
+        harness
+            .query_by_label_contains("(the rows were imported)")
+            .is_none(),
+        "warnings of skipped rows are not said to be imported"
+    );
+    rt.block_on(async {
+        assert_eq!(db.count("SELECT count(*) FROM organizations").await, 4);
+    });
+
+    // Update: said so; the records take the file's values; undo gives the
+    // old ones back and calls nothing 'changed by someone'.
+    rt.block_on(async {
+        db.client()
+            .await
+            .execute(
+                "UPDATE organizations SET segment = 'Fine Dining' WHERE name = 'Café Olé'",
+                &[],
+            )
+            .await
+            .unwrap();
+    });
+    // The results show no policy picker; the Import card's is tested above.
+    harness.state_mut().on_duplicate = pantry_core::duplicates::DuplicatePolicy::Update;
+    harness.run_steps(2);
+    import_workbook_again(
+        &mut harness,
+        "Import the workbook again",
+        "Importing it again updates the records its rows match.",
+    );
+    harness.get_by_label("6 succeeded, ");
+    harness.get_by_label("6 of the rows that succeeded updated a record already in the CRM.");
+    let updated = harness
+        .state()
+        .run
+        .as_ref()
+        .unwrap()
+        .report()
+        .unwrap()
+        .counts()
+        .updated;
+    assert_eq!(updated, 6);
+    rt.block_on(async {
+        assert_eq!(
+            db.count("SELECT count(*) FROM organizations WHERE name = 'Café Olé' AND segment = 'Casual Dining'")
+                .await,
+            1
+        );
+    });
+    wait_for(&mut harness, "the history", |app| {
+        app.history.imports.len() == 9
+    });
+    // Each sheet's line in the history counts its updated records.
+    harness
+        .get_all_by_label("0 stored, 4 updated, 0 failed")
+        .next()
+        .expect("the history line counts the updated records");
+    harness
+        .get_all_by_label("Undo the whole run…")
+        .next()
+        .unwrap()
+        .click();
+    harness.run_steps(2);
+    harness.get_by_label_contains("Give the 6 records run #3 updated their values from before?");
+    harness.get_by_label("Yes, undo the run").click();
+    wait_for(&mut harness, "the undo", |app| {
+        app.history
+            .imports
+            .first()
+            .is_some_and(|batch| batch.status == pantry_core::history::ImportStatus::Undone)
+    });
+    harness.get_by_label_contains("6 records it updated have their values from before again");
+    assert!(
+        harness
+            .query_by_label_contains("changed after the import")
+            .is_none()
+    );
+    rt.block_on(async {
+        assert_eq!(
+            db.count("SELECT count(*) FROM organizations WHERE name = 'Café Olé' AND segment = 'Fine Dining'")
+                .await,
+            1
+        );
+        assert_eq!(
+            db.count("SELECT count(*) FROM organizations WHERE deleted_at IS NULL").await,
+            4
+        );
+    });
+}
+
+#[test]
+fn a_list_of_principals_without_a_type_column_gets_its_type_from_one_choice() {
+    let rt = runtime();
+    let db = rt.block_on(TestDatabase::migrated());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("our principals.csv");
+    std::fs::write(
+        &file,
+        "Organization,City\nGolden Fields Foods,Omaha\nBlue Lake Farms,Madison\n",
+    )
+    .unwrap();
+    let mut harness = window(Some(file));
+    wait_for(&mut harness, "the preview", PantryApp::preview_ready);
+    harness.get_by_label("Type:").click();
+    harness.run_steps(2);
+    harness.get_by_label("principal").click();
+    wait_for(&mut harness, "the preview read again", |app| {
+        app.preview_ready()
+            && app
+                .file
+                .as_ref()
+                .unwrap()
+                .mapping()
+                .fixed
+                .contains_key("type")
+    });
+    harness.state_mut().connection.fill_from_url(&db.url);
+    harness.run_steps(2);
+    harness.get_by_label("Import 2 organizations").click();
+    wait_for(&mut harness, "the import", import_finished);
+    rt.block_on(async {
+        assert_eq!(
+            db.count("SELECT count(*) FROM organizations WHERE type = 'principal'")
+                .await,
+            2
+        );
+    });
+}

@@ -534,19 +534,7 @@ fn write_rep_workbook(dir: &Path, calls_subject: bool, items_maker: bool) -> std
             ],
         ),
     ];
-    let mut book = rust_xlsxwriter::Workbook::new();
-    for (name, rows) in &sheets {
-        let sheet = book.add_worksheet();
-        sheet.set_name(*name).unwrap();
-        for (r, row) in rows.iter().enumerate() {
-            for (c, cell) in row.iter().enumerate() {
-                sheet.write_string(r as u32, c as u16, *cell).unwrap();
-            }
-        }
-    }
-    let path = dir.join("Q4 rep workbook.xlsx");
-    book.save(&path).unwrap();
-    path
+    common::write_sheets(&dir.join("Q4 rep workbook.xlsx"), &sheets)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

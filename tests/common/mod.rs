@@ -254,8 +254,16 @@ pub fn write_workbook(dir: &std::path::Path) -> std::path::PathBuf {
             ],
         ),
     ];
+    write_sheets(&dir.join("broker crm.xlsx"), &sheets)
+}
+
+/// Writes a workbook of `sheets` (name, rows of text cells) to `path`.
+pub fn write_sheets(
+    path: &std::path::Path,
+    sheets: &[(&str, Vec<Vec<&str>>)],
+) -> std::path::PathBuf {
     let mut book = rust_xlsxwriter::Workbook::new();
-    for (name, rows) in &sheets {
+    for (name, rows) in sheets {
         let sheet = book.add_worksheet();
         sheet.set_name(*name).unwrap();
         for (r, row) in rows.iter().enumerate() {
@@ -264,9 +272,8 @@ pub fn write_workbook(dir: &std::path::Path) -> std::path::PathBuf {
             }
         }
     }
-    let path = dir.join("broker crm.xlsx");
-    book.save(&path).unwrap();
-    path
+    book.save(path).unwrap();
+    path.to_path_buf()
 }
 
 /// Imports one sheet of `path` (as the command line does for a file of one

@@ -11,7 +11,10 @@ use std::str::FromStr;
 use crate::entity::{FieldKind, FieldSpec};
 
 /// One kind of clean-up, applied to a whole file at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum CleanUp {
     /// `Illinois` → `IL` (US states, DC and territories, Canadian provinces).
     States,
@@ -120,6 +123,22 @@ impl fmt::Display for CleanUp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// `cell` of `field` as the applied `kinds` leave it, when they change it:
+/// what the import stores, for showing beside the file's text.
+pub fn cleaned(kinds: &BTreeSet<CleanUp>, field: &FieldSpec, cell: &str) -> Option<String> {
+    let trimmed = cell.trim();
+    let mut current: Option<String> = None;
+    for kind in CleanUp::ALL {
+        if !kinds.contains(&kind) || !kind.applies_to(field) {
+            continue;
+        }
+        if let Some(after) = kind.apply(current.as_deref().unwrap_or(trimmed)) {
+            current = Some(after);
+        }
+    }
+    current
 }
 
 /// A `--clean` name that is not a kind.
@@ -355,6 +374,12 @@ mod tests {
     #[test]
     fn state_names_become_codes() {
         assert_eq!(CleanUp::States.apply("Illinois").as_deref(), Some("IL"));
+        let description = crate::entity::Entity::Organizations.description();
+        let state = &description.fields[description.field_index("state_province").unwrap()];
+        let kinds: BTreeSet<CleanUp> = [CleanUp::States, CleanUp::Phones].into();
+        assert_eq!(cleaned(&kinds, state, " Wisconsin ").as_deref(), Some("WI"));
+        assert_eq!(cleaned(&kinds, state, "WI"), None, "unchanged");
+        assert_eq!(cleaned(&BTreeSet::new(), state, "Wisconsin"), None);
         assert_eq!(CleanUp::States.apply("new york").as_deref(), Some("NY"));
         assert_eq!(CleanUp::States.apply("il").as_deref(), Some("IL"));
         assert_eq!(

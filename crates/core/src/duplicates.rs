@@ -25,7 +25,7 @@ use serde::Serialize;
 use crate::entity::{EntityDescription, FieldKind, FieldSpec, MatchKey};
 
 /// What a row that matches a record already in the CRM does.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DuplicatePolicy {
     /// Leave the record as it is; the row is listed as skipped.

@@ -8,8 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::clean::CleanUp;
 use crate::duplicates::DuplicatePolicy;
 
-/// What the broker changed in one sheet's rows.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What the broker changed in one sheet's rows; serialized so that the
+/// window can keep a file's edits until it is imported.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct SheetEdits {
     /// Rows that look like a totals row ("Total: 7 accounts") and are to be
     /// imported all the same, by spreadsheet row number.

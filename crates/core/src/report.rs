@@ -799,6 +799,7 @@ mod tests {
             column: "Organizations".to_owned(),
             message: message.to_owned(),
             severity,
+            row_left_out: false,
         }
     }
 

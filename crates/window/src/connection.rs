@@ -146,8 +146,8 @@ impl ConnectionForm {
                     "Paste the database's connection string (postgres://…) first.".to_owned(),
                 );
             }
-            let mut settings =
-                ConnectionSettings::parse(&self.url).map_err(|e| capitalise(&e.to_string()))?;
+            let mut settings = ConnectionSettings::parse(&self.url)
+                .map_err(|e| theme::capitalise(&e.to_string()))?;
             if !self.password.is_empty() && !settings.has_password() {
                 settings.set_password(&self.password);
             }
@@ -215,7 +215,9 @@ impl ConnectionForm {
     pub fn poll(&mut self) {
         match task::take_ready(&mut self.check) {
             Some(Ok(status)) => self.status = status,
-            Some(Err(message)) => self.status = ConnectionStatus::Failed(capitalise(&message)),
+            Some(Err(message)) => {
+                self.status = ConnectionStatus::Failed(theme::capitalise(&message))
+            }
             None => {}
         }
     }
@@ -223,11 +225,11 @@ impl ConnectionForm {
 
 async fn check(settings: &ConnectionSettings, migrate_first: bool) -> ConnectionStatus {
     if migrate_first && let Err(error) = migrate(settings).await {
-        return ConnectionStatus::Failed(capitalise(&error.to_string()));
+        return ConnectionStatus::Failed(theme::capitalise(&error.to_string()));
     }
     let client = match settings.connect().await {
         Ok(client) => client,
-        Err(error) => return ConnectionStatus::Failed(capitalise(&error.to_string())),
+        Err(error) => return ConnectionStatus::Failed(theme::capitalise(&error.to_string())),
     };
     let description = settings.describe();
     for entity in Entity::ALL {
@@ -236,18 +238,10 @@ async fn check(settings: &ConnectionSettings, migrate_first: bool) -> Connection
             Err(ImportError::NotMigrated { .. }) => {
                 return ConnectionStatus::NeedsMigration(description);
             }
-            Err(error) => return ConnectionStatus::Failed(capitalise(&error.to_string())),
+            Err(error) => return ConnectionStatus::Failed(theme::capitalise(&error.to_string())),
         }
     }
     ConnectionStatus::Ready(description)
-}
-
-fn capitalise(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
 
 /// Draws the form.

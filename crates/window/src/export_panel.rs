@@ -23,6 +23,9 @@ pub struct ExportForm {
     pub import: Option<i64>,
     /// CSV or XLSX.
     pub format: ExportFormat,
+    /// The file's name, without its extension, as the broker typed it
+    /// (empty: named after what is exported).
+    pub name: String,
     running: Option<(Arc<ExportProgress>, Task<Option<ExportSummary>>)>,
     /// What the last export came to.
     pub message: Option<Result<String, String>>,
@@ -34,6 +37,7 @@ impl Default for ExportForm {
             entity: Entity::Organizations,
             import: None,
             format: ExportFormat::Csv,
+            name: String::new(),
             running: None,
             message: None,
         }
@@ -64,10 +68,7 @@ impl ExportForm {
             ExportFormat::Csv => "csv",
             ExportFormat::Xlsx => "xlsx",
         };
-        let name = match import {
-            Some(id) => format!("{} of import {id}", entity.name()),
-            None => entity.name().to_owned(),
-        };
+        let name = self.file_name();
         let progress = ExportProgress::new();
         let followed = Arc::clone(&progress);
         let repaint = ctx.clone();
@@ -98,6 +99,41 @@ impl ExportForm {
             outcome.map(Some).map_err(|e| e.to_string())
         });
         self.running = Some((progress, task));
+    }
+
+    /// The name the file is saved under (without extension): the broker's,
+    /// with no folder in it, else one after what is exported.
+    pub fn default_name(&self) -> String {
+        match self.import {
+            Some(id) => format!("{} of import {id}", self.entity.name()),
+            None => self.entity.name().to_owned(),
+        }
+    }
+
+    fn file_name(&self) -> String {
+        let typed: String = self
+            .name
+            .trim()
+            .chars()
+            .map(|c| {
+                if matches!(c, '/' | '\\' | ':') {
+                    '-'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        let typed = typed
+            .strip_suffix(".csv")
+            .or_else(|| typed.strip_suffix(".xlsx"))
+            .unwrap_or(&typed)
+            .trim_matches('.')
+            .to_owned();
+        if typed.is_empty() {
+            self.default_name()
+        } else {
+            typed
+        }
     }
 
     /// Stops the running export at its next batch.
@@ -223,6 +259,26 @@ fn choices_ui(ui: &mut egui::Ui, form: &mut ExportForm, imports: &[ImportBatch])
                     .on_hover_text("Opens in Excel with accents intact");
                 ui.radio_value(&mut form.format, ExportFormat::Xlsx, "Excel workbook")
                     .on_hover_text("Text stays text (ZIP codes keep their zeros), dates are dates, numbers numbers");
+            });
+            ui.end_row();
+
+            let label = ui.label("File name");
+            let default_name = form.default_name();
+            ui.horizontal(|ui| {
+                ui.add(
+                    egui::TextEdit::singleline(&mut form.name)
+                        .hint_text(default_name)
+                        .desired_width(260.0),
+                )
+                .labelled_by(label.id);
+                ui.weak(match form.format {
+                    ExportFormat::Csv => ".csv",
+                    ExportFormat::Xlsx => ".xlsx",
+                })
+                .on_hover_text(
+                    "Offered in the save dialog; where none can open, the file is saved \
+                     beside the open spreadsheet under this name, never over another file",
+                );
             });
             ui.end_row();
         });

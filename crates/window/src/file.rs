@@ -34,6 +34,10 @@ pub struct SheetChoices {
     pub header: Option<(Vec<String>, u64)>,
 }
 
+/// A file's choices kept until it is imported, by sheet: what the window
+/// stores, under the file's fingerprint, so that a restart loses nothing.
+pub type KeptChoices = Vec<(Option<String>, SavedMapping, SheetEdits)>;
+
 /// A file's size and time of change, to notice it changed on disk.
 type FileStamp = (u64, Option<std::time::SystemTime>);
 
@@ -49,6 +53,10 @@ pub struct OpenFile {
     pub path: PathBuf,
     /// The sheet on screen, as read (or being read).
     pub preview: Preview,
+    /// The sheet on screen read again with new choices, shown once read to
+    /// its end: until then the old one stays, so that nothing on screen
+    /// (the table's scroll, the panes) moves under the pointer.
+    pending: Option<Preview>,
     loader: Option<PreviewLoader>,
     /// A workbook's sheets, once read (`None` for a text file or a
     /// workbook of one sheet): the tabs, each with what it is imported as.
@@ -70,6 +78,9 @@ pub struct OpenFile {
     /// The file's stamp when the first edit was made: edits name rows and
     /// columns, so they hold only for that content.
     edits_stamp: Option<FileStamp>,
+    /// The file's content hash, once the broker changed something: its
+    /// choices are kept under it until it is imported.
+    pub fingerprint: Option<String>,
     /// The last message about saving or loading a mapping file.
     pub mapping_message: Option<String>,
     /// A finished earlier import of the same file, while the broker decides.
@@ -102,6 +113,7 @@ impl OpenFile {
         OpenFile {
             path,
             preview,
+            pending: None,
             loader: Some(loader),
             workbook: None,
             workbook_task,
@@ -112,6 +124,7 @@ impl OpenFile {
             crm_matches: CrmMatchesState::default(),
             offered_mapping: None,
             edits_stamp: None,
+            fingerprint: None,
             mapping_message: None,
             repeat: None,
         }
@@ -158,8 +171,19 @@ impl OpenFile {
             ctx.clone(),
         );
         preview.reselect = reselect;
-        self.preview = preview;
+        let shown = &self.preview;
+        if same && shown.finished && shown.failed.is_none() && !shown.headers.is_empty() {
+            self.pending = Some(preview);
+        } else {
+            self.pending = None;
+            self.preview = preview;
+        }
         self.loader = Some(loader);
+    }
+
+    /// How far the sheet on screen is read again, while it is.
+    pub fn reading_again(&self) -> Option<f32> {
+        self.pending.as_ref().map(|p| p.fraction_read)
     }
 
     /// Reads the sheet on screen again, as the same entity, with its choices.
@@ -185,11 +209,54 @@ impl OpenFile {
         ))
     }
 
+    /// The choices to keep for this file until it is imported, under its
+    /// fingerprint (`None`: nothing was changed).
+    pub fn kept_choices(&self) -> Option<(&str, KeptChoices)> {
+        let fingerprint = self.fingerprint.as_deref()?;
+        let kept: KeptChoices = self
+            .choices
+            .iter()
+            .filter(|(_, c)| !c.mapping.chooses_nothing() || !c.edits.is_empty())
+            .map(|(sheet, c)| (sheet.clone(), c.mapping.clone(), c.edits.clone()))
+            .collect();
+        Some((fingerprint, kept))
+    }
+
+    /// Puts back the choices kept for this file (its fingerprint is
+    /// `fingerprint`) and reads the sheet on screen again with them; says so.
+    pub fn restore(&mut self, ctx: &egui::Context, fingerprint: String, kept: KeptChoices) {
+        let (mut cells, mut removed, mut mapped) = (0, 0, false);
+        let mut clean = std::collections::BTreeSet::new();
+        for (sheet, mapping, edits) in kept {
+            mapped |= !mapping.chooses_nothing();
+            cells += edits.edited_cells();
+            removed += edits.removed_rows.len();
+            clean.extend(edits.clean.iter().copied());
+            let choices = self.choices.entry(sheet).or_default();
+            choices.mapping = mapping;
+            choices.edits = edits;
+        }
+        self.edits_stamp = file_stamp(&self.path);
+        self.fingerprint = Some(fingerprint);
+        let mut what = super::fixing::changes_in_words(cells, removed, &clean);
+        if mapped {
+            what.insert(0, "your column and value choices".to_owned());
+        }
+        self.mapping_message = Some(format!(
+            "Your changes from last time are back ({}); they are kept until the file is imported.",
+            what.join(", ")
+        ));
+        self.reload(ctx);
+    }
+
     /// Changes the choices of the sheet on screen and reads it again with
     /// them. The first edit notes the file's stamp, since edits name its rows.
     pub fn change(&mut self, ctx: &egui::Context, change: impl FnOnce(&mut SheetChoices)) {
         if self.edits_stamp.is_none() {
             self.edits_stamp = file_stamp(&self.path);
+        }
+        if self.fingerprint.is_none() {
+            self.fingerprint = pantry_core::history::fingerprint(&self.path).ok();
         }
         let choices = self.choices.entry(self.preview.sheet.clone()).or_default();
         change(choices);
@@ -211,14 +278,22 @@ impl OpenFile {
             self.workbook = (plan.sheets.len() > 1).then_some(plan);
         }
         self.crm_matches.poll();
+        let reading = self.pending.as_mut().unwrap_or(&mut self.preview);
         let done = self
             .loader
             .as_mut()
-            .is_some_and(|loader| loader.drain_into(&mut self.preview));
+            .is_some_and(|loader| loader.drain_into(reading));
         if !done {
             return None;
         }
         self.loader = None;
+        if let Some(mut read) = self.pending.take() {
+            let old = &mut self.preview;
+            read.only_problems = old.only_problems && !read.problem_rows.is_empty();
+            read.selected_column = old.selected_column;
+            read.edit_next_after = old.edit_next_after.take();
+            self.preview = read;
+        }
         let preview = &self.preview;
         if preview.failed.is_some() {
             return None;

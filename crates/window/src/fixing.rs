@@ -139,23 +139,7 @@ impl ChangeList {
         if cells == 0 && removed == 0 && edits.clean.is_empty() {
             return;
         }
-        let mut parts = Vec::new();
-        if cells > 0 {
-            parts.push(format!(
-                "{cells} cell{} edited",
-                if cells == 1 { "" } else { "s" }
-            ));
-        }
-        if removed > 0 {
-            parts.push(format!(
-                "{removed} row{} removed",
-                if removed == 1 { "" } else { "s" }
-            ));
-        }
-        if !edits.clean.is_empty() {
-            let kinds: Vec<&str> = edits.clean.iter().map(|k| k.name()).collect();
-            parts.push(format!("{} cleaned", kinds.join(", ")));
-        }
+        let parts = changes_in_words(cells, removed, &edits.clean);
         // The summary wraps in the narrow panel; the list opens below it.
         ui.label(
             theme::bold(format!("✎ Your changes: {}", parts.join(" · "))).color(theme::ACCENT),
@@ -388,4 +372,31 @@ pub fn edit_next_problem(preview: &mut Preview, edits: &SheetEdits, after: (u64,
         preview.reveal(index);
         start_editing(preview, edits, index, column);
     }
+}
+
+/// "3 cells edited", "1 row removed", "phones cleaned": what of each kind
+/// of change there is.
+pub fn changes_in_words(
+    cells: usize,
+    removed: usize,
+    clean: &std::collections::BTreeSet<pantry_core::clean::CleanUp>,
+) -> Vec<String> {
+    let mut parts = Vec::new();
+    if cells > 0 {
+        parts.push(format!(
+            "{cells} cell{} edited",
+            if cells == 1 { "" } else { "s" }
+        ));
+    }
+    if removed > 0 {
+        parts.push(format!(
+            "{removed} row{} removed",
+            if removed == 1 { "" } else { "s" }
+        ));
+    }
+    if !clean.is_empty() {
+        let kinds: Vec<&str> = clean.iter().map(|k| k.name()).collect();
+        parts.push(format!("{} cleaned", kinds.join(", ")));
+    }
+    parts
 }

@@ -371,10 +371,7 @@ fn undo_question(batch: &ImportBatch) -> String {
             batch.id
         );
     }
-    let mut question = what.join(" and ");
-    if let Some(first) = question.get(..1) {
-        question = first.to_uppercase() + &question[1..];
-    }
+    let question = theme::capitalise(&what.join(" and "));
     format!(
         "{question} (import #{})? Rows someone changed since the import are kept.",
         batch.id

@@ -53,6 +53,13 @@ const CONNECTION_KEY: &str = "connection";
 /// Where the column choices made for each set of headers are remembered.
 const MAPPINGS_KEY: &str = "mappings";
 
+/// Where each file's choices and edits are kept until it is imported, by
+/// the file's fingerprint.
+const UNIMPORTED_KEY: &str = "unimported-changes";
+
+/// How many files' unimported changes are kept, the latest first.
+const UNIMPORTED_FILES: usize = 20;
+
 /// The key a sheet's mapping is remembered by: its headers, in order.
 fn header_set_key(headers: &[String]) -> String {
     headers
@@ -152,6 +159,9 @@ pub enum Action {
     /// Map a value of an enumerated field, as written, to an allowed value
     /// (`None`: leave it to the field's rule).
     MapValue(&'static str, String, Option<String>),
+    /// Give every row of the sheet this value of a field no column fills
+    /// (`None`: leave it to the field's rule).
+    SetOneValue(&'static str, Option<String>),
     /// Write the column choices to a mapping file.
     SaveMapping,
     /// Apply a mapping file's choices.
@@ -207,8 +217,12 @@ pub struct PantryApp {
     pub history: history_panel::HistoryPanel,
     /// What rows matching records already in the CRM do.
     pub on_duplicate: DuplicatePolicy,
-    /// The last choices made for each set of headers, kept between runs.
+    /// The choices of the last import of each set of headers, kept
+    /// between runs.
     remembered_mappings: HashMap<String, SavedMapping>,
+    /// Each changed file's choices and edits until it is imported, by its
+    /// fingerprint, the latest first; kept between runs.
+    unimported: Vec<(String, file::KeptChoices)>,
     /// A problem to show at the top of the window until dismissed.
     pub error: Option<String>,
     /// Path typed into the "open" box.
@@ -244,6 +258,10 @@ impl PantryApp {
             .storage
             .and_then(|storage| eframe::get_value(storage, MAPPINGS_KEY))
             .unwrap_or_default();
+        let unimported = cc
+            .storage
+            .and_then(|storage| eframe::get_value(storage, UNIMPORTED_KEY))
+            .unwrap_or_default();
         let mut pending = Vec::new();
         if let Ok(url) = std::env::var("DATABASE_URL")
             && !url.trim().is_empty()
@@ -263,6 +281,7 @@ impl PantryApp {
             history: history_panel::HistoryPanel::default(),
             on_duplicate: DuplicatePolicy::default(),
             remembered_mappings,
+            unimported,
             error,
             typed_path: String::new(),
             pending,
@@ -332,14 +351,64 @@ impl PantryApp {
                 file.show_sheet(&self.ctx, sheet, entity);
             }
             _ => {
-                self.file = Some(OpenFile::open(
-                    &self.runtime,
-                    &self.ctx,
-                    path,
-                    sheet,
-                    entity,
-                ));
+                let mut file = OpenFile::open(&self.runtime, &self.ctx, path, sheet, entity);
+                self.restore_unimported(&mut file);
+                self.file = Some(file);
             }
+        }
+    }
+
+    /// Puts back what the broker changed in this file before, if it was
+    /// never imported since.
+    fn restore_unimported(&mut self, file: &mut OpenFile) {
+        if self.unimported.is_empty() {
+            return;
+        }
+        let Ok(fingerprint) = pantry_core::history::fingerprint(&file.path) else {
+            return;
+        };
+        if let Some(at) = self.unimported.iter().position(|(f, _)| *f == fingerprint) {
+            let (fingerprint, kept) = self.unimported.remove(at);
+            file.restore(&self.ctx, fingerprint.clone(), kept.clone());
+            self.unimported.insert(0, (fingerprint, kept));
+        }
+    }
+
+    /// Keeps the open file's choices and edits until it is imported.
+    fn keep_unimported(&mut self) {
+        let Some((fingerprint, kept)) = self.file.as_ref().and_then(OpenFile::kept_choices) else {
+            return;
+        };
+        self.unimported.retain(|(f, _)| f != fingerprint);
+        if !kept.is_empty() {
+            self.unimported.insert(0, (fingerprint.to_owned(), kept));
+            self.unimported.truncate(UNIMPORTED_FILES);
+        }
+    }
+
+    /// After an import: its sheets' choices are what next month's file of
+    /// the same headers is offered, and the file's changes need no keeping.
+    fn remember_imported(&mut self, sheets: &[Option<String>]) {
+        let Some(file) = self.file.as_ref().filter(|_| !sheets.is_empty()) else {
+            return;
+        };
+        for sheet in sheets {
+            let Some(choices) = file.choices.get(sheet) else {
+                continue;
+            };
+            let Some((headers, _)) = &choices.header else {
+                continue;
+            };
+            let key = header_set_key(headers);
+            if choices.mapping.chooses_nothing() {
+                self.remembered_mappings.remove(&key);
+            } else {
+                self.remembered_mappings
+                    .insert(key, choices.mapping.clone());
+            }
+        }
+        if let Some(fingerprint) = &file.fingerprint {
+            self.unimported.retain(|(f, _)| f != fingerprint);
         }
     }
 
@@ -350,7 +419,9 @@ impl PantryApp {
 
     /// Whether the preview has finished loading.
     pub fn preview_ready(&self) -> bool {
-        self.preview().is_some_and(|p| p.finished)
+        self.file
+            .as_ref()
+            .is_some_and(|f| f.preview.finished && f.reading_again().is_none())
     }
 
     fn handle(&mut self, action: Action) {
@@ -363,6 +434,7 @@ impl PantryApp {
             Action::SetColumnTarget(..)
             | Action::SetHeaderRow(_)
             | Action::MapValue(..)
+            | Action::SetOneValue(..)
             | Action::KeepTotalsRow(..)
             | Action::EditCell { .. }
             | Action::RemoveRow(..)
@@ -450,6 +522,14 @@ impl PantryApp {
             Action::MapValue(field, written, target) => {
                 self.change(|c| c.mapping.map_value(field, written, target));
             }
+            Action::SetOneValue(field, value) => self.change(|c| match value {
+                Some(value) => {
+                    c.mapping.fixed.insert(field.to_owned(), value);
+                }
+                None => {
+                    c.mapping.fixed.remove(field);
+                }
+            }),
             Action::KeepTotalsRow(row, keep) => {
                 self.change(|c| set_member(&mut c.edits.kept_totals_rows, row, keep));
             }
@@ -550,6 +630,7 @@ impl PantryApp {
             self.view = View::Preview;
             file.change(&self.ctx, change);
         }
+        self.keep_unimported();
     }
 
     /// Applies a mapping file's choices to the sheet on screen.
@@ -736,11 +817,9 @@ impl PantryApp {
             let edits = file.edits().clone();
             fixing::edit_next_problem(&mut file.preview, &edits, after);
         }
+        // Offered: the choices last imported with these headers.
         let key = header_set_key(&headers);
-        let mapping = file.mapping();
-        if !mapping.chooses_nothing() {
-            self.remembered_mappings.insert(key, mapping.clone());
-        } else {
+        if file.mapping().chooses_nothing() {
             file.offered_mapping = self
                 .remembered_mappings
                 .get(&key)
@@ -776,11 +855,18 @@ impl PantryApp {
                 report: Some(report),
                 ..
             }) => {
+                // Only an import that ran to its end counts as imported.
+                let imported: Vec<Option<String>> = if run.finished_whole() {
+                    report.sheets.iter().map(|s| s.sheet.clone()).collect()
+                } else {
+                    Vec::new()
+                };
                 let imports = report
                     .sheets
                     .iter()
                     .filter_map(|sheet| sheet.import_id.map(|id| (id, sheet.file.clone())))
                     .collect();
+                self.remember_imported(&imported);
                 self.verify(imports);
                 self.view = View::Results;
             }
@@ -980,5 +1066,6 @@ impl eframe::App for PantryApp {
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, CONNECTION_KEY, &self.connection.remembered());
         eframe::set_value(storage, MAPPINGS_KEY, &self.remembered_mappings);
+        eframe::set_value(storage, UNIMPORTED_KEY, &self.unimported);
     }
 }

@@ -118,6 +118,13 @@ fn rows_not_imported(report: &RunReport) -> std::collections::HashSet<(Option<&s
                 .iter()
                 .map(|issue| issue.row)
                 .chain(sheet.skipped_list.iter().map(|matched| matched.row))
+                .chain(
+                    sheet
+                        .warning_list
+                        .iter()
+                        .filter(|issue| issue.row_left_out)
+                        .map(|issue| issue.row),
+                )
                 .map(move |row| (name, row))
         })
         .collect()
@@ -246,12 +253,12 @@ pub fn warnings_ui(
             plural(warnings.len())
         ),
         all if all == warnings.len() => format!(
-            "{} warning{} (on rows that were skipped or failed, not imported)",
+            "{} warning{} (on rows that were skipped, passed over or failed: not imported)",
             theme::thousands(all as u64),
             plural(all)
         ),
         some => format!(
-            "{} warning{} ({} on rows that were imported, {} on rows skipped or failed)",
+            "{} warning{} ({} on rows that were imported, {} on rows not imported)",
             theme::thousands(warnings.len() as u64),
             plural(warnings.len()),
             theme::thousands((warnings.len() - some) as u64),

@@ -105,6 +105,15 @@ fn banner_ui(ui: &mut egui::Ui, message: &str, dismissable: bool) -> bool {
 }
 
 /// Formats 1234567 as "1,234,567".
+/// `text` with its first letter upper-case, to start a sentence.
+pub fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 pub fn thousands(value: u64) -> String {
     let digits = value.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);

@@ -232,6 +232,21 @@ impl FieldSpec {
         }
     }
 
+    /// Whether a sheet with no column for the field can give every row one
+    /// value ([`crate::saved_mapping::SavedMapping::fixed`]): a list of
+    /// principals' type, a price list's category, a log of calls' type.
+    pub fn takes_one_value_per_sheet(&self) -> bool {
+        matches!(self.kind, FieldKind::OrganizationType)
+            || (self.required
+                && matches!(
+                    self.kind,
+                    FieldKind::Enum {
+                        unknown: UnknownValue::Fail,
+                        ..
+                    }
+                ))
+    }
+
     /// What the field's rule does with a value it does not recognise, in
     /// the broker's words ("imported as C", "the row fails").
     pub fn unrecognised_outcome(&self) -> String {
@@ -247,6 +262,40 @@ impl FieldSpec {
             }
             FieldKind::Priority => "imported as C".to_owned(),
             _ => "kept as written".to_owned(),
+        }
+    }
+
+    /// What the field's rule does with `written`, a value it does not
+    /// recognise, said plainly and saying that the CRM has no such value
+    /// ("The CRM has no stage 'Negotiating': imported as New Lead").
+    pub fn unrecognised_explained(&self, written: &str) -> String {
+        let what = self.label.to_lowercase();
+        let none = format!("The CRM has no {what} '{written}'");
+        match &self.kind {
+            FieldKind::Enum { unknown, .. } => match unknown {
+                UnknownValue::Fail => format!("{none}: the row fails unless you choose one"),
+                UnknownValue::Empty => {
+                    format!("{none}: the {what} is left empty and '{written}' kept in import notes")
+                }
+                UnknownValue::Default(label) => {
+                    format!("{none}: imported as {label}, '{written}' kept in import notes")
+                }
+            },
+            FieldKind::OrganizationType => {
+                format!("{none}: the type comes from the segment, '{written}' kept in import notes")
+            }
+            FieldKind::YesNo { blank } => format!(
+                "'{written}' is neither yes nor no: imported as {}, kept in import notes",
+                if *blank { "yes" } else { "no" }
+            ),
+            FieldKind::Priority => format!(
+                "The CRM's priorities are A to D: '{written}' is imported as C, kept in import notes"
+            ),
+            FieldKind::Segment => format!(
+                "The CRM's list of segments has no '{written}': it is stored as written, \
+                 a segment of its own that the CRM's filters do not offer (the type is customer)"
+            ),
+            _ => format!("'{written}' is stored as written"),
         }
     }
 }

@@ -51,6 +51,10 @@ pub struct RowIssue {
     /// Error or warning.
     #[serde(skip)]
     pub severity: Severity,
+    /// A warning whose row is passed over, neither stored nor failed (a
+    /// totals row): what the results say of it.
+    #[serde(skip)]
+    pub row_left_out: bool,
 }
 
 impl RowIssue {
@@ -61,6 +65,7 @@ impl RowIssue {
             column,
             message,
             severity: Severity::Error,
+            row_left_out: false,
         }
     }
 
@@ -71,6 +76,15 @@ impl RowIssue {
             column,
             message,
             severity: Severity::Warning,
+            row_left_out: false,
+        }
+    }
+
+    /// A warning on a row that is passed over, not imported.
+    pub fn left_out(row: u64, column: String, message: String) -> RowIssue {
+        RowIssue {
+            row_left_out: true,
+            ..RowIssue::warning(row, column, message)
         }
     }
 }

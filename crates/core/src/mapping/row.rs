@@ -273,14 +273,15 @@ impl RowMapper {
         };
         let kept = self.edits.kept_totals_rows.contains(&row.number);
         if !kept && let Some((column, cell)) = self.totals_cell(row) {
-            out.warning(
+            out.issues.push(RowIssue::left_out(
+                row.number,
                 self.columns.label(column),
                 format!(
                     "'{}' looks like a totals row, not one of the {}; not imported",
                     shorten(cell),
                     description.entity.name()
                 ),
-            );
+            ));
             return RowOutcome {
                 row: row.number,
                 fate: RowFate::TotalsRow,

@@ -6,6 +6,7 @@
 //! joined by U+001F) plus an end offset, row number and status per row, so a
 //! million-row file costs about its own size in memory.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use eframe::egui::{self, RichText};
 use egui_extras::{Size, StripBuilder};
 use pantry_core::clean::CleanUpTally;
 use pantry_core::edits::SheetEdits;
-use pantry_core::entity::{Entity, EntityChoice, How};
+use pantry_core::entity::{Entity, EntityChoice, FieldKind, How};
 use pantry_core::mapping::{RowCounts, RowIssue, Severity, TalliedField, TalliedValue, ValueTally};
 use pantry_core::saved_mapping::SavedMapping;
 use pantry_core::spreadsheet::SheetRow;
@@ -329,8 +330,21 @@ pub fn offered_mapping_ui(ui: &mut egui::Ui, offered: &SavedMapping, actions: &m
 
 /// Draws the preview. In a workbook of several sheets (`workbook`) the
 /// sheets are tabs under the file's name, and a sheet can be left out.
+/// The broker's choices for the sheet on screen, and where its reading
+/// stands, as the part above the table shows them.
+struct SheetState<'a> {
+    edits: &'a SheetEdits,
+    /// Values every row gets for fields no column fills.
+    fixed: &'a BTreeMap<String, String>,
+    /// Whether the sheet is left out of the workbook's import.
+    left_out: bool,
+    /// How far the sheet is read again with new choices, while it is.
+    reading_again: Option<f32>,
+}
+
 pub fn preview_ui(ui: &mut egui::Ui, file: &mut OpenFile, actions: &mut Vec<Action>) {
     let skipped = file.sheet_left_out();
+    let reading_again = file.reading_again();
     let no_edits = SheetEdits::default();
     let OpenFile {
         preview,
@@ -340,6 +354,11 @@ pub fn preview_ui(ui: &mut egui::Ui, file: &mut OpenFile, actions: &mut Vec<Acti
         ..
     } = file;
     let edits = choices.get(&preview.sheet).map_or(&no_edits, |c| &c.edits);
+    let no_mapping = SavedMapping::default();
+    let mapping = choices
+        .get(&preview.sheet)
+        .map_or(&no_mapping, |c| &c.mapping);
+    let fixed = &mapping.fixed;
     let height = ui.available_height();
     // What the file is and what it comes to, above the table. In a small
     // window it scrolls within its share, so that the table and the panes
@@ -349,7 +368,15 @@ pub fn preview_ui(ui: &mut egui::Ui, file: &mut OpenFile, actions: &mut Vec<Acti
         .show_separator_line(false)
         .show(ui, |ui| {
             let share = (height * 0.36).max(110.0);
-            egui::ScrollArea::vertical()
+            // Never shorter than it was for this sheet: a banner or notice
+            // that goes would otherwise move the table under the pointer.
+            let tallest_id = egui::Id::unique(("preview-top", &preview.path, &preview.sheet));
+            let tallest = ui
+                .ctx()
+                .data(|d| d.get_temp::<f32>(tallest_id))
+                .unwrap_or(0.0);
+            ui.set_min_height(tallest.min(share));
+            let shown = egui::ScrollArea::vertical()
                 .id_salt("preview-top")
                 .min_scrolled_height(share)
                 .max_height(share)
@@ -359,11 +386,18 @@ pub fn preview_ui(ui: &mut egui::Ui, file: &mut OpenFile, actions: &mut Vec<Acti
                         preview,
                         workbook.as_ref(),
                         mapping_message,
-                        edits,
-                        skipped,
+                        &SheetState {
+                            edits,
+                            fixed,
+                            left_out: skipped,
+                            reading_again,
+                        },
                         actions,
                     );
                 });
+            let height = shown.inner_rect.height();
+            ui.ctx()
+                .data_mut(|d| d.insert_temp(tallest_id, tallest.max(height)));
         });
     if preview.failed.is_some() {
         return;
@@ -433,7 +467,7 @@ pub fn preview_ui(ui: &mut egui::Ui, file: &mut OpenFile, actions: &mut Vec<Acti
         egui::ScrollArea::horizontal()
             .id_salt("preview-columns")
             .max_height(ui.available_height())
-            .show(ui, |ui| table_ui(ui, preview, edits, actions));
+            .show(ui, |ui| table_ui(ui, preview, (edits, mapping), actions));
     });
 }
 
@@ -444,11 +478,11 @@ fn preview_top_ui(
     preview: &mut Preview,
     workbook: Option<&WorkbookPlan>,
     mapping_message: &Option<String>,
-    edits: &SheetEdits,
-    skipped: bool,
+    state: &SheetState<'_>,
     actions: &mut Vec<Action>,
 ) {
-    file_header_ui(ui, preview, workbook, skipped, actions);
+    let skipped = state.left_out;
+    file_header_ui(ui, preview, workbook, state, actions);
     mapping_line_ui(ui, preview, mapping_message.as_deref(), actions);
     if let Some(message) = &preview.failed {
         ui.add_space(8.0);
@@ -466,19 +500,22 @@ fn preview_top_ui(
     for issue in preview.sheet_errors() {
         theme::error_banner_ui(ui, &issue.message);
     }
+    // The counts before the notices: in a small window the notices are
+    // what scrolls out of sight.
+    summary_ui(ui, preview, state);
     for notice in &preview.notices {
         ui.label(RichText::new(format!("ℹ {notice}")).weak());
     }
-    summary_ui(ui, preview, edits, skipped);
 }
 
 fn file_header_ui(
     ui: &mut egui::Ui,
     preview: &Preview,
     workbook: Option<&WorkbookPlan>,
-    skipped: bool,
+    state: &SheetState<'_>,
     actions: &mut Vec<Action>,
 ) {
+    let skipped = state.left_out;
     let in_workbook = workbook.is_some();
     ui.horizontal_wrapped(|ui| {
         ui.label(theme::bold(preview.file_name()).size(20.0));
@@ -491,7 +528,7 @@ fn file_header_ui(
     }
     // The pickers on a line of their own: a long file name never pushes
     // them under the database panel.
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.horizontal(|ui| {
             let label = ui.label("Rows are:");
             egui::ComboBox::from_id_salt("entity")
@@ -543,6 +580,9 @@ fn file_header_ui(
                     .labelled_by(label.id);
             });
         }
+        if !skipped {
+            one_value_per_sheet_ui(ui, preview, state.fixed, actions);
+        }
     });
 }
 
@@ -587,6 +627,71 @@ fn mapping_line_ui(
             ui.weak(message);
         }
     });
+}
+
+/// For a field no column fills that a whole sheet can share (a list of
+/// principals with no TYPE column), the value every row gets.
+fn one_value_per_sheet_ui(
+    ui: &mut egui::Ui,
+    preview: &Preview,
+    fixed: &BTreeMap<String, String>,
+    actions: &mut Vec<Action>,
+) {
+    if preview.headers.is_empty() {
+        return;
+    }
+    for field in preview.entity.description().fields {
+        if !field.takes_one_value_per_sheet()
+            || preview.targets.iter().any(|target| target == field.column)
+        {
+            continue;
+        }
+        let Some(allowed) = field.allowed_values() else {
+            continue;
+        };
+        let chosen = fixed.get(field.column);
+        let unset = match field.kind {
+            FieldKind::OrganizationType => "from each row's segment",
+            _ => "none (every row fails)",
+        };
+        ui.add_space(12.0);
+        ui.horizontal(|ui| {
+            let label = ui.label(format!(
+                "{}:",
+                theme::capitalise(&field.label.to_lowercase())
+            ));
+            egui::ComboBox::from_id_salt(("one value", field.column))
+                .selected_text(match chosen {
+                    Some(value) => RichText::new(value).color(theme::ACCENT),
+                    None => RichText::new(unset).italics(),
+                })
+                .show_ui(ui, |ui| {
+                    if ui.selectable_label(chosen.is_none(), unset).clicked() && chosen.is_some() {
+                        actions.push(Action::SetOneValue(field.column, None));
+                    }
+                    for value in allowed {
+                        let this = chosen.map(String::as_str) == Some(value);
+                        if ui.selectable_label(this, value).clicked() && !this {
+                            actions.push(Action::SetOneValue(field.column, Some(value.to_owned())));
+                        }
+                    }
+                })
+                .response
+                .labelled_by(label.id)
+                .on_hover_text(format!(
+                    "No column of this sheet holds the {}: give every row one value \
+                     (saved with the mapping){}",
+                    field.label.to_lowercase(),
+                    match field.kind {
+                        FieldKind::OrganizationType => {
+                            ". Without one, a segment of Distributor makes a distributor, \
+                             Principal, Manufacturer or Supplier a principal, any other a customer"
+                        }
+                        _ => "",
+                    }
+                ));
+        });
+    }
 }
 
 /// What can be done with the selected row: read the header from it, or
@@ -678,43 +783,50 @@ fn values_ui(ui: &mut egui::Ui, entity: Entity, tally: &ValueTally, actions: &mu
              give each one of the values it allows",
         );
     let description = entity.description();
-    ui.scope(|ui| {
-        for field in tally.fields() {
-            let outcome = description
-                .field_index(field.field)
-                .map(|i| description.fields[i].unrecognised_outcome())
-                .unwrap_or_default();
-            ui.label(RichText::new(format!("{} → {}", field.label, field.field)).strong());
-            egui::Grid::new(("values", field.field))
-                .num_columns(3)
-                .spacing([8.0, 2.0])
-                .show(ui, |ui| {
-                    for value in &field.values {
-                        let written = ui.label(format!("'{}'", value.written));
-                        ui.weak(format!(
-                            "{} row{}",
-                            theme::thousands(value.rows),
-                            if value.rows == 1 { "" } else { "s" }
-                        ));
-                        // Another system's word the rules read as a label.
-                        let outcome = match value.read_as {
-                            Some(label) => format!("{label} (as other systems mean it)"),
-                            None => outcome.clone(),
-                        };
-                        value_choice_ui(ui, field, value, &outcome, actions)
-                            .labelled_by(written.id);
-                        ui.end_row();
-                    }
-                });
-            if field.uncounted_rows > 0 {
+    for field in tally.fields() {
+        let spec = description
+            .field_index(field.field)
+            .map(|i| &description.fields[i]);
+        let outcome = spec.map(|f| f.unrecognised_outcome()).unwrap_or_default();
+        ui.label(RichText::new(format!("{} → {}", field.label, field.field)).strong());
+        for value in &field.values {
+            // The picker wraps under the value in a narrow pane rather
+            // than being cut off at its edge.
+            ui.horizontal_wrapped(|ui| {
+                let written = ui.label(format!("'{}'", value.written));
                 ui.weak(format!(
-                    "and {} more rows with other values",
-                    theme::thousands(field.uncounted_rows)
+                    "{} row{}",
+                    theme::thousands(value.rows),
+                    if value.rows == 1 { "" } else { "s" }
                 ));
+                // Another system's word the rules read as a label.
+                let outcome = match value.read_as {
+                    Some(label) => format!("{label} (as other systems mean it)"),
+                    None => outcome.clone(),
+                };
+                value_choice_ui(ui, field, value, &outcome, actions).labelled_by(written.id);
+            });
+            if value.mapped_to.is_none()
+                && value.read_as.is_none()
+                && let Some(spec) = spec
+            {
+                ui.indent(("why", field.field, value.written.as_str()), |ui| {
+                    ui.label(
+                        RichText::new(spec.unrecognised_explained(&value.written))
+                            .small()
+                            .weak(),
+                    );
+                });
             }
-            ui.add_space(4.0);
         }
-    });
+        if field.uncounted_rows > 0 {
+            ui.weak(format!(
+                "and {} more rows with other values",
+                theme::thousands(field.uncounted_rows)
+            ));
+        }
+        ui.add_space(4.0);
+    }
 }
 
 fn value_choice_ui(
@@ -755,7 +867,8 @@ fn value_choice_ui(
         .response
 }
 
-fn summary_ui(ui: &mut egui::Ui, preview: &mut Preview, edits: &SheetEdits, left_out: bool) {
+fn summary_ui(ui: &mut egui::Ui, preview: &mut Preview, state: &SheetState<'_>) {
+    let (edits, left_out) = (state.edits, state.left_out);
     let counts = preview.counts;
     ui.horizontal_wrapped(|ui| {
         ui.label(theme::bold(format!("{} rows", theme::thousands(counts.rows))).size(16.0));
@@ -835,13 +948,18 @@ fn summary_ui(ui: &mut egui::Ui, preview: &mut Preview, edits: &SheetEdits, left
             ),
         )
         .on_hover_text("Ctrl+F");
-        if !preview.finished {
+        // On the line that is always there: nothing moves when it goes.
+        let reading = match state.reading_again {
+            Some(fraction) => Some((fraction, "Reading again…")),
+            None => (!preview.finished).then_some((preview.fraction_read, "Reading…")),
+        };
+        if let Some((fraction, what)) = reading {
             ui.add_space(12.0);
             ui.spinner();
             ui.add(
-                egui::ProgressBar::new(preview.fraction_read)
+                egui::ProgressBar::new(fraction)
                     .desired_width(160.0)
-                    .text(format!("Reading… {:.0}%", preview.fraction_read * 100.0)),
+                    .text(format!("{what} {:.0}%", fraction * 100.0)),
             );
         }
     });

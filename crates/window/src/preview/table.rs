@@ -3,8 +3,9 @@
 
 use eframe::egui::{self, Align, RichText};
 use egui_extras::{Column, TableBuilder};
+use pantry_core::clean;
 use pantry_core::edits::SheetEdits;
-use pantry_core::entity::Entity;
+use pantry_core::entity::{Entity, FieldSpec};
 use pantry_core::mapping::{RowIssue, Severity};
 use pantry_core::saved_mapping::IMPORT_NOTES;
 
@@ -73,7 +74,7 @@ struct EditorState {
 pub(super) fn table_ui(
     ui: &mut egui::Ui,
     preview: &mut Preview,
-    edits: &SheetEdits,
+    (edits, mapping): (&SheetEdits, &SavedMapping),
     actions: &mut Vec<Action>,
 ) {
     if preview.headers.is_empty() {
@@ -127,6 +128,14 @@ pub(super) fn table_ui(
     if let Some(row) = scroll_to {
         builder = builder.scroll_to_row(row, Some(Align::Center));
     }
+    // Per column, its field, so that the table shows what the applied
+    // clean-ups and the values mapped make of a cell.
+    let description = preview.entity.description();
+    let fields: Vec<Option<&FieldSpec>> = preview
+        .targets
+        .iter()
+        .map(|t| description.field_index(t).map(|i| &description.fields[i]))
+        .collect();
     let mut clicks = TableClicks::default();
     let mut editing = EditorState {
         editor: preview.editing.take(),
@@ -153,7 +162,11 @@ pub(super) fn table_ui(
                 row_ui(
                     &mut table_row,
                     preview,
-                    edits,
+                    Changes {
+                        edits,
+                        mapping,
+                        fields: &fields,
+                    },
                     index,
                     &mut editing,
                     &mut clicks,
@@ -252,11 +265,12 @@ fn header_ui(
 fn row_ui(
     table_row: &mut egui_extras::TableRow<'_, '_>,
     preview: &Preview,
-    edits: &SheetEdits,
+    changes: Changes<'_>,
     index: usize,
     editing: &mut EditorState,
     clicks: &mut TableClicks,
 ) {
+    let edits = changes.edits;
     table_row.set_selected(preview.selected == Some(index));
     let number = preview.rows.number(index);
     let status = preview.rows.status(index);
@@ -297,9 +311,15 @@ fn row_ui(
             editing.drawn = true;
             continue;
         }
+        let edited = row_edits.and_then(|e| e.get(&column)).map(String::as_str);
+        let cleaned = match (edited, changes.fields.get(column)) {
+            (None, Some(Some(field))) => changes.of(field, original),
+            _ => None,
+        };
         let cell = Cell {
             original,
-            edited: row_edits.and_then(|e| e.get(&column)).map(String::as_str),
+            edited,
+            cleaned,
             issues: issues.iter().filter(|i| &i.column == label).collect(),
             fails: status == RowStatus::Fails,
             removed,
@@ -315,12 +335,38 @@ fn row_ui(
     }
 }
 
+/// What the broker changed that the table shows in place of the file's text.
+#[derive(Clone, Copy)]
+struct Changes<'a> {
+    edits: &'a SheetEdits,
+    mapping: &'a SavedMapping,
+    /// Per column, the field it fills.
+    fields: &'a [Option<&'a FieldSpec>],
+}
+
+impl Changes<'_> {
+    /// What `cell` of `field` is imported as, when a value mapped or a
+    /// clean-up applied changes it.
+    fn of(&self, field: &FieldSpec, cell: &str) -> Option<String> {
+        if let Some(mapped) = self.mapping.value_for(field.column, cell) {
+            return Some(mapped.to_owned());
+        }
+        if self.edits.clean.is_empty() {
+            return None;
+        }
+        clean::cleaned(&self.edits.clean, field, cell)
+    }
+}
+
 /// One cell of a data row, as it will be imported.
 struct Cell<'a> {
     /// The file's text.
     original: &'a str,
     /// The broker's text in its place.
     edited: Option<&'a str>,
+    /// What a value mapped or the applied clean-ups make of the file's
+    /// text, when they change it.
+    cleaned: Option<String>,
     /// Its problems.
     issues: Vec<&'a RowIssue>,
     /// Whether its row fails.
@@ -334,7 +380,10 @@ struct Cell<'a> {
 /// Draws a cell: filled when it has problems, outlined when Enter edits
 /// it, its edit marked; its problems and original on hover.
 fn cell_ui(table_row: &mut egui_extras::TableRow<'_, '_>, cell: &Cell<'_>) -> egui::Response {
-    let shown = cell.edited.unwrap_or(cell.original);
+    let shown = cell
+        .edited
+        .or(cell.cleaned.as_deref())
+        .unwrap_or(cell.original);
     let (_, response) = table_row.col(|ui| {
         let fill = if cell.issues.iter().any(|i| i.severity == Severity::Error) || cell.fails {
             Some(FAIL_FILL)
@@ -364,6 +413,7 @@ fn cell_ui(table_row: &mut egui_extras::TableRow<'_, '_>, cell: &Cell<'_>) -> eg
             (true, false) => RichText::new(format!("✎ {shown}"))
                 .italics()
                 .color(theme::ACCENT),
+            (false, false) if cell.cleaned.is_some() => RichText::new(shown).color(theme::ACCENT),
             (false, false) => RichText::new(shown),
         };
         // Not selectable: clicks (and double clicks) reach the cell.
@@ -375,9 +425,13 @@ fn cell_ui(table_row: &mut egui_extras::TableRow<'_, '_>, cell: &Cell<'_>) -> eg
         let owned: Vec<RowIssue> = cell.issues.iter().map(|i| (*i).clone()).collect();
         response.on_hover_text(issue_text(&owned))
     };
-    match cell.edited {
-        Some(_) => response.on_hover_text(format!("Edited; the file has '{}'", cell.original)),
-        None => response,
+    match (cell.edited, &cell.cleaned) {
+        (Some(_), _) => response.on_hover_text(format!("Edited; the file has '{}'", cell.original)),
+        (None, Some(_)) => response.on_hover_text(format!(
+            "Changed by your choices; the file has '{}'",
+            cell.original
+        )),
+        (None, None) => response,
     }
 }
 
