@@ -367,7 +367,7 @@ pub fn preview_ui(ui: &mut egui::Ui, file: &mut OpenFile, actions: &mut Vec<Acti
         .resizable(false)
         .show_separator_line(false)
         .show(ui, |ui| {
-            let share = (height * 0.36).max(110.0);
+            let share = (height * 0.3).max(110.0);
             // Never shorter than it was for this sheet: a banner or notice
             // that goes would otherwise move the table under the pointer.
             let tallest_id = egui::Id::unique(("preview-top", &preview.path, &preview.sheet));
@@ -416,14 +416,15 @@ pub fn preview_ui(ui: &mut egui::Ui, file: &mut OpenFile, actions: &mut Vec<Acti
     // A pane of its own (and its own remembered size) with values and
     // clean-ups, which arrive once the file is read.
     let (pane, default_size) = if has_values {
-        ("preview-panes-values", (below * 0.5).clamp(150.0, 340.0))
+        ("preview-panes-values", (below * 0.42).clamp(140.0, 340.0))
     } else {
-        ("preview-panes", (below * 0.35).clamp(100.0, 240.0))
+        ("preview-panes", (below * 0.3).clamp(100.0, 240.0))
     };
     egui::Panel::bottom(pane)
         .resizable(true)
         .default_size(default_size)
-        .size_range(70.0..=(below - 110.0).max(70.0))
+        // The table keeps its header, the line above it and a few rows.
+        .size_range(70.0..=(below - 200.0).max(70.0))
         .show(ui, |ui| {
             if has_values {
                 // Lent out for the frame: the problems list borrows the preview.
@@ -483,6 +484,10 @@ fn preview_top_ui(
 ) {
     let skipped = state.left_out;
     file_header_ui(ui, preview, workbook, state, actions);
+    if preview.failed.is_none() && preview.sheet_errors().next().is_none() {
+        // The counts first: in a small window what follows scrolls.
+        summary_ui(ui, preview, state);
+    }
     mapping_line_ui(ui, preview, mapping_message.as_deref(), actions);
     if let Some(message) = &preview.failed {
         ui.add_space(8.0);
@@ -497,12 +502,15 @@ fn preview_top_ui(
             .color(theme::WARN_TEXT),
         );
     }
+    let mut sheet_errors = false;
     for issue in preview.sheet_errors() {
         theme::error_banner_ui(ui, &issue.message);
+        sheet_errors = true;
     }
-    // The counts before the notices: in a small window the notices are
-    // what scrolls out of sight.
-    summary_ui(ui, preview, state);
+    // A sheet that cannot go says why before what it comes to.
+    if sheet_errors {
+        summary_ui(ui, preview, state);
+    }
     for notice in &preview.notices {
         ui.label(RichText::new(format!("ℹ {notice}")).weak());
     }
