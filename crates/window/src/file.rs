@@ -81,6 +81,9 @@ pub struct OpenFile {
     /// The file's content hash, once the broker changed something: its
     /// choices are kept under it until it is imported.
     pub fingerprint: Option<String>,
+    /// Choices kept from an earlier start, put back once the file's first
+    /// reading says which sheet is on screen and what it holds.
+    pub restore_after_read: Option<(String, KeptChoices)>,
     /// The last message about saving or loading a mapping file.
     pub mapping_message: Option<String>,
     /// A finished earlier import of the same file, while the broker decides.
@@ -125,6 +128,7 @@ impl OpenFile {
             offered_mapping: None,
             edits_stamp: None,
             fingerprint: None,
+            restore_after_read: None,
             mapping_message: None,
             repeat: None,
         }

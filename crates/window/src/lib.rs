@@ -223,6 +223,9 @@ pub struct PantryApp {
     /// Each changed file's choices and edits until it is imported, by its
     /// fingerprint, the latest first; kept between runs.
     unimported: Vec<(String, file::KeptChoices)>,
+    /// What is kept between runs changed: written at once, since a window
+    /// closed by the system (or a crash) would lose it otherwise.
+    settings_changed: bool,
     /// A problem to show at the top of the window until dismissed.
     pub error: Option<String>,
     /// Path typed into the "open" box.
@@ -282,6 +285,7 @@ impl PantryApp {
             on_duplicate: DuplicatePolicy::default(),
             remembered_mappings,
             unimported,
+            settings_changed: false,
             error,
             typed_path: String::new(),
             pending,
@@ -367,10 +371,8 @@ impl PantryApp {
         let Ok(fingerprint) = pantry_core::history::fingerprint(&file.path) else {
             return;
         };
-        if let Some(at) = self.unimported.iter().position(|(f, _)| *f == fingerprint) {
-            let (fingerprint, kept) = self.unimported.remove(at);
-            file.restore(&self.ctx, fingerprint.clone(), kept.clone());
-            self.unimported.insert(0, (fingerprint, kept));
+        if let Some((_, kept)) = self.unimported.iter().find(|(f, _)| *f == fingerprint) {
+            file.restore_after_read = Some((fingerprint, kept.clone()));
         }
     }
 
@@ -384,6 +386,7 @@ impl PantryApp {
             self.unimported.insert(0, (fingerprint.to_owned(), kept));
             self.unimported.truncate(UNIMPORTED_FILES);
         }
+        self.settings_changed = true;
     }
 
     /// After an import: its sheets' choices are what next month's file of
@@ -410,6 +413,7 @@ impl PantryApp {
         if let Some(fingerprint) = &file.fingerprint {
             self.unimported.retain(|(f, _)| f != fingerprint);
         }
+        self.settings_changed = true;
     }
 
     /// Whether an import (of a sheet or of the whole workbook) is running.
@@ -813,6 +817,10 @@ impl PantryApp {
         let Some(headers) = file.poll() else {
             return;
         };
+        if let Some((fingerprint, kept)) = file.restore_after_read.take() {
+            file.restore(&self.ctx, fingerprint, kept);
+            return;
+        }
         if let Some(after) = file.preview.edit_next_after.take() {
             let edits = file.edits().clone();
             fixing::edit_next_problem(&mut file.preview, &edits, after);
@@ -998,7 +1006,7 @@ fn set_member<T: Ord>(set: &mut BTreeSet<T>, item: T, member: bool) {
 }
 
 impl eframe::App for PantryApp {
-    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+    fn logic(&mut self, ctx: &egui::Context, frame: &mut eframe::Frame) {
         // Files dropped on the window.
         let dropped: Vec<PathBuf> = ctx.input(|i| {
             i.raw
@@ -1017,6 +1025,12 @@ impl eframe::App for PantryApp {
         self.poll_dialogs();
         for action in std::mem::take(&mut self.pending) {
             self.handle(action);
+        }
+        if std::mem::take(&mut self.settings_changed)
+            && let Some(storage) = frame.storage_mut()
+        {
+            eframe::App::save(self, storage);
+            storage.flush();
         }
         let title = window_title(self.file.as_ref().map(|f| f.path.as_path()));
         if title != self.title {
