@@ -807,6 +807,11 @@ fn a_column_sent_to_another_field_recomputes_the_preview_and_imports_there() {
     wait_for(&mut harness, "the preview again", |app| {
         app.preview_ready() && app.preview().unwrap().targets[1] == "primary_manager_name"
     });
+    assert_eq!(
+        harness.state().preview().unwrap().reasons[1].how,
+        Some(pantry_core::entity::How::Chosen),
+        "said as the broker's choice"
+    );
     // And the internal ID is skipped.
     harness.get_by_label("→ import notes ▾").click();
     harness.run_steps(2);

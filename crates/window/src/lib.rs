@@ -516,6 +516,8 @@ impl PantryApp {
     fn handle_choice(&mut self, action: Action) {
         match action {
             Action::SetColumnTarget(header, target) => self.change(|c| {
+                // Said as "your choice" under the header, not "saved mapping".
+                c.mapping.picked.insert(header.trim().to_owned());
                 c.mapping.columns.insert(header, target);
             }),
             // Another header row means other headers: their choices go.
