@@ -27,6 +27,7 @@ use pantry_core::progress::RunProgress;
 use pantry_core::report::RunReport;
 use pantry_core::run::{self, RunPlan};
 use pantry_core::saved_mapping::SavedMapping;
+use pantry_core::users::{self, ActingUser};
 use pantry_core::verify;
 
 use progress_bar::{Stage, with_progress_bar};
@@ -139,6 +140,27 @@ pub enum Command {
         /// Import the file even if it was imported completely before.
         #[arg(long)]
         again: bool,
+        /// Act as this CRM user (by e-mail): created_by/updated_by of every
+        /// row, and on a Supabase database the CRM's row-level security
+        /// decides what the user may write.
+        #[arg(long = "as", value_name = "EMAIL")]
+        acting_as: Option<String>,
+    },
+    /// List the CRM's users and every manager name in its organizations
+    /// with the user it matches; --link fills the records' manager ids.
+    Users {
+        #[command(flatten)]
+        database: DatabaseArg,
+        #[command(flatten)]
+        json: JsonArg,
+        /// Fill the manager ids of existing organizations from their names
+        /// (recorded in the history: `undo` gives the ids back).
+        #[arg(long)]
+        link: bool,
+        /// With --link: the user a name stands for, over the matching rules
+        /// ("Dana W=dana@broker.com"; an empty e-mail keeps the name as text).
+        #[arg(long = "map", value_name = "NAME=EMAIL", requires = "link", value_parser = parse_user_map)]
+        map: Vec<(String, String)>,
     },
     /// List the latest imports, newest first.
     History {
@@ -224,6 +246,10 @@ fn parse_clean(text: &str) -> Result<CleanUps, String> {
         .map_err(|e| e.to_string())
 }
 
+fn parse_user_map(text: &str) -> Result<(String, String), String> {
+    pantry_core::users::parse_map(text).map_err(|e| e.to_string())
+}
+
 fn parse_entity(text: &str) -> Result<Entity, String> {
     text.parse()
         .map_err(|e: pantry_core::entity::UnknownEntity| e.to_string())
@@ -268,8 +294,9 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             batch_size,
             json,
             again,
+            acting_as,
         } => {
-            let options = ImportOptions {
+            let mut options = ImportOptions {
                 links: LinkPolicies {
                     all: links.map(|policy| match policy {
                         LinksArg::Fail => LinkPolicy::Fail,
@@ -281,9 +308,25 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 batch_size: usize::try_from(batch_size).unwrap_or(import::DEFAULT_BATCH_SIZE),
                 again,
                 on_duplicate,
+                acting: None,
             };
+            if let Some(email) = acting_as {
+                // Told before anything starts: an unknown user, or a role
+                // that cannot act as one.
+                let settings = database.settings()?;
+                options.acting = Some(runtime()?.block_on(async {
+                    let client = settings.connect().await?;
+                    anyhow::Ok(ActingUser::resolve(&client, &email).await?)
+                })?);
+            }
             import(&file, &database, &options, json.json)
         }
+        Command::Users {
+            database,
+            json,
+            link,
+            map,
+        } => users(&database, json.json, link, map.into_iter().collect()),
         Command::History { database, json } => {
             let settings = database.settings()?;
             let imports = runtime()?.block_on(async {
@@ -412,6 +455,40 @@ fn import(
         }
         Err(other) => Err(other.into()),
     }
+}
+
+/// `users`: the CRM's users and manager names; with `link`, the names'
+/// ids filled in existing organizations.
+fn users(
+    database: &DatabaseArg,
+    json: bool,
+    link: bool,
+    chosen: std::collections::BTreeMap<String, String>,
+) -> anyhow::Result<ExitCode> {
+    let settings = database.settings()?;
+    let runtime = runtime()?;
+    if link {
+        let linked = runtime.block_on(async {
+            let mut client = settings.connect().await?;
+            anyhow::Ok(users::link_existing(&mut client, &chosen).await?)
+        })?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&linked)?);
+        } else {
+            text::print_linked_managers(&linked);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let report = runtime.block_on(async {
+        let client = settings.connect().await?;
+        anyhow::Ok(users::users_report(&client, &chosen).await?)
+    })?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        text::print_users(&report);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `undo`: an import, or a workbook run, taken back out of the CRM.

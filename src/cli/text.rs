@@ -1,6 +1,7 @@
 //! How the headless commands print what they did, as text for a person.
 
 use pantry_core::history::{ImportBatch, UndoReport};
+use pantry_core::users;
 use pantry_core::verify::Verification;
 
 /// `history` as a table, newest first.
@@ -133,5 +134,85 @@ pub fn print_verification(verification: &Verification) {
                 cell.file.as_deref().unwrap_or("")
             );
         }
+    }
+}
+
+/// `users`: the users, then each manager name with its user.
+pub fn print_users(report: &users::UsersReport) {
+    let source = match report.source {
+        users::UserSource::SupabaseAuth => "auth.users (Supabase)",
+        users::UserSource::CrmUsers => "crm_users",
+    };
+    println!("{} users, in {source}:", report.users.len());
+    for user in &report.users {
+        println!("  {}", user.describe());
+    }
+    if report.managers.is_empty() {
+        println!("no manager names in the CRM's organizations");
+        return;
+    }
+    println!("manager names in the CRM's organizations:");
+    for manager in &report.managers {
+        let records = format!(
+            "{} record{}{}",
+            manager.records,
+            if manager.records == 1 { "" } else { "s" },
+            if manager.without_user > 0 {
+                format!(", {} without its user id", manager.without_user)
+            } else {
+                String::new()
+            }
+        );
+        println!(
+            "  '{}' ({records}): {}",
+            manager.name,
+            describe_match(&manager.matched)
+        );
+    }
+    println!(
+        "unmapped names: {}{}",
+        report.unmapped_names,
+        if report.unmapped_names == 0 {
+            " (every record's manager names have their user id)"
+        } else {
+            " (users --link fills the ids; --map NAME=EMAIL for a name the rules cannot place)"
+        }
+    );
+}
+
+fn describe_match(matched: &users::UserMatch) -> String {
+    let all = |list: &[users::CrmUser]| {
+        list.iter()
+            .map(users::CrmUser::describe)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match matched {
+        users::UserMatch::User { user } => user.describe(),
+        users::UserMatch::Several { candidates } => {
+            format!("several users fit ({})", all(candidates))
+        }
+        users::UserMatch::NoUser { closest } if closest.is_empty() => "no user".to_owned(),
+        users::UserMatch::NoUser { closest } => format!("no user (closest: {})", all(closest)),
+        users::UserMatch::KeptAsText => "kept as text".to_owned(),
+    }
+}
+
+/// `users --link`: what it filled, and what it left.
+pub fn print_linked_managers(linked: &users::LinkedManagers) {
+    match linked.import_id {
+        Some(id) => println!(
+            "{} organizations got their manager ids (import {id}; `undo {id}` gives back the ids they had)",
+            linked.records
+        ),
+        None => println!("every organization already has the manager ids its names give"),
+    }
+    for manager in &linked.names_left {
+        println!(
+            "  left as text: '{}' ({} records): {}",
+            manager.name,
+            manager.records,
+            describe_match(&manager.matched)
+        );
     }
 }

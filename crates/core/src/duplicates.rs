@@ -132,6 +132,10 @@ pub(crate) struct StagedStatements {
     /// Updates the records: `$1` the staged rows, `$2` which of their values
     /// the file gave.
     pub update: String,
+    /// Marks as forbidden the updated rows whose record row-level security
+    /// left as it was (not written by this transaction), and takes them
+    /// out of the import's matches: `$1` the import.
+    pub forbidden: String,
     /// Adds the batch to the import's counts: `$1` the import.
     pub counts: String,
     /// The matched rows, for the report: row, action, record, shown.
@@ -211,7 +215,8 @@ impl StagedStatements {
             ),
             update: format!(
                 "UPDATE {table} t SET {}, \
-                 import_notes = pantry_merge_notes(t.import_notes, s.import_notes), updated_at = now() \
+                 import_notes = pantry_merge_notes(t.import_notes, s.import_notes), updated_at = now(), \
+                 updated_by = coalesce(nullif(current_setting('pantry.acting_user', true), '')::uuid, t.updated_by) \
                  FROM pantry_stage s \
                  JOIN pantry_decided d ON d.source_row = s.import_source_row AND d.action = 'updated' \
                  JOIN unnest($1::int4[], $2::int8[]) AS g(source_row, given) ON g.source_row = s.import_source_row \
@@ -219,12 +224,19 @@ impl StagedStatements {
                  AND EXISTS (SELECT 1 FROM pantry_decided WHERE action = 'updated')",
                 assignments.join(", ")
             ),
+            forbidden: format!(
+                "WITH refused AS (UPDATE pantry_decided d SET action = 'forbidden' \
+                 WHERE d.action = 'updated' AND NOT EXISTS (SELECT 1 FROM {table} t \
+                 WHERE t.id = d.ids[1] AND t.xmin = pg_current_xact_id()::xid) RETURNING d.source_row) \
+                 DELETE FROM import_matches m USING refused r \
+                 WHERE m.import_batch_id = $1 AND m.source_row = r.source_row"
+            ),
             counts: "UPDATE import_batches SET \
                  succeeded = succeeded + (SELECT count(*) FROM pantry_stage) \
                    - (SELECT count(*) FROM pantry_decided WHERE action <> 'create'), \
                  updated = updated + (SELECT count(*) FROM pantry_decided WHERE action = 'updated'), \
                  skipped = skipped + (SELECT count(*) FROM pantry_decided WHERE action IN ('skipped', 'repeated')), \
-                 failed = failed + (SELECT count(*) FROM pantry_decided WHERE action = 'ambiguous'), \
+                 failed = failed + (SELECT count(*) FROM pantry_decided WHERE action IN ('ambiguous', 'forbidden')), \
                  heartbeat_at = now() \
                  WHERE id = $1"
                 .to_owned(),

@@ -441,6 +441,25 @@ pub async fn record_batch(
     Ok(())
 }
 
+/// Records the CRM user import `id` acts for.
+pub async fn record_acting_user(
+    client: &tokio_postgres::Client,
+    id: i64,
+    user: &crate::users::CrmUser,
+) -> Result<(), HistoryError> {
+    client
+        .execute_typed(
+            "UPDATE import_batches SET acting_user_id = $2, acting_user_email = $3 WHERE id = $1",
+            &[
+                (&id, Type::INT8),
+                (&user.id, Type::UUID),
+                (&user.email, Type::TEXT),
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
 /// Closes an import: its status, the rows read, and counts recomputed from
 /// the rows actually stored.
 pub async fn finish(
@@ -653,7 +672,8 @@ async fn restore_updated(
     let columns: Vec<&str> = description
         .stored_fields()
         .map(|f| f.column)
-        .chain(["import_notes"])
+        .chain(description.managers.iter().map(|m| m.user_id))
+        .chain(["import_notes", "updated_by"])
         .collect();
     let targets = columns.join(", ");
     let sources: Vec<String> = columns.iter().map(|c| format!("p.{c}")).collect();

@@ -49,6 +49,8 @@ pub struct ImportOptions {
     pub again: bool,
     /// What rows matching records already in the CRM do.
     pub on_duplicate: DuplicatePolicy,
+    /// The CRM user the import acts for (`--as`), resolved before it starts.
+    pub acting: Option<crate::users::ActingUser>,
 }
 
 impl Default for ImportOptions {
@@ -58,6 +60,7 @@ impl Default for ImportOptions {
             batch_size: DEFAULT_BATCH_SIZE,
             again: false,
             on_duplicate: DuplicatePolicy::default(),
+            acting: None,
         }
     }
 }
@@ -141,6 +144,13 @@ pub enum ImportError {
     /// The import history could not be read or written.
     #[error(transparent)]
     History(#[from] HistoryError),
+    /// The CRM's row-level security refused a batch, which was not stored
+    /// (in words: who may not do what to which table).
+    #[error("{0}; nothing of that batch was stored")]
+    RowSecurity(String),
+    /// The CRM users could not be read.
+    #[error("CRM users: {0}")]
+    Users(#[from] crate::users::UsersError),
     /// The thread reading the file stopped without saying how.
     #[error("the file reader stopped unexpectedly")]
     ReaderStopped,
@@ -267,6 +277,9 @@ pub(crate) async fn import_sheet(
         options,
     )
     .await?;
+    if let Some(acting) = &options.acting {
+        history::record_acting_user(&client, import_id, &acting.user).await?;
+    }
     let already_stored = stored.len() as u64;
     progress.succeeded.store(already_stored, Ordering::Relaxed);
     progress
@@ -367,16 +380,24 @@ impl Load<'_> {
         } else {
             None
         };
+        // PostgreSQL's COPY into a table is refused under row-level
+        // security: such an import goes through the staging table.
+        let row_level_security = self
+            .options
+            .acting
+            .as_ref()
+            .is_some_and(|a| a.row_level_security);
         let matching = Matching::new(
             description,
             self.options.on_duplicate,
             &plan.edits.duplicate_choices,
-            live_before,
+            (live_before, row_level_security),
         );
         if matching.is_some() {
             refresh_statistics(client, description).await?;
         }
-        let links = link_resolver(&mapped, &self.options.links);
+        let mut links = link_resolver(&mapped, &self.options.links);
+        links.act_as(self.options.acting.clone());
         // The reader hands over records in small chunks and runs at most
         // one chunk ahead: records weigh about four times their encoded
         // rows, so memory stays flat (and near the encoded batches')
@@ -410,7 +431,8 @@ impl Load<'_> {
         } else {
             Incoming::Encoded(chunks)
         };
-        let mut sink = LoadSink::new(client, description, matching, import_id);
+        let mut sink = LoadSink::new(client, description, matching, import_id)
+            .acting(self.options.acting.as_ref());
         let mut drained = drain(&mut incoming, &mut sink, &self.progress).await;
         let mut created = Vec::new();
         if let Some(mut links) = incoming.close().await {
@@ -422,6 +444,17 @@ impl Load<'_> {
             }
         }
         drained.read_notices = reader.join().unwrap_or_default();
+        if matches!(drained.end, DrainEnd::Finished) && !description.managers.is_empty() {
+            let notices = crate::users::link_managers_of_import(
+                client,
+                description,
+                import_id,
+                &plan.mapping.users,
+                self.options.acting.as_ref(),
+            )
+            .await?;
+            drained.read_notices.extend(notices);
+        }
         self.progress.wake();
         Ok((drained, created))
     }

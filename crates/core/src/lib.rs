@@ -63,6 +63,7 @@ pub mod saved_mapping;
 pub mod scan;
 pub mod spreadsheet;
 mod staging;
+pub mod users;
 pub mod values;
 pub mod verify;
 pub mod workbook;

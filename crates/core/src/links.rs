@@ -168,6 +168,8 @@ pub struct LinkResolver {
     created: Vec<CreatedOrganization>,
     /// The user's picks among several matches ([`LinkPolicies::picked`]).
     picked: HashMap<(String, String), Uuid>,
+    /// The CRM user the organizations it creates are written for.
+    acting: Option<crate::users::ActingUser>,
 }
 
 impl LinkResolver {
@@ -192,6 +194,7 @@ impl LinkResolver {
             within_import: Vec::new(),
             links,
             picked: policies.picked.clone(),
+            acting: None,
             known: HashMap::new(),
             created: Vec::new(),
         }
@@ -325,6 +328,11 @@ impl LinkResolver {
             }
         }
         Ok(batch)
+    }
+
+    /// Makes the organizations it creates act for `acting`.
+    pub fn act_as(&mut self, acting: Option<crate::users::ActingUser>) {
+        self.acting = acting;
     }
 
     /// Once the sheet is loaded, links to records of the sheet's own entity
@@ -519,7 +527,15 @@ impl LinkResolver {
         if ids.is_empty() {
             return Ok(());
         }
-        client
+        // As the import's user, under the CRM's row-level security.
+        let acting = self.acting.as_ref();
+        let (begun, entered) = tokio::join!(
+            client.batch_execute("BEGIN"),
+            crate::users::ActingUser::enter_if_any(acting, client)
+        );
+        begun?;
+        entered?;
+        let inserted = client
             .execute_typed(
                 "INSERT INTO organizations (id, name, type, import_batch_id) \
                  SELECT n.id, n.name, n.type::organization_type, $4 \
@@ -531,7 +547,14 @@ impl LinkResolver {
                     (&import_id, Type::INT8),
                 ],
             )
-            .await?;
+            .await;
+        match inserted {
+            Ok(_) => client.batch_execute("COMMIT").await?,
+            Err(error) => {
+                let _ = client.batch_execute("ROLLBACK").await;
+                return Err(error);
+            }
+        }
         for ((id, name), kind) in ids.into_iter().zip(names).zip(types) {
             self.known.insert(
                 (Entity::Organizations, name_key(&name)),

@@ -43,6 +43,10 @@ pub struct SavedMapping {
     /// without a TYPE column).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fixed: BTreeMap<String, String>,
+    /// Manager names as written and the e-mail of the CRM user each stands
+    /// for (empty: keep the name as text), over the matching rules.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub users: BTreeMap<String, String>,
     /// Headers whose target the broker picked in the window (said as
     /// `chosen`, where a mapping file's are `mapping`); never saved.
     #[serde(skip)]
@@ -112,6 +116,7 @@ impl SavedMapping {
             && self.columns.is_empty()
             && self.values.is_empty()
             && self.fixed.is_empty()
+            && self.users.is_empty()
     }
 
     /// The choices in a line: "header row 3, Acct Mgr → primary_manager_name,

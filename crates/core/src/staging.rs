@@ -22,6 +22,7 @@ use crate::import::ImportError;
 use crate::mapping::RowIssue;
 use crate::pipeline::{BatchResult, BatchSink};
 use crate::scan::{CrmMatch, FieldComparison};
+use crate::users::ActingUser;
 
 /// Plans that reach every record through an index condition, whatever the
 /// table's statistics say: a table loaded by a running import looks empty
@@ -59,19 +60,26 @@ pub(crate) struct Matching {
     /// the entity has run since, a batch goes straight into the table.
     live_before: bool,
     entity: Entity,
+    /// Every batch goes through the staging table: under row-level
+    /// security, which PostgreSQL's COPY into the table does not support.
+    through_stage: bool,
 }
 
 impl Matching {
     /// How rows of `description`'s entity are matched under `policy` and
     /// the broker's choices per row; `None` when every row is created (the
-    /// policy is create, and no row was decided otherwise).
+    /// policy is create, and no row was decided otherwise) and nothing
+    /// needs the staging table (`through_stage`).
     pub(crate) fn new(
         description: &'static EntityDescription,
         policy: DuplicatePolicy,
         choices: &std::collections::BTreeMap<u64, DuplicatePolicy>,
-        live_before: bool,
+        (live_before, through_stage): (bool, bool),
     ) -> Option<Matching> {
-        if policy == DuplicatePolicy::Create && choices.values().all(|p| *p == policy) {
+        if policy == DuplicatePolicy::Create
+            && choices.values().all(|p| *p == policy)
+            && !through_stage
+        {
             return None;
         }
         Some(Matching {
@@ -84,6 +92,7 @@ impl Matching {
             chosen_policies: choices.values().map(|p| p.as_str().to_owned()).collect(),
             live_before,
             entity: description.entity,
+            through_stage,
         })
     }
 }
@@ -102,9 +111,16 @@ pub(crate) struct LoadSink<'a> {
     /// `None` when nothing is matched (the policy is create, row by row too).
     pub matching: Option<Matching>,
     pub import_id: i64,
+    /// The CRM user each batch acts for.
+    pub acting: Option<&'a ActingUser>,
 }
 
 impl<'a> LoadSink<'a> {
+    /// The same loader, acting for `acting` in each batch.
+    pub(crate) fn acting(self, acting: Option<&'a ActingUser>) -> LoadSink<'a> {
+        LoadSink { acting, ..self }
+    }
+
     /// The loader of `description`'s rows for the import `import_id`.
     pub(crate) fn new(
         client: &'a tokio_postgres::Client,
@@ -117,6 +133,7 @@ impl<'a> LoadSink<'a> {
             statement: copy_statement(description),
             matching,
             import_id,
+            acting: None,
         }
     }
 }
@@ -149,6 +166,15 @@ impl BatchSink for LoadSink<'_> {
                                     .ambiguous
                                     .push(RowIssue::error(row, String::new(), message))
                             }
+                            "forbidden" => result.ambiguous.push(RowIssue::error(
+                                row,
+                                String::new(),
+                                format!(
+                                    "Matches '{}' in the CRM, which row-level security does not let {} update; not updated",
+                                    shown.first().map_or("", String::as_str),
+                                    self.acting.map_or("this user", |a| a.user.email.as_str())
+                                ),
+                            )),
                             _ => result.matched.push(MatchedRow {
                                 row,
                                 action: if action == "updated" {
@@ -176,7 +202,15 @@ impl BatchSink for LoadSink<'_> {
                         pending.push(rows.start..middle);
                     }
                 }
-                Err(error) => return Err(error.into()),
+                Err(error) => {
+                    return Err(
+                        match crate::users::row_security_refusal(&error, self.acting, "insert into")
+                        {
+                            Some(words) => ImportError::RowSecurity(words),
+                            None => error.into(),
+                        },
+                    );
+                }
             }
         }
         let failed = result.refusals.len() as u64 + unlinked;
@@ -205,9 +239,13 @@ impl LoadSink<'_> {
         let client = self.client;
         let copied = async {
             let Some(matching) = &self.matching else {
-                let (begun, prepared) =
-                    tokio::join!(client.batch_execute("BEGIN"), client.prepare(&self.statement));
+                let (begun, entered, prepared) = tokio::join!(
+                    client.batch_execute("BEGIN"),
+                    ActingUser::enter_if_any(self.acting, client),
+                    client.prepare(&self.statement)
+                );
                 begun?;
+                entered?;
                 return self.copy_straight(&prepared?, batch, rows).await;
             };
             let entity = matching.entity.name();
@@ -222,8 +260,9 @@ impl LoadSink<'_> {
             // then holds every batch committed under the lock before. It
             // also tells whether the table has more than doubled since the
             // planner's statistics were taken.
-            let (begun, locked, others, created, prepared, prepared_stage) = tokio::join!(
+            let (begun, entered, locked, others, created, prepared, prepared_stage) = tokio::join!(
                 client.batch_execute("BEGIN"),
+                ActingUser::enter_if_any(self.acting, client),
                 client.query_typed(
                     "SELECT pg_advisory_xact_lock(hashtext('pantry-import ' || $1::text)::bigint)::text",
                     &lock_params,
@@ -241,13 +280,14 @@ impl LoadSink<'_> {
                 client.prepare(&matching.statements.copy_stage),
             );
             begun?;
+            entered?;
             locked?;
             created?;
             let others = others?;
             let (grown, others): (Option<bool>, bool) = (others.try_get(1)?, others.try_get(0)?);
             let (direct, stage) = (prepared?, prepared_stage?);
             // Nothing in the CRM to match: straight into the table.
-            if !matching.live_before && !others {
+            if !matching.live_before && !others && !matching.through_stage {
                 return self.copy_straight(&direct, batch, rows).await;
             }
             if grown == Some(true) {
@@ -320,6 +360,18 @@ impl LoadSink<'_> {
         ];
         let update: [(&(dyn ToSql + Sync), Type); 2] =
             [(&source_rows, Type::INT4_ARRAY), (&given, Type::INT8_ARRAY)];
+        // Under row-level security an update the policies refuse leaves
+        // its record as it was, with no error: such rows are found and
+        // said as failed.
+        let forbidden = async {
+            match self.acting.filter(|a| a.row_level_security) {
+                Some(_) => client
+                    .execute_typed(&statements.forbidden, &import)
+                    .await
+                    .map(|_| ()),
+                None => Ok(()),
+            }
+        };
         let (
             finished,
             planned,
@@ -328,6 +380,7 @@ impl LoadSink<'_> {
             inserted,
             recorded,
             updated,
+            refused,
             counted,
             report,
             committed,
@@ -339,6 +392,7 @@ impl LoadSink<'_> {
             client.execute_typed(&statements.insert, &[]),
             client.execute_typed(&statements.record_matches, &import),
             client.execute_typed(&statements.update, &update),
+            forbidden,
             client.execute_typed(&statements.counts, &import),
             client.query_typed(&statements.report, &[]),
             client.batch_execute("COMMIT"),
@@ -350,6 +404,7 @@ impl LoadSink<'_> {
         inserted?;
         recorded?;
         updated?;
+        refused?;
         counted?;
         let report = report?;
         committed?;

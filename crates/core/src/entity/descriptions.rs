@@ -359,6 +359,16 @@ pub static ORGANIZATIONS: EntityDescription = EntityDescription {
         ),
     ],
     if_missing: &[],
+    managers: &[
+        ManagerField {
+            name: "primary_manager_name",
+            user_id: "primary_manager_id",
+        },
+        ManagerField {
+            name: "secondary_manager_name",
+            user_id: "secondary_manager_id",
+        },
+    ],
 };
 
 /// SPEC.md, "Contacts".
@@ -546,6 +556,7 @@ pub static CONTACTS: EntityDescription = EntityDescription {
         ("notes", &["Description", "Contact Description", "Comments"]),
     ],
     if_missing: &[],
+    managers: &[],
 };
 
 /// SPEC.md, "Products".
@@ -746,6 +757,7 @@ pub static PRODUCTS: EntityDescription = EntityDescription {
             "Sales Description",
         ],
     )],
+    managers: &[],
 };
 
 /// SPEC.md, "Opportunities".
@@ -904,6 +916,7 @@ pub static OPPORTUNITIES: EntityDescription = EntityDescription {
         ("notes", &["Description", "Deal Description", "Comments"]),
     ],
     if_missing: &[],
+    managers: &[],
 };
 
 /// SPEC.md, "Interactions".
@@ -1054,4 +1067,5 @@ pub static INTERACTIONS: EntityDescription = EntityDescription {
         ),
     ],
     if_missing: &[],
+    managers: &[],
 };

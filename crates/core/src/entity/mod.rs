@@ -154,6 +154,19 @@ pub struct EntityDescription {
     /// sheet names it otherwise (a price list's Description is its
     /// product name).
     pub if_missing: &'static [(&'static str, &'static [&'static str])],
+    /// Fields naming a CRM user in words ("PRIMARY ACCT. MANAGER"), each with
+    /// the column that holds the user's id once the name is matched
+    /// ([`crate::users`]).
+    pub managers: &'static [ManagerField],
+}
+
+/// A field that names a CRM user, and where the user's id goes.
+#[derive(Debug)]
+pub struct ManagerField {
+    /// The text column (`primary_manager_name`), kept as written.
+    pub name: &'static str,
+    /// The user's id (`primary_manager_id`).
+    pub user_id: &'static str,
 }
 
 /// A key that makes a row the same record as one already in the CRM.
