@@ -1745,3 +1745,86 @@ fn a_list_of_principals_without_a_type_column_gets_its_type_from_one_choice() {
         );
     });
 }
+
+#[test]
+fn the_managers_card_matches_names_to_users_and_the_import_acts_as_one() {
+    let rt = runtime();
+    let db = rt.block_on(TestDatabase::migrated());
+    rt.block_on(async {
+        db.client()
+            .await
+            .batch_execute(
+                "INSERT INTO crm_users (full_name, email) VALUES \
+                 ('Dana Whitfield', 'dana@broker.com'), ('Sam Ortiz', 'sam@broker.com')",
+            )
+            .await
+            .unwrap();
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("accounts.csv");
+    std::fs::write(
+        &file,
+        "Organizations,PRIMARY ACCT. MANAGER\nCafe Alpha,Dana W.\nCafe Beta,Sammy\nCafe Gamma,Pat Unknown\n",
+    )
+    .unwrap();
+    let mut harness = window(Some(file));
+    wait_for(&mut harness, "the preview", PantryApp::preview_ready);
+    connect(&mut harness, &db.url);
+    wait_for(&mut harness, "the users", |app| {
+        app.crm_users.directory.is_some()
+    });
+    harness.get_by_label("Managers (3)");
+    harness.get_by_label("'Dana W.' · 1 row");
+    harness.get_by_label("'Pat Unknown' · 1 row");
+    // Sammy is Sam, by hand; Pat stays text.
+    harness.get_by_label("'Sammy' · 1 row").click();
+    harness.run_steps(2);
+    harness.get_by_label("Sam Ortiz <sam@broker.com>").click();
+    wait_for(&mut harness, "the preview read again", |app| {
+        app.preview_ready()
+            && app
+                .file
+                .as_ref()
+                .unwrap()
+                .mapping()
+                .users
+                .contains_key("Sammy")
+    });
+    harness.get_by_label("Import as:").click();
+    harness.run_steps(2);
+    harness
+        .get_by_label("Dana Whitfield <dana@broker.com>")
+        .click();
+    harness.run_steps(2);
+    harness.get_by_label("Import 3 organizations").click();
+    wait_for(&mut harness, "the import", import_finished);
+    rt.block_on(async {
+        let rows: Vec<(String, Option<String>, Option<String>)> = db
+            .client()
+            .await
+            .query(
+                "SELECT o.name, m.email, c.email FROM organizations o \
+                 LEFT JOIN crm_users m ON m.id = o.primary_manager_id \
+                 LEFT JOIN crm_users c ON c.id = o.created_by ORDER BY o.name",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        let dana = Some("dana@broker.com".to_owned());
+        assert_eq!(
+            rows,
+            vec![
+                ("Cafe Alpha".to_owned(), dana.clone(), dana.clone()),
+                (
+                    "Cafe Beta".to_owned(),
+                    Some("sam@broker.com".to_owned()),
+                    dana.clone()
+                ),
+                ("Cafe Gamma".to_owned(), None, dana.clone()),
+            ]
+        );
+    });
+}

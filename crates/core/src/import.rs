@@ -445,6 +445,8 @@ impl Load<'_> {
         }
         drained.read_notices = reader.join().unwrap_or_default();
         if matches!(drained.end, DrainEnd::Finished) && !description.managers.is_empty() {
+            // The rows are stored: a role that may not read the users or
+            // set the ids leaves the names as text, and says so.
             let notices = crate::users::link_managers_of_import(
                 client,
                 description,
@@ -452,7 +454,13 @@ impl Load<'_> {
                 &plan.mapping.users,
                 self.options.acting.as_ref(),
             )
-            .await?;
+            .await
+            .unwrap_or_else(|error| {
+                vec![crate::spreadsheet::FileNotice {
+                    row: None,
+                    message: format!("Manager names were kept as text only: {error}"),
+                }]
+            });
             drained.read_notices.extend(notices);
         }
         self.progress.wake();

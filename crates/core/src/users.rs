@@ -49,7 +49,7 @@ pub enum UserSource {
 #[derive(Debug, thiserror::Error)]
 pub enum UsersError {
     /// The database refused or failed.
-    #[error("{0}")]
+    #[error("{}", crate::database::database_reason(.0))]
     Database(#[from] tokio_postgres::Error),
     /// `--as` names nobody.
     #[error("no CRM user has the e-mail '{email}'{}", known_users(.known))]

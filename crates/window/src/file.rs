@@ -291,6 +291,11 @@ impl OpenFile {
             return None;
         }
         self.loader = None;
+        if let Some(read) = self.pending.as_mut() {
+            read.count_manager_names();
+        } else {
+            self.preview.count_manager_names();
+        }
         if let Some(mut read) = self.pending.take() {
             let old = &mut self.preview;
             read.only_problems = old.only_problems && !read.problem_rows.is_empty();

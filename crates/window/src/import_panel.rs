@@ -65,13 +65,33 @@ impl ImportRun {
         plan: RunPlan,
         options: ImportOptions,
         settings: ConnectionSettings,
-        expected: PreviewCounts,
+        (expected, acting_as): (PreviewCounts, Option<String>),
     ) -> ImportRun {
         let waker_ctx = ctx.clone();
         let progress = RunProgress::new(&plan, Some(Arc::new(move || waker_ctx.request_repaint())));
         let batch_size = options.batch_size;
         let (task_plan, task_progress) = (plan.clone(), Arc::clone(&progress));
         let task = task::spawn(runtime, ctx, async move {
+            let mut options = options;
+            if let Some(email) = acting_as {
+                // Said before anything starts: an unknown user, or a role
+                // that cannot act as one.
+                let acting = async {
+                    let client = settings.connect().await.map_err(|e| e.to_string())?;
+                    pantry_core::users::ActingUser::resolve(&client, &email)
+                        .await
+                        .map_err(|e| e.to_string())
+                };
+                match acting.await {
+                    Ok(acting) => options.acting = Some(acting),
+                    Err(reason) => {
+                        return Ok(RunOutcome::Stopped {
+                            reason,
+                            report: None,
+                        });
+                    }
+                }
+            }
             let outcome = run::import(&task_plan, &settings, &options, task_progress).await;
             Ok(match outcome {
                 Ok(report) => RunOutcome::Done(report),
@@ -276,12 +296,22 @@ fn start_button_ui(ui: &mut egui::Ui, app: &PantryApp, file: &OpenFile, actions:
     let ready =
         preview.finished && preview.failed.is_none() && counts.would_import > 0 && !needs_tables;
     duplicate_policy_ui(ui, app.on_duplicate, actions);
+    super::users_card::import_as_ui(ui, &app.crm_users, actions);
     let whole_workbook = file.is_whole_workbook();
     if app.connection.is_verified() && preview.finished && !whole_workbook {
         super::crm_matches::crm_matches_ui(ui, app, file, actions);
         ui.add_space(6.0);
     }
     link_policies_ui(ui, file, actions);
+    if let Some(directory) = &app.crm_users.directory {
+        super::users_card::managers_card_ui(
+            ui,
+            directory,
+            &preview.manager_names,
+            &file.mapping().users,
+            actions,
+        );
+    }
     if let Some(plan) = file.workbook.as_ref().filter(|plan| plan.is_run()) {
         workbook_panel::run_start_ui(ui, app, file, plan, !needs_tables, actions);
         ui.label(theme::bold("Only this sheet"));

@@ -25,6 +25,7 @@ mod results;
 mod sidebar;
 mod task;
 pub mod theme;
+pub mod users_card;
 pub mod verification;
 pub mod workbook_panel;
 
@@ -162,6 +163,11 @@ pub enum Action {
     /// Give every row of the sheet this value of a field no column fills
     /// (`None`: leave it to the field's rule).
     SetOneValue(&'static str, Option<String>),
+    /// The CRM user a manager name stands for: an e-mail, empty to keep
+    /// the name as text, `None` as the rules say.
+    PickUser(String, Option<String>),
+    /// The CRM user imports act for (`None`: nobody).
+    SetActingUser(Option<String>),
     /// Write the column choices to a mapping file.
     SaveMapping,
     /// Apply a mapping file's choices.
@@ -238,6 +244,8 @@ pub struct PantryApp {
     pub save_message: Option<String>,
     /// The connection the history was listed for, to notice a change.
     history_connection: Option<String>,
+    /// The connected CRM's users, and the one imports act for.
+    pub crm_users: users_card::CrmUsersState,
     /// The window's title as last set.
     pub title: String,
     /// Whether the About window is open.
@@ -294,6 +302,7 @@ impl PantryApp {
             save_dialog: None,
             save_message: None,
             history_connection: None,
+            crm_users: users_card::CrmUsersState::default(),
             title: window_title(None),
             showing_about: false,
             verification: verification::VerificationState::default(),
@@ -439,6 +448,7 @@ impl PantryApp {
             | Action::SetHeaderRow(_)
             | Action::MapValue(..)
             | Action::SetOneValue(..)
+            | Action::PickUser(..)
             | Action::KeepTotalsRow(..)
             | Action::EditCell { .. }
             | Action::RemoveRow(..)
@@ -455,6 +465,7 @@ impl PantryApp {
                 }
             }
             Action::SetDuplicatePolicy(policy) => self.on_duplicate = policy,
+            Action::SetActingUser(email) => self.crm_users.acting_as = email,
             Action::ScanCrmMatches => self.scan_crm_matches(),
             Action::TestConnection => self.connection.test(&self.runtime, &self.ctx),
             Action::Migrate => self.connection.migrate(&self.runtime, &self.ctx),
@@ -534,6 +545,14 @@ impl PantryApp {
                 }
                 None => {
                     c.mapping.fixed.remove(field);
+                }
+            }),
+            Action::PickUser(name, email) => self.change(|c| match email {
+                Some(email) => {
+                    c.mapping.users.insert(name, email);
+                }
+                None => {
+                    c.mapping.users.remove(&name);
                 }
             }),
             Action::KeepTotalsRow(row, keep) => {
@@ -744,7 +763,7 @@ impl PantryApp {
                 ..ImportOptions::default()
             },
             settings,
-            file.preview.counts,
+            (file.preview.counts, self.crm_users.acting_as.clone()),
         ));
         self.view = View::Preview;
     }
@@ -895,6 +914,7 @@ impl PantryApp {
             // against another.
             self.history.forget();
             self.verification.clear();
+            self.crm_users.forget();
             if let Some(file) = &mut self.file {
                 file.link_summary = workbook_panel::LinkSummaryState::default();
             }
@@ -902,7 +922,11 @@ impl PantryApp {
         }
         if !verified_before && self.connection.is_verified() {
             self.refresh_history();
+            if let Ok(settings) = self.connection.settings() {
+                self.crm_users.load(&self.runtime, &self.ctx, settings);
+            }
         }
+        self.crm_users.poll();
         if self.history.poll() {
             self.refresh_history();
         }

@@ -204,6 +204,9 @@ pub struct Preview {
     pub value_tally: Option<ValueTally>,
     /// What the clean-up kinds not applied would change, once read.
     pub clean_up_tally: Option<CleanUpTally>,
+    /// The manager names of the rows that import, with their row counts
+    /// (by name as written), once read.
+    pub manager_names: Vec<(String, u64)>,
     /// The cell being typed over.
     pub editing: Option<CellEditor>,
     /// The column of the selected row that Enter edits.
@@ -257,6 +260,7 @@ impl Preview {
             fraction_read: 0.0,
             value_tally: None,
             clean_up_tally: None,
+            manager_names: Vec::new(),
             editing: None,
             selected_column: 0,
             edit_next_after: None,
@@ -298,6 +302,37 @@ impl Preview {
     }
 
     /// Brings row `index` into view and selects it.
+    /// Counts the manager names (columns the entity's description says
+    /// name a CRM user) of the rows that import.
+    pub fn count_manager_names(&mut self) {
+        let description = self.entity.description();
+        let columns: Vec<usize> = self
+            .targets
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| description.managers.iter().any(|m| m.name == t.as_str()))
+            .map(|(i, _)| i)
+            .collect();
+        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+        if !columns.is_empty() {
+            for index in 0..self.rows.len() {
+                if !matches!(
+                    self.rows.status(index),
+                    RowStatus::Imports | RowStatus::ImportsWithWarnings
+                ) {
+                    continue;
+                }
+                for (column, cell) in self.rows.cells(index).enumerate() {
+                    let name = cell.trim();
+                    if columns.contains(&column) && !name.is_empty() {
+                        *counts.entry(name.to_owned()).or_default() += 1;
+                    }
+                }
+            }
+        }
+        self.manager_names = counts.into_iter().collect();
+    }
+
     pub fn reveal(&mut self, index: usize) {
         self.selected = Some(index);
         self.selected_above = None;
@@ -360,6 +395,7 @@ pub fn preview_ui(ui: &mut egui::Ui, file: &mut OpenFile, actions: &mut Vec<Acti
         .map_or(&no_mapping, |c| &c.mapping);
     let fixed = &mapping.fixed;
     let height = ui.available_height();
+    let settled = preview.finished && reading_again.is_none();
     // What the file is and what it comes to, above the table. In a small
     // window it scrolls within its share, so that the table and the panes
     // below stay in reach.
@@ -395,9 +431,13 @@ pub fn preview_ui(ui: &mut egui::Ui, file: &mut OpenFile, actions: &mut Vec<Acti
                         actions,
                     );
                 });
-            let height = shown.inner_rect.height();
-            ui.ctx()
-                .data_mut(|d| d.insert_temp(tallest_id, tallest.max(height)));
+            // Measured once the sheet is read: what shows while it loads
+            // is no height to keep.
+            if settled {
+                let height = shown.inner_rect.height();
+                ui.ctx()
+                    .data_mut(|d| d.insert_temp(tallest_id, tallest.max(height)));
+            }
         });
     if preview.failed.is_some() {
         return;
