@@ -149,6 +149,10 @@ async fn an_import_as_a_user_stores_rows_that_user_owns_with_its_managers_as_use
         notices.contains(&"Manager 'Pat Unknown' is no CRM user; kept as text"),
         "{notices:?}"
     );
+    assert!(
+        !notices.iter().any(|n| n.contains("no data rows")),
+        "a sheet with rows is not said to have none: {notices:?}"
+    );
     assert_eq!(
         db.count("SELECT count(*) FROM import_batches WHERE acting_user_email = 'dana@broker.com' AND acting_user_id IS NOT NULL")
             .await,

@@ -126,6 +126,8 @@ pub(crate) struct StagedStatements {
     pub decided: String,
     /// Inserts the rows that are new or created anyway.
     pub insert: String,
+    /// Inserts every staged row, when nothing can match.
+    pub insert_all: String,
     /// Records skipped and updated rows, with each updated record's row
     /// from before: `$1` the import.
     pub record_matches: String,
@@ -203,6 +205,9 @@ impl StagedStatements {
                 "INSERT INTO {table} ({columns}) SELECT {columns} FROM pantry_stage s \
                  WHERE NOT EXISTS (SELECT 1 FROM pantry_decided d \
                  WHERE d.source_row = s.import_source_row AND d.action <> 'create')"
+            ),
+            insert_all: format!(
+                "INSERT INTO {table} ({columns}) SELECT {columns} FROM pantry_stage"
             ),
             record_matches: format!(
                 "INSERT INTO import_matches (import_batch_id, source_row, record_id, action, previous) \

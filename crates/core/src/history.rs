@@ -672,7 +672,6 @@ async fn restore_updated(
     let columns: Vec<&str> = description
         .stored_fields()
         .map(|f| f.column)
-        .chain(description.managers.iter().map(|m| m.user_id))
         .chain(["import_notes", "updated_by"])
         .collect();
     let targets = columns.join(", ");

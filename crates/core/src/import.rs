@@ -247,10 +247,11 @@ pub(crate) async fn import_sheet(
     let mapped =
         tokio::task::spawn_blocking(move || open_planned(&open_path, &open_plan)).await??;
     let entity = mapped.entity();
+    let sheet_notices = mapped.notices().to_vec();
     // The report's frame: what the sheet says of itself before any row.
     let mut report = SheetReport::new(
         file,
-        mapped.notices().to_vec(),
+        sheet_notices.clone(),
         0,
         0,
         Vec::new(),
@@ -306,7 +307,9 @@ pub(crate) async fn import_sheet(
     };
     let mut issues = header_issues;
     issues.extend(drained.issues);
-    let mut notices = report.notices;
+    // The sheet's own notices, not the frame's (which, built before any
+    // row, says the sheet has none).
+    let mut notices = sheet_notices;
     notices.extend(drained.read_notices);
     let mut report = SheetReport {
         import_id: Some(import_id),
@@ -405,10 +408,30 @@ impl Load<'_> {
         // batches go straight to the loader: a stage between them would
         // only hold two more batches.
         let has_links = links.has_links();
+        // The rows are not stored yet: a role that may not read the users
+        // leaves the names as text, and says so.
+        let mut unread_users = None;
+        let managers = match crate::users::ManagerResolver::for_import(
+            client,
+            description,
+            &plan.mapping.users,
+        )
+        .await
+        {
+            Ok(resolver) => resolver,
+            Err(error) => {
+                unread_users = Some(crate::spreadsheet::FileNotice {
+                    row: None,
+                    message: format!("Manager names are kept as text only: {error}"),
+                });
+                None
+            }
+        };
         let (chunks, reader) = spawn_reader(
             mapped,
             Arc::clone(&self.progress),
             ReaderPlan {
+                managers,
                 chunk_rows: if has_links {
                     batch_size.min(READ_CHUNK_ROWS)
                 } else {
@@ -444,25 +467,7 @@ impl Load<'_> {
             }
         }
         drained.read_notices = reader.join().unwrap_or_default();
-        if matches!(drained.end, DrainEnd::Finished) && !description.managers.is_empty() {
-            // The rows are stored: a role that may not read the users or
-            // set the ids leaves the names as text, and says so.
-            let notices = crate::users::link_managers_of_import(
-                client,
-                description,
-                import_id,
-                &plan.mapping.users,
-                self.options.acting.as_ref(),
-            )
-            .await
-            .unwrap_or_else(|error| {
-                vec![crate::spreadsheet::FileNotice {
-                    row: None,
-                    message: format!("Manager names were kept as text only: {error}"),
-                }]
-            });
-            drained.read_notices.extend(notices);
-        }
+        drained.read_notices.extend(unread_users);
         self.progress.wake();
         Ok((drained, created))
     }

@@ -164,6 +164,8 @@ pub(crate) struct ReaderPlan {
     /// The CRM's organizations, for the near-duplicate warnings, and the
     /// label warnings give the name column.
     pub near: Option<(NearDuplicates, String)>,
+    /// The CRM's users, for the manager ids of the records.
+    pub managers: Option<crate::users::ManagerResolver>,
 }
 
 /// Reads `mapped` on a thread of its own and sends its rows in chunks, at
@@ -184,6 +186,7 @@ pub(crate) fn spawn_reader(
     let reader = std::thread::Builder::new()
         .name("pantry-import reader".to_owned())
         .spawn(move || {
+            let mut plan = plan;
             let encodes = plan.encode_for.is_some();
             // Each batch is sized by the last one's rows, plus a margin.
             let mut row_bytes = 256;
@@ -194,7 +197,10 @@ pub(crate) fn spawn_reader(
                 if let (Some((index, label)), Some(record)) = (&plan.near, outcome.record()) {
                     chunk.near.extend(index.warning(record, label));
                 }
-                if let RowFate::Record(record) = outcome.fate {
+                if let RowFate::Record(mut record) = outcome.fate {
+                    if let Some(managers) = &mut plan.managers {
+                        managers.fill(&mut record);
+                    }
                     let stored_before = u32::try_from(record.source_row)
                         .is_ok_and(|row| plan.stored.binary_search(&row).is_ok());
                     match plan.encode_for {
@@ -225,7 +231,11 @@ pub(crate) fn spawn_reader(
                 chunk.end = Some(result);
                 let _ = sender.blocking_send(chunk);
             }
-            mapped.read_notices()
+            let mut notices = mapped.read_notices();
+            if let Some(managers) = &plan.managers {
+                notices.extend(managers.notices());
+            }
+            notices
         })
         .map_err(ImportError::Thread)?;
     Ok((receiver, reader))

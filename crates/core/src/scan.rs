@@ -112,6 +112,7 @@ pub async fn scan_duplicates(
             encode_for: (!has_links).then_some(-1),
             stored: Vec::new(),
             near,
+            managers: None,
         },
     )?;
     let mut incoming = if has_links {

@@ -287,8 +287,12 @@ impl LoadSink<'_> {
             let (grown, others): (Option<bool>, bool) = (others.try_get(1)?, others.try_get(0)?);
             let (direct, stage) = (prepared?, prepared_stage?);
             // Nothing in the CRM to match: straight into the table.
-            if !matching.live_before && !others && !matching.through_stage {
-                return self.copy_straight(&direct, batch, rows).await;
+            if !matching.live_before && !others {
+                return if matching.through_stage {
+                    self.copy_through_stage(matching, &stage, batch, rows).await
+                } else {
+                    self.copy_straight(&direct, batch, rows).await
+                };
             }
             if grown == Some(true) {
                 // Another import is filling the table: without new
@@ -326,6 +330,34 @@ impl LoadSink<'_> {
             self.client.batch_execute("COMMIT"),
         );
         finished?;
+        counted?;
+        committed?;
+        Ok(Vec::new())
+    }
+
+    /// With nothing to match but the table closed to COPY (row-level
+    /// security): the COPY of `rows` into the staging table, one INSERT of
+    /// them all, the count and the COMMIT.
+    async fn copy_through_stage(
+        &self,
+        matching: &Matching,
+        stage: &tokio_postgres::Statement,
+        batch: &ReadyBatch,
+        rows: std::ops::Range<usize>,
+    ) -> Result<Vec<StagedMatch>, tokio_postgres::Error> {
+        let count = rows.len() as u64;
+        let sink = self.client.copy_in::<_, bytes::Bytes>(stage).await?;
+        let mut sink = std::pin::pin!(sink);
+        feed(sink.as_mut(), batch, rows).await?;
+        let (finished, inserted, counted, committed) = tokio::join!(
+            sink.as_mut().finish(),
+            self.client
+                .execute_typed(&matching.statements.insert_all, &[]),
+            history::record_batch(self.client, self.import_id, count, 0),
+            self.client.batch_execute("COMMIT"),
+        );
+        finished?;
+        inserted?;
         counted?;
         committed?;
         Ok(Vec::new())

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::duplicates::match_key;
 use crate::entity::EntityDescription;
+use crate::mapping::{Record, Value};
 use crate::spreadsheet::FileNotice;
 
 /// One CRM user.
@@ -415,123 +416,104 @@ pub fn row_security_refusal(
     ))
 }
 
-/// The rows an import wrote: stored by it, or updated by it (`$1`).
-const IMPORT_SCOPE: &str = "(t.import_batch_id = $1 OR t.id IN (SELECT record_id FROM import_matches \
-     WHERE import_batch_id = $1 AND action = 'updated'))";
+/// Fills the manager ids of an import's records as its rows are read, so
+/// that they go in with the rows (a second pass over the table would write
+/// every row twice): each distinct name is matched once, the broker's
+/// choices over the rules; the names left as text are said once each.
+#[derive(Debug)]
+pub(crate) struct ManagerResolver {
+    directory: UserDirectory,
+    chosen: BTreeMap<String, String>,
+    /// Positions among the stored fields: the name's, the id's.
+    positions: Vec<(usize, usize)>,
+    found: HashMap<String, Option<Uuid>>,
+    /// Names left as text, in the order first read, with why.
+    left: Vec<(String, UserMatch)>,
+}
 
-/// After an import: each distinct manager name of the rows it wrote is
-/// matched to a user, whose id fills the manager's id column (the text is
-/// kept). A name with no user, or with several, stays text and gets one
-/// notice naming the closest users. Runs as the import's user.
-pub(crate) async fn link_managers_of_import(
-    client: &tokio_postgres::Client,
-    description: &EntityDescription,
-    import_id: i64,
-    chosen: &BTreeMap<String, String>,
-    acting: Option<&ActingUser>,
-) -> Result<Vec<FileNotice>, UsersError> {
-    let table = description.table;
-    // Columns from the entity's description, never from the file.
-    let names: Vec<String> = description
-        .managers
-        .iter()
-        .map(|m| format!("(t.{})", m.name))
-        .collect();
-    let written: Vec<String> = client
-        .query_typed(
-            &format!(
-                "SELECT DISTINCT btrim(n) FROM {table} t CROSS JOIN LATERAL (VALUES {}) v(n) \
-                 WHERE {IMPORT_SCOPE} AND t.deleted_at IS NULL AND btrim(coalesce(n, '')) <> '' ORDER BY 1",
-                names.join(", ")
-            ),
-            &[(&import_id, Type::INT8)],
-        )
-        .await?
-        .iter()
-        .map(|row| row.try_get(0))
-        .collect::<Result<_, _>>()?;
-    if written.is_empty() {
-        return Ok(Vec::new());
+impl ManagerResolver {
+    /// The resolver of an import of `description`'s rows, when the entity
+    /// names users and the CRM has any.
+    pub(crate) async fn for_import(
+        client: &tokio_postgres::Client,
+        description: &EntityDescription,
+        chosen: &BTreeMap<String, String>,
+    ) -> Result<Option<ManagerResolver>, UsersError> {
+        let stored: Vec<&str> = description.stored_fields().map(|f| f.column).collect();
+        let at = |column: &str| stored.iter().position(|c| *c == column);
+        let positions: Vec<(usize, usize)> = description
+            .managers()
+            .filter_map(|m| Some((at(m.name)?, at(m.user_id)?)))
+            .collect();
+        if positions.is_empty() {
+            return Ok(None);
+        }
+        let (_, users) = list_users(client).await?;
+        if users.is_empty() {
+            // A CRM without users: the names are text, as they always were.
+            return Ok(None);
+        }
+        Ok(Some(ManagerResolver {
+            directory: UserDirectory::new(users),
+            chosen: chosen.clone(),
+            positions,
+            found: HashMap::new(),
+            left: Vec::new(),
+        }))
     }
-    let (_, users) = list_users(client).await?;
-    let directory = UserDirectory::new(users);
-    let mut matched: (Vec<String>, Vec<Uuid>) = (Vec::new(), Vec::new());
-    let mut notices = Vec::new();
-    for name in &written {
-        match directory.find(name, chosen) {
-            UserMatch::User { user } => {
-                matched.0.push(name.clone());
-                matched.1.push(user.id);
+
+    /// Sets the id of each manager `record` names (unless a cell of its
+    /// own gave one), as a value the row gives.
+    pub(crate) fn fill(&mut self, record: &mut Record) {
+        for &(name_at, id_at) in &self.positions {
+            let Some(Value::Text(name)) = record.values.get(name_at) else {
+                continue;
+            };
+            if !matches!(record.values.get(id_at), Some(Value::Null)) {
+                continue;
             }
-            UserMatch::KeptAsText => {}
-            UserMatch::Several { candidates } => notices.push(FileNotice {
-                row: None,
-                message: format!(
-                    "Manager '{name}' fits {} CRM users ({}); kept as text. Choose one in the \
-                     window's Managers card, or with \"users\" in a mapping file",
-                    candidates.len(),
-                    describe_all(&candidates)
-                ),
-            }),
-            UserMatch::NoUser { closest } => notices.push(FileNotice {
-                row: None,
-                message: if closest.is_empty() {
-                    format!("Manager '{name}' is no CRM user; kept as text")
-                } else {
-                    format!(
-                        "Manager '{name}' is no CRM user; kept as text (closest: {})",
-                        describe_all(&closest)
-                    )
-                },
-            }),
+            let name = name.trim();
+            let id = match self.found.get(name) {
+                Some(id) => *id,
+                None => {
+                    let matched = self.directory.find(name, &self.chosen);
+                    let id = matched.user().map(|u| u.id);
+                    if id.is_none() && matched != UserMatch::KeptAsText {
+                        self.left.push((name.to_owned(), matched));
+                    }
+                    self.found.insert(name.to_owned(), id);
+                    id
+                }
+            };
+            if let Some(id) = id {
+                record.values[id_at] = Value::Key(id);
+                record.given |= 1 << id_at;
+            }
         }
     }
-    if matched.0.is_empty() {
-        return Ok(notices);
-    }
-    let (begun, entered) = tokio::join!(
-        client.batch_execute("BEGIN"),
-        ActingUser::enter_if_any(acting, client)
-    );
-    begun?;
-    entered?;
-    let written = async {
-        for manager in description.managers {
-            client
-                .execute_typed(
-                    &format!(
-                        "UPDATE {table} t SET {id} = u.id \
-                         FROM unnest($2::text[], $3::uuid[]) AS u(name, id) \
-                         WHERE {IMPORT_SCOPE} AND btrim(t.{name}) = u.name \
-                         AND t.{id} IS DISTINCT FROM u.id",
-                        id = manager.user_id,
-                        name = manager.name,
+
+    /// One notice per name left as text, with the closest users.
+    pub(crate) fn notices(&self) -> Vec<FileNotice> {
+        self.left
+            .iter()
+            .map(|(name, matched)| FileNotice {
+                row: None,
+                message: match matched {
+                    UserMatch::Several { candidates } => format!(
+                        "Manager '{name}' fits {} CRM users ({}); kept as text. Choose one in \
+                         the window's Managers card, or with \"users\" in a mapping file",
+                        candidates.len(),
+                        describe_all(candidates)
                     ),
-                    &[
-                        (&import_id, Type::INT8),
-                        (&matched.0, Type::TEXT_ARRAY),
-                        (&matched.1, Type::UUID_ARRAY),
-                    ],
-                )
-                .await?;
-        }
-        // Part of the import's own update: undo must not take it for an
-        // edit made since.
-        client
-            .execute_typed(
-                "UPDATE import_matches SET applied_at = now() \
-                 WHERE import_batch_id = $1 AND action = 'updated'",
-                &[(&import_id, Type::INT8)],
-            )
-            .await?;
-        client.batch_execute("COMMIT").await
+                    UserMatch::NoUser { closest } if !closest.is_empty() => format!(
+                        "Manager '{name}' is no CRM user; kept as text (closest: {})",
+                        describe_all(closest)
+                    ),
+                    _ => format!("Manager '{name}' is no CRM user; kept as text"),
+                },
+            })
+            .collect()
     }
-    .await;
-    if let Err(error) = written {
-        let _ = client.batch_execute("ROLLBACK").await;
-        return Err(error.into());
-    }
-    Ok(notices)
 }
 
 fn describe_all(users: &[CrmUser]) -> String {
@@ -579,8 +561,7 @@ pub async fn users_report(
     let directory = UserDirectory::new(users.clone());
     let description = crate::entity::Entity::Organizations.description();
     let pairs: Vec<String> = description
-        .managers
-        .iter()
+        .managers()
         .map(|m| format!("(t.{}, t.{})", m.name, m.user_id))
         .collect();
     let rows = client
@@ -659,17 +640,16 @@ pub async fn link_existing(
     }
     let description = crate::entity::Entity::Organizations.description();
     let table = description.table;
-    let joins: Vec<String> = description
-        .managers
+    let managers: Vec<_> = description.managers().collect();
+    let joins: Vec<String> = managers
         .iter()
         .enumerate()
         .map(|(i, m)| format!("LEFT JOIN map m{i} ON m{i}.name = btrim(t.{})", m.name))
         .collect();
-    let picked: Vec<String> = (0..description.managers.len())
+    let picked: Vec<String> = (0..managers.len())
         .map(|i| format!("m{i}.id AS id{i}"))
         .collect();
-    let differs: Vec<String> = description
-        .managers
+    let differs: Vec<String> = managers
         .iter()
         .enumerate()
         .map(|(i, m)| {
@@ -679,8 +659,7 @@ pub async fn link_existing(
             )
         })
         .collect();
-    let sets: Vec<String> = description
-        .managers
+    let sets: Vec<String> = managers
         .iter()
         .enumerate()
         .map(|(i, m)| format!("{0} = coalesce(g.id{i}, t.{0})", m.user_id))

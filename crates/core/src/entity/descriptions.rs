@@ -220,6 +220,20 @@ pub static ORGANIZATIONS: EntityDescription = EntityDescription {
             &["Active", "Is Active"],
             FieldKind::YesNo { blank: true },
         ),
+        // The managers as CRM users (SPEC.md, "CRM users"): found from the
+        // names above as an import reads the rows.
+        field(
+            "primary_manager_id",
+            "Primary manager (CRM user)",
+            &[],
+            FieldKind::UserOf("primary_manager_name"),
+        ),
+        field(
+            "secondary_manager_id",
+            "Secondary manager (CRM user)",
+            &[],
+            FieldKind::UserOf("secondary_manager_name"),
+        ),
     ],
     duplicate_keys: &[DuplicateKey {
         what: "name",
@@ -359,16 +373,6 @@ pub static ORGANIZATIONS: EntityDescription = EntityDescription {
         ),
     ],
     if_missing: &[],
-    managers: &[
-        ManagerField {
-            name: "primary_manager_name",
-            user_id: "primary_manager_id",
-        },
-        ManagerField {
-            name: "secondary_manager_name",
-            user_id: "secondary_manager_id",
-        },
-    ],
 };
 
 /// SPEC.md, "Contacts".
@@ -556,7 +560,6 @@ pub static CONTACTS: EntityDescription = EntityDescription {
         ("notes", &["Description", "Contact Description", "Comments"]),
     ],
     if_missing: &[],
-    managers: &[],
 };
 
 /// SPEC.md, "Products".
@@ -757,7 +760,6 @@ pub static PRODUCTS: EntityDescription = EntityDescription {
             "Sales Description",
         ],
     )],
-    managers: &[],
 };
 
 /// SPEC.md, "Opportunities".
@@ -916,7 +918,6 @@ pub static OPPORTUNITIES: EntityDescription = EntityDescription {
         ("notes", &["Description", "Deal Description", "Comments"]),
     ],
     if_missing: &[],
-    managers: &[],
 };
 
 /// SPEC.md, "Interactions".
@@ -1067,5 +1068,4 @@ pub static INTERACTIONS: EntityDescription = EntityDescription {
         ),
     ],
     if_missing: &[],
-    managers: &[],
 };

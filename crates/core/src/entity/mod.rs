@@ -154,14 +154,11 @@ pub struct EntityDescription {
     /// sheet names it otherwise (a price list's Description is its
     /// product name).
     pub if_missing: &'static [(&'static str, &'static [&'static str])],
-    /// Fields naming a CRM user in words ("PRIMARY ACCT. MANAGER"), each with
-    /// the column that holds the user's id once the name is matched
-    /// ([`crate::users`]).
-    pub managers: &'static [ManagerField],
 }
 
-/// A field that names a CRM user, and where the user's id goes.
-#[derive(Debug)]
+/// A field that names a CRM user in words, and the field that holds the
+/// user's id ([`FieldKind::UserOf`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ManagerField {
     /// The text column (`primary_manager_name`), kept as written.
     pub name: &'static str,
@@ -364,6 +361,10 @@ pub enum FieldKind {
     OrganizationType,
     /// A US ZIP code whose leading zeros Excel dropped gets them back.
     PostalCode,
+    /// The id of the CRM user the field `.0` names in words, found by
+    /// [`crate::users`] as the rows are read for an import (a cell of its
+    /// own, as an id, is read as one).
+    UserOf(&'static str),
 }
 
 /// What a value an enumeration does not know does to its row.
@@ -604,6 +605,18 @@ impl EntityDescription {
         );
         columns.extend(["import_notes", "import_batch_id", "import_source_row"]);
         columns
+    }
+
+    /// The fields naming a CRM user in words ("PRIMARY ACCT. MANAGER"),
+    /// each with the field that holds the user's id.
+    pub fn managers(&self) -> impl Iterator<Item = ManagerField> + '_ {
+        self.fields.iter().filter_map(|f| match f.kind {
+            FieldKind::UserOf(name) => Some(ManagerField {
+                name,
+                user_id: f.column,
+            }),
+            _ => None,
+        })
     }
 
     /// How many of `headers` name a field of this entity (each field counted once).

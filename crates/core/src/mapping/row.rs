@@ -646,6 +646,20 @@ impl RowMapper {
                 }
             },
             FieldKind::Link(_) => Value::LinkName(cell.to_owned()),
+            // A user's id given as such (a column sent to it by hand).
+            FieldKind::UserOf(_) => match uuid::Uuid::parse_str(cell) {
+                Ok(id) => Value::Key(id),
+                Err(_) => {
+                    out.warning(
+                        label.to_owned(),
+                        format!(
+                            "'{}' is not a CRM user's id; left empty (the name column finds the user)",
+                            shorten(cell)
+                        ),
+                    );
+                    Value::Null
+                }
+            },
             FieldKind::Priority => Value::Label(read_priority(cell, label, out)),
             FieldKind::Segment => {
                 let (segment, implied) = read_segment(cell, label, out);

@@ -310,7 +310,7 @@ impl Preview {
             .targets
             .iter()
             .enumerate()
-            .filter(|(_, t)| description.managers.iter().any(|m| m.name == t.as_str()))
+            .filter(|(_, t)| description.managers().any(|m| m.name == t.as_str()))
             .map(|(i, _)| i)
             .collect();
         let mut counts: BTreeMap<String, u64> = BTreeMap::new();

@@ -5,7 +5,7 @@ use eframe::egui::{self, Align, RichText};
 use egui_extras::{Column, TableBuilder};
 use pantry_core::clean;
 use pantry_core::edits::SheetEdits;
-use pantry_core::entity::{Entity, FieldSpec};
+use pantry_core::entity::{Entity, FieldKind, FieldSpec};
 use pantry_core::mapping::{RowIssue, Severity};
 use pantry_core::saved_mapping::IMPORT_NOTES;
 
@@ -30,7 +30,9 @@ fn column_target_menu_ui(
         egui::ScrollArea::vertical()
             .max_height(320.0)
             .show(ui, |ui| {
-                for field in entity.description().fields {
+                // A manager's user id is found from the name, not a column.
+                let fields = entity.description().fields.iter();
+                for field in fields.filter(|f| !matches!(f.kind, FieldKind::UserOf(_))) {
                     if ui.button(field.column).clicked() {
                         actions.push(Action::SetColumnTarget(
                             header.clone(),
