@@ -109,12 +109,19 @@ fn a_messy_file_shows_its_counts_and_problems_without_a_database() {
             .is_empty()
     );
 
-    // Clicking a problem selects its row.
-    harness
-        .get_by_label(
-            "⚠  Row 12, SEGMENT: Unknown segment 'Food Truck', kept as written (type customer)",
-        )
-        .click();
+    // Clicking a problem selects its row (the list scrolled to it first).
+    let row_12 =
+        "⚠  Row 12, SEGMENT: Unknown segment 'Food Truck', kept as written (type customer)";
+    for _ in 0..5 {
+        if harness.query_by_label(row_12).is_some() {
+            break;
+        }
+        harness
+            .get_by_label("⚠  Row 3, PRIORITY-FOCUS (A-D): Priority 'A+' imported as A")
+            .scroll_down();
+        harness.run_steps(2);
+    }
+    harness.get_by_label(row_12).click();
     harness.run_steps(3);
     let preview = harness.state().preview().unwrap();
     assert_eq!(preview.selected.map(|i| preview.rows.number(i)), Some(12));
@@ -1825,6 +1832,61 @@ fn the_managers_card_matches_names_to_users_and_the_import_acts_as_one() {
                 ),
                 ("Cafe Gamma".to_owned(), None, dana.clone()),
             ]
+        );
+    });
+}
+
+#[test]
+fn a_price_list_naming_its_maker_only_in_its_title_gets_one_principal_for_every_row() {
+    let rt = runtime();
+    let db = rt.block_on(TestDatabase::migrated());
+    rt.block_on(async {
+        db.client()
+            .await
+            .batch_execute("INSERT INTO organizations (name, type) VALUES ('Golden Fields Foods', 'principal')")
+            .await
+            .unwrap();
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("golden fields price list.csv");
+    std::fs::write(
+        &file,
+        "Item Description,Category,Case $\nSteak fries,Frozen,38.50\nOnion rings,Frozen,29.00\n",
+    )
+    .unwrap();
+    let mut harness = window(Some(file));
+    wait_for(&mut harness, "the preview", PantryApp::preview_ready);
+    assert_eq!(harness.state().preview().unwrap().counts.would_fail, 2);
+    harness.get_by_label("Principal of every row:").click();
+    harness.run_steps(2);
+    harness
+        .get_by_label("Principal of every row:")
+        .type_text("Golden Fields Foods");
+    harness.key_press(egui::Key::Enter);
+    wait_for(&mut harness, "the preview read again", |app| {
+        app.preview_ready()
+            && app
+                .file
+                .as_ref()
+                .unwrap()
+                .mapping()
+                .fixed
+                .get("principal_id")
+                == Some(&"Golden Fields Foods".to_owned())
+    });
+    assert_eq!(harness.state().preview().unwrap().counts.would_import, 2);
+    harness.state_mut().connection.fill_from_url(&db.url);
+    harness.run_steps(2);
+    harness.get_by_label("Import 2 products").click();
+    wait_for(&mut harness, "the import", import_finished);
+    rt.block_on(async {
+        assert_eq!(
+            db.count(
+                "SELECT count(*) FROM products p JOIN organizations o ON o.id = p.principal_id \
+                 WHERE o.name = 'Golden Fields Foods'"
+            )
+            .await,
+            2
         );
     });
 }

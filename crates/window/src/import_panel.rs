@@ -221,6 +221,9 @@ fn next_import_ui(ui: &mut egui::Ui, app: &PantryApp, run: &ImportRun, actions: 
         return;
     };
     if run.plan.whole_workbook {
+        // What importing the workbook again does with the rows now in the
+        // CRM, chosen here as for a sheet.
+        duplicate_policy_ui(ui, app.on_duplicate, actions);
         if ui
             .button("Import the workbook again")
             .on_hover_text(

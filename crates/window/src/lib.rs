@@ -1082,6 +1082,18 @@ impl eframe::App for PantryApp {
                 ui.horizontal(|ui| {
                     ui.label(theme::bold("Pantry Import").color(theme::ACCENT));
                     sidebar::open_another_ui(ui, self, &mut actions);
+                    // The sidebar's other way out, which a narrow window hides.
+                    let exporting = self.view == View::Export;
+                    if ui
+                        .selectable_label(exporting, "Export from the CRM…")
+                        .clicked()
+                    {
+                        actions.push(Action::Show(if exporting {
+                            View::Preview
+                        } else {
+                            View::Export
+                        }));
+                    }
                 });
             });
         }

@@ -795,7 +795,7 @@ pub static OPPORTUNITIES: EntityDescription = EntityDescription {
         field(
             "principal_id",
             "Principal",
-            &["Principal"],
+            &["Principal", "Manufacturer", "Mfr"],
             link(Entity::Organizations, Some("principal"), false),
         ),
         field(

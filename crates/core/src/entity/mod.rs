@@ -253,7 +253,7 @@ impl FieldSpec {
                     FieldKind::Enum {
                         unknown: UnknownValue::Fail,
                         ..
-                    }
+                    } | FieldKind::Link(_)
                 ))
     }
 
@@ -1033,7 +1033,7 @@ mod tests {
             "id, name, priority, segment, type, primary_manager_name, secondary_manager_name, \
              website, phone, address_line_1, city, state_province, postal_code, notes, email, \
              industry, address_line_2, country, annual_revenue, employee_count, \
-             parent_organization_id, is_active, import_notes, import_batch_id, import_source_row"
+             parent_organization_id, is_active, primary_manager_id, secondary_manager_id, import_notes, import_batch_id, import_source_row"
         );
         assert!(!CONTACTS.copy_columns().contains(&"full_name"));
     }

@@ -528,6 +528,25 @@ impl RowMapper {
             return Ok(None);
         };
         let label = self.columns.label(column);
+        // "Delacroix, Marc" is written last name first.
+        if let Some((last, first)) = row.get(column).split_once(',')
+            && !first.contains(',')
+            && !first.trim().is_empty()
+            && !last.trim().is_empty()
+        {
+            let (first, last) = (
+                first.split_whitespace().collect::<Vec<_>>().join(" "),
+                last.split_whitespace().collect::<Vec<_>>().join(" "),
+            );
+            out.warning(
+                label,
+                format!(
+                    "'{}' read as last name, first name: first name '{first}', last name '{last}'",
+                    shorten(row.get(column).trim())
+                ),
+            );
+            return Ok(Some((first, last)));
+        }
         let name = row.get(column).split_whitespace().collect::<Vec<_>>();
         match name.split_last() {
             None => Ok(None),

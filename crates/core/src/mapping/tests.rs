@@ -315,6 +315,17 @@ fn contacts_split_a_full_name_at_the_last_space() {
         messages(&one),
         ["'Cher' is one word: a contact needs a first and a last name"]
     );
+    // Last name first, as many lists write it.
+    let reversed = mapper.map_row(&row(5, &["Delacroix,  Marc", "", "", ""]));
+    let record = reversed.record().cloned().expect("imports");
+    assert_eq!(text(&record, "first_name").as_deref(), Some("Marc"));
+    assert_eq!(text(&record, "last_name").as_deref(), Some("Delacroix"));
+    assert_eq!(
+        messages(&reversed),
+        [
+            "'Delacroix,  Marc' read as last name, first name: first name 'Marc', last name 'Delacroix'"
+        ]
+    );
 }
 
 #[test]

@@ -14,7 +14,7 @@ use eframe::egui::{self, RichText};
 use egui_extras::{Size, StripBuilder};
 use pantry_core::clean::CleanUpTally;
 use pantry_core::edits::SheetEdits;
-use pantry_core::entity::{Entity, EntityChoice, FieldKind, How};
+use pantry_core::entity::{Entity, EntityChoice, FieldKind, FieldSpec, How};
 use pantry_core::mapping::{RowCounts, RowIssue, Severity, TalliedField, TalliedValue, ValueTally};
 use pantry_core::saved_mapping::SavedMapping;
 use pantry_core::spreadsheet::SheetRow;
@@ -455,11 +455,9 @@ pub fn preview_ui(ui: &mut egui::Ui, file: &mut OpenFile, actions: &mut Vec<Acti
     let below = ui.available_height();
     // A pane of its own (and its own remembered size) with values and
     // clean-ups, which arrive once the file is read.
-    let (pane, default_size) = if has_values {
-        ("preview-panes-values", (below * 0.42).clamp(140.0, 340.0))
-    } else {
-        ("preview-panes", (below * 0.3).clamp(100.0, 240.0))
-    };
+    // One pane, whatever it shows: values arriving once the file is read
+    // leave its size (and the table's) as it was.
+    let (pane, default_size) = ("preview-panes", (below * 0.5).clamp(150.0, 340.0));
     egui::Panel::bottom(pane)
         .resizable(true)
         .default_size(default_size)
@@ -695,11 +693,16 @@ fn one_value_per_sheet_ui(
             continue;
         }
         let Some(allowed) = field.allowed_values() else {
+            if field.link().is_some() {
+                one_name_per_sheet_ui(ui, field, fixed.get(field.column), actions);
+            }
             continue;
         };
         let chosen = fixed.get(field.column);
+        let has_segment = preview.targets.iter().any(|t| t == "segment");
         let unset = match field.kind {
-            FieldKind::OrganizationType => "from each row's segment",
+            FieldKind::OrganizationType if has_segment => "from each row's segment",
+            FieldKind::OrganizationType => "customer (no segment column says otherwise)",
             _ => "none (every row fails)",
         };
         ui.add_space(12.0);
@@ -740,6 +743,53 @@ fn one_value_per_sheet_ui(
                 ));
         });
     }
+}
+
+/// For a required link no column fills (a price list naming its
+/// manufacturer only in its title), the name every row links to: typed,
+/// kept on Enter or when the field is left.
+fn one_name_per_sheet_ui(
+    ui: &mut egui::Ui,
+    field: &FieldSpec,
+    chosen: Option<&String>,
+    actions: &mut Vec<Action>,
+) {
+    let id = egui::Id::unique(("one name", field.column));
+    let mut text = ui
+        .data(|d| d.get_temp::<String>(id))
+        .or_else(|| chosen.cloned())
+        .unwrap_or_default();
+    ui.add_space(12.0);
+    ui.horizontal(|ui| {
+        let label = ui.label(format!(
+            "{} of every row:",
+            theme::capitalise(&field.label.to_lowercase())
+        ));
+        let edit = ui
+            .add(
+                egui::TextEdit::singleline(&mut text)
+                    .hint_text("a name in the CRM or this workbook")
+                    .desired_width(200.0),
+            )
+            .labelled_by(label.id)
+            .on_hover_text(format!(
+                "No column of this sheet holds the {}: every row links to the record of this name \
+                 (saved with the mapping)",
+                field.label.to_lowercase()
+            ));
+        if edit.lost_focus() {
+            let typed = text.trim().to_owned();
+            if Some(&typed) != chosen {
+                actions.push(Action::SetOneValue(
+                    field.column,
+                    (!typed.is_empty()).then_some(typed),
+                ));
+            }
+            ui.data_mut(|d| d.remove::<String>(id));
+        } else if edit.has_focus() {
+            ui.data_mut(|d| d.insert_temp(id, text));
+        }
+    });
 }
 
 /// What can be done with the selected row: read the header from it, or
@@ -1044,7 +1094,12 @@ fn problems_ui(ui: &mut egui::Ui, preview: &mut Preview) {
                 ))
                 .color(color);
                 let response = ui.add(egui::Button::new(text).frame(false).truncate());
-                if response.on_hover_text("Show this row").clicked() {
+                // The whole message on hover: the line is cut to the pane.
+                let whole = format!(
+                    "Row {}{column}: {}\n\nClick to show this row",
+                    issue.row, issue.message
+                );
+                if response.on_hover_text(whole).clicked() {
                     clicked = Some(issue.row);
                 }
             }

@@ -15,6 +15,9 @@ use crate::theme::{self, FAIL_FILL, FAIL_TEXT, WARN_FILL, WARN_TEXT};
 
 use super::*;
 
+/// The header row's height: the header, its target, and why.
+const HEADER_HEIGHT: f32 = 72.0;
+
 /// The menu under a header: the field its column fills, import notes, or
 /// nothing. Choosing recomputes the preview.
 fn column_target_menu_ui(
@@ -108,8 +111,14 @@ pub(super) fn table_ui(
         }
     });
     let row_height = ui.text_style_height(&egui::TextStyle::Body) + 8.0;
+    // The rows scroll within what is left under the header, however small:
+    // egui's default of at least 200 px ran the last rows under the pane
+    // below, out of reach in a short window.
+    let body_height = (ui.available_height() - HEADER_HEIGHT).max(row_height);
     let mut builder = TableBuilder::new(ui)
         .id_salt(("preview", preview.path.clone(), preview.sheet.clone()))
+        .min_scrolled_height(0.0)
+        .max_scroll_height(body_height)
         .striped(true)
         .resizable(true)
         .auto_shrink([false, false])
@@ -145,7 +154,9 @@ pub(super) fn table_ui(
         drawn: false,
     };
     builder
-        .header(72.0, |mut header| header_ui(&mut header, preview, actions))
+        .header(HEADER_HEIGHT, |mut header| {
+            header_ui(&mut header, preview, actions)
+        })
         .body(|body| {
             body.rows(row_height, visible_count, |mut table_row| {
                 if table_row.index() < above {
