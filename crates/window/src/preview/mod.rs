@@ -443,6 +443,29 @@ pub fn preview_ui(ui: &mut egui::Ui, file: &mut OpenFile, actions: &mut Vec<Acti
         return;
     }
     fixing::keyboard(ui.ctx(), preview, edits);
+    panes_ui(ui, preview, edits, actions);
+    // The rest, between the panes: a region of its own, so the table's
+    // column lines stop at the pane below.
+    let rest = ui.cursor().intersect(ui.max_rect());
+    ui.scope_builder(egui::UiBuilder::new().max_rect(rest), |ui| {
+        ui.shrink_clip_rect(rest);
+        selected_row_ui(ui, preview, edits, actions);
+        // Wide sheets scroll sideways; the table scrolls its rows itself.
+        egui::ScrollArea::horizontal()
+            .id_salt("preview-columns")
+            .max_height(ui.available_height())
+            .show(ui, |ui| table_ui(ui, preview, (edits, mapping), actions));
+    });
+}
+
+/// Below the table: the problems, and beside them the broker's changes, the
+/// clean-ups and the values to map, in one pane whose edge the broker drags.
+fn panes_ui(
+    ui: &mut egui::Ui,
+    preview: &mut Preview,
+    edits: &SheetEdits,
+    actions: &mut Vec<Action>,
+) {
     let changes = fixing::ChangeList::of(preview, edits);
     // Values to map and clean-ups share the pane with the problems, so it
     // starts taller for them; the broker can drag its edge either way.
@@ -453,8 +476,6 @@ pub fn preview_ui(ui: &mut egui::Ui, file: &mut OpenFile, actions: &mut Vec<Acti
             .is_some_and(|t| !t.is_empty())
         || !edits.is_empty();
     let below = ui.available_height();
-    // A pane of its own (and its own remembered size) with values and
-    // clean-ups, which arrive once the file is read.
     // One pane, whatever it shows: values arriving once the file is read
     // leave its size (and the table's) as it was.
     let (pane, default_size) = ("preview-panes", (below * 0.5).clamp(150.0, 340.0));
@@ -496,18 +517,6 @@ pub fn preview_ui(ui: &mut egui::Ui, file: &mut OpenFile, actions: &mut Vec<Acti
                 problems_ui(ui, preview);
             }
         });
-    // The rest, between the panes: a region of its own, so the table's
-    // column lines stop at the pane below.
-    let rest = ui.cursor().intersect(ui.max_rect());
-    ui.scope_builder(egui::UiBuilder::new().max_rect(rest), |ui| {
-        ui.shrink_clip_rect(rest);
-        selected_row_ui(ui, preview, edits, actions);
-        // Wide sheets scroll sideways; the table scrolls its rows itself.
-        egui::ScrollArea::horizontal()
-            .id_salt("preview-columns")
-            .max_height(ui.available_height())
-            .show(ui, |ui| table_ui(ui, preview, (edits, mapping), actions));
-    });
 }
 
 /// Above the table: the file, its sheets and entity, the mapping line,

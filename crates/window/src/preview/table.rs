@@ -111,31 +111,7 @@ pub(super) fn table_ui(
         }
     });
     let row_height = ui.text_style_height(&egui::TextStyle::Body) + 8.0;
-    // The rows scroll within what is left under the header, however small:
-    // egui's default of at least 200 px ran the last rows under the pane
-    // below, out of reach in a short window.
-    let body_height = (ui.available_height() - HEADER_HEIGHT).max(row_height);
-    let mut builder = TableBuilder::new(ui)
-        .id_salt(("preview", preview.path.clone(), preview.sheet.clone()))
-        .min_scrolled_height(0.0)
-        .max_scroll_height(body_height)
-        .striped(true)
-        .resizable(true)
-        .auto_shrink([false, false])
-        .sense(egui::Sense::click())
-        .cell_layout(egui::Layout::left_to_right(Align::Center))
-        .column(Column::exact(64.0));
-    for (header, target) in preview.headers.iter().zip(&preview.targets) {
-        // Wide enough for the header and, in small type, where it goes.
-        let width = (header.chars().count() as f32 * 8.5)
-            .max((target.chars().count() + 4) as f32 * 7.0)
-            + 24.0;
-        builder = builder.column(
-            Column::initial(width.clamp(90.0, 260.0))
-                .at_least(50.0)
-                .clip(true),
-        );
-    }
+    let mut builder = table_builder(ui, preview, row_height);
     if let Some(row) = scroll_to {
         builder = builder.scroll_to_row(row, Some(Align::Center));
     }
@@ -202,6 +178,37 @@ pub(super) fn table_ui(
         preview.selected_above = Some(number);
         preview.selected = None;
     }
+}
+
+/// The table's frame: its scroll within the room left, and a column per
+/// header as wide as the header and its target.
+fn table_builder<'a>(ui: &'a mut egui::Ui, preview: &Preview, row_height: f32) -> TableBuilder<'a> {
+    // The rows scroll within what is left under the header, however small:
+    // egui's default of at least 200 px ran the last rows under the pane
+    // below, out of reach in a short window.
+    let body_height = (ui.available_height() - HEADER_HEIGHT).max(row_height);
+    let mut builder = TableBuilder::new(ui)
+        .id_salt(("preview", preview.path.clone(), preview.sheet.clone()))
+        .min_scrolled_height(0.0)
+        .max_scroll_height(body_height)
+        .striped(true)
+        .resizable(true)
+        .auto_shrink([false, false])
+        .sense(egui::Sense::click())
+        .cell_layout(egui::Layout::left_to_right(Align::Center))
+        .column(Column::exact(64.0));
+    for (header, target) in preview.headers.iter().zip(&preview.targets) {
+        // Wide enough for the header and, in small type, where it goes.
+        let width = (header.chars().count() as f32 * 8.5)
+            .max((target.chars().count() + 4) as f32 * 7.0)
+            + 24.0;
+        builder = builder.column(
+            Column::initial(width.clamp(90.0, 260.0))
+                .at_least(50.0)
+                .clip(true),
+        );
+    }
+    builder
 }
 
 /// Under a header, why its column goes where it goes: a few words, and a
