@@ -1,5 +1,5 @@
-//! The headless contract of SPEC.md: `check`, `import`, `history`, `undo`,
-//! `export`, `verify`, `migrate`.
+//! The headless contract of SPEC.md: `check`, `import`, `users`, `history`,
+//! `undo`, `export`, `verify`, `audit`, `merge`, `migrate`.
 //!
 //! Exit status: 0 every row imported (or would be), 1 some rows failed,
 //! 2 the run could not happen, with a one-line reason on stderr.
@@ -14,11 +14,13 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use pantry_core::audit;
 use pantry_core::clean::{self, CleanUp};
 use pantry_core::database::ConnectionSettings;
 use pantry_core::duplicates::DuplicatePolicy;
 use pantry_core::entity::Entity;
 use pantry_core::export;
+use pantry_core::fixes;
 use pantry_core::history;
 use pantry_core::import::{self, ImportError, ImportOptions};
 use pantry_core::links::{LinkPolicies, LinkPolicy};
@@ -213,11 +215,60 @@ pub enum Command {
         #[command(flatten)]
         json: JsonArg,
     },
+    /// Score what the CRM already holds and list its problems: duplicates,
+    /// bad e-mails and phones, unknown states, empty fields, links to
+    /// deleted records, manager names with no user (read-only, unless
+    /// --fix clean-ups).
+    Audit {
+        /// Only this entity (default: all five).
+        #[arg(long, value_name = "ENTITY", value_parser = parse_entity)]
+        entity: Option<Entity>,
+        /// Write every record of every finding to PATH.csv or PATH.xlsx.
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+        /// Apply the clean-ups to the stored values (originals kept in
+        /// import notes, recorded in the history: `undo` gives them back).
+        #[arg(long, value_enum, value_name = "FIX")]
+        fix: Option<FixArg>,
+        /// With --fix clean-ups: only these kinds (states, phones, emails,
+        /// spaces; default all).
+        #[arg(long, value_name = "KINDS", requires = "fix", value_parser = parse_clean)]
+        clean: Option<CleanUps>,
+        #[command(flatten)]
+        database: DatabaseArg,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Merge duplicate records into one: the survivor takes the others'
+    /// values where its own are empty, every link moves to it, the others
+    /// are soft-deleted (recorded in the history: `undo` puts it all back).
+    Merge {
+        /// organizations, contacts, products, opportunities or interactions.
+        #[arg(value_name = "ENTITY", value_parser = parse_entity)]
+        entity: Entity,
+        /// The records' ids (as `audit --out` lists them), two or more.
+        #[arg(value_name = "ID", num_args = 2.., required = true)]
+        ids: Vec<uuid::Uuid>,
+        /// The record to keep (default: the most complete).
+        #[arg(long, value_name = "ID")]
+        keep: Option<uuid::Uuid>,
+        #[command(flatten)]
+        database: DatabaseArg,
+        #[command(flatten)]
+        json: JsonArg,
+    },
     /// Create or update the CRM schema.
     Migrate {
         #[command(flatten)]
         database: DatabaseArg,
     },
+}
+
+/// `audit --fix`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum FixArg {
+    /// The clean-up kinds (states, phones, emails, spaces) on stored values.
+    CleanUps,
 }
 
 /// `--links`.
@@ -377,6 +428,45 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Audit {
+            entity,
+            out,
+            fix,
+            clean,
+            database,
+            json,
+        } => match fix {
+            Some(FixArg::CleanUps) => {
+                let kinds = clean.map_or_else(|| CleanUp::ALL.into_iter().collect(), |c| c.0);
+                fix_clean_ups(entity, &kinds, &database, json.json)
+            }
+            None => audit(entity, out.as_deref(), &database, json.json),
+        },
+        Command::Merge {
+            entity,
+            ids,
+            keep,
+            database,
+            json,
+        } => {
+            let settings = database.settings()?;
+            let request = fixes::MergeRequest {
+                entity,
+                ids,
+                keep,
+                unchanged_since: None,
+            };
+            let report = runtime()?.block_on(async {
+                let mut client = settings.connect().await?;
+                anyhow::Ok(fixes::merge(&mut client, &request).await?)
+            })?;
+            if json.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                text::print_merge(entity, &report);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Migrate { database } => {
             let settings = database.settings()?;
             let applied = runtime()?.block_on(migrate(&settings))?;
@@ -487,6 +577,61 @@ fn users(
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         text::print_users(&report);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `audit`: the CRM's health, printed, and every finding to `out`.
+fn audit(
+    entity: Option<Entity>,
+    out: Option<&Path>,
+    database: &DatabaseArg,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let settings = database.settings()?;
+    let entities: Vec<Entity> = entity.into_iter().collect();
+    let mut file = out.map(audit::out::FindingsFile::create).transpose()?;
+    let report = runtime()?.block_on(async {
+        let client = settings.connect().await?;
+        let mut sink = |finding: &audit::FindingRow<'_>| match &mut file {
+            Some(file) => file.write(finding),
+            None => Ok(()),
+        };
+        anyhow::Ok(audit::audit(&client, &entities, &mut sink).await?)
+    })?;
+    if let Some(file) = file {
+        file.finish()?;
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        text::print_audit(&report, out);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `audit --fix clean-ups`: the kinds applied to stored values, one
+/// history entry per entity.
+fn fix_clean_ups(
+    entity: Option<Entity>,
+    kinds: &BTreeSet<CleanUp>,
+    database: &DatabaseArg,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let settings = database.settings()?;
+    let entities: Vec<Entity> = entity.map_or_else(|| Entity::ALL.to_vec(), |e| vec![e]);
+    let reports = runtime()?.block_on(async {
+        let mut client = settings.connect().await?;
+        let mut reports = Vec::new();
+        for entity in entities {
+            reports.push(fixes::apply_clean_ups(&mut client, entity, kinds).await?);
+        }
+        anyhow::Ok(reports)
+    })?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+    } else {
+        text::print_clean_ups(&reports);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,9 @@
 //! How the headless commands print what they did, as text for a person.
 
-use pantry_core::history::{ImportBatch, UndoReport};
+use pantry_core::audit::Audit;
+use pantry_core::entity::Entity;
+use pantry_core::fixes::{CleanUpReport, MergeReport};
+use pantry_core::history::{EntryKind, ImportBatch, UndoReport};
 use pantry_core::users;
 use pantry_core::verify::Verification;
 
@@ -41,30 +44,151 @@ pub fn print_history(imports: &[ImportBatch]) {
 pub fn print_undo(reports: &[UndoReport]) -> usize {
     let mut left_alone = 0;
     for report in reports {
-        if report.restored > 0 {
+        let entry = match report.kind {
+            EntryKind::Import => "import",
+            EntryKind::LinkManagers => "manager link",
+            EntryKind::CleanUp => "clean-up",
+            EntryKind::Merge => "merge",
+        };
+        if report.kind == EntryKind::Merge && !report.edited_left_alone.is_empty() {
+            left_alone += report.edited_left_alone.len();
             println!(
-                "import {}: {} rows soft-deleted, {} updated records given back their values from before",
-                report.import_id, report.soft_deleted, report.restored
+                "merge {}: not undone: {} of its records were edited since (pass --force to undo it anyway):",
+                report.import_id,
+                report.edited_left_alone.len()
             );
-        } else {
-            println!(
+            for (_, name) in &report.edited_left_alone {
+                println!("    {name}");
+            }
+            continue;
+        }
+        match (report.kind, report.restored) {
+            (EntryKind::Import, 0) => println!(
                 "import {}: {} rows soft-deleted",
                 report.import_id, report.soft_deleted
-            );
+            ),
+            (EntryKind::Import, restored) => println!(
+                "import {}: {} rows soft-deleted, {restored} updated records given back their values from before",
+                report.import_id, report.soft_deleted
+            ),
+            (_, restored) => println!(
+                "{entry} {}: {restored} records given back their values from before",
+                report.import_id
+            ),
         }
         if report.edited_left_alone.is_empty() {
             continue;
         }
         left_alone += report.edited_left_alone.len();
         println!(
-            "  {} rows were edited since the import and were left alone (pass --force to undo them too):",
+            "  {} records were edited since the {entry} and were left alone (pass --force to undo them too):",
             report.edited_left_alone.len()
         );
         for (row, name) in &report.edited_left_alone {
-            println!("    row {row}: {name}");
+            if *row > 0 {
+                println!("    row {row}: {name}");
+            } else {
+                println!("    {name}");
+            }
         }
     }
     left_alone
+}
+
+/// `audit` as text: per entity its score, findings with examples, the
+/// duplicate groups, distributions and clean-ups.
+pub fn print_audit(audit: &Audit, out: Option<&std::path::Path>) {
+    println!("CRM health, checked {}", audit.checked_at);
+    for entity in &audit.entities {
+        println!(
+            "\n{}: {}, score {} ({} with findings)",
+            entity.entity.title(),
+            entity.entity.count(entity.records),
+            entity.score,
+            entity.with_findings
+        );
+        for finding in &entity.findings {
+            println!("  {:<36} {:>8}", finding.kind.describe(), finding.records);
+            for example in finding.examples.iter().take(3) {
+                println!("      {}: {}", example.shown, example.detail);
+            }
+        }
+        for distribution in &entity.distributions {
+            let values: Vec<String> = distribution
+                .values
+                .iter()
+                .take(8)
+                .map(|(value, count)| format!("{value} {count}"))
+                .collect();
+            println!("  {}: {}", distribution.column, values.join(", "));
+        }
+        for clean_up in &entity.clean_ups {
+            let examples: Vec<String> = clean_up
+                .examples
+                .iter()
+                .take(2)
+                .map(|(before, after)| format!("'{before}' → '{after}'"))
+                .collect();
+            println!(
+                "  clean-up: {} values: {} ({})",
+                clean_up.values,
+                clean_up.kind.describe(),
+                examples.join(", ")
+            );
+        }
+    }
+    if let Some(out) = out {
+        println!("\nevery finding written to {}", out.display());
+    }
+    if audit.entities.iter().any(|e| !e.clean_ups.is_empty()) {
+        println!("apply the clean-ups with: pantry-import audit --fix clean-ups");
+    }
+}
+
+/// `audit --fix clean-ups` as text.
+pub fn print_clean_ups(reports: &[CleanUpReport]) {
+    for report in reports {
+        match report.entry {
+            None => println!("{}: nothing to clean up", report.entity.title()),
+            Some(entry) => {
+                let kinds: Vec<String> = report
+                    .values
+                    .iter()
+                    .map(|(kind, count)| format!("{count} {kind}"))
+                    .collect();
+                println!(
+                    "{}: {} cleaned ({}); undo with: pantry-import undo {entry}",
+                    report.entity.title(),
+                    report.entity.count(report.records),
+                    kinds.join(", ")
+                );
+            }
+        }
+    }
+}
+
+/// `merge` as text.
+pub fn print_merge(entity: Entity, report: &MergeReport) {
+    let merged: Vec<&str> = report
+        .merged
+        .iter()
+        .map(|(_, shown)| shown.as_str())
+        .collect();
+    println!(
+        "merge {}: '{}' kept; merged into it and soft-deleted: '{}'",
+        report.entry,
+        report.survivor_shown,
+        merged.join("', '")
+    );
+    if !report.filled.is_empty() {
+        println!("  it took from them: {}", report.filled.join(", "));
+    }
+    println!(
+        "  {} links moved to it; undo with: pantry-import undo {} ({})",
+        report.links_moved,
+        report.entry,
+        entity.name()
+    );
 }
 
 /// `verify` as text: the counts, each distribution, the links that ended

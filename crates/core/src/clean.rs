@@ -316,6 +316,24 @@ pub fn phone_format(cell: &str) -> Option<String> {
     Some(number.format().mode(mode).to_string())
 }
 
+/// Whether `cell` is a phone number the `phonenumber` crate (Google's
+/// libphonenumber data) finds valid, read as a US number unless it says
+/// otherwise. A number written as `(312) 555-0100` is checked by the North
+/// American plan's rule (area code and exchange not starting with 0 or 1)
+/// without parsing: an audit asks this of every phone in the CRM.
+pub fn phone_is_valid(cell: &str) -> bool {
+    if written_nationally(cell) {
+        let bytes = cell.as_bytes();
+        return bytes[1] >= b'2' && bytes[6] >= b'2';
+    }
+    let digits = cell.bytes().filter(u8::is_ascii_digit).count();
+    if !(7..=17).contains(&digits) {
+        return false;
+    }
+    phonenumber::parse(Some(phonenumber::country::Id::US), cell)
+        .is_ok_and(|number| phonenumber::is_valid(&number))
+}
+
 /// Whether `cell` is a North American number as this clean-up writes it.
 fn written_nationally(cell: &str) -> bool {
     let bytes = cell.as_bytes();

@@ -385,7 +385,7 @@ pub fn update_writes(description: &EntityDescription, column: &str, crm: &str, f
 
 /// How a key compares a field's values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Compared {
+pub(crate) enum Compared {
     /// Ignoring case, accents, spaces and punctuation (`pantry_match_key`).
     Text,
     /// Ignoring case and surrounding spaces.
@@ -394,7 +394,7 @@ enum Compared {
     AsIs,
 }
 
-fn compared_as(description: &EntityDescription, column: &str) -> Compared {
+pub(crate) fn compared_as(description: &EntityDescription, column: &str) -> Compared {
     let kind = description
         .field_index(column)
         .map(|i| &description.fields[i].kind);
@@ -493,11 +493,11 @@ pub fn near_key(text: &str) -> String {
 
 /// How similar two near keys must be (normalised Damerau-Levenshtein) for
 /// a typo to make a near-duplicate ("joesrustyspon" for "joesrustyspoon").
-const NEAR_SIMILARITY: f64 = 0.9;
+pub(crate) const NEAR_SIMILARITY: f64 = 0.9;
 
 /// Blocks of more names than this are not compared name by name: a typo is
 /// looked for only among the few names that begin alike.
-const NEAR_BLOCK: usize = 64;
+pub(crate) const NEAR_BLOCK: usize = 64;
 
 /// The CRM's live organizations, by the keys near-duplicates are found by,
 /// so each file row is compared with a handful of names, never all of them
@@ -571,8 +571,8 @@ impl NearDuplicates {
             .or_default()
             .push(position);
         for block in [
-            self.by_prefix.entry(prefix(&near)).or_default(),
-            self.by_suffix.entry(suffix(&near)).or_default(),
+            self.by_prefix.entry(near_prefix(&near)).or_default(),
+            self.by_suffix.entry(near_suffix(&near)).or_default(),
         ] {
             if block.len() <= NEAR_BLOCK {
                 block.push(position);
@@ -622,8 +622,8 @@ impl NearDuplicates {
             return Some(self.shown(*position));
         }
         let blocks = [
-            self.by_prefix.get(&prefix(&near)),
-            self.by_suffix.get(&suffix(&near)),
+            self.by_prefix.get(&near_prefix(&near)),
+            self.by_suffix.get(&near_suffix(&near)),
         ];
         blocks
             .into_iter()
@@ -654,12 +654,12 @@ fn slice<'a>(text: &'a str, ends: &[u32], position: u32) -> &'a str {
 }
 
 /// The block a near key belongs to for typos: its first five characters.
-fn prefix(near: &str) -> String {
+pub(crate) fn near_prefix(near: &str) -> String {
     near.chars().take(5).collect()
 }
 
 /// The other block a near key belongs to: its last five characters.
-fn suffix(near: &str) -> String {
+pub(crate) fn near_suffix(near: &str) -> String {
     let count = near.chars().count();
     near.chars().skip(count.saturating_sub(5)).collect()
 }

@@ -63,11 +63,49 @@ impl std::fmt::Display for ImportStatus {
     }
 }
 
-/// One recorded import.
+/// What a history entry did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EntryKind {
+    /// Imported a file.
+    Import,
+    /// Filled the manager ids of existing records (`users --link`).
+    LinkManagers,
+    /// Applied clean-ups to existing records (`audit --fix clean-ups`).
+    CleanUp,
+    /// Merged duplicate records (`merge`).
+    Merge,
+}
+
+impl EntryKind {
+    /// The word `import_batches.kind` stores.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Import => "import",
+            EntryKind::LinkManagers => "link managers",
+            EntryKind::CleanUp => "clean-up",
+            EntryKind::Merge => "merge",
+        }
+    }
+
+    fn parse(text: &str) -> EntryKind {
+        match text {
+            "link managers" => EntryKind::LinkManagers,
+            "clean-up" => EntryKind::CleanUp,
+            "merge" => EntryKind::Merge,
+            // The table's CHECK allows nothing else.
+            _ => EntryKind::Import,
+        }
+    }
+}
+
+/// One recorded import, or fix of records in place ([`EntryKind`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImportBatch {
     /// The number brokers and scripts use (`pantry-import undo 7`).
     pub id: i64,
+    /// What it did.
+    pub kind: EntryKind,
     /// What it imported.
     pub entity: Entity,
     /// The file's name (not its folder).
@@ -115,8 +153,10 @@ pub struct ImportRun {
 /// What an undo did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UndoReport {
-    /// The import undone.
+    /// The import (or fix) undone.
     pub import_id: i64,
+    /// What the entry had done.
+    pub kind: EntryKind,
     /// Rows soft-deleted now.
     pub soft_deleted: u64,
     /// Records the import had updated, given back their values from before.
@@ -152,7 +192,7 @@ impl From<tokio_postgres::Error> for HistoryError {
 
 const BATCH_COLUMNS: &str = "id, entity, file_name, sheet, status, total_rows, succeeded, failed, \
     to_char(started_at, 'YYYY-MM-DD HH24:MI'), to_char(finished_at, 'YYYY-MM-DD HH24:MI'), run_by, run_id, \
-    skipped, updated";
+    skipped, updated, kind";
 
 fn batch_from_row(row: &tokio_postgres::Row) -> Result<ImportBatch, HistoryError> {
     let entity: String = row.try_get(1)?;
@@ -174,6 +214,7 @@ fn batch_from_row(row: &tokio_postgres::Row) -> Result<ImportBatch, HistoryError
         run_id: row.try_get(11)?,
         skipped: row.try_get(12)?,
         updated: row.try_get(13)?,
+        kind: EntryKind::parse(&row.try_get::<_, String>(14)?),
     })
 }
 
@@ -560,30 +601,89 @@ async fn undo_run(
     Ok(reports)
 }
 
-/// One import's undo, inside the caller's transaction.
+/// One import's (or fix's) undo, inside the caller's transaction.
 async fn undo_in(
     transaction: &tokio_postgres::Transaction<'_>,
     id: i64,
     force: bool,
 ) -> Result<UndoReport, HistoryError> {
-    let entity = transaction
+    let entry = transaction
         .query_typed_opt(
-            "SELECT entity FROM import_batches WHERE id = $1 FOR UPDATE",
+            "SELECT entity, kind FROM import_batches WHERE id = $1 FOR UPDATE",
             &[(&id, Type::INT8)],
         )
         .await?
         .ok_or(HistoryError::NoSuchImport(id))?;
     let entity: Entity =
-        entity
+        entry
             .try_get::<_, String>(0)?
             .parse()
             .map_err(|e: crate::entity::UnknownEntity| {
                 HistoryError::Database(format!("import {id} is an import of {e}"))
             })?;
+    let kind = EntryKind::parse(&entry.try_get::<_, String>(1)?);
     let description = entity.description();
+    let touched = touched_entities(transaction, entity, id).await?;
+    let mut edited = Vec::new();
+    for other in &touched {
+        edited.extend(edited_since(transaction, other.description(), entity, id).await?);
+    }
+    edited.extend(edited_rows(transaction, description, id).await?);
+    edited.sort();
+    // A merge is put back whole or not at all: half of one would leave
+    // links pointing at a record while its values went elsewhere.
+    if kind == EntryKind::Merge && !edited.is_empty() && !force {
+        return Ok(UndoReport {
+            import_id: id,
+            kind,
+            soft_deleted: 0,
+            restored: 0,
+            edited_left_alone: edited,
+        });
+    }
+    let mut restored = 0;
+    for other in &touched {
+        restored += restore_updated(transaction, other.description(), entity, id, force).await?;
+    }
+    let soft_deleted = soft_delete_rows(transaction, entity, id, force).await?;
+    transaction
+        .execute_typed(
+            &format!(
+                "UPDATE import_batches SET status = 'undone' WHERE id = $1 \
+                 AND NOT EXISTS (SELECT 1 FROM {} WHERE import_batch_id = $1 AND deleted_at IS NULL) \
+                 AND NOT EXISTS (SELECT 1 FROM import_matches WHERE import_batch_id = $1 \
+                   AND action <> 'skipped' AND restored_at IS NULL)",
+                description.table
+            ),
+            &[(&id, Type::INT8)],
+        )
+        .await?;
+    // A run whose every sheet is undone is undone: its workbook imports anew.
+    transaction
+        .execute_typed(
+            "UPDATE import_runs r SET status = 'undone' \
+             WHERE r.id = (SELECT run_id FROM import_batches WHERE id = $1) \
+             AND NOT EXISTS (SELECT 1 FROM import_batches b WHERE b.run_id = r.id AND b.status <> 'undone')",
+            &[(&id, Type::INT8)],
+        )
+        .await?;
+    Ok(UndoReport {
+        import_id: id,
+        kind,
+        soft_deleted,
+        restored,
+        edited_left_alone: if force { Vec::new() } else { edited },
+    })
+}
+
+/// Rows the import stored and someone edited since.
+async fn edited_rows(
+    transaction: &tokio_postgres::Transaction<'_>,
+    description: &EntityDescription,
+    id: i64,
+) -> Result<Vec<(i32, String)>, HistoryError> {
     let shown = description.shown;
-    let (restored, edited_updates) = restore_updated(transaction, description, id, force).await?;
-    let mut edited: Vec<(i32, String)> = transaction
+    Ok(transaction
         .query_typed(
             &format!(
                 "SELECT t.import_source_row, {shown} FROM {table} t \
@@ -598,16 +698,24 @@ async fn undo_in(
         .await?
         .iter()
         .map(shown_row)
-        .collect::<Result<_, _>>()?;
-    edited.extend(edited_updates);
-    edited.sort();
+        .collect::<Result<_, _>>()?)
+}
+
+/// Soft-deletes the rows the import stored (those edited since only when
+/// forced), and the organizations it created for links.
+async fn soft_delete_rows(
+    transaction: &tokio_postgres::Transaction<'_>,
+    entity: Entity,
+    id: i64,
+    force: bool,
+) -> Result<u64, HistoryError> {
     let mut soft_deleted = transaction
         .execute_typed(
             &format!(
                 "UPDATE {table} t SET deleted_at = now() \
                  WHERE t.import_batch_id = $1 AND t.deleted_at IS NULL \
                  AND ($2 OR {changed} <= t.created_at)",
-                table = description.table,
+                table = entity.description().table,
                 changed = changed_at("t"),
             ),
             &[(&id, Type::INT8), (&force, Type::BOOL)],
@@ -627,93 +735,117 @@ async fn undo_in(
             )
             .await?;
     }
-    transaction
-        .execute_typed(
-            &format!(
-                "UPDATE import_batches SET status = 'undone' WHERE id = $1 \
-                 AND NOT EXISTS (SELECT 1 FROM {} WHERE import_batch_id = $1 AND deleted_at IS NULL) \
-                 AND NOT EXISTS (SELECT 1 FROM import_matches WHERE import_batch_id = $1 \
-                   AND action = 'updated' AND restored_at IS NULL)",
-                description.table
-            ),
-            &[(&id, Type::INT8)],
-        )
-        .await?;
-    // A run whose every sheet is undone is undone: its workbook imports anew.
-    transaction
-        .execute_typed(
-            "UPDATE import_runs r SET status = 'undone' \
-             WHERE r.id = (SELECT run_id FROM import_batches WHERE id = $1) \
-             AND NOT EXISTS (SELECT 1 FROM import_batches b WHERE b.run_id = r.id AND b.status <> 'undone')",
-            &[(&id, Type::INT8)],
-        )
-        .await?;
-    Ok(UndoReport {
-        import_id: id,
-        soft_deleted,
-        restored,
-        edited_left_alone: if force { Vec::new() } else { edited },
-    })
+    Ok(soft_deleted)
 }
 
-/// Puts back the values the records an import updated had before it, from
-/// the first update of each record (a record updated by two rows keeps the
-/// values from before both). A record whose `updated_at` moved on since the
-/// import's last update of it was edited after the import: it is listed and
-/// left alone unless `force`. Returns how many were restored, and those left.
-async fn restore_updated(
+/// The entities whose records the entry changed and has not given back:
+/// its own, and for a merge those whose links it moved.
+async fn touched_entities(
+    transaction: &tokio_postgres::Transaction<'_>,
+    entity: Entity,
+    id: i64,
+) -> Result<Vec<Entity>, HistoryError> {
+    let rows = transaction
+        .query_typed(
+            "SELECT DISTINCT coalesce(record_entity, $2) FROM import_matches \
+             WHERE import_batch_id = $1 AND action <> 'skipped' AND restored_at IS NULL",
+            &[(&id, Type::INT8), (&entity.name(), Type::TEXT)],
+        )
+        .await?;
+    let mut entities = Vec::new();
+    for row in rows {
+        let name: String = row.try_get(0)?;
+        entities.push(name.parse().map_err(|e: crate::entity::UnknownEntity| {
+            HistoryError::Database(format!("import {id} changed {e}"))
+        })?);
+    }
+    Ok(entities)
+}
+
+/// The changes of entry `id` (of `entry_entity`) to records of
+/// `description`'s entity not yet given back, first and last of each record
+/// (a record updated by two rows keeps the values from before both), as SQL
+/// with `$1` the entry, `$2` its entity and `$3` the records'.
+const CHANGES: &str = "WITH changes AS (SELECT * FROM import_matches WHERE import_batch_id = $1 \
+       AND action <> 'skipped' AND restored_at IS NULL AND coalesce(record_entity, $2) = $3), \
+     firsts AS (SELECT DISTINCT ON (record_id) record_id, source_row, previous \
+       FROM changes ORDER BY record_id, id), \
+     lasts AS (SELECT record_id, max(applied_at) AS applied_at FROM changes GROUP BY record_id)";
+
+/// Records the entry changed that someone edited after it: the row number
+/// (0 for a fix) and how the record shows.
+async fn edited_since(
     transaction: &tokio_postgres::Transaction<'_>,
     description: &EntityDescription,
+    entry_entity: Entity,
     id: i64,
-    force: bool,
-) -> Result<(u64, Vec<(i32, String)>), HistoryError> {
-    // Every column an update writes; the table and columns are the
-    // description's own, never the user's.
-    let columns: Vec<&str> = description
-        .stored_fields()
-        .map(|f| f.column)
-        .chain(["import_notes", "updated_by"])
-        .collect();
-    let targets = columns.join(", ");
-    let sources: Vec<String> = columns.iter().map(|c| format!("p.{c}")).collect();
-    let updates = "WITH firsts AS (SELECT DISTINCT ON (record_id) record_id, source_row, previous \
-           FROM import_matches WHERE import_batch_id = $1 AND action = 'updated' AND restored_at IS NULL \
-           ORDER BY record_id, id), \
-         lasts AS (SELECT record_id, max(applied_at) AS applied_at FROM import_matches \
-           WHERE import_batch_id = $1 AND action = 'updated' AND restored_at IS NULL GROUP BY record_id)";
-    let table = description.table;
-    let edited: Vec<(i32, String)> = transaction
+) -> Result<Vec<(i32, String)>, HistoryError> {
+    Ok(transaction
         .query_typed(
             &format!(
-                "{updates} SELECT f.source_row, {shown} FROM firsts f JOIN lasts l USING (record_id) \
+                "{CHANGES} SELECT f.source_row, {shown} FROM firsts f JOIN lasts l USING (record_id) \
                  JOIN {table} t ON t.id = f.record_id WHERE {changed} > l.applied_at ORDER BY 1",
                 shown = description.shown,
+                table = description.table,
                 changed = changed_at("t"),
             ),
-            &[(&id, Type::INT8)],
+            &[
+                (&id, Type::INT8),
+                (&entry_entity.name(), Type::TEXT),
+                (&description.table, Type::TEXT),
+            ],
         )
         .await?
         .iter()
         .map(shown_row)
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<_, _>>()?)
+}
+
+/// Puts back the values the records the entry changed had before it, from
+/// the first change of each record, `deleted_at` included (a merge
+/// soft-deleted some). A record whose `updated_at` moved on since the
+/// entry's last change of it was edited after it: left alone unless
+/// `force`. Returns how many were restored.
+async fn restore_updated(
+    transaction: &tokio_postgres::Transaction<'_>,
+    description: &EntityDescription,
+    entry_entity: Entity,
+    id: i64,
+    force: bool,
+) -> Result<u64, HistoryError> {
+    // Every column a change writes; the table and columns are the
+    // description's own, never the user's.
+    let columns: Vec<&str> = description
+        .stored_fields()
+        .map(|f| f.column)
+        .chain(["import_notes", "updated_by", "deleted_at"])
+        .collect();
+    let targets = columns.join(", ");
+    let sources: Vec<String> = columns.iter().map(|c| format!("p.{c}")).collect();
+    let table = description.table;
     let restored: i64 = transaction
         .query_typed_one(
             &format!(
-                "{updates}, restored AS (UPDATE {table} t SET ({targets}) = ({sources}) \
+                "{CHANGES}, restored AS (UPDATE {table} t SET ({targets}) = ({sources}) \
                    FROM firsts f JOIN lasts l USING (record_id) \
                    CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, f.previous) p \
-                   WHERE t.id = f.record_id AND ($2 OR {changed} <= l.applied_at) RETURNING t.id), \
+                   WHERE t.id = f.record_id AND ($4 OR {changed} <= l.applied_at) RETURNING t.id), \
                  marked AS (UPDATE import_matches m SET restored_at = now() FROM restored r \
-                   WHERE m.import_batch_id = $1 AND m.record_id = r.id AND m.action = 'updated') \
+                   WHERE m.import_batch_id = $1 AND m.record_id = r.id AND m.action <> 'skipped') \
                  SELECT count(*) FROM restored",
                 sources = sources.join(", "),
                 changed = changed_at("t"),
             ),
-            &[(&id, Type::INT8), (&force, Type::BOOL)],
+            &[
+                (&id, Type::INT8),
+                (&entry_entity.name(), Type::TEXT),
+                (&table, Type::TEXT),
+                (&force, Type::BOOL),
+            ],
         )
         .await?
         .try_get(0)?;
-    Ok((u64::try_from(restored).unwrap_or(0), edited))
+    Ok(u64::try_from(restored).unwrap_or(0))
 }
 
 /// A row number and how its record shows (an older CRM's record may show

@@ -31,6 +31,8 @@
 //!   every import so it can resume, refuse a repeat, or be undone.
 //! - [`export`] writes an entity's records back out as CSV or XLSX that
 //!   imports unchanged; [`verify`] shows, by query, what an import stored.
+//! - [`audit`] scores what the CRM already holds and lists its problems;
+//!   [`fixes`] cleans up and merges records in place, reversibly.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -43,6 +45,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod audit;
 pub mod clean;
 pub mod copy_format;
 pub mod database;
@@ -50,6 +53,7 @@ pub mod duplicates;
 pub mod edits;
 pub mod entity;
 pub mod export;
+pub mod fixes;
 pub mod history;
 pub mod import;
 pub mod links;

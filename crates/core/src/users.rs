@@ -667,8 +667,8 @@ pub async fn link_existing(
     let transaction = client.transaction().await?;
     let import_id: i64 = transaction
         .query_one(
-            "INSERT INTO import_batches (entity, file_name, file_fingerprint, sheet, on_duplicate, total_rows) \
-             VALUES ('organizations', 'users --link (manager names to CRM users)', '', '', 'update', 0) \
+            "INSERT INTO import_batches (entity, kind, file_name, file_fingerprint, sheet, on_duplicate, total_rows) \
+             VALUES ('organizations', 'link managers', 'users --link (manager names to CRM users)', '', '', 'update', 0) \
              RETURNING id",
             &[],
         )

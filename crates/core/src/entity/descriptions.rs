@@ -253,6 +253,7 @@ pub static ORGANIZATIONS: EntityDescription = EntityDescription {
         organization: None,
     }),
     charted: &["priority", "segment", "type", "state_province"],
+    relied_on: &[&["city"], &["state_province"], &["phone"]],
     exported_as: &[
         (
             "name",
@@ -508,6 +509,7 @@ pub static CONTACTS: EntityDescription = EntityDescription {
         organization: Some("organization_id"),
     }),
     charted: &["role", "is_primary_contact"],
+    relied_on: &[&["email", "phone", "mobile_phone"]],
     exported_as: &[
         ("first_name", &["Person First Name"]),
         (
@@ -683,6 +685,7 @@ pub static PRODUCTS: EntityDescription = EntityDescription {
     shown: "name || coalesce(' (SKU ' || nullif(btrim(sku), '') || ')', '')",
     linked_by: None,
     charted: &["category", "is_active"],
+    relied_on: &[],
     exported_as: &[
         ("name", &["Product Title", "Item Title"]),
         (
@@ -873,6 +876,7 @@ pub static OPPORTUNITIES: EntityDescription = EntityDescription {
         organization: Some("organization_id"),
     }),
     charted: &["stage"],
+    relied_on: &[],
     exported_as: &[
         (
             "name",
@@ -1020,6 +1024,7 @@ pub static INTERACTIONS: EntityDescription = EntityDescription {
     shown: "subject || ' (' || to_char(interaction_date, 'YYYY-MM-DD') || ')'",
     linked_by: None,
     charted: &["type", "follow_up_required"],
+    relied_on: &[],
     exported_as: &[
         (
             "type",

@@ -144,6 +144,11 @@ pub struct EntityDescription {
     /// Fields whose stored values the verification charts
     /// (SPEC.md, "Export and verification"), by column.
     pub charted: &'static [&'static str],
+    /// Fields a broker relies on, as groups of columns of which a record
+    /// should fill at least one (an organization's city; a contact's
+    /// e-mail or phone): what the audit lists as empty
+    /// (SPEC.md, "Data quality in the CRM").
+    pub relied_on: &'static [&'static [&'static str]],
     /// By field's column, the headers other systems' exports (HubSpot,
     /// Salesforce, Pipedrive, Zoho, Dynamics 365, Copper, Odoo, QuickBooks)
     /// and brokers' own sheets give it: matched as aliases are, but a
