@@ -194,7 +194,7 @@ async fn the_audit_finds_every_planted_problem_and_flags_nothing_clean() {
     let states = organizations
         .distributions
         .iter()
-        .find(|d| d.column == "state_province")
+        .find(|d| d.field == "state_province")
         .unwrap();
     assert_eq!(states.values[0], ("IL".to_owned(), 4));
     let phones = organizations

@@ -120,7 +120,7 @@ pub fn print_audit(audit: &Audit, out: Option<&std::path::Path>) {
                 .take(8)
                 .map(|(value, count)| format!("{value} {count}"))
                 .collect();
-            println!("  {}: {}", distribution.column, values.join(", "));
+            println!("  {}: {}", distribution.field, values.join(", "));
         }
         for clean_up in &entity.clean_ups {
             let examples: Vec<String> = clean_up

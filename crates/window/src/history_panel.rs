@@ -2,7 +2,7 @@
 
 use eframe::egui::{self, RichText};
 use pantry_core::database::ConnectionSettings;
-use pantry_core::history::{self, ImportBatch, ImportStatus, UndoReport, UndoTarget};
+use pantry_core::history::{self, EntryKind, ImportBatch, ImportStatus, UndoReport, UndoTarget};
 
 use super::Action;
 use super::task::{self, Task};
@@ -79,6 +79,54 @@ impl HistoryPanel {
     }
 
     /// Picks up answers; true when an undo finished (so the list should reload).
+    /// What an undo did, in words: an import's rows out of the CRM, a
+    /// fix's records back as they were.
+    fn undone_message(&mut self, target: UndoTarget, reports: &[UndoReport]) -> String {
+        let kind = reports.first().map_or(EntryKind::Import, |r| r.kind);
+        let what = match (target, kind) {
+            (UndoTarget::Run(run), _) => format!("Run #{run} ({} sheets)", reports.len()),
+            (UndoTarget::Import(id), EntryKind::Import) => format!("Import #{id}"),
+            (UndoTarget::Import(id), EntryKind::Merge) => format!("Merge #{id}"),
+            (UndoTarget::Import(id), EntryKind::CleanUp) => format!("Clean-up #{id}"),
+            (UndoTarget::Import(id), EntryKind::LinkManagers) => format!("Manager link #{id}"),
+        };
+        let deleted: u64 = reports.iter().map(|r| r.soft_deleted).sum();
+        let kept: usize = reports.iter().map(|r| r.edited_left_alone.len()).sum();
+        let restored: u64 = reports.iter().map(|r| r.restored).sum();
+        if kind == EntryKind::Merge && kept > 0 {
+            self.left_alone = Some((target, kept));
+            return format!(
+                "✖ {what} was not undone: {kept} of its records were changed since the merge."
+            );
+        }
+        let mut message = if kind == EntryKind::Import {
+            format!(
+                "✔ {what}: {} rows taken out of the CRM (marked deleted, not erased).",
+                theme::thousands(deleted)
+            )
+        } else {
+            format!("✔ {what} undone.")
+        };
+        if restored > 0 {
+            let which = if kind == EntryKind::Import {
+                "records it updated"
+            } else {
+                "records"
+            };
+            message.push_str(&format!(
+                " {} {which} have their values from before again.",
+                theme::thousands(restored)
+            ));
+        }
+        if kept > 0 {
+            message.push_str(&format!(
+                " {kept} rows someone changed after the import were kept."
+            ));
+            self.left_alone = Some((target, kept));
+        }
+        message
+    }
+
     pub fn poll(&mut self) -> bool {
         match task::take_ready(&mut self.listing) {
             Some(Ok(imports)) => {
@@ -106,30 +154,7 @@ impl HistoryPanel {
         }
         match task::take_ready(&mut self.undoing) {
             Some(Ok((target, reports))) => {
-                let what = match target {
-                    UndoTarget::Import(id) => format!("Import #{id}"),
-                    UndoTarget::Run(run) => format!("Run #{run} ({} sheets)", reports.len()),
-                };
-                let deleted: u64 = reports.iter().map(|r| r.soft_deleted).sum();
-                let kept: usize = reports.iter().map(|r| r.edited_left_alone.len()).sum();
-                let restored: u64 = reports.iter().map(|r| r.restored).sum();
-                let mut message = format!(
-                    "✔ {what}: {} rows taken out of the CRM (marked deleted, not erased).",
-                    theme::thousands(deleted)
-                );
-                if restored > 0 {
-                    message.push_str(&format!(
-                        " {} records it updated have their values from before again.",
-                        theme::thousands(restored)
-                    ));
-                }
-                if kept > 0 {
-                    message.push_str(&format!(
-                        " {kept} rows someone changed after the import were kept."
-                    ));
-                    self.left_alone = Some((target, kept));
-                }
-                self.message = Some(message);
+                self.message = Some(self.undone_message(target, &reports));
                 true
             }
             Some(Err(error)) => {

@@ -17,6 +17,7 @@ mod dialogs;
 pub mod export_panel;
 pub mod file;
 pub mod fixing;
+pub mod health_panel;
 pub mod history_panel;
 pub mod import_panel;
 mod open_file;
@@ -115,6 +116,8 @@ pub enum View {
     Results,
     /// Records of the CRM written out to a file.
     Export,
+    /// The CRM's data quality: scores, findings, merges and clean-ups.
+    Health,
 }
 
 /// What an Import click covers.
@@ -205,6 +208,8 @@ pub enum Action {
     ExportImport(i64, Entity),
     StartExport,
     CancelExport,
+    /// Check the CRM's health, merge a group, apply clean-ups.
+    Health(health_panel::HealthAction),
     StartOver,
     ShowAbout,
 }
@@ -254,6 +259,8 @@ pub struct PantryApp {
     pub verification: verification::VerificationState,
     /// The Export view's choices and its running export.
     pub export: export_panel::ExportForm,
+    /// The CRM health view's last check and its fixes.
+    pub health: health_panel::HealthState,
 }
 
 impl PantryApp {
@@ -307,6 +314,7 @@ impl PantryApp {
             showing_about: false,
             verification: verification::VerificationState::default(),
             export: export_panel::ExportForm::default(),
+            health: health_panel::HealthState::default(),
         };
         if let Some(file) = file {
             app.open(file, None, None);
@@ -506,6 +514,12 @@ impl PantryApp {
             }
             Action::StartExport => self.start_export(),
             Action::CancelExport => self.export.cancel(),
+            Action::Health(action) => {
+                if let Ok(settings) = self.connection.settings() {
+                    self.health
+                        .handle(action, &self.runtime, &self.ctx, settings);
+                }
+            }
             Action::SaveErrorReport => self.save_report(false),
             Action::SaveWarnings => self.save_report(true),
             Action::ShowAbout => self.showing_about = true,
@@ -915,6 +929,7 @@ impl PantryApp {
             self.history.forget();
             self.verification.clear();
             self.crm_users.forget();
+            self.health.forget();
             if let Some(file) = &mut self.file {
                 file.link_summary = workbook_panel::LinkSummaryState::default();
             }
@@ -929,6 +944,8 @@ impl PantryApp {
         self.crm_users.poll();
         if self.history.poll() {
             self.refresh_history();
+            // An undo changed the CRM: the health view checks it again.
+            self.health.changed_elsewhere(self.history.message.clone());
         }
         if let (Some(file), Ok(settings)) = (&mut self.file, self.connection.settings())
             && file.is_whole_workbook()
@@ -973,6 +990,20 @@ impl PantryApp {
                         ui,
                         &mut self.export,
                         &self.history.imports,
+                        self.connection.is_verified(),
+                        actions,
+                    );
+                });
+            }
+            (View::Health, _, _) => {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    if !self.connection.is_verified() && self.file.is_none() {
+                        connection::connection_ui(ui, &mut self.connection, actions);
+                        ui.add_space(12.0);
+                    }
+                    health_panel::health_ui(
+                        ui,
+                        &mut self.health,
                         self.connection.is_verified(),
                         actions,
                     );
@@ -1068,6 +1099,15 @@ impl eframe::App for PantryApp {
         self.poll_run();
         self.verification.poll();
         self.export.poll();
+        let settings = self
+            .connection
+            .settings()
+            .ok()
+            .filter(|_| self.connection.is_verified());
+        let showing = self.view == View::Health;
+        if self.health.poll(&self.runtime, ctx, settings, showing) {
+            self.refresh_history();
+        }
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
@@ -1082,17 +1122,15 @@ impl eframe::App for PantryApp {
                 ui.horizontal(|ui| {
                     ui.label(theme::bold("Pantry Import").color(theme::ACCENT));
                     sidebar::open_another_ui(ui, self, &mut actions);
-                    // The sidebar's other way out, which a narrow window hides.
-                    let exporting = self.view == View::Export;
-                    if ui
-                        .selectable_label(exporting, "Export from the CRM…")
-                        .clicked()
-                    {
-                        actions.push(Action::Show(if exporting {
-                            View::Preview
-                        } else {
-                            View::Export
-                        }));
+                    // The sidebar's other ways out, which a narrow window hides.
+                    for (view, label) in [
+                        (View::Export, "Export from the CRM…"),
+                        (View::Health, "CRM health"),
+                    ] {
+                        let showing = self.view == view;
+                        if ui.selectable_label(showing, label).clicked() {
+                            actions.push(Action::Show(if showing { View::Preview } else { view }));
+                        }
                     }
                 });
             });

@@ -97,6 +97,21 @@ pub fn sidebar_ui(ui: &mut egui::Ui, app: &PantryApp, actions: &mut Vec<Action>)
                     View::Export
                 }));
             }
+            ui.add_space(20.0);
+            ui.label(RichText::new("CRM HEALTH").small().weak());
+            let showing_health = app.view == View::Health;
+            let health = ui
+                .add(egui::Button::selectable(showing_health, "    Check the CRM…"))
+                .on_hover_text(
+                    "Score what the CRM holds: duplicates to merge, bad e-mails and phones, empty fields, clean-ups",
+                );
+            if health.clicked() {
+                actions.push(Action::Show(if showing_health {
+                    View::Preview
+                } else {
+                    View::Health
+                }));
+            }
             ui.with_layout(egui::Layout::bottom_up(egui::Align::Min), |ui| {
                 ui.add_space(8.0);
                 if ui

@@ -122,7 +122,7 @@ fn one_import_ui(ui: &mut egui::Ui, verification: &Verification) {
         for row in charts.chunks(per_row as usize) {
             ui.horizontal_top(|ui| {
                 for chart in row {
-                    chart_ui(ui, verification.import, chart);
+                    chart_ui(ui, ("verification", verification.import), chart);
                     ui.add_space(16.0);
                 }
             });
@@ -199,8 +199,12 @@ fn counts_ui(ui: &mut egui::Ui, verification: &Verification) {
 const CHART_WIDTH: f32 = 300.0;
 
 /// One field's stored values as horizontal bars, most first, each named
-/// with its count.
-fn chart_ui(ui: &mut egui::Ui, import: i64, chart: &Distribution) {
+/// with its count; `id` tells charts of one field apart.
+pub fn chart_ui(
+    ui: &mut egui::Ui,
+    id: impl std::hash::Hash + std::fmt::Debug,
+    chart: &Distribution,
+) {
     const SHOWN: usize = 12;
     let values: Vec<&(String, u64)> = chart.values.iter().take(SHOWN).collect();
     let most = values.iter().map(|(_, n)| *n).max().unwrap_or(1).max(1) as f64;
@@ -219,7 +223,7 @@ fn chart_ui(ui: &mut egui::Ui, import: i64, chart: &Distribution) {
             })
             .collect();
         let text_color = ui.visuals().text_color();
-        Plot::new(("distribution", import, &chart.field))
+        Plot::new(("distribution", id, &chart.field))
             .height(24.0 * values.len() as f32 + 12.0)
             .width(CHART_WIDTH)
             .show_axes(false)

@@ -64,7 +64,7 @@ pub struct EntityAudit {
     pub group_fields: Vec<String>,
     /// Stored values by column (the checklist's priority, state, segment,
     /// manager...), most frequent first, at most [`DISTRIBUTION_VALUES`].
-    pub distributions: Vec<Distribution>,
+    pub distributions: Vec<crate::verify::Distribution>,
     /// Clean-ups that would change stored values (`audit --fix clean-ups`).
     pub clean_ups: Vec<CleanUpFinding>,
 }
@@ -211,6 +211,9 @@ pub struct GroupMember {
     pub values: Vec<Option<String>>,
     /// Records of other entities (and child organizations) linking to it.
     pub linked: u64,
+    /// When it was created (to the microsecond, so groups list the oldest
+    /// first).
+    pub created_at: String,
 }
 
 impl GroupMember {
@@ -234,15 +237,6 @@ impl DuplicateGroup {
             .max_by_key(|(i, m)| (m.filled(), m.linked, std::cmp::Reverse(*i)))
             .map(|(_, m)| m)
     }
-}
-
-/// How one column's stored values spread.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Distribution {
-    /// The CRM column (`priority`, `state_province`, `primary_manager_name`).
-    pub column: String,
-    /// Value (`(empty)` for none, `(other)` for the rest) and how many.
-    pub values: Vec<(String, u64)>,
 }
 
 /// Stored values a clean-up kind would change.
@@ -290,7 +284,7 @@ impl From<crate::users::UsersError> for AuditError {
 pub async fn audit(
     client: &tokio_postgres::Client,
     entities: &[Entity],
-    sink: &mut dyn FnMut(&FindingRow<'_>) -> Result<(), AuditError>,
+    sink: &mut (dyn FnMut(&FindingRow<'_>) -> Result<(), AuditError> + Send),
 ) -> Result<Audit, AuditError> {
     let when = client
         .query_one(
@@ -359,7 +353,10 @@ impl FindingTally {
 }
 
 /// Values counted per column, then cut to the most frequent.
-pub(crate) fn distribution(column: &str, counts: BTreeMap<String, u64>) -> Distribution {
+pub(crate) fn distribution(
+    column: &str,
+    counts: BTreeMap<String, u64>,
+) -> crate::verify::Distribution {
     let mut values: Vec<(String, u64)> = counts.into_iter().collect();
     values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     if values.len() > DISTRIBUTION_VALUES {
@@ -367,8 +364,8 @@ pub(crate) fn distribution(column: &str, counts: BTreeMap<String, u64>) -> Distr
         values.truncate(DISTRIBUTION_VALUES - 1);
         values.push(("(other)".to_owned(), other));
     }
-    Distribution {
-        column: column.to_owned(),
+    crate::verify::Distribution {
+        field: column.to_owned(),
         values,
     }
 }

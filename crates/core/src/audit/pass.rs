@@ -210,7 +210,7 @@ pub(super) async fn audit_entity(
     client: &tokio_postgres::Client,
     entity: Entity,
     directory: Option<&UserDirectory>,
-    sink: &mut dyn FnMut(&FindingRow<'_>) -> Result<(), AuditError>,
+    sink: &mut (dyn FnMut(&FindingRow<'_>) -> Result<(), AuditError> + Send),
 ) -> Result<EntityAudit, AuditError> {
     let description = entity.description();
     let selected = Selected::new(description);
@@ -257,6 +257,7 @@ pub(super) async fn audit_entity(
             .charted
             .iter()
             .zip(gathered.charted)
+            .filter(|(_, counts)| !counts.is_empty())
             .map(|((_, column), counts)| super::distribution(column, counts))
             .collect(),
         clean_ups: gathered
@@ -280,7 +281,7 @@ fn read_record(
     directory: Option<&UserDirectory>,
     gathered: &mut Gathered,
     entity: Entity,
-    sink: &mut dyn FnMut(&FindingRow<'_>) -> Result<(), AuditError>,
+    sink: &mut (dyn FnMut(&FindingRow<'_>) -> Result<(), AuditError> + Send),
 ) -> Result<(), AuditError> {
     let text = |at: usize| -> Result<Option<&str>, tokio_postgres::Error> {
         Ok(row
@@ -467,7 +468,7 @@ async fn settle_groups(
     description: &EntityDescription,
     found: &[FoundGroup],
     gathered: &mut Gathered,
-    sink: &mut dyn FnMut(&FindingRow<'_>) -> Result<(), AuditError>,
+    sink: &mut (dyn FnMut(&FindingRow<'_>) -> Result<(), AuditError> + Send),
 ) -> Result<Vec<DuplicateGroup>, AuditError> {
     let mut kept = Vec::new();
     // Read back in chunks, so memory holds a chunk of records' text at most.
@@ -485,13 +486,19 @@ async fn settle_groups(
             } else {
                 FindingKind::Duplicates
             };
-            let records: Vec<GroupMember> = group
+            let mut records: Vec<GroupMember> = group
                 .members
                 .iter()
                 .filter_map(|p| gathered.ids.get(*p as usize))
                 .filter_map(|id| members.get(id).cloned())
                 .collect();
-            for (position, member) in group.members.iter().zip(&records) {
+            records.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+            for position in &group.members {
+                if let Some(flag) = gathered.flagged.get_mut(*position as usize) {
+                    *flag = true;
+                }
+            }
+            for member in &records {
                 let others: Vec<&str> = records
                     .iter()
                     .filter(|m| m.id != member.id)
@@ -499,9 +506,6 @@ async fn settle_groups(
                     .take(3)
                     .collect();
                 let detail = format!("group {number}: like '{}'", others.join("', '"));
-                if let Some(flag) = gathered.flagged.get_mut(*position as usize) {
-                    *flag = true;
-                }
                 gathered.tally.add(kind, member.id, &member.shown, &detail);
                 sink(&FindingRow {
                     entity: description.entity,
@@ -550,7 +554,8 @@ async fn read_members(
     let rows = client
         .query_typed(
             &format!(
-                "SELECT t.id, ({shown}), to_char(t.updated_at, 'YYYY-MM-DD HH24:MI'), {linked}, {values} \
+                "SELECT t.id, ({shown}), to_char(t.updated_at, 'YYYY-MM-DD HH24:MI'), {linked}, \
+                 to_char(t.created_at, 'YYYY-MM-DD HH24:MI:SS.US'), {values} \
                  FROM {table} t WHERE t.id = ANY($1)",
                 shown = description.shown,
                 values = values.join(", "),
@@ -562,7 +567,7 @@ async fn read_members(
     let mut members = HashMap::with_capacity(rows.len());
     for row in rows {
         let id: Uuid = row.try_get(0)?;
-        let values = (4..row.len())
+        let values = (5..row.len())
             .map(|i| row.try_get::<_, Option<String>>(i))
             .collect::<Result<_, _>>()?;
         members.insert(
@@ -573,6 +578,7 @@ async fn read_members(
                 updated_at: row.try_get(2)?,
                 values,
                 linked: u64::try_from(row.try_get::<_, i64>(3)?).unwrap_or(0),
+                created_at: row.try_get(4)?,
             },
         );
     }
