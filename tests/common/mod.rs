@@ -2,6 +2,8 @@
 //! (`PANTRY_TEST_DATABASE_URL`), dropped when the test ends.
 #![allow(dead_code)]
 
+pub mod window;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use pantry_core::database::ConnectionSettings;
