@@ -30,13 +30,7 @@ use std::time::Instant;
 use pantry_core::entity::Entity;
 
 mod common;
-use common::{drop_database, fresh_database, path, psql};
-
-struct Run {
-    seconds: f64,
-    peak_kib: u64,
-    stdout: String,
-}
+use common::{Run, drop_database, fresh_database, path, psql, timed};
 
 /// The columns an import writes, as the description gives them.
 fn columns(entity: Entity) -> String {
@@ -984,37 +978,6 @@ fn timed_import(binary: &Path, sheet: &Path, url: &str) -> (Run, u64, u64) {
     let count = |key: &str| report[key].as_u64().unwrap_or(0);
     let (stored, failed) = (count("succeeded"), count("failed"));
     (run, stored, failed)
-}
-
-/// Runs a command under `/usr/bin/time -v`, returning wall time and peak RSS.
-fn timed(command: &mut Command) -> Run {
-    let program = command.get_program().to_owned();
-    let args: Vec<_> = command.get_args().map(ToOwned::to_owned).collect();
-    let started = Instant::now();
-    let output = Command::new("/usr/bin/time")
-        .arg("-v")
-        .arg(&program)
-        .args(&args)
-        .output()
-        .expect("/usr/bin/time runs (Debian package 'time')");
-    let seconds = started.elapsed().as_secs_f64();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let peak_kib = stderr
-        .lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("Maximum resident set size (kbytes): ")
-        })
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    if !matches!(output.status.code(), Some(0 | 1)) {
-        eprintln!("{program:?} failed: {stderr}");
-    }
-    Run {
-        seconds,
-        peak_kib,
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-    }
 }
 
 /// Deterministic pseudo-random numbers, so every run generates the same sheets.
