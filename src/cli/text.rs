@@ -72,8 +72,10 @@ pub fn print_undo(reports: &[UndoReport]) -> usize {
                 report.import_id, report.soft_deleted
             ),
             (_, restored) => println!(
-                "{entry} {}: {restored} records given back their values from before",
-                report.import_id
+                "{entry} {}: {restored} {} given back {} values from before",
+                report.import_id,
+                if restored == 1 { "record" } else { "records" },
+                if restored == 1 { "its" } else { "their" }
             ),
         }
         if report.edited_left_alone.is_empty() {

@@ -430,21 +430,31 @@ fn scores_ui(ui: &mut egui::Ui, audit: &Audit, picked: &mut Option<Entity>) {
     ui.horizontal_wrapped(|ui| {
         for entity in &audit.entities {
             let color = score_color(entity.score);
-            let text = RichText::new(format!(
-                "{}\n{}   {}",
-                entity.entity.title(),
-                entity.score,
-                if entity.records == 0 {
-                    "no records".to_owned()
-                } else {
-                    format!(
-                        "{} of {} with findings",
-                        theme::thousands(entity.with_findings),
-                        theme::thousands(entity.records)
-                    )
-                }
-            ))
-            .color(color);
+            let detail = if entity.records == 0 {
+                "no records".to_owned()
+            } else {
+                format!(
+                    "{} of {} with findings",
+                    theme::thousands(entity.with_findings),
+                    theme::thousands(entity.records)
+                )
+            };
+            // The score large, what it counts small beside it.
+            let mut text = egui::text::LayoutJob::default();
+            for part in [
+                RichText::new(format!("{}\n", entity.entity.title())),
+                RichText::new(format!("{}  ", entity.score))
+                    .size(22.0)
+                    .strong(),
+                RichText::new(detail).small(),
+            ] {
+                part.color(color).append_to(
+                    &mut text,
+                    ui.style(),
+                    egui::FontSelection::Default,
+                    egui::Align::Center,
+                );
+            }
             let selected = *picked == Some(entity.entity);
             if ui
                 .add(egui::Button::selectable(selected, text).min_size(egui::vec2(150.0, 44.0)))
@@ -704,9 +714,14 @@ fn clean_ups_ui(ui: &mut egui::Ui, audited: &EntityAudit, busy: bool, actions: &
             .collect();
         ui.horizontal_wrapped(|ui| {
             ui.label(format!(
-                "{}: {} values",
+                "{}: {} {}",
                 clean_up.kind.describe(),
-                theme::thousands(clean_up.values)
+                theme::thousands(clean_up.values),
+                if clean_up.values == 1 {
+                    "value"
+                } else {
+                    "values"
+                }
             ));
             ui.weak(examples.join(", "));
         });

@@ -1116,12 +1116,15 @@ impl eframe::App for PantryApp {
         let width = ui.available_width();
         if width >= 1000.0 {
             sidebar::sidebar_ui(ui, self, &mut actions);
-        } else if self.file.is_some() {
-            // Narrow window: no sidebar, but the way to another file stays.
+        } else {
+            // Narrow window: no sidebar, but the ways to another file, the
+            // export and the health view stay.
             egui::Panel::top("narrow-bar").show(ui, |ui| {
                 ui.horizontal(|ui| {
                     ui.label(theme::bold("Pantry Import").color(theme::ACCENT));
-                    sidebar::open_another_ui(ui, self, &mut actions);
+                    if self.file.is_some() {
+                        sidebar::open_another_ui(ui, self, &mut actions);
+                    }
                     // The sidebar's other ways out, which a narrow window hides.
                     for (view, label) in [
                         (View::Export, "Export from the CRM…"),
