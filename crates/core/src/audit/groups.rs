@@ -95,6 +95,19 @@ impl GroupFinder {
         }
     }
 
+    /// Room for about `records` records, so the maps do not grow by
+    /// rehashing as the pass goes.
+    pub fn reserve(&mut self, records: usize) {
+        self.exact.head.reserve(records);
+        self.exact.chain.reserve(records);
+        self.differ.reserve(records);
+        if let Some(near) = &mut self.near {
+            near.same.head.reserve(records);
+            near.same.chain.reserve(records);
+            near.ends.reserve(records);
+        }
+    }
+
     /// The next record: its match key parts (`None`: it fills no key), the
     /// value that keeps records of one key apart when both have it and it
     /// differs, and its name for near-duplicates.
@@ -186,9 +199,16 @@ impl NearKeys {
             return;
         }
         self.same.add(position, Some(hasher.hash_one(key)));
+        // The import's blocks (`near_prefix`, `near_suffix`), as slices of
+        // the key: a million names need no million strings for them.
+        let chars = key.chars().count();
+        let at = |n: usize| key.char_indices().nth(n).map_or(key.len(), |(i, _)| i);
+        let prefix = key.get(..at(5)).unwrap_or(key);
+        let suffix = key.get(at(chars.saturating_sub(5))..).unwrap_or(key);
+        debug_assert_eq!((prefix, suffix), (near_prefix(key).as_str(), near_suffix(key).as_str()));
         for block in [
-            hasher.hash_one(("prefix", near_prefix(key))),
-            hasher.hash_one(("suffix", near_suffix(key))),
+            hasher.hash_one(("prefix", prefix)),
+            hasher.hash_one(("suffix", suffix)),
         ] {
             let block = self.blocks.entry(block).or_default();
             // One past the limit marks the block too big to compare.
