@@ -205,7 +205,10 @@ impl NearKeys {
         let at = |n: usize| key.char_indices().nth(n).map_or(key.len(), |(i, _)| i);
         let prefix = key.get(..at(5)).unwrap_or(key);
         let suffix = key.get(at(chars.saturating_sub(5))..).unwrap_or(key);
-        debug_assert_eq!((prefix, suffix), (near_prefix(key).as_str(), near_suffix(key).as_str()));
+        debug_assert_eq!(
+            (prefix, suffix),
+            (near_prefix(key).as_str(), near_suffix(key).as_str())
+        );
         for block in [
             hasher.hash_one(("prefix", prefix)),
             hasher.hash_one(("suffix", suffix)),
