@@ -125,17 +125,11 @@ pub fn print_audit(audit: &Audit, out: Option<&std::path::Path>) {
             println!("  {}: {}", distribution.field, values.join(", "));
         }
         for clean_up in &entity.clean_ups {
-            let examples: Vec<String> = clean_up
-                .examples
-                .iter()
-                .take(2)
-                .map(|(before, after)| format!("'{before}' → '{after}'"))
-                .collect();
             println!(
                 "  clean-up: {} values: {} ({})",
                 clean_up.values,
                 clean_up.kind.describe(),
-                examples.join(", ")
+                pantry_core::clean::examples_text(&clean_up.examples, 2)
             );
         }
     }

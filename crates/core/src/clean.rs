@@ -66,16 +66,10 @@ impl CleanUp {
             CleanUp::Emails => "emails could be trimmed and lower-cased",
             CleanUp::Spaces => "cells have repeated spaces to collapse",
         };
-        let examples: Vec<String> = count
-            .examples
-            .iter()
-            .take(2)
-            .map(|(before, after)| format!("'{before}' → '{after}'"))
-            .collect();
         format!(
             "Clean-up: {} {what} ({}); apply with --clean {}",
             count.cells,
-            examples.join(", "),
+            examples_text(&count.examples, 2),
             self.name()
         )
     }
@@ -123,6 +117,17 @@ impl fmt::Display for CleanUp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// The first `most` of a clean-up's examples in words:
+/// `'Illinois' → 'IL', 'Wisconsin' → 'WI'`.
+pub fn examples_text(examples: &[(String, String)], most: usize) -> String {
+    examples
+        .iter()
+        .take(most)
+        .map(|(before, after)| format!("'{before}' → '{after}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `cell` of `field` as the applied `kinds` leave it, when they change it:

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use eframe::egui::{self, RichText};
-use egui_plot::{Bar, BarChart, Plot, PlotPoint, Text};
 use pantry_core::audit::{self, Audit, DuplicateGroup, EntityAudit, FindingKind};
 use pantry_core::clean::CleanUp;
 use pantry_core::database::ConnectionSettings;
@@ -509,54 +508,13 @@ fn findings_ui(ui: &mut egui::Ui, audited: &EntityAudit) {
 }
 
 fn findings_chart_ui(ui: &mut egui::Ui, audited: &EntityAudit) {
-    let findings = &audited.findings;
-    let most = findings.iter().map(|f| f.records).max().unwrap_or(1).max(1) as f64;
-    let top = findings.len() as f64 - 1.0;
-    let bars: Vec<Bar> = findings
+    let bars: Vec<(String, u64, egui::Color32)> = audited
+        .findings
         .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            Bar::new(top - i as f64, f.records as f64)
-                .name(f.kind.describe())
-                .fill(kind_color(f.kind).gamma_multiply(0.8))
-                .width(0.7)
-        })
+        .map(|f| (f.kind.describe().to_owned(), f.records, kind_color(f.kind)))
         .collect();
-    let text_color = ui.visuals().text_color();
-    Plot::new(("findings", audited.entity.name()))
-        .height(24.0 * findings.len() as f32 + 12.0)
-        .width(ui.available_width().min(640.0))
-        .show_axes(false)
-        .show_grid(false)
-        .show_background(false)
-        .allow_drag(false)
-        .allow_zoom(false)
-        .allow_scroll(false)
-        .allow_boxed_zoom(false)
-        .allow_double_click_reset(false)
-        .include_x(0.0)
-        .include_x(most * 2.4)
-        .show_x(false)
-        .show_y(false)
-        .show(ui, |plot| {
-            plot.bar_chart(BarChart::new("findings", bars).horizontal().color(ACCENT));
-            for (i, finding) in findings.iter().enumerate() {
-                plot.text(
-                    Text::new(
-                        finding.kind.name(),
-                        PlotPoint::new(finding.records as f64 + most * 0.03, top - i as f64),
-                        RichText::new(format!(
-                            "{}  {}",
-                            finding.kind.describe(),
-                            theme::thousands(finding.records)
-                        ))
-                        .size(13.0),
-                    )
-                    .anchor(egui::Align2::LEFT_CENTER)
-                    .color(text_color),
-                );
-            }
-        });
+    let width = ui.available_width().min(640.0);
+    super::verification::bars_ui(ui, ("findings", audited.entity.name()), width, &bars);
 }
 
 fn kind_color(kind: FindingKind) -> egui::Color32 {
@@ -706,12 +664,6 @@ fn clean_ups_ui(ui: &mut egui::Ui, audited: &EntityAudit, busy: bool, actions: &
     ui.add_space(12.0);
     ui.label(theme::bold("Clean-ups"));
     for clean_up in &audited.clean_ups {
-        let examples: Vec<String> = clean_up
-            .examples
-            .iter()
-            .take(3)
-            .map(|(before, after)| format!("'{before}' → '{after}'"))
-            .collect();
         ui.horizontal_wrapped(|ui| {
             ui.label(format!(
                 "{}: {} {}",
@@ -723,7 +675,7 @@ fn clean_ups_ui(ui: &mut egui::Ui, audited: &EntityAudit, busy: bool, actions: &
                     "values"
                 }
             ));
-            ui.weak(examples.join(", "));
+            ui.weak(pantry_core::clean::examples_text(&clean_up.examples, 3));
         });
     }
     let apply = ui

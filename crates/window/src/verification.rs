@@ -206,65 +206,72 @@ pub fn chart_ui(
     chart: &Distribution,
 ) {
     const SHOWN: usize = 12;
-    let values: Vec<&(String, u64)> = chart.values.iter().take(SHOWN).collect();
-    let most = values.iter().map(|(_, n)| *n).max().unwrap_or(1).max(1) as f64;
-    let top = values.len() as f64 - 1.0;
     ui.vertical(|ui| {
         ui.set_width(CHART_WIDTH);
         ui.label(theme::bold(&chart.field));
-        let bars: Vec<Bar> = values
+        let bars: Vec<(String, u64, egui::Color32)> = chart
+            .values
             .iter()
-            .enumerate()
-            .map(|(index, (value, count))| {
-                Bar::new(top - index as f64, *count as f64)
-                    .name(shown_value(value))
-                    .fill(ACCENT.gamma_multiply(0.75))
-                    .width(0.7)
-            })
+            .take(SHOWN)
+            .map(|(value, count)| (shown_value(value).to_owned(), *count, ACCENT))
             .collect();
-        let text_color = ui.visuals().text_color();
-        Plot::new(("distribution", id, &chart.field))
-            .height(24.0 * values.len() as f32 + 12.0)
-            .width(CHART_WIDTH)
-            .show_axes(false)
-            .show_grid(false)
-            .show_background(false)
-            .allow_drag(false)
-            .allow_zoom(false)
-            .allow_scroll(false)
-            .allow_boxed_zoom(false)
-            .allow_double_click_reset(false)
-            .include_x(0.0)
-            .include_x(most * 2.2)
-            .show_x(false)
-            .show_y(false)
-            .show(ui, |plot| {
-                plot.bar_chart(
-                    BarChart::new(chart.field.clone(), bars)
-                        .horizontal()
-                        .color(ACCENT),
-                );
-                for (index, (value, count)) in values.iter().enumerate() {
-                    plot.text(
-                        Text::new(
-                            format!("{}-{index}", chart.field),
-                            PlotPoint::new(*count as f64 + most * 0.04, top - index as f64),
-                            RichText::new(format!(
-                                "{}  {}",
-                                shown_value(value),
-                                theme::thousands(*count)
-                            ))
-                            .size(13.0),
-                        )
-                        .anchor(egui::Align2::LEFT_CENTER)
-                        .color(text_color),
-                    );
-                }
-            });
+        bars_ui(ui, ("distribution", id, &chart.field), CHART_WIDTH, &bars);
         if chart.values.len() > SHOWN {
             ui.weak(format!("and {} more values", chart.values.len() - SHOWN));
         }
     });
+}
+
+/// Horizontal bars, in the order given from the top, each named with its
+/// count to its right: a still chart (no dragging or zooming), `width` wide.
+pub fn bars_ui(
+    ui: &mut egui::Ui,
+    id: impl std::hash::Hash + std::fmt::Debug,
+    width: f32,
+    bars: &[(String, u64, egui::Color32)],
+) {
+    let most = bars.iter().map(|(_, n, _)| *n).max().unwrap_or(1).max(1) as f64;
+    let top = bars.len() as f64 - 1.0;
+    let drawn: Vec<Bar> = bars
+        .iter()
+        .enumerate()
+        .map(|(index, (name, count, color))| {
+            Bar::new(top - index as f64, *count as f64)
+                .name(name)
+                .fill(color.gamma_multiply(0.75))
+                .width(0.7)
+        })
+        .collect();
+    let text_color = ui.visuals().text_color();
+    Plot::new(id)
+        .height(24.0 * bars.len() as f32 + 12.0)
+        .width(width)
+        .show_axes(false)
+        .show_grid(false)
+        .show_background(false)
+        .allow_drag(false)
+        .allow_zoom(false)
+        .allow_scroll(false)
+        .allow_boxed_zoom(false)
+        .allow_double_click_reset(false)
+        .include_x(0.0)
+        .include_x(most * 2.3)
+        .show_x(false)
+        .show_y(false)
+        .show(ui, |plot| {
+            plot.bar_chart(BarChart::new("bars", drawn).horizontal().color(ACCENT));
+            for (index, (name, count, _)) in bars.iter().enumerate() {
+                plot.text(
+                    Text::new(
+                        format!("{name}-{index}"),
+                        PlotPoint::new(*count as f64 + most * 0.04, top - index as f64),
+                        RichText::new(format!("{name}  {}", theme::thousands(*count))).size(13.0),
+                    )
+                    .anchor(egui::Align2::LEFT_CENTER)
+                    .color(text_color),
+                );
+            }
+        });
 }
 
 fn shown_value(value: &str) -> &str {
