@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use common::window::{connect, wait_for, window};
+use common::window::{click_import, connect, wait_for, window};
 use common::{TestDatabase, data};
 use eframe::egui;
 use egui_kittest::Harness;
@@ -111,7 +111,7 @@ fn clicking_import_stores_the_rows_and_shows_the_result() {
     connect(&mut harness, &db.url);
     assert!(harness.query_by_label_contains("✔ Connected").is_some());
 
-    harness.get_by_label("Import 11 organizations").click();
+    click_import(&mut harness, "Import 11 organizations");
     wait_for(&mut harness, "the import", import_finished);
     harness.get_by_label("11 succeeded, ");
     harness.get_by_label("2 failed");
@@ -169,7 +169,7 @@ fn importing_into_a_database_without_the_crm_tables_offers_to_create_them() {
     wait_for(&mut harness, "the preview", PantryApp::preview_ready);
     harness.state_mut().connection.fill_from_url(&db.url);
     harness.run_steps(2);
-    harness.get_by_label("Import 11 organizations").click();
+    click_import(&mut harness, "Import 11 organizations");
     wait_for(&mut harness, "the import attempt", |app| {
         matches!(
             app.connection.status,
@@ -188,7 +188,7 @@ fn importing_into_a_database_without_the_crm_tables_offers_to_create_them() {
     wait_for(&mut harness, "the migration", |app| {
         app.connection.is_verified()
     });
-    harness.get_by_label("Import 11 organizations").click();
+    click_import(&mut harness, "Import 11 organizations");
     wait_for(&mut harness, "the import", import_finished);
     harness.get_by_label("11 succeeded, ");
 }
@@ -201,7 +201,7 @@ fn a_second_import_of_the_same_file_asks_first_and_the_history_can_undo_it() {
     wait_for(&mut harness, "the preview", PantryApp::preview_ready);
     harness.state_mut().connection.fill_from_url(&db.url);
     harness.run_steps(2);
-    harness.get_by_label("Import 11 organizations").click();
+    click_import(&mut harness, "Import 11 organizations");
     wait_for(&mut harness, "the import", import_finished);
 
     // A second time, as new records (skipping would store nothing).
@@ -312,7 +312,7 @@ fn a_contacts_sheet_is_shown_as_contacts_and_imports_with_its_links() {
             .get("organization_id"),
         Some(&pantry_core::links::LinkPolicy::Fail)
     );
-    harness.get_by_label("Import 4 contacts").click();
+    click_import(&mut harness, "Import 4 contacts");
     wait_for(&mut harness, "the import", import_finished);
     harness.get_by_label("2 succeeded, ");
     harness.get_by_label("3 failed");
@@ -482,7 +482,7 @@ fn past_imports_follow_the_database_the_form_points_at() {
     wait_for(&mut harness, "the preview", PantryApp::preview_ready);
     harness.state_mut().connection.fill_from_url(&first.url);
     harness.run_steps(2);
-    harness.get_by_label("Import 11 organizations").click();
+    click_import(&mut harness, "Import 11 organizations");
     wait_for(&mut harness, "the import", import_finished);
     wait_for(&mut harness, "the history", |app| {
         app.history.imports.len() == 1
@@ -796,7 +796,7 @@ fn a_column_sent_to_another_field_recomputes_the_preview_and_imports_there() {
 
     harness.state_mut().connection.fill_from_url(&db.url);
     harness.run_steps(2);
-    harness.get_by_label("Import 1 organization").click();
+    click_import(&mut harness, "Import 1 organization");
     wait_for(&mut harness, "the import", import_finished);
     rt.block_on(async {
         let row = db
@@ -943,7 +943,7 @@ fn a_broker_sheet_is_fixed_in_a_few_clicks_and_its_mapping_saved_for_next_month(
     });
     harness.state_mut().connection.fill_from_url(&db.url);
     harness.run_steps(2);
-    harness.get_by_label("Import 3 organizations").click();
+    click_import(&mut harness, "Import 3 organizations");
     wait_for(&mut harness, "the import", import_finished);
     assert_eq!(last_report(&harness).succeeded, 3);
     rt.block_on(async {
@@ -1062,13 +1062,13 @@ fn rows_already_in_the_crm_are_skipped_or_update_their_record_as_chosen() {
     wait_for(&mut harness, "the preview", PantryApp::preview_ready);
     harness.state_mut().connection.fill_from_url(&db.url);
     harness.run_steps(2);
-    harness.get_by_label("Import 1 organization").click();
+    click_import(&mut harness, "Import 1 organization");
     wait_for(&mut harness, "the first import", import_finished);
 
     // April, skipped as it comes: the one already there is listed.
     harness.state_mut().open(april.clone(), None, None);
     wait_for(&mut harness, "April's preview", PantryApp::preview_ready);
-    harness.get_by_label("Import 2 organizations").click();
+    click_import(&mut harness, "Import 2 organizations");
     wait_for(&mut harness, "April skipped", import_finished);
     harness.get_by_label("1 succeeded, ");
     harness.get_by_label(", 1 skipped");
@@ -1167,7 +1167,7 @@ fn the_rows_in_the_crm_are_listed_before_import_and_one_can_be_told_to_update() 
             .get(&2),
         Some(&pantry_core::duplicates::DuplicatePolicy::Update)
     );
-    harness.get_by_label("Import 3 organizations").click();
+    click_import(&mut harness, "Import 3 organizations");
     wait_for(&mut harness, "the import", import_finished);
     let report = last_report(&harness);
     assert_eq!(
@@ -1196,7 +1196,7 @@ fn after_an_import_the_window_shows_what_went_in_and_exports_it() {
     let mut harness = window(Some(sheet));
     wait_for(&mut harness, "the preview", PantryApp::preview_ready);
     connect(&mut harness, &db.url);
-    harness.get_by_label("Import 11 organizations").click();
+    click_import(&mut harness, "Import 11 organizations");
     wait_for(&mut harness, "the import", import_finished);
     wait_for(&mut harness, "the verification", |app| {
         app.verification.result.is_some()
@@ -1348,7 +1348,7 @@ fn a_failing_cell_is_fixed_in_the_preview_and_the_fix_is_what_gets_imported() {
     harness.get_by_label_contains("1 cell edited · 1 row removed · states cleaned");
 
     connect(&mut harness, &db.url);
-    harness.get_by_label("Import 3 organizations").click();
+    click_import(&mut harness, "Import 3 organizations");
     wait_for(&mut harness, "the import", import_finished);
     let rows = rt.block_on(async {
         db.client()
@@ -1709,7 +1709,7 @@ fn a_list_of_principals_without_a_type_column_gets_its_type_from_one_choice() {
     });
     harness.state_mut().connection.fill_from_url(&db.url);
     harness.run_steps(2);
-    harness.get_by_label("Import 2 organizations").click();
+    click_import(&mut harness, "Import 2 organizations");
     wait_for(&mut harness, "the import", import_finished);
     rt.block_on(async {
         assert_eq!(
@@ -1770,7 +1770,7 @@ fn the_managers_card_matches_names_to_users_and_the_import_acts_as_one() {
         .get_by_label("Dana Whitfield <dana@broker.com>")
         .click();
     harness.run_steps(2);
-    harness.get_by_label("Import 3 organizations").click();
+    click_import(&mut harness, "Import 3 organizations");
     wait_for(&mut harness, "the import", import_finished);
     rt.block_on(async {
         let rows: Vec<(String, Option<String>, Option<String>)> = db
@@ -1844,7 +1844,7 @@ fn a_price_list_naming_its_maker_only_in_its_title_gets_one_principal_for_every_
     assert_eq!(harness.state().preview().unwrap().counts.would_import, 2);
     harness.state_mut().connection.fill_from_url(&db.url);
     harness.run_steps(2);
-    harness.get_by_label("Import 2 products").click();
+    click_import(&mut harness, "Import 2 products");
     wait_for(&mut harness, "the import", import_finished);
     rt.block_on(async {
         assert_eq!(

@@ -8,6 +8,7 @@ use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use pantry_window::PantryApp;
+use pantry_window::connection::ConnectionStatus;
 
 /// The window at 1280x800, previewing `file` when given.
 pub fn window(file: Option<PathBuf>) -> Harness<'static, PantryApp> {
@@ -41,4 +42,41 @@ pub fn connect(harness: &mut Harness<'static, PantryApp>, url: &str) {
     wait_for(harness, "the connection test", |app| {
         app.connection.is_verified()
     });
+}
+
+/// What an Import click answers with: a new run, the question a repeat
+/// asks, or word from the connection.
+fn import_answer(
+    app: &PantryApp,
+) -> (
+    Option<usize>,
+    bool,
+    std::mem::Discriminant<ConnectionStatus>,
+) {
+    (
+        app.run
+            .as_ref()
+            .map(|run| std::sync::Arc::as_ptr(&run.progress) as usize),
+        app.file.as_ref().is_some_and(|f| f.repeat.is_some()),
+        std::mem::discriminant(&app.connection.status),
+    )
+}
+
+/// Clicks the import button `label` until the window answers. A click
+/// lands where the button was drawn the frame before; background work that
+/// ends in between (the history listed, the CRM's users loaded) can move
+/// the button, and the click then falls beside it, as a person's would on
+/// a page that moved under the pointer. A person clicks again; so does this.
+pub fn click_import(harness: &mut Harness<'static, PantryApp>, label: &str) {
+    let before = import_answer(harness.state());
+    for _ in 0..40 {
+        harness.get_by_label(label).click();
+        harness.run_steps(2);
+        if import_answer(harness.state()) != before {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        harness.step();
+    }
+    panic!("clicking '{label}' started nothing");
 }
