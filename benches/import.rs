@@ -91,16 +91,22 @@ fn main() {
     let mut table = String::new();
     let _ = writeln!(
         table,
-        "{:>9} | {:>9} | {:>11} | {:>9} | {:>11} | {:>6} | {:>11} | {:>8} | {:>10}",
+        "{:>9} | {:>9} | {:>11} | {:>9} | {:>11} | {:>6} | {:>11} | {:>6} | {:>11} | {:>8} | {:>10} | {:>8} | {:>10} | {:>6} | {:>11}",
         "rows",
         "import s",
         "import r/s",
         "\\copy s",
         "\\copy r/s",
         "ratio",
+        "bare copy s",
+        "ratio",
         "import peak",
         "check s",
-        "check peak"
+        "check peak",
+        "export s",
+        "copy TO s",
+        "ratio",
+        "export peak"
     );
     for &rows in &sizes {
         let sheet = work.join(format!("accounts-{rows}.csv"));
@@ -119,20 +125,37 @@ fn main() {
             &import_db,
             &format!("pantry_bench_copy_{rows}"),
             str::to_owned,
+            Indexes::Migrated,
         );
+        let bare = copy_finished_organizations(
+            &admin,
+            &binary,
+            &work,
+            &import_db,
+            &format!("pantry_bench_bare_{rows}"),
+            str::to_owned,
+            Indexes::WithoutMatching,
+        );
+        let export = bench_export(&work, &binary, &import_db, rows);
 
         let _ = writeln!(
             table,
-            "{:>9} | {:>9.3} | {:>11.0} | {:>9.3} | {:>11.0} | {:>6.2} | {:>8.1} MB | {:>8.3} | {:>7.1} MB",
+            "{:>9} | {:>9.3} | {:>11.0} | {:>9.3} | {:>11.0} | {:>6.2} | {:>11.3} | {:>6.2} | {:>8.1} MB | {:>8.3} | {:>7.1} MB | {:>8.3} | {:>10.3} | {:>6.2} | {:>8.1} MB",
             rows,
             import.seconds,
             stored as f64 / import.seconds,
             copy.seconds,
             stored as f64 / copy.seconds,
             import.seconds / copy.seconds,
+            bare.seconds,
+            import.seconds / bare.seconds,
             import.peak_kib as f64 / 1024.0,
             check.seconds,
             check.peak_kib as f64 / 1024.0,
+            export.0.seconds,
+            export.1.seconds,
+            export.0.seconds / export.1.seconds,
+            export.0.peak_kib as f64 / 1024.0,
         );
         eprintln!(
             "  stored {stored} of {rows} (failed {}); import {:.3}s, \\copy {:.3}s",
@@ -174,8 +197,67 @@ fn main() {
     let _ = std::fs::remove_dir_all(&work);
     println!("\n{table}");
     println!(
-        "ratio = import time / \\copy time of the same finished rows into the same table (lower is better)"
+        "ratio = import time / \\copy time of the same finished rows into the same table (lower is better); \
+         bare copy = \\copy of them into the CRM without the indexes whose definition names a pantry_ function, \
+         as the CRM took rows before this tool; export = `export organizations` to CSV against \
+         `psql \\copy (the export's own query) TO` a CSV file (better of two runs each)"
     );
+}
+
+/// `export organizations` of what `url` holds to CSV, against `psql \copy`
+/// of the export's own query (`export::records_query`) to a CSV file:
+/// alternated twice, the better of each.
+fn bench_export(work: &Path, binary: &Path, url: &str, rows: u64) -> (Run, Run) {
+    let exported = work.join(format!("export-{rows}.csv"));
+    let copied = work.join(format!("copy-to-{rows}.csv"));
+    let query = pantry_core::export::records_query(Entity::Organizations, false);
+    let mut best: Option<(Run, Run)> = None;
+    for _ in 0..2 {
+        let export = timed(Command::new(binary).args([
+            "export",
+            "organizations",
+            "--out",
+            path(&exported),
+            "--database-url",
+            url,
+        ]));
+        let copy = timed(Command::new("psql").args([
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            url,
+            "-c",
+            &format!(
+                "\\copy ({query}) TO '{}' WITH (FORMAT csv, HEADER)",
+                copied.display()
+            ),
+        ]));
+        best = Some(match best {
+            None => (export, copy),
+            Some((e, c)) => (
+                if export.seconds < e.seconds {
+                    export
+                } else {
+                    e
+                },
+                if copy.seconds < c.seconds { copy } else { c },
+            ),
+        });
+    }
+    let _ = std::fs::remove_file(&exported);
+    let _ = std::fs::remove_file(&copied);
+    best.expect("two runs")
+}
+
+/// How the anchor's table is indexed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Indexes {
+    /// As migrated: the import's matching indexes included.
+    Migrated,
+    /// Without the indexes whose definition names a `pantry_` function: the
+    /// CRM as it took rows before this tool added them.
+    WithoutMatching,
 }
 
 /// The anchor: exports the organizations `from` holds (the import's finished
@@ -188,6 +270,7 @@ fn copy_finished_organizations(
     from: &str,
     name: &str,
     reach: impl Fn(&str) -> String,
+    indexes: Indexes,
 ) -> Run {
     let finished = work.join(format!("finished-{name}.csv"));
     psql(
@@ -199,6 +282,16 @@ fn copy_finished_organizations(
         ),
     );
     let copy_db = fresh_database(admin, binary, name);
+    if indexes == Indexes::WithoutMatching {
+        psql(
+            &copy_db,
+            "DO $$ DECLARE i record; BEGIN \
+               FOR i IN SELECT indexname FROM pg_indexes \
+                 WHERE tablename = 'organizations' AND indexdef LIKE '%pantry\\_%' LOOP \
+                 EXECUTE format('DROP INDEX %I', i.indexname); \
+               END LOOP; END $$",
+        );
+    }
     let copy = timed(Command::new("psql").args([
         "-X",
         "-q",
@@ -466,6 +559,7 @@ fn bench_far(admin: &str, binary: &Path, work: &Path, rows: u64, table: &mut Str
         &import_db,
         &format!("pantry_bench_far_copy_{rows}"),
         through_proxy,
+        Indexes::Migrated,
     );
     let copy_turns = proxy.turns() - turns_before;
     let _ = writeln!(
@@ -636,6 +730,7 @@ fn bench_xlsx(admin: &str, binary: &Path, work: &Path, rows: u64, table: &mut St
         &import_db,
         &format!("pantry_bench_xlsx_copy_{rows}"),
         str::to_owned,
+        Indexes::Migrated,
     );
     let _ = writeln!(
         table,

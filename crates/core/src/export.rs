@@ -22,7 +22,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::entity::{Entity, EntityDescription, FieldKind, FieldSpec, header_key};
 use crate::mapping::IMPORT_NOTES_HEADER;
-use crate::report::neutralise_formula;
+use crate::report::{needs_neutralising, neutralise_formula};
 
 /// Rows fetched from the server at a time.
 const FETCH_ROWS: i32 = 5_000;
@@ -177,12 +177,13 @@ struct FieldColumn {
     kind: CellKind,
 }
 
-/// One cell as read.
+/// One cell as read: text borrowed from the database row where it can be,
+/// so a million rows do not cost a million copies of every cell.
 #[derive(Debug, Clone, PartialEq)]
-enum Cell {
+enum Cell<'a> {
     Empty,
-    Text(String),
-    Number(String),
+    Text(std::borrow::Cow<'a, str>),
+    Number(&'a str),
     Date(NaiveDate),
     Moment(chrono::NaiveDateTime),
 }
@@ -286,6 +287,24 @@ fn filter(import: Option<i64>) -> &'static str {
     }
 }
 
+/// The query an export reads its records with, in the file's order: every
+/// field as the export writes it, then the import notes; live records, or
+/// with `one_import` those of the import `$1`. (`cargo bench` times
+/// `psql \copy` of it as the export's anchor.)
+pub fn records_query(entity: Entity, one_import: bool) -> String {
+    let select: Vec<String> = field_columns(entity.description())
+        .into_iter()
+        .map(|f| f.sql)
+        .collect();
+    format!(
+        "SELECT {}, t.import_notes FROM {} t WHERE {} \
+         ORDER BY t.created_at, t.import_batch_id, t.import_source_row, t.id",
+        select.join(", "),
+        entity.description().table,
+        filter(one_import.then_some(0))
+    )
+}
+
 /// Writes `entity`'s live records (or those import `import` stored) to
 /// `path`, as CSV or XLSX by its extension. The file is written beside
 /// `path` and moved there at the end, so a failed or cancelled export
@@ -365,18 +384,12 @@ pub async fn export(
         headers.push(IMPORT_NOTES_HEADER.to_owned());
     }
 
-    let select: Vec<&str> = fields.iter().map(|f| f.sql.as_str()).collect();
-    let query = format!(
-        "SELECT {}, t.import_notes FROM {table} t WHERE {filter} \
-         ORDER BY t.created_at, t.import_batch_id, t.import_source_row, t.id",
-        select.join(", ")
-    );
+    let query = records_query(entity, import.is_some());
     let partial = partial_path(path);
     let outcome = async {
         let mut sink = Sink::create(format, &partial, &headers, &fields, own.len())?;
         let statement = transaction.prepare(&query).await?;
         let portal = transaction.bind(&statement, &import_param).await?;
-        let mut cells = Vec::with_capacity(headers.len());
         let mut written = 0u64;
         loop {
             if progress.cancelled.load(Ordering::Relaxed) {
@@ -387,7 +400,7 @@ pub async fn export(
                 break;
             }
             for row in &rows {
-                cells.clear();
+                let mut cells = Vec::with_capacity(headers.len());
                 read_row(row, &fields, &own, notes_column, &mut cells)?;
                 sink.write_row(&cells)?;
                 written += 1;
@@ -419,14 +432,56 @@ pub async fn export(
     })
 }
 
-/// Every key of the records' import notes, sorted: a first pass over the
-/// notes alone, since the header must name them before the first row.
+/// Every key of the records' import notes, sorted: the header must name
+/// them before the first row. The server lists them when every note is a
+/// JSON object (what imports write); a note typed by hand that is not one
+/// makes it refuse, inside a savepoint, and the notes are then read here.
 async fn note_keys(
     transaction: &tokio_postgres::Transaction<'_>,
     table: &str,
     filter: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<Vec<String>, ExportError> {
+    transaction
+        .batch_execute("SAVEPOINT pantry_note_keys")
+        .await?;
+    let listed = transaction
+        .query(
+            &format!(
+                "SELECT DISTINCT k FROM {table} t \
+                 CROSS JOIN LATERAL jsonb_object_keys(t.import_notes::jsonb) k \
+                 WHERE {filter} AND t.import_notes IS NOT NULL AND btrim(t.import_notes) <> ''"
+            ),
+            params,
+        )
+        .await;
+    let keys: std::collections::BTreeSet<String> = match listed {
+        Ok(rows) => {
+            transaction
+                .batch_execute("RELEASE SAVEPOINT pantry_note_keys")
+                .await?;
+            rows.iter()
+                .map(|row| row.try_get(0))
+                .collect::<Result<_, _>>()?
+        }
+        Err(_) => {
+            transaction
+                .batch_execute("ROLLBACK TO SAVEPOINT pantry_note_keys")
+                .await?;
+            note_keys_here(transaction, table, filter, params).await?
+        }
+    };
+    Ok(keys.into_iter().collect())
+}
+
+/// [`note_keys`] read here, note by note, for notes that are not all JSON
+/// objects.
+async fn note_keys_here(
+    transaction: &tokio_postgres::Transaction<'_>,
+    table: &str,
+    filter: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<std::collections::BTreeSet<String>, ExportError> {
     let statement = transaction
         .prepare(&format!(
             "SELECT t.import_notes FROM {table} t WHERE {filter} AND t.import_notes IS NOT NULL"
@@ -444,7 +499,7 @@ async fn note_keys(
             keys.extend(notes_object(text).into_iter().map(|(key, _)| key));
         }
     }
-    Ok(keys.into_iter().collect())
+    Ok(keys)
 }
 
 /// A record's import notes as keys and values: the JSON object the import
@@ -479,24 +534,24 @@ fn partial_path(path: &Path) -> PathBuf {
 
 /// Turns one database row into cells: the fields, the own note columns, the
 /// JSON column.
-fn read_row(
-    row: &tokio_postgres::Row,
+fn read_row<'a>(
+    row: &'a tokio_postgres::Row,
     fields: &[FieldColumn],
     own: &[String],
     notes_column: bool,
-    cells: &mut Vec<Cell>,
+    cells: &mut Vec<Cell<'a>>,
 ) -> Result<(), ExportError> {
     for (index, field) in fields.iter().enumerate() {
         let cell = match field.kind {
             CellKind::Text => row
-                .try_get::<_, Option<String>>(index)?
-                .map_or(Cell::Empty, Cell::Text),
+                .try_get::<_, Option<&str>>(index)?
+                .map_or(Cell::Empty, |text| Cell::Text(text.into())),
             CellKind::Number => row
-                .try_get::<_, Option<String>>(index)?
+                .try_get::<_, Option<&str>>(index)?
                 .map_or(Cell::Empty, Cell::Number),
-            CellKind::Date => match row.try_get::<_, Option<String>>(index)? {
-                Some(text) => NaiveDate::parse_from_str(&text, "%Y-%m-%d")
-                    .map_or(Cell::Text(text), Cell::Date),
+            CellKind::Date => match row.try_get::<_, Option<&str>>(index)? {
+                Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                    .map_or(Cell::Text(text.into()), Cell::Date),
                 None => Cell::Empty,
             },
             CellKind::Moment => row
@@ -510,9 +565,9 @@ fn read_row(
     let notes = notes_object(row.try_get(fields.len())?);
     for key in own {
         cells.push(match notes.get(key) {
-            Some(serde_json::Value::String(text)) => Cell::Text(text.clone()),
+            Some(serde_json::Value::String(text)) => Cell::Text(text.clone().into()),
             Some(serde_json::Value::Null) | None => Cell::Empty,
-            Some(other) => Cell::Text(other.to_string()),
+            Some(other) => Cell::Text(other.to_string().into()),
         });
     }
     if notes_column {
@@ -523,7 +578,7 @@ fn read_row(
         cells.push(if originals.is_empty() {
             Cell::Empty
         } else {
-            Cell::Text(serde_json::Value::Object(originals).to_string())
+            Cell::Text(serde_json::Value::Object(originals).to_string().into())
         });
     }
     Ok(())
@@ -544,7 +599,8 @@ enum Sink {
     Csv {
         writer: csv::Writer<std::io::BufWriter<std::fs::File>>,
         path: PathBuf,
-        record: Vec<String>,
+        /// Reused for the text of a date.
+        moment: String,
     },
     Xlsx {
         workbook: Box<rust_xlsxwriter::Workbook>,
@@ -597,7 +653,7 @@ impl Sink {
                 Ok(Sink::Csv {
                     writer,
                     path: path.to_path_buf(),
-                    record: Vec::with_capacity(headers.len()),
+                    moment: String::new(),
                 })
             }
             ExportFormat::Xlsx => {
@@ -645,22 +701,34 @@ impl Sink {
             Sink::Csv {
                 writer,
                 path,
-                record,
+                moment,
             } => {
-                record.clear();
-                record.extend(cells.iter().map(|cell| match cell {
-                    Cell::Empty => String::new(),
-                    Cell::Text(text) => neutralise_formula(text),
-                    Cell::Number(text) => text.clone(),
-                    Cell::Date(day) => day.format("%Y-%m-%d").to_string(),
-                    Cell::Moment(moment) => moment_text(moment),
-                }));
-                writer
-                    .write_record(record.iter())
-                    .map_err(|e| ExportError::Write {
-                        path: path.clone(),
-                        source: std::io::Error::other(e),
-                    })
+                let error = |e: csv::Error| ExportError::Write {
+                    path: path.clone(),
+                    source: std::io::Error::other(e),
+                };
+                for cell in cells {
+                    match cell {
+                        Cell::Empty => writer.write_field(""),
+                        Cell::Text(text) if needs_neutralising(text) => {
+                            writer.write_field(neutralise_formula(text))
+                        }
+                        Cell::Text(text) => writer.write_field(text.as_bytes()),
+                        Cell::Number(text) => writer.write_field(text),
+                        Cell::Date(day) => {
+                            moment.clear();
+                            let _ = std::fmt::Write::write_fmt(
+                                moment,
+                                format_args!("{}", day.format("%Y-%m-%d")),
+                            );
+                            writer.write_field(moment.as_bytes())
+                        }
+                        Cell::Moment(at) => writer.write_field(moment_text(at)),
+                    }
+                    .map_err(error)?;
+                }
+                // An empty record ends the one the fields were written to.
+                writer.write_record(None::<&[u8]>).map_err(error)
             }
             Sink::Xlsx {
                 workbook,
@@ -678,10 +746,12 @@ impl Sink {
                     let column = column as u16;
                     let written = match cell {
                         Cell::Empty => continue,
-                        Cell::Text(text) => sheet.write_string(*row, column, text).map(|_| ()),
+                        Cell::Text(text) => {
+                            sheet.write_string(*row, column, text.as_ref()).map(|_| ())
+                        }
                         Cell::Number(text) => match text.parse::<f64>() {
                             Ok(number) => sheet.write_number(*row, column, number).map(|_| ()),
-                            Err(_) => sheet.write_string(*row, column, text).map(|_| ()),
+                            Err(_) => sheet.write_string(*row, column, *text).map(|_| ()),
                         },
                         // A date Excel cannot hold (before 1900) goes as text.
                         Cell::Date(day) => match excel_date(day) {

@@ -782,11 +782,16 @@ pub fn write_warnings_csv<'a>(
 /// reading it back ([`crate::spreadsheet::SheetRow::get`]) takes off only
 /// the mark this added.
 pub fn neutralise_formula(cell: &str) -> String {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r', '\'']) {
+    if needs_neutralising(cell) {
         format!("'{cell}")
     } else {
         cell.to_owned()
     }
+}
+
+/// Whether [`neutralise_formula`] would change `cell`.
+pub fn needs_neutralising(cell: &str) -> bool {
+    cell.starts_with(['=', '+', '-', '@', '\t', '\r', '\''])
 }
 
 #[cfg(test)]
