@@ -97,16 +97,29 @@ async fn crm(dir: &Path) -> TestDatabase {
     db
 }
 
-/// Exports every entity into a new folder `dir`.
-async fn export_all(db: &TestDatabase, dir: &Path, extension: &str) -> Vec<PathBuf> {
+/// Exports every entity into a new folder `dir`; with `helper`, a second
+/// connection lists the notes' keys while the rows are sorted.
+async fn export_all(db: &TestDatabase, dir: &Path, extension: &str, helper: bool) -> Vec<PathBuf> {
     std::fs::create_dir(dir).unwrap();
     let mut client = db.client().await;
+    let mut second = if helper {
+        Some(db.client().await)
+    } else {
+        None
+    };
     let mut paths = Vec::new();
     for entity in Entity::ALL {
         let path = dir.join(format!("{}.{extension}", entity.name()));
-        let summary = export(&mut client, entity, None, &path, &ExportProgress::new())
-            .await
-            .unwrap_or_else(|e| panic!("{}: {e}", entity.name()));
+        let summary = export(
+            &mut client,
+            second.as_mut(),
+            entity,
+            None,
+            &path,
+            &ExportProgress::new(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", entity.name()));
         assert!(summary.rows > 0, "{} exported rows", entity.name());
         paths.push(path);
     }
@@ -141,7 +154,7 @@ fn cells(path: &Path) -> Vec<Vec<Data>> {
 async fn every_entity_exported_to_csv_imports_into_an_empty_crm_and_exports_the_same_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let first = crm(dir.path()).await;
-    let exported = export_all(&first, &dir.path().join("first"), "csv").await;
+    let exported = export_all(&first, &dir.path().join("first"), "csv", false).await;
 
     let organizations = std::fs::read_to_string(&exported[0]).unwrap();
     assert!(organizations.starts_with('\u{feff}'), "UTF-8 with BOM");
@@ -182,7 +195,7 @@ async fn every_entity_exported_to_csv_imports_into_an_empty_crm_and_exports_the_
     );
 
     let second = import_all(&exported).await;
-    let reexported = export_all(&second, &dir.path().join("second"), "csv").await;
+    let reexported = export_all(&second, &dir.path().join("second"), "csv", true).await;
     for (a, b) in exported.iter().zip(&reexported) {
         assert_eq!(
             text(&std::fs::read(a).unwrap()),
@@ -213,7 +226,7 @@ async fn every_entity_exported_to_csv_imports_into_an_empty_crm_and_exports_the_
 async fn every_entity_exported_to_xlsx_comes_back_with_the_same_cells() {
     let dir = tempfile::tempdir().unwrap();
     let first = crm(dir.path()).await;
-    let exported = export_all(&first, &dir.path().join("first"), "xlsx").await;
+    let exported = export_all(&first, &dir.path().join("first"), "xlsx", true).await;
 
     // The first data row's cell under `header` in the export of `entity`.
     let first_cell = |entity: usize, header: &str| {
@@ -241,7 +254,7 @@ async fn every_entity_exported_to_xlsx_comes_back_with_the_same_cells() {
     );
 
     let second = import_all(&exported).await;
-    let reexported = export_all(&second, &dir.path().join("second"), "xlsx").await;
+    let reexported = export_all(&second, &dir.path().join("second"), "xlsx", false).await;
     for (a, b) in exported.iter().zip(&reexported) {
         assert_eq!(cells(a), cells(b), "{} round trip", a.display());
     }
@@ -372,4 +385,54 @@ async fn an_export_of_one_import_holds_its_rows_only_and_verify_counts_them_in_t
     let missing = pantry(&["verify", "999", "--database-url", &db.url]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(text(&missing.stderr).contains("there is no import 999"));
+}
+
+#[tokio::test]
+async fn notes_typed_by_hand_that_are_not_json_are_exported_either_way() {
+    let db = TestDatabase::migrated().await;
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "INSERT INTO organizations (name, import_notes) VALUES \
+               ('Typed By Hand', 'call on Tuesdays'), \
+               ('Imported', '{\"Booth\":\"B12\"}')",
+        )
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut written = Vec::new();
+    for helper in [false, true] {
+        let path = dir.path().join(format!("organizations-{helper}.csv"));
+        let mut client = db.client().await;
+        let mut second = if helper {
+            Some(db.client().await)
+        } else {
+            None
+        };
+        let summary = export(
+            &mut client,
+            second.as_mut(),
+            Entity::Organizations,
+            None,
+            &path,
+            &ExportProgress::new(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(summary.rows, 2);
+        // The JSON key is a column of its own; the text goes whole to the
+        // notes column.
+        assert!(
+            summary.headers.iter().any(|h| h == "Booth"),
+            "{:?}",
+            summary.headers
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("call on Tuesdays"), "{text}");
+        written.push(text);
+    }
+    assert_eq!(
+        written[0], written[1],
+        "the same file with and without the helper"
+    );
 }

@@ -665,7 +665,12 @@ fn export(
     let progress = export::ExportProgress::new();
     let summary = runtime()?.block_on(async {
         let mut client = settings.connect().await?;
-        anyhow::Ok(export::export(&mut client, entity, import, out, &progress).await?)
+        // A second connection lists the notes' keys while the rows are
+        // sorted; without one (a server at its limit) they are listed first.
+        let mut helper = settings.connect().await.ok();
+        anyhow::Ok(
+            export::export(&mut client, helper.as_mut(), entity, import, out, &progress).await?,
+        )
     })?;
     println!(
         "{}: {} written, {} columns",

@@ -59,6 +59,9 @@ impl ExportFormat {
 /// What went wrong in an export.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
+    /// The server gave a snapshot id of an unexpected shape.
+    #[error("the database gave an unexpected snapshot id '{0}'")]
+    Snapshot(String),
     /// The path does not end in `.csv` or `.xlsx`.
     #[error("{path}: export to a file ending in .csv or .xlsx", path = path.display())]
     UnknownFormat {
@@ -309,8 +312,14 @@ pub fn records_query(entity: Entity, one_import: bool) -> String {
 /// `path`, as CSV or XLSX by its extension. The file is written beside
 /// `path` and moved there at the end, so a failed or cancelled export
 /// leaves no half file.
+///
+/// `helper`, a second connection to the same database, counts the records
+/// and lists their notes' keys (the header names them) while `client`'s
+/// query sorts the rows, both in one snapshot: the export then costs the
+/// server what the query alone does. Without one, they are listed first.
 pub async fn export(
     client: &mut tokio_postgres::Client,
+    helper: Option<&mut tokio_postgres::Client>,
     entity: Entity,
     import: Option<i64>,
     path: &Path,
@@ -325,25 +334,9 @@ pub async fn export(
             path: path.to_path_buf(),
         });
     }
-    let description = entity.description();
     if let Some(id) = import {
-        let row = client
-            .query_opt("SELECT entity FROM import_batches WHERE id = $1", &[&id])
-            .await?;
-        let stored: String = match row {
-            Some(row) => row.try_get(0)?,
-            None => return Err(ExportError::NoSuchImport(id)),
-        };
-        if stored != entity.name() {
-            return Err(ExportError::OtherEntity {
-                import: id,
-                stored,
-                asked: entity.name(),
-            });
-        }
+        check_import(client, entity, id).await?;
     }
-    let table = description.table;
-    let filter = filter(import);
     let import_param: Vec<&(dyn ToSql + Sync)> = match &import {
         Some(id) => vec![id],
         None => Vec::new(),
@@ -356,14 +349,38 @@ pub async fn export(
         .read_only(true)
         .start()
         .await?;
-    let total: i64 = transaction
-        .query_one(
-            &format!("SELECT count(*) FROM {table} t WHERE {filter}"),
-            &import_param,
-        )
-        .await?
-        .try_get(0)?;
-    let total = total.max(0) as u64;
+    let helper = match helper {
+        Some(helper) => Some(share_snapshot(&transaction, helper).await?),
+        None => None,
+    };
+    let listing = Listing {
+        table: entity.description().table,
+        filter: filter(import),
+        params: &import_param,
+    };
+    let statement = transaction
+        .prepare(&records_query(entity, import.is_some()))
+        .await?;
+    let portal = transaction.bind(&statement, &import_param).await?;
+    // The first rows come once the server has sorted them all: meanwhile
+    // the helper counts and lists.
+    let ((total, keys), first) = match &helper {
+        Some(helper) => {
+            let (listed, first) = tokio::join!(
+                listing.count_and_keys(helper),
+                transaction.query_portal(&portal, FETCH_ROWS)
+            );
+            (listed?, first?)
+        }
+        None => {
+            let listed = listing.count_and_keys(&transaction).await?;
+            (listed, transaction.query_portal(&portal, FETCH_ROWS).await?)
+        }
+    };
+    if let Some(helper) = helper {
+        // Read only: ending it changes nothing either way.
+        let _ = helper.rollback().await;
+    }
     progress.total.store(total, Ordering::Relaxed);
     if format == ExportFormat::Xlsx && total > XLSX_MAX_ROWS {
         return Err(ExportError::TooManyForXlsx {
@@ -371,47 +388,18 @@ pub async fn export(
             entity: entity.name(),
         });
     }
-
-    let fields = field_columns(description);
-    let keys = note_keys(&transaction, table, filter, &import_param).await?;
-    let (own, original): (Vec<String>, Vec<String>) = keys
-        .into_iter()
-        .partition(|key| is_own_column(description, key));
-    let mut headers: Vec<String> = fields.iter().map(|f| f.header.to_owned()).collect();
-    headers.extend(own.iter().cloned());
-    let notes_column = !original.is_empty();
-    if notes_column {
-        headers.push(IMPORT_NOTES_HEADER.to_owned());
-    }
-
-    let query = records_query(entity, import.is_some());
+    let layout = Layout::new(entity.description(), keys);
     let partial = partial_path(path);
-    let outcome = async {
-        let mut sink = Sink::create(format, &partial, &headers, &fields, own.len())?;
-        let statement = transaction.prepare(&query).await?;
-        let portal = transaction.bind(&statement, &import_param).await?;
-        let mut written = 0u64;
-        loop {
-            if progress.cancelled.load(Ordering::Relaxed) {
-                return Err(ExportError::Cancelled);
-            }
-            let rows = transaction.query_portal(&portal, FETCH_ROWS).await?;
-            if rows.is_empty() {
-                break;
-            }
-            for row in &rows {
-                let mut cells = Vec::with_capacity(headers.len());
-                read_row(row, &fields, &own, notes_column, &mut cells)?;
-                sink.write_row(&cells)?;
-                written += 1;
-            }
-            progress.written.store(written, Ordering::Relaxed);
-        }
-        sink.finish()?;
-        Ok(written)
-    }
+    let outcome = write_rows(
+        &transaction,
+        &portal,
+        first,
+        &layout,
+        format,
+        &partial,
+        progress,
+    )
     .await;
-    // Read only: ending it changes nothing either way.
     let _ = transaction.rollback().await;
     let rows = match outcome {
         Ok(rows) => rows,
@@ -427,79 +415,221 @@ pub async fn export(
     Ok(ExportSummary {
         entity,
         rows,
-        headers,
+        headers: layout.headers,
         path: path.to_path_buf(),
     })
 }
 
-/// Every key of the records' import notes, sorted: the header must name
-/// them before the first row. The server lists them when every note is a
-/// JSON object (what imports write); a note typed by hand that is not one
-/// makes it refuse, inside a savepoint, and the notes are then read here.
-async fn note_keys(
-    transaction: &tokio_postgres::Transaction<'_>,
-    table: &str,
-    filter: &str,
-    params: &[&(dyn ToSql + Sync)],
-) -> Result<Vec<String>, ExportError> {
-    transaction
-        .batch_execute("SAVEPOINT pantry_note_keys")
+/// Refuses an import that does not exist or is of another entity.
+async fn check_import(
+    client: &tokio_postgres::Client,
+    entity: Entity,
+    id: i64,
+) -> Result<(), ExportError> {
+    let row = client
+        .query_opt("SELECT entity FROM import_batches WHERE id = $1", &[&id])
         .await?;
-    let listed = transaction
-        .query(
-            &format!(
-                "SELECT DISTINCT k FROM {table} t \
-                 CROSS JOIN LATERAL jsonb_object_keys(t.import_notes::jsonb) k \
-                 WHERE {filter} AND t.import_notes IS NOT NULL AND btrim(t.import_notes) <> ''"
-            ),
-            params,
-        )
-        .await;
-    let keys: std::collections::BTreeSet<String> = match listed {
-        Ok(rows) => {
-            transaction
-                .batch_execute("RELEASE SAVEPOINT pantry_note_keys")
-                .await?;
-            rows.iter()
-                .map(|row| row.try_get(0))
-                .collect::<Result<_, _>>()?
-        }
-        Err(_) => {
-            transaction
-                .batch_execute("ROLLBACK TO SAVEPOINT pantry_note_keys")
-                .await?;
-            note_keys_here(transaction, table, filter, params).await?
-        }
+    let stored: String = match row {
+        Some(row) => row.try_get(0)?,
+        None => return Err(ExportError::NoSuchImport(id)),
     };
-    Ok(keys.into_iter().collect())
+    if stored != entity.name() {
+        return Err(ExportError::OtherEntity {
+            import: id,
+            stored,
+            asked: entity.name(),
+        });
+    }
+    Ok(())
 }
 
-/// [`note_keys`] read here, note by note, for notes that are not all JSON
-/// objects.
-async fn note_keys_here(
+/// Starts a read-only transaction on `helper` that sees what `transaction`
+/// sees (`pg_export_snapshot`).
+async fn share_snapshot<'a>(
     transaction: &tokio_postgres::Transaction<'_>,
-    table: &str,
-    filter: &str,
-    params: &[&(dyn ToSql + Sync)],
-) -> Result<std::collections::BTreeSet<String>, ExportError> {
-    let statement = transaction
-        .prepare(&format!(
-            "SELECT t.import_notes FROM {table} t WHERE {filter} AND t.import_notes IS NOT NULL"
-        ))
+    helper: &'a mut tokio_postgres::Client,
+) -> Result<tokio_postgres::Transaction<'a>, ExportError> {
+    let snapshot: String = transaction
+        .query_one("SELECT pg_export_snapshot()", &[])
+        .await?
+        .try_get(0)?;
+    // SET TRANSACTION SNAPSHOT takes no parameter; the id is the server's
+    // own, and nothing but hex digits and dashes is let through.
+    if snapshot.is_empty() || !snapshot.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+        return Err(ExportError::Snapshot(snapshot));
+    }
+    let shared = helper
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
         .await?;
-    let portal = transaction.bind(&statement, params).await?;
-    let mut keys = std::collections::BTreeSet::new();
-    loop {
-        let rows = transaction.query_portal(&portal, FETCH_ROWS).await?;
-        if rows.is_empty() {
-            break;
+    shared
+        .batch_execute(&format!("SET TRANSACTION SNAPSHOT '{snapshot}'"))
+        .await?;
+    Ok(shared)
+}
+
+/// Which records an export reads, for counting them and listing their
+/// notes' keys.
+struct Listing<'a> {
+    table: &'static str,
+    filter: &'static str,
+    params: &'a [&'a (dyn ToSql + Sync)],
+}
+
+impl Listing<'_> {
+    /// How many records, and every key of their import notes, sorted. The
+    /// server lists the keys when every note is a JSON object (what imports
+    /// write), in the same pass as the count; a note typed by hand that is
+    /// not one makes it refuse, inside a savepoint, and the notes are then
+    /// read here.
+    async fn count_and_keys(
+        &self,
+        transaction: &tokio_postgres::Transaction<'_>,
+    ) -> Result<(u64, Vec<String>), ExportError> {
+        let (table, filter) = (self.table, self.filter);
+        transaction
+            .batch_execute("SAVEPOINT pantry_note_keys")
+            .await?;
+        let listed = transaction
+            .query_one(
+                &format!(
+                    "SELECT count(*) FILTER (WHERE j.ord IS NULL OR j.ord = 1), \
+                       coalesce(array_agg(DISTINCT j.k) FILTER (WHERE j.k IS NOT NULL), '{{}}') \
+                     FROM {table} t LEFT JOIN LATERAL jsonb_object_keys(CASE WHEN \
+                       btrim(t.import_notes) <> '' THEN t.import_notes::jsonb END) \
+                       WITH ORDINALITY AS j(k, ord) ON true \
+                     WHERE {filter}"
+                ),
+                self.params,
+            )
+            .await;
+        let (count, keys): (i64, std::collections::BTreeSet<String>) = match listed {
+            Ok(row) => {
+                transaction
+                    .batch_execute("RELEASE SAVEPOINT pantry_note_keys")
+                    .await?;
+                let keys: Vec<String> = row.try_get(1)?;
+                (row.try_get(0)?, keys.into_iter().collect())
+            }
+            Err(_) => {
+                transaction
+                    .batch_execute("ROLLBACK TO SAVEPOINT pantry_note_keys")
+                    .await?;
+                let count: i64 = transaction
+                    .query_one(
+                        &format!("SELECT count(*) FROM {table} t WHERE {filter}"),
+                        self.params,
+                    )
+                    .await?
+                    .try_get(0)?;
+                (count, self.keys_here(transaction).await?)
+            }
+        };
+        Ok((
+            u64::try_from(count).unwrap_or(0),
+            keys.into_iter().collect(),
+        ))
+    }
+
+    /// The notes' keys read here, note by note.
+    async fn keys_here(
+        &self,
+        transaction: &tokio_postgres::Transaction<'_>,
+    ) -> Result<std::collections::BTreeSet<String>, ExportError> {
+        let statement = transaction
+            .prepare(&format!(
+                "SELECT t.import_notes FROM {} t WHERE {} AND t.import_notes IS NOT NULL",
+                self.table, self.filter
+            ))
+            .await?;
+        let portal = transaction.bind(&statement, self.params).await?;
+        let mut keys = std::collections::BTreeSet::new();
+        loop {
+            let rows = transaction.query_portal(&portal, FETCH_ROWS).await?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in &rows {
+                let text: Option<String> = row.try_get(0)?;
+                keys.extend(notes_object(text).into_iter().map(|(key, _)| key));
+            }
         }
-        for row in &rows {
-            let text: Option<String> = row.try_get(0)?;
-            keys.extend(notes_object(text).into_iter().map(|(key, _)| key));
+        Ok(keys)
+    }
+}
+
+/// The file's columns: the fields, the notes' keys written as columns of
+/// their own, and the JSON column for the others.
+struct Layout {
+    fields: Vec<FieldColumn>,
+    own: Vec<String>,
+    notes_column: bool,
+    headers: Vec<String>,
+}
+
+impl Layout {
+    fn new(description: &EntityDescription, keys: Vec<String>) -> Layout {
+        let fields = field_columns(description);
+        let (own, original): (Vec<String>, Vec<String>) = keys
+            .into_iter()
+            .partition(|key| is_own_column(description, key));
+        let mut headers: Vec<String> = fields.iter().map(|f| f.header.to_owned()).collect();
+        headers.extend(own.iter().cloned());
+        let notes_column = !original.is_empty();
+        if notes_column {
+            headers.push(IMPORT_NOTES_HEADER.to_owned());
+        }
+        Layout {
+            fields,
+            own,
+            notes_column,
+            headers,
         }
     }
-    Ok(keys)
+}
+
+/// Writes the rows, `first` then the rest of the portal, to `partial`.
+async fn write_rows(
+    transaction: &tokio_postgres::Transaction<'_>,
+    portal: &tokio_postgres::Portal,
+    first: Vec<tokio_postgres::Row>,
+    layout: &Layout,
+    format: ExportFormat,
+    partial: &Path,
+    progress: &ExportProgress,
+) -> Result<u64, ExportError> {
+    let mut sink = Sink::create(
+        format,
+        partial,
+        &layout.headers,
+        &layout.fields,
+        layout.own.len(),
+    )?;
+    let mut written = 0u64;
+    let mut rows = first;
+    while !rows.is_empty() {
+        if progress.cancelled.load(Ordering::Relaxed) {
+            return Err(ExportError::Cancelled);
+        }
+        for row in &rows {
+            let mut cells = Vec::with_capacity(layout.headers.len());
+            read_row(
+                row,
+                &layout.fields,
+                &layout.own,
+                layout.notes_column,
+                &mut cells,
+            )?;
+            sink.write_row(&cells)?;
+            written += 1;
+        }
+        progress.written.store(written, Ordering::Relaxed);
+        rows = transaction.query_portal(portal, FETCH_ROWS).await?;
+    }
+    sink.finish()?;
+    Ok(written)
 }
 
 /// A record's import notes as keys and values: the JSON object the import

@@ -94,7 +94,18 @@ impl ExportForm {
                     repaint.request_repaint();
                 }
             });
-            let outcome = export(&mut client, entity, import, &path, &followed).await;
+            // A second connection lists the notes' keys meanwhile; without
+            // one (a server at its connection limit) they are listed first.
+            let mut helper = settings.connect().await.ok();
+            let outcome = export(
+                &mut client,
+                helper.as_mut(),
+                entity,
+                import,
+                &path,
+                &followed,
+            )
+            .await;
             ticking.abort();
             outcome.map(Some).map_err(|e| e.to_string())
         });
