@@ -182,13 +182,15 @@ fn main() {
     if contacts > 0 {
         let _ = writeln!(
             table,
-            "\n{:>9} | {:>9} | {:>9} | {:>11} | {:>9} | {:>11} | {:>6} | {:>11}",
+            "\n{:>9} | {:>9} | {:>9} | {:>11} | {:>9} | {:>11} | {:>6} | {:>11} | {:>6} | {:>11}",
             "contacts",
             "linked to",
             "import s",
             "import r/s",
             "\\copy s",
             "\\copy r/s",
+            "ratio",
+            "bare copy s",
             "ratio",
             "import peak"
         );
@@ -260,6 +262,22 @@ enum Indexes {
     WithoutMatching,
 }
 
+/// Drops the indexes the import's matching added to `table` (those whose
+/// definition names a `pantry_` function, and the `_match_` ones): the CRM as
+/// it took rows before this tool.
+fn drop_matching_indexes(url: &str, table: &str) {
+    psql(
+        url,
+        &format!(
+            "DO $$ DECLARE i record; BEGIN \
+               FOR i IN SELECT indexname FROM pg_indexes WHERE tablename = '{table}' \
+                 AND (indexdef LIKE '%pantry\\_%' OR indexname LIKE '%\\_match\\_%') LOOP \
+                 EXECUTE format('DROP INDEX %I', i.indexname); \
+               END LOOP; END $$"
+        ),
+    );
+}
+
 /// The anchor: exports the organizations `from` holds (the import's finished
 /// rows), then times `psql \copy` of them into a fresh database named `name`,
 /// reached through `reach` (the proxy of the far run, or directly).
@@ -283,14 +301,7 @@ fn copy_finished_organizations(
     );
     let copy_db = fresh_database(admin, binary, name);
     if indexes == Indexes::WithoutMatching {
-        psql(
-            &copy_db,
-            "DO $$ DECLARE i record; BEGIN \
-               FOR i IN SELECT indexname FROM pg_indexes \
-                 WHERE tablename = 'organizations' AND indexdef LIKE '%pantry\\_%' LOOP \
-                 EXECUTE format('DROP INDEX %I', i.indexname); \
-               END LOOP; END $$",
-        );
+        drop_matching_indexes(&copy_db, "organizations");
     }
     let copy = timed(Command::new("psql").args([
         "-X",
@@ -1009,27 +1020,44 @@ fn bench_contacts(admin: &str, binary: &Path, work: &Path, rows: u64, table: &mu
             finished.display()
         ),
     );
-    let copy_db = fresh_database(admin, binary, &format!("pantry_bench_contacts_copy_{rows}"));
-    psql(
-        &copy_db,
-        &format!(
-            "\\copy organizations FROM '{}' WITH (FORMAT csv)",
-            crm.display()
-        ),
+    // The same finished contacts into a CRM holding the same organizations,
+    // as migrated and without the import's matching indexes.
+    let copy_into = |name: &str, indexes: Indexes| {
+        let copy_db = fresh_database(admin, binary, name);
+        psql(
+            &copy_db,
+            &format!(
+                "\\copy organizations FROM '{}' WITH (FORMAT csv)",
+                crm.display()
+            ),
+        );
+        if indexes == Indexes::WithoutMatching {
+            drop_matching_indexes(&copy_db, "contacts");
+        }
+        let copy = timed(Command::new("psql").args([
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            &copy_db,
+            "-c",
+            &format!(
+                "\\copy contacts ({}) FROM '{}' WITH (FORMAT csv)",
+                columns(Entity::Contacts),
+                finished.display()
+            ),
+        ]));
+        drop_database(admin, name);
+        copy
+    };
+    let copy = copy_into(
+        &format!("pantry_bench_contacts_copy_{rows}"),
+        Indexes::Migrated,
     );
-    let copy = timed(Command::new("psql").args([
-        "-X",
-        "-q",
-        "-v",
-        "ON_ERROR_STOP=1",
-        &copy_db,
-        "-c",
-        &format!(
-            "\\copy contacts ({}) FROM '{}' WITH (FORMAT csv)",
-            columns(Entity::Contacts),
-            finished.display()
-        ),
-    ]));
+    let bare = copy_into(
+        &format!("pantry_bench_contacts_bare_{rows}"),
+        Indexes::WithoutMatching,
+    );
     let linked = Command::new("psql")
         .args([
             "-X",
@@ -1043,7 +1071,7 @@ fn bench_contacts(admin: &str, binary: &Path, work: &Path, rows: u64, table: &mu
         .unwrap_or_default();
     let _ = writeln!(
         table,
-        "{:>9} | {:>9} | {:>9.3} | {:>11.0} | {:>9.3} | {:>11.0} | {:>6.2} | {:>8.1} MB",
+        "{:>9} | {:>9} | {:>9.3} | {:>11.0} | {:>9.3} | {:>11.0} | {:>6.2} | {:>11.3} | {:>6.2} | {:>8.1} MB",
         rows,
         organizations,
         import.seconds,
@@ -1051,14 +1079,15 @@ fn bench_contacts(admin: &str, binary: &Path, work: &Path, rows: u64, table: &mu
         copy.seconds,
         stored as f64 / copy.seconds,
         import.seconds / copy.seconds,
+        bare.seconds,
+        import.seconds / bare.seconds,
         import.peak_kib as f64 / 1024.0,
     );
     eprintln!(
-        "  stored {stored} of {rows} contacts ({linked} linked, failed {}); import {:.3}s, \\copy {:.3}s",
-        failed, import.seconds, copy.seconds
+        "  stored {stored} of {rows} contacts ({linked} linked, failed {}); import {:.3}s, \\copy {:.3}s, bare {:.3}s",
+        failed, import.seconds, copy.seconds, bare.seconds
     );
     drop_database(admin, &format!("pantry_bench_contacts_{rows}"));
-    drop_database(admin, &format!("pantry_bench_contacts_copy_{rows}"));
     for file in [&accounts, &sheet, &crm, &finished] {
         let _ = std::fs::remove_file(file);
     }
