@@ -27,6 +27,9 @@ use crate::report::{needs_neutralising, neutralise_formula};
 /// Rows fetched from the server at a time.
 const FETCH_ROWS: i32 = 5_000;
 
+/// Rows between two looks at the progress (and at Cancel).
+const PROGRESS_ROWS: u64 = 5_000;
+
 /// The most data rows one XLSX sheet holds (Excel's limit, less the header).
 const XLSX_MAX_ROWS: u64 = 1_048_575;
 
@@ -358,23 +361,20 @@ pub async fn export(
         filter: filter(import),
         params: &import_param,
     };
-    let statement = transaction
-        .prepare(&records_query(entity, import.is_some()))
-        .await?;
-    let portal = transaction.bind(&statement, &import_param).await?;
-    // The first rows come once the server has sorted them all: meanwhile
+    let query = records_query(entity, import.is_some());
+    // The rows stream as the server sends them (the connection holds them
+    // back once its buffers are full), so the server's work and this side's
+    // overlap; they come once the server has sorted them all, and meanwhile
     // the helper counts and lists.
-    let ((total, keys), first) = match &helper {
+    let rows = transaction.query_raw(&query, import_param.iter().copied());
+    let ((total, keys), rows) = match &helper {
         Some(helper) => {
-            let (listed, first) = tokio::join!(
-                listing.count_and_keys(helper),
-                transaction.query_portal(&portal, FETCH_ROWS)
-            );
-            (listed?, first?)
+            let (listed, rows) = tokio::join!(listing.count_and_keys(helper), rows);
+            (listed?, rows?)
         }
         None => {
             let listed = listing.count_and_keys(&transaction).await?;
-            (listed, transaction.query_portal(&portal, FETCH_ROWS).await?)
+            (listed, rows.await?)
         }
     };
     if let Some(helper) = helper {
@@ -390,16 +390,7 @@ pub async fn export(
     }
     let layout = Layout::new(entity.description(), keys);
     let partial = partial_path(path);
-    let outcome = write_rows(
-        &transaction,
-        &portal,
-        first,
-        &layout,
-        format,
-        &partial,
-        progress,
-    )
-    .await;
+    let outcome = write_rows(rows, &layout, format, &partial, progress).await;
     let _ = transaction.rollback().await;
     let rows = match outcome {
         Ok(rows) => rows,
@@ -590,16 +581,15 @@ impl Layout {
     }
 }
 
-/// Writes the rows, `first` then the rest of the portal, to `partial`.
+/// Writes the rows as they come to `partial`.
 async fn write_rows(
-    transaction: &tokio_postgres::Transaction<'_>,
-    portal: &tokio_postgres::Portal,
-    first: Vec<tokio_postgres::Row>,
+    rows: tokio_postgres::RowStream,
     layout: &Layout,
     format: ExportFormat,
     partial: &Path,
     progress: &ExportProgress,
 ) -> Result<u64, ExportError> {
+    use futures_util::StreamExt;
     let mut sink = Sink::create(
         format,
         partial,
@@ -608,26 +598,27 @@ async fn write_rows(
         layout.own.len(),
     )?;
     let mut written = 0u64;
-    let mut rows = first;
-    while !rows.is_empty() {
-        if progress.cancelled.load(Ordering::Relaxed) {
-            return Err(ExportError::Cancelled);
+    let mut rows = std::pin::pin!(rows);
+    while let Some(row) = rows.next().await {
+        let row = row?;
+        let mut cells = Vec::with_capacity(layout.headers.len());
+        read_row(
+            &row,
+            &layout.fields,
+            &layout.own,
+            layout.notes_column,
+            &mut cells,
+        )?;
+        sink.write_row(&cells)?;
+        written += 1;
+        if written % PROGRESS_ROWS == 0 {
+            if progress.cancelled.load(Ordering::Relaxed) {
+                return Err(ExportError::Cancelled);
+            }
+            progress.written.store(written, Ordering::Relaxed);
         }
-        for row in &rows {
-            let mut cells = Vec::with_capacity(layout.headers.len());
-            read_row(
-                row,
-                &layout.fields,
-                &layout.own,
-                layout.notes_column,
-                &mut cells,
-            )?;
-            sink.write_row(&cells)?;
-            written += 1;
-        }
-        progress.written.store(written, Ordering::Relaxed);
-        rows = transaction.query_portal(portal, FETCH_ROWS).await?;
     }
+    progress.written.store(written, Ordering::Relaxed);
     sink.finish()?;
     Ok(written)
 }
