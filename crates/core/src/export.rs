@@ -611,7 +611,7 @@ async fn write_rows(
         )?;
         sink.write_row(&cells)?;
         written += 1;
-        if written % PROGRESS_ROWS == 0 {
+        if written.is_multiple_of(PROGRESS_ROWS) {
             if progress.cancelled.load(Ordering::Relaxed) {
                 return Err(ExportError::Cancelled);
             }
