@@ -1,6 +1,6 @@
 //! The CRM health view, driven headless with egui_kittest against the test
 //! PostgreSQL: a check of a CRM with a duplicate, the group merged by a
-//! click, then undone by a click.
+//! click, its undo refused for a record edited since, then forced.
 
 mod common;
 
@@ -71,8 +71,29 @@ fn the_health_view_scores_the_crm_and_merges_a_group_by_a_click() {
     harness.get_by_label_contains("Organizations: score 100");
     assert_eq!(live_syscos(&db), 1);
 
+    // Someone edits the record kept: Undo refuses to take the merge apart,
+    // says so, and offers to force it.
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            db.client()
+                .await
+                .batch_execute(
+                    "UPDATE organizations SET website = 'sysco.example' WHERE name = 'Sysco Foods'",
+                )
+                .await
+                .unwrap()
+        });
     harness.get_by_label("Undo").click();
-    wait_for(&mut harness, "the undo", |app| {
+    wait_for(&mut harness, "the refusal", |app| {
+        app.health.message.as_ref().is_some_and(Result::is_err)
+    });
+    harness.get_by_label_contains("was not undone: 1 of its records were changed since the merge");
+    assert_eq!(live_syscos(&db), 1);
+    harness.get_by_label("Undo anyway").click();
+    wait_for(&mut harness, "the forced undo", |app| {
         app.health
             .message
             .as_ref()

@@ -12,6 +12,7 @@ use pantry_core::clean::CleanUp;
 use pantry_core::database::ConnectionSettings;
 use pantry_core::entity::Entity;
 use pantry_core::fixes::{self, MergeRequest};
+use pantry_core::history::UndoTarget;
 use uuid::Uuid;
 
 use super::Action;
@@ -56,6 +57,8 @@ pub struct HealthState {
     pub message: Option<Result<(String, i64), String>>,
     /// What the last check could not do.
     pub failed: Option<String>,
+    /// An undo that left records changed since alone, to offer forcing.
+    pub left_alone: Option<UndoTarget>,
 }
 
 impl HealthState {
@@ -78,8 +81,15 @@ impl HealthState {
     }
 
     /// The CRM changed by another way (an undo): say what happened, and
-    /// check again when the view shows.
-    pub fn changed_elsewhere(&mut self, message: Option<String>) {
+    /// check again when the view shows. `left_alone` is an undo that left
+    /// records changed since alone (a merge then stays whole), offered to
+    /// be forced.
+    pub fn changed_elsewhere(
+        &mut self,
+        message: Option<String>,
+        left_alone: Option<(UndoTarget, usize)>,
+    ) {
+        self.left_alone = left_alone.map(|(target, _)| target);
         self.message = message.map(|m| {
             if m.starts_with('✖') {
                 Err(m.trim_start_matches('✖').trim().to_owned())
@@ -108,6 +118,8 @@ impl HealthState {
                     return;
                 }
                 self.message = None;
+                self.left_alone = None;
+                self.left_alone = None;
                 self.fixing = Some(task::spawn(runtime, ctx, async move {
                     let mut client = settings.connect().await.map_err(|e| e.to_string())?;
                     let kinds = CleanUp::ALL.into_iter().collect();
@@ -169,6 +181,7 @@ impl HealthState {
             unchanged_since: Some(audit.as_of.clone()),
         };
         self.message = None;
+        self.left_alone = None;
         self.fixing = Some(task::spawn(runtime, ctx, async move {
             let mut client = settings.connect().await.map_err(|e| e.to_string())?;
             let report = fixes::merge(&mut client, &request)
@@ -405,9 +418,7 @@ fn message_ui(ui: &mut egui::Ui, state: &HealthState, actions: &mut Vec<Action>)
                         .on_hover_text(format!("Put everything back (history entry {entry})"))
                         .clicked()
                 {
-                    actions.push(Action::Undo(pantry_core::history::UndoTarget::Import(
-                        *entry,
-                    )));
+                    actions.push(Action::Undo(UndoTarget::Import(*entry)));
                 }
             });
         }
@@ -415,6 +426,16 @@ fn message_ui(ui: &mut egui::Ui, state: &HealthState, actions: &mut Vec<Action>)
             ui.label(RichText::new(format!("✖ {message}")).color(FAIL_TEXT));
         }
         None => {}
+    }
+    if let Some(target) = state.left_alone
+        && ui
+            .button("Undo anyway")
+            .on_hover_text(
+                "Put back every record as it was before, the changes made since included",
+            )
+            .clicked()
+    {
+        actions.push(Action::UndoForced(target));
     }
     if state.is_fixing() {
         ui.horizontal(|ui| {

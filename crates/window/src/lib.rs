@@ -945,7 +945,8 @@ impl PantryApp {
         if self.history.poll() {
             self.refresh_history();
             // An undo changed the CRM: the health view checks it again.
-            self.health.changed_elsewhere(self.history.message.clone());
+            self.health
+                .changed_elsewhere(self.history.message.clone(), self.history.left_alone);
         }
         if let (Some(file), Ok(settings)) = (&mut self.file, self.connection.settings())
             && file.is_whole_workbook()
