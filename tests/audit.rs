@@ -556,3 +556,43 @@ async fn merge_on_the_command_line_says_what_it_did() {
         text(&missing.stderr)
     );
 }
+
+#[tokio::test]
+async fn manager_names_with_no_crm_user_are_found_once_the_crm_has_users() {
+    let db = TestDatabase::migrated().await;
+    let client = db.client().await;
+    let clean = "INSERT INTO organizations (name, city, state_province, phone, primary_manager_name) VALUES \
+         ('Blue Harbor Grill', 'Chicago', 'IL', '(312) 555-0102', 'Dana Whitfield'), \
+         ('Green Valley Market', 'Denver', 'CO', '(303) 555-0114', 'Pat Unknown')";
+    client.batch_execute(clean).await.unwrap();
+    let names = |audit: &audit::Audit| -> Vec<String> {
+        audit.entities[0]
+            .finding(FindingKind::ManagersWithoutUser)
+            .map(|f| f.examples.iter().map(|e| e.detail.clone()).collect())
+            .unwrap_or_default()
+    };
+    // No users yet: a name cannot be told to have none.
+    let before = audit::audit(&client, &[Entity::Organizations], &mut |_| Ok(()))
+        .await
+        .unwrap();
+    assert!(names(&before).is_empty());
+    assert_eq!(before.entities[0].score, 100);
+    client
+        .batch_execute(
+            "INSERT INTO crm_users (full_name, email) VALUES ('Dana Whitfield', 'dana@broker.com')",
+        )
+        .await
+        .unwrap();
+    let after = audit::audit(&client, &[Entity::Organizations], &mut |_| Ok(()))
+        .await
+        .unwrap();
+    assert_eq!(names(&after), ["manager 'Pat Unknown' is no CRM user"]);
+    assert_eq!(after.entities[0].score, 50);
+    // The manager names are charted too, as the checklist asks.
+    let managers = after.entities[0]
+        .distributions
+        .iter()
+        .find(|d| d.field == "primary_manager_name")
+        .unwrap();
+    assert_eq!(managers.values.len(), 2);
+}
