@@ -353,7 +353,8 @@ pub async fn export(
         .start()
         .await?;
     let helper = match helper {
-        Some(helper) => Some(share_snapshot(&transaction, helper).await?),
+        // A server or pooler that cannot share the snapshot lists first.
+        Some(helper) => share_snapshot(&transaction, helper).await.ok(),
         None => None,
     };
     let listing = Listing {
@@ -391,10 +392,16 @@ pub async fn export(
     let layout = Layout::new(entity.description(), keys);
     let partial = partial_path(path);
     let outcome = write_rows(rows, &layout, format, &partial, progress).await;
-    let _ = transaction.rollback().await;
     let rows = match outcome {
-        Ok(rows) => rows,
+        // Read only: ending it changes nothing either way.
+        Ok(rows) => {
+            let _ = transaction.rollback().await;
+            rows
+        }
         Err(error) => {
+            // Not waited for: the server may still be sending the rows a
+            // cancel or a full disk left unread; dropping the transaction
+            // ends it once the caller drops the connection.
             let _ = std::fs::remove_file(&partial);
             return Err(error);
         }

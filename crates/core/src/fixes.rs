@@ -337,7 +337,12 @@ fn merged_values(
             filled.push(field.label.to_owned());
         }
     }
-    let notes = joined_notes(records.iter().filter_map(|r| r.row.get("import_notes")));
+    // The survivor's notes first: its keys win.
+    let notes = joined_notes(
+        std::iter::once(kept)
+            .chain(records.iter().filter(|r| r.id != survivor))
+            .filter_map(|r| r.row.get("import_notes")),
+    );
     row.insert("import_notes".to_owned(), notes);
     (row, filled)
 }
@@ -358,11 +363,17 @@ fn joined_notes<'a>(notes: impl Iterator<Item = &'a Json>) -> Json {
                 }
             }
             _ => {
-                texts += 1;
-                let key = if texts == 1 {
-                    "notes before the merge".to_owned()
-                } else {
-                    format!("notes before the merge ({texts})")
+                // A key no note holds yet: an earlier merge's text stays.
+                let key = loop {
+                    texts += 1;
+                    let key = if texts == 1 {
+                        "notes before the merge".to_owned()
+                    } else {
+                        format!("notes before the merge ({texts})")
+                    };
+                    if !joined.contains_key(&key) {
+                        break key;
+                    }
                 };
                 joined.insert(key, Json::String(text.to_owned()));
             }

@@ -80,6 +80,13 @@ impl HealthState {
         };
     }
 
+    /// An undo was asked for: what the view said of the last fix (and its
+    /// Undo button) goes, so it cannot be asked twice.
+    pub fn undo_started(&mut self) {
+        self.message = None;
+        self.left_alone = None;
+    }
+
     /// The CRM changed by another way (an undo): say what happened, and
     /// check again when the view shows. `left_alone` is an undo that left
     /// records changed since alone (a merge then stays whole), offered to
@@ -118,7 +125,6 @@ impl HealthState {
                     return;
                 }
                 self.message = None;
-                self.left_alone = None;
                 self.left_alone = None;
                 self.fixing = Some(task::spawn(runtime, ctx, async move {
                     let mut client = settings.connect().await.map_err(|e| e.to_string())?;
@@ -594,7 +600,7 @@ fn groups_ui(
                         !busy,
                         egui::Button::new(format!(
                             "Merge {} into the one kept",
-                            group.members.len() - 1
+                            group.members.len().saturating_sub(1)
                         )),
                     )
                     .on_disabled_hover_text("Wait for the check or change running now");

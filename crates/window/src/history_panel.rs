@@ -78,7 +78,6 @@ impl HistoryPanel {
         }));
     }
 
-    /// Picks up answers; true when an undo finished (so the list should reload).
     /// What an undo did, in words: an import's rows out of the CRM, a
     /// fix's records back as they were.
     fn undone_message(&mut self, target: UndoTarget, reports: &[UndoReport]) -> String {
@@ -127,6 +126,7 @@ impl HistoryPanel {
         message
     }
 
+    /// Picks up answers; true when an undo finished (so the list should reload).
     pub fn poll(&mut self) -> bool {
         match task::take_ready(&mut self.listing) {
             Some(Ok(imports)) => {

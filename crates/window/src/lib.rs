@@ -493,6 +493,7 @@ impl PantryApp {
             Action::RefreshHistory => self.refresh_history(),
             Action::Undo(target) | Action::UndoForced(target) => {
                 let force = matches!(action, Action::UndoForced(_));
+                self.health.undo_started();
                 if let Ok(settings) = self.connection.settings() {
                     self.history
                         .undo(&self.runtime, &self.ctx, settings, target, force);

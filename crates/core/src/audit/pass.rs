@@ -227,7 +227,9 @@ pub(super) async fn audit_entity(
         )
         .await?
         .try_get(0)?;
-    let estimate = (estimate as usize).min(50_000_000);
+    // The estimate counts dead and deleted rows too: a cap keeps a bloated
+    // table from reserving more than a few tens of megabytes up front.
+    let estimate = (estimate as usize).min(2_000_000);
     finder.reserve(estimate);
     gathered.ids.reserve(estimate);
     gathered.flagged.reserve(estimate);
@@ -335,8 +337,13 @@ fn read_record(
             }
         }
     }
+    let mut counted: Vec<FindingKind> = Vec::with_capacity(problems.len());
     for (kind, detail) in &problems {
-        gathered.tally.add(*kind, id, &shown, detail);
+        // A record with two bad phones is one record with bad phones.
+        if !counted.contains(kind) {
+            counted.push(*kind);
+            gathered.tally.add(*kind, id, &shown, detail);
+        }
         sink(&FindingRow {
             entity,
             kind: *kind,
