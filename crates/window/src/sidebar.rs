@@ -79,38 +79,31 @@ pub fn sidebar_ui(ui: &mut egui::Ui, app: &PantryApp, actions: &mut Vec<Action>)
                 ui.add_space(20.0);
                 open_another_ui(ui, app, actions);
             }
-            ui.add_space(20.0);
-            ui.label(RichText::new("EXPORT").small().weak());
-            let showing_export = app.view == View::Export;
-            let export = ui
-                .add(egui::Button::selectable(
-                    showing_export,
+            // The views beside the import, each a button that toggles it.
+            for (heading, view, label, hover) in [
+                (
+                    "EXPORT",
+                    View::Export,
                     "    Export from the CRM…",
-                ))
-                .on_hover_text(
                     "Any entity's records, or one import's, as CSV or Excel that imports back unchanged",
-                );
-            if export.clicked() {
-                actions.push(Action::Show(if showing_export {
-                    View::Preview
-                } else {
-                    View::Export
-                }));
-            }
-            ui.add_space(20.0);
-            ui.label(RichText::new("CRM HEALTH").small().weak());
-            let showing_health = app.view == View::Health;
-            let health = ui
-                .add(egui::Button::selectable(showing_health, "    Check the CRM…"))
-                .on_hover_text(
+                ),
+                (
+                    "CRM HEALTH",
+                    View::Health,
+                    "    Check the CRM…",
                     "Score what the CRM holds: duplicates to merge, bad e-mails and phones, empty fields, clean-ups",
-                );
-            if health.clicked() {
-                actions.push(Action::Show(if showing_health {
-                    View::Preview
-                } else {
-                    View::Health
-                }));
+                ),
+            ] {
+                ui.add_space(20.0);
+                ui.label(RichText::new(heading).small().weak());
+                let showing = app.view == view;
+                if ui
+                    .add(egui::Button::selectable(showing, label))
+                    .on_hover_text(hover)
+                    .clicked()
+                {
+                    actions.push(Action::Show(if showing { View::Preview } else { view }));
+                }
             }
             ui.with_layout(egui::Layout::bottom_up(egui::Align::Min), |ui| {
                 ui.add_space(8.0);

@@ -395,32 +395,23 @@ fn check_values(
             .try_get::<_, Option<&str>>(at)?
             .filter(|v| !v.trim().is_empty()))
     };
-    for (at, label) in &selected.emails {
-        if let Some(email) = text(*at)?
-            && !crate::values::looks_like_email(email.trim())
-        {
-            problems.push((
-                FindingKind::InvalidEmails,
-                format!(
-                    "{} '{}'",
-                    label.to_lowercase(),
-                    crate::values::shorten(email)
-                ),
-            ));
-        }
-    }
-    for (at, label) in &selected.phones {
-        if let Some(phone) = text(*at)?
-            && !crate::clean::phone_is_valid(phone.trim())
-        {
-            problems.push((
-                FindingKind::InvalidPhones,
-                format!(
-                    "{} '{}'",
-                    label.to_lowercase(),
-                    crate::values::shorten(phone)
-                ),
-            ));
+    let valid_email: fn(&str) -> bool = crate::values::looks_like_email;
+    let checks = [
+        (&selected.emails, FindingKind::InvalidEmails, valid_email),
+        (
+            &selected.phones,
+            FindingKind::InvalidPhones,
+            crate::clean::phone_is_valid,
+        ),
+    ];
+    for (columns, kind, valid) in checks {
+        for (at, label) in columns {
+            if let Some(value) = text(*at)?
+                && !valid(value.trim())
+            {
+                let shown = crate::values::shorten(value);
+                problems.push((kind, format!("{} '{shown}'", label.to_lowercase())));
+            }
         }
     }
     if let Some(at) = selected.state {
