@@ -1,11 +1,12 @@
 //! The headless contract of SPEC.md: `check`, `import`, `users`, `history`,
-//! `undo`, `export`, `verify`, `audit`, `merge`, `migrate`.
+//! `undo`, `export`, `verify`, `audit`, `merge`, `watch`, `migrate`.
 //!
 //! Exit status: 0 every row imported (or would be), 1 some rows failed,
 //! 2 the run could not happen, with a one-line reason on stderr.
 
 mod progress_bar;
 mod text;
+mod watch;
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -177,10 +178,13 @@ pub enum Command {
         /// The import's number, as `history` and `import` show it.
         #[arg(required_unless_present = "run", conflicts_with = "run")]
         import: Option<i64>,
-        /// Undo every sheet of this workbook run instead (the `run` column
-        /// of `history`).
+        /// Undo every sheet of this workbook run instead, or every pass of
+        /// this sync (the `run` column of `history`).
         #[arg(long, value_name = "RUN")]
         run: Option<i64>,
+        /// With --run: only this pass of the sync.
+        #[arg(long, value_name = "P", requires = "run")]
+        pass: Option<i32>,
         #[command(flatten)]
         database: DatabaseArg,
         /// Also undo rows edited since the import.
@@ -257,6 +261,10 @@ pub enum Command {
         #[command(flatten)]
         json: JsonArg,
     },
+    /// Keep a spreadsheet and the CRM in step: import it now, then again
+    /// each time it is saved (unchanged rows are not written; conflicts and
+    /// rows gone from the file are listed).
+    Watch(watch::WatchArgs),
     /// Create or update the CRM schema.
     Migrate {
         #[command(flatten)]
@@ -280,6 +288,25 @@ pub enum LinksArg {
     Empty,
     /// A new organization is created (links to organizations only).
     Create,
+}
+
+/// The link policies `--links` asks for.
+fn link_policies(links: Option<LinksArg>) -> LinkPolicies {
+    LinkPolicies {
+        all: links.map(|policy| match policy {
+            LinksArg::Fail => LinkPolicy::Fail,
+            LinksArg::Empty => LinkPolicy::Empty,
+            LinksArg::Create => LinkPolicy::Create,
+        }),
+        ..LinkPolicies::default()
+    }
+}
+
+/// The CRM user `--as` names, told before anything starts: an unknown
+/// user, or a role that cannot act as one.
+async fn acting_user(settings: &ConnectionSettings, email: &str) -> anyhow::Result<ActingUser> {
+    let client = settings.connect().await?;
+    Ok(ActingUser::resolve(&client, email).await?)
 }
 
 fn parse_policy(text: &str) -> Result<DuplicatePolicy, String> {
@@ -348,27 +375,17 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             acting_as,
         } => {
             let mut options = ImportOptions {
-                links: LinkPolicies {
-                    all: links.map(|policy| match policy {
-                        LinksArg::Fail => LinkPolicy::Fail,
-                        LinksArg::Empty => LinkPolicy::Empty,
-                        LinksArg::Create => LinkPolicy::Create,
-                    }),
-                    ..LinkPolicies::default()
-                },
+                links: link_policies(links),
                 batch_size: usize::try_from(batch_size).unwrap_or(import::DEFAULT_BATCH_SIZE),
                 again,
                 on_duplicate,
-                acting: None,
+                ..ImportOptions::default()
             };
             if let Some(email) = acting_as {
                 // Told before anything starts: an unknown user, or a role
                 // that cannot act as one.
                 let settings = database.settings()?;
-                options.acting = Some(runtime()?.block_on(async {
-                    let client = settings.connect().await?;
-                    anyhow::Ok(ActingUser::resolve(&client, &email).await?)
-                })?);
+                options.acting = Some(runtime()?.block_on(acting_user(&settings, &email))?);
             }
             import(&file, &database, &options, json.json)
         }
@@ -394,11 +411,15 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
         Command::Undo {
             import,
             run,
+            pass,
             database,
             force,
         } => {
             let target = match (run, import) {
-                (Some(run), _) => history::UndoTarget::Run(run),
+                (Some(run), _) => match pass {
+                    Some(pass) => history::UndoTarget::Pass(run, pass),
+                    None => history::UndoTarget::Run(run),
+                },
                 (None, Some(import)) => history::UndoTarget::Import(import),
                 (None, None) => anyhow::bail!("name the import to undo, or --run RUN"),
             };
@@ -467,6 +488,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Watch(args) => watch::watch(args),
         Command::Migrate { database } => {
             let settings = database.settings()?;
             let applied = runtime()?.block_on(migrate(&settings))?;

@@ -49,6 +49,7 @@ pub fn print_undo(reports: &[UndoReport]) -> usize {
             EntryKind::LinkManagers => "manager link",
             EntryKind::CleanUp => "clean-up",
             EntryKind::Merge => "merge",
+            EntryKind::Removal => "removal",
         };
         if report.kind == EntryKind::Merge && !report.edited_left_alone.is_empty() {
             left_alone += report.edited_left_alone.len();
@@ -70,6 +71,11 @@ pub fn print_undo(reports: &[UndoReport]) -> usize {
             (EntryKind::Import, restored) => println!(
                 "import {}: {} rows soft-deleted, {restored} updated records given back their values from before",
                 report.import_id, report.soft_deleted
+            ),
+            (EntryKind::Removal, restored) => println!(
+                "removal {}: {restored} {} the sync soft-deleted given back",
+                report.import_id,
+                if restored == 1 { "record" } else { "records" },
             ),
             (_, restored) => println!(
                 "{entry} {}: {restored} {} given back {} values from before",

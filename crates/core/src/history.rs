@@ -75,6 +75,9 @@ pub enum EntryKind {
     CleanUp,
     /// Merged duplicate records (`merge`).
     Merge,
+    /// Soft-deleted the records whose rows left a file kept in step
+    /// (`watch --remove-missing`).
+    Removal,
 }
 
 impl EntryKind {
@@ -85,6 +88,7 @@ impl EntryKind {
             EntryKind::LinkManagers => "link managers",
             EntryKind::CleanUp => "clean-up",
             EntryKind::Merge => "merge",
+            EntryKind::Removal => "removal",
         }
     }
 
@@ -93,6 +97,7 @@ impl EntryKind {
             "link managers" => EntryKind::LinkManagers,
             "clean-up" => EntryKind::CleanUp,
             "merge" => EntryKind::Merge,
+            "removal" => EntryKind::Removal,
             // The table's CHECK allows nothing else.
             _ => EntryKind::Import,
         }
@@ -130,8 +135,10 @@ pub struct ImportBatch {
     pub finished_at: Option<String>,
     /// The database role that ran it.
     pub run_by: String,
-    /// The workbook run it was one sheet of, if any.
+    /// The workbook run it was one sheet of, or the sync it was part of.
     pub run_id: Option<i64>,
+    /// The pass of the sync it was made by.
+    pub sync_pass: Option<i32>,
 }
 
 /// One run of a whole workbook: an import per sheet, undone and resumed
@@ -174,6 +181,9 @@ pub enum HistoryError {
     /// No workbook run has that number.
     #[error("there is no run number {0}")]
     NoSuchRun(i64),
+    /// The pass of a sync wrote nothing to undo (or there is no such pass).
+    #[error("pass {1} of sync {0} wrote nothing to the CRM that undo could take back")]
+    NoSuchPass(i64, i32),
     /// Another client is running the import right now.
     #[error(
         "import {0} of this file is running right now in another session; wait for it to finish (or cancel it there) and run this again"
@@ -192,7 +202,7 @@ impl From<tokio_postgres::Error> for HistoryError {
 
 const BATCH_COLUMNS: &str = "id, entity, file_name, sheet, status, total_rows, succeeded, failed, \
     to_char(started_at, 'YYYY-MM-DD HH24:MI'), to_char(finished_at, 'YYYY-MM-DD HH24:MI'), run_by, run_id, \
-    skipped, updated, kind";
+    skipped, updated, kind, sync_pass";
 
 fn batch_from_row(row: &tokio_postgres::Row) -> Result<ImportBatch, HistoryError> {
     let entity: String = row.try_get(1)?;
@@ -215,6 +225,7 @@ fn batch_from_row(row: &tokio_postgres::Row) -> Result<ImportBatch, HistoryError
         skipped: row.try_get(12)?,
         updated: row.try_get(13)?,
         kind: EntryKind::parse(&row.try_get::<_, String>(14)?),
+        sync_pass: row.try_get(15)?,
     })
 }
 
@@ -278,6 +289,8 @@ pub struct NewImport<'a> {
     pub mapping: Option<&'a str>,
     /// What rows matching CRM records do.
     pub on_duplicate: DuplicatePolicy,
+    /// The pass of the sync (`run`) it is part of.
+    pub sync_pass: Option<i32>,
 }
 
 /// Records a new import and returns its number.
@@ -288,8 +301,8 @@ pub async fn begin(
     let row = client
         .query_typed_one(
             "INSERT INTO import_batches (entity, file_name, file_fingerprint, sheet, run_id, mapping, on_duplicate, \
-             claimed_pid, heartbeat_at) \
-             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, pg_backend_pid(), now()) RETURNING id",
+             sync_pass, claimed_pid, heartbeat_at) \
+             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, pg_backend_pid(), now()) RETURNING id",
             &[
                 (&new.entity.name(), Type::TEXT),
                 (&new.file_name, Type::TEXT),
@@ -298,6 +311,7 @@ pub async fn begin(
                 (&new.run, Type::INT8),
                 (&new.mapping, Type::TEXT),
                 (&new.on_duplicate.as_str(), Type::TEXT),
+                (&new.sync_pass, Type::INT4),
             ],
         )
         .await?;
@@ -548,8 +562,10 @@ pub async fn list(
 pub enum UndoTarget {
     /// One import (`undo IMPORT`).
     Import(i64),
-    /// Every sheet of a workbook run (`undo --run RUN`).
+    /// Every sheet of a workbook run, or every pass of a sync (`undo --run RUN`).
     Run(i64),
+    /// One pass of a sync (`undo --run RUN --pass P`).
+    Pass(i64, i32),
 }
 
 /// Soft-deletes (sets `deleted_at` on) the rows `target` stored, and the
@@ -568,30 +584,38 @@ pub async fn undo(
             transaction.commit().await?;
             Ok(vec![report])
         }
-        UndoTarget::Run(run) => undo_run(client, run, force).await,
+        UndoTarget::Run(run) => undo_run(client, run, None, force).await,
+        UndoTarget::Pass(run, pass) => undo_run(client, run, Some(pass), force).await,
     }
 }
 
-/// Undoes every sheet of a workbook run in one transaction, the last sheet
-/// first (activities before the contacts they name).
+/// Undoes every sheet of a workbook run (or every import of a sync's
+/// pass, or of all its passes) in one transaction, the last first
+/// (activities before the contacts they name, a later pass before the one
+/// it built on).
 async fn undo_run(
     client: &mut tokio_postgres::Client,
     run: i64,
+    pass: Option<i32>,
     force: bool,
 ) -> Result<Vec<UndoReport>, HistoryError> {
     let transaction = client.transaction().await?;
     let imports: Vec<i64> = transaction
         .query_typed(
             "SELECT b.id FROM import_runs r JOIN import_batches b ON b.run_id = r.id \
-             WHERE r.id = $1 ORDER BY b.id DESC FOR UPDATE OF r",
-            &[(&run, Type::INT8)],
+             WHERE r.id = $1 AND ($2::int IS NULL OR b.sync_pass = $2) \
+             ORDER BY b.id DESC FOR UPDATE OF r",
+            &[(&run, Type::INT8), (&pass, Type::INT4)],
         )
         .await?
         .iter()
         .map(|row| row.try_get(0))
         .collect::<Result<_, _>>()?;
     if imports.is_empty() {
-        return Err(HistoryError::NoSuchRun(run));
+        return Err(match pass {
+            Some(pass) => HistoryError::NoSuchPass(run, pass),
+            None => HistoryError::NoSuchRun(run),
+        });
     }
     let mut reports = Vec::with_capacity(imports.len());
     for id in imports {

@@ -51,6 +51,9 @@ pub struct ImportOptions {
     pub on_duplicate: DuplicatePolicy,
     /// The CRM user the import acts for (`--as`), resolved before it starts.
     pub acting: Option<crate::users::ActingUser>,
+    /// The pass of a sync this run is ([`crate::sync`]): its imports
+    /// belong to the sync's run, and it decides which rows go in.
+    pub sync: Option<crate::sync::SyncPass>,
 }
 
 impl Default for ImportOptions {
@@ -61,6 +64,7 @@ impl Default for ImportOptions {
             again: false,
             on_duplicate: DuplicatePolicy::default(),
             acting: None,
+            sync: None,
         }
     }
 }
@@ -221,9 +225,11 @@ pub(crate) enum SheetEnd {
 }
 
 /// Where one sheet's import goes in the history: the run it is part of
-/// (`None`: it is the run), and the file's fingerprint.
+/// (`None`: it is the run), the sync's pass it is made by, and the file's
+/// fingerprint.
 pub(crate) struct HistoryPlace<'a> {
     pub run: Option<i64>,
+    pub pass: Option<i32>,
     pub fingerprint: &'a str,
 }
 
@@ -408,6 +414,10 @@ impl Load<'_> {
         // batches go straight to the loader: a stage between them would
         // only hold two more batches.
         let has_links = links.has_links();
+        let gate = self.options.sync.as_ref().map(|sync| {
+            let sheet = mapped.spreadsheet().sheet().unwrap_or_default();
+            sync.gate.sheet(sheet, description.entity)
+        });
         // The rows are not stored yet: a role that may not read the users
         // leaves the names as text, and says so.
         let mut unread_users = None;
@@ -440,6 +450,7 @@ impl Load<'_> {
                 encode_for: (!has_links).then_some(import_id),
                 stored,
                 near,
+                gate,
             },
         )?;
         // Links are resolved, and rows encoded, one batch ahead of the load
@@ -486,10 +497,12 @@ async fn start_or_resume(
     options: &ImportOptions,
 ) -> Result<(i64, Vec<u32>), ImportError> {
     let fingerprint = place.fingerprint;
-    // Within a run, only that run's own import of the sheet counts.
-    let earlier = match place.run {
-        Some(run) => history::latest_in_run(client, run, entity, sheet_name).await,
-        None => history::latest_for(client, entity, fingerprint, sheet_name).await,
+    // Within a run, only that run's own import of the sheet counts; a
+    // sync's pass is always a new import.
+    let earlier = match (place.pass, place.run) {
+        (Some(_), _) => Ok(None),
+        (None, Some(run)) => history::latest_in_run(client, run, entity, sheet_name).await,
+        (None, None) => history::latest_for(client, entity, fingerprint, sheet_name).await,
     }?;
     match earlier {
         Some(batch)
@@ -525,6 +538,7 @@ async fn start_or_resume(
                     run: place.run,
                     mapping: recorded.as_deref(),
                     on_duplicate: options.on_duplicate,
+                    sync_pass: place.pass,
                 },
             )
             .await?;

@@ -33,6 +33,9 @@
 //!   imports unchanged; [`verify`] shows, by query, what an import stored.
 //! - [`audit`] scores what the CRM already holds and lists its problems;
 //!   [`fixes`] cleans up and merges records in place, reversibly.
+//! - [`sync`] keeps a spreadsheet the broker still works in and the CRM in
+//!   step: each save imported again, unchanged rows left alone, conflicts
+//!   and gone rows listed ([`sync::watch`] says when the file was saved).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -67,6 +70,7 @@ pub mod saved_mapping;
 pub mod scan;
 pub mod spreadsheet;
 mod staging;
+pub mod sync;
 pub mod users;
 pub mod values;
 pub mod verify;

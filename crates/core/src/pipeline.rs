@@ -166,6 +166,9 @@ pub(crate) struct ReaderPlan {
     pub near: Option<(NearDuplicates, String)>,
     /// The CRM's users, for the manager ids of the records.
     pub managers: Option<crate::users::ManagerResolver>,
+    /// A sync's say on each record: `false` leaves it out, unchanged since
+    /// the sync's last pass (it may also narrow the fields an update writes).
+    pub gate: Option<crate::sync::SheetGate>,
 }
 
 /// Reads `mapped` on a thread of its own and sends its rows in chunks, at
@@ -203,8 +206,13 @@ pub(crate) fn spawn_reader(
                     }
                     let stored_before = u32::try_from(record.source_row)
                         .is_ok_and(|row| plan.stored.binary_search(&row).is_ok());
+                    let unchanged = plan.gate.as_mut().is_some_and(|gate| !gate(&mut record));
+                    if unchanged {
+                        chunk.counts.records -= 1;
+                        chunk.counts.unchanged += 1;
+                    }
                     match plan.encode_for {
-                        _ if stored_before => {}
+                        _ if stored_before || unchanged => {}
                         Some(import_id) => {
                             chunk.encoded.push(&record, uuid::Uuid::now_v7(), import_id);
                         }

@@ -283,11 +283,14 @@ pub async fn import(
     for entity in known {
         ensure_schema(&client, entity).await?;
     }
-    let run_id = if plan.whole_workbook {
-        Some(start_or_resume_run(&client, &plan.file, &fingerprint, options.again).await?)
-    } else {
-        None
+    let run_id = match &options.sync {
+        Some(sync) => Some(sync.run),
+        None if plan.whole_workbook => {
+            Some(start_or_resume_run(&client, &plan.file, &fingerprint, options.again).await?)
+        }
+        None => None,
     };
+    let pass = options.sync.as_ref().map(|sync| sync.pass);
     let mut reports = Vec::with_capacity(plan.sheets.len());
     let mut stopped: Option<ImportError> = None;
     for (index, sheet) in plan.sheets.iter().enumerate() {
@@ -295,7 +298,9 @@ pub async fn import(
             break;
         }
         let sheet_progress = progress.start(index);
-        if let (Some(run), Some(entity), Some(name)) = (run_id, sheet.entity, &sheet.sheet) {
+        if let (Some(run), Some(entity), Some(name), None) =
+            (run_id, sheet.entity, &sheet.sheet, pass)
+        {
             let earlier = history::latest_in_run(&client, run, entity, name).await?;
             if let Some(batch) = earlier.filter(|b| b.status == ImportStatus::Finished) {
                 reports.push(finished_before(&plan.file, name, &batch));
@@ -304,6 +309,7 @@ pub async fn import(
         }
         let place = HistoryPlace {
             run: run_id,
+            pass,
             fingerprint: &fingerprint,
         };
         // Within a run the run decides whether a repeat may go on.
@@ -343,7 +349,8 @@ pub async fn import(
     }
     let cancelled = stopped.is_none() && reports.len() < plan.sheets.len()
         || reports.iter().any(|r| r.cancelled);
-    if let Some(run) = run_id {
+    // A sync's run stays open while it watches; its passes are its own.
+    if let (Some(run), None) = (run_id, pass) {
         let status = match (&stopped, cancelled) {
             (Some(_), _) => ImportStatus::Failed,
             (None, true) => ImportStatus::Cancelled,

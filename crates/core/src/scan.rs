@@ -108,6 +108,7 @@ pub async fn scan_duplicates(
         mapped,
         Arc::clone(&progress),
         ReaderPlan {
+            gate: None,
             chunk_rows: SCAN_CHUNK_ROWS,
             encode_for: (!has_links).then_some(-1),
             stored: Vec::new(),

@@ -88,6 +88,8 @@ impl HistoryPanel {
             (UndoTarget::Import(id), EntryKind::Merge) => format!("Merge #{id}"),
             (UndoTarget::Import(id), EntryKind::CleanUp) => format!("Clean-up #{id}"),
             (UndoTarget::Import(id), EntryKind::LinkManagers) => format!("Manager link #{id}"),
+            (UndoTarget::Import(id), EntryKind::Removal) => format!("Removal #{id}"),
+            (UndoTarget::Pass(run, pass), _) => format!("Pass {pass} of sync #{run}"),
         };
         let deleted: u64 = reports.iter().map(|r| r.soft_deleted).sum();
         let kept: usize = reports.iter().map(|r| r.edited_left_alone.len()).sum();

@@ -254,6 +254,9 @@ pub struct RowCounts {
     pub totals_rows: u64,
     /// Rows the broker removed.
     pub removed: u64,
+    /// Rows a sync left out because nothing in them changed since its
+    /// last pass ([`crate::sync`]).
+    pub unchanged: u64,
 }
 
 impl RowCounts {
@@ -276,12 +279,14 @@ impl RowCounts {
             failed: self.failed + other.failed,
             totals_rows: self.totals_rows + other.totals_rows,
             removed: self.removed + other.removed,
+            unchanged: self.unchanged + other.unchanged,
         }
     }
 
-    /// Rows left out without failing: totals rows and removed rows.
+    /// Rows left out without failing: totals rows, removed rows and rows
+    /// a sync found unchanged.
     pub fn passed_over(&self) -> u64 {
-        self.totals_rows + self.removed
+        self.totals_rows + self.removed + self.unchanged
     }
 }
 
@@ -505,6 +510,11 @@ impl ImportNotes {
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// Every note, key and value, in column order.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     /// The JSON object text, or `None` when there is nothing to keep.

@@ -1,0 +1,95 @@
+//! The loop that keeps a file in step: a pass now, then one per save, the
+//! same for `watch` and the window's "Keep in step".
+
+use std::time::Duration;
+
+use super::watch::{FileWatch, Snapshot, WatchError};
+use super::{PassReport, Sync, SyncError};
+
+/// How often a copy that cannot be read is tried again before the save is
+/// given up (until the next one).
+const TRIES: u32 = 10;
+
+/// How long between tries.
+const PAUSE: Duration = Duration::from_millis(500);
+
+/// What happens while a file is kept in step, as it happens.
+#[derive(Debug)]
+pub enum SyncEvent {
+    /// A save was seen and settled; a pass starts.
+    Saved,
+    /// A pass ended.
+    Pass(Box<PassReport>),
+    /// The file could not be read as saved (mid-save, locked); nothing was
+    /// imported and it is tried again.
+    Waiting(String),
+    /// The file still could not be read after several tries; the next save
+    /// is waited for.
+    GaveUp(String),
+}
+
+/// Runs a pass now, then one each time the file is saved, telling
+/// `on_event` as things happen, until `passes` passes ran (`None`: until
+/// dropped). A pass that fails on the database ends it with the error.
+pub async fn keep_in_step(
+    sync: &mut Sync,
+    watch: &mut FileWatch,
+    passes: Option<usize>,
+    mut on_event: impl FnMut(SyncEvent),
+) -> Result<(), SyncError> {
+    let mut done = 0;
+    let mut snapshot = watch.snapshot().await.map_err(watch_error)?;
+    loop {
+        on_event(SyncEvent::Saved);
+        if pass_with_retries(sync, watch, &mut snapshot, &mut on_event).await? {
+            done += 1;
+        }
+        if passes.is_some_and(|n| done >= n) {
+            return Ok(());
+        }
+        snapshot = watch.next_save().await.map_err(watch_error)?;
+    }
+}
+
+/// One pass over the save, tried again while the copy cannot be read.
+/// `false`: given up.
+async fn pass_with_retries(
+    sync: &mut Sync,
+    watch: &mut FileWatch,
+    snapshot: &mut Snapshot,
+    on_event: &mut impl FnMut(SyncEvent),
+) -> Result<bool, SyncError> {
+    let mut tries = 1;
+    loop {
+        match sync.pass(snapshot.path(), None).await {
+            Ok(report) => {
+                on_event(SyncEvent::Pass(Box::new(report)));
+                return Ok(true);
+            }
+            Err(error) if error.is_retryable() && tries < TRIES => {
+                on_event(SyncEvent::Waiting(format!(
+                    "{} cannot be read as saved ({error}); trying again",
+                    watch.path().display()
+                )));
+                tries += 1;
+                *snapshot = watch.retry(PAUSE).await.map_err(watch_error)?;
+            }
+            Err(error) if error.is_retryable() => {
+                on_event(SyncEvent::GaveUp(format!(
+                    "{} could not be read after {TRIES} tries ({error}); waiting for the next save",
+                    watch.path().display()
+                )));
+                return Ok(false);
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+fn watch_error(error: WatchError) -> SyncError {
+    match error {
+        WatchError::Io { path, source } => {
+            SyncError::Unreadable(crate::spreadsheet::ReadError::Io { path, source })
+        }
+    }
+}

@@ -1,0 +1,481 @@
+//! A sync in the database (migration V11): its run, its passes, the rows it
+//! knows, and the records its passes wrote or soft-deleted. Tables and
+//! columns come from the entities' descriptions; values travel only as
+//! parameters.
+
+use std::collections::HashMap;
+
+use tokio_postgres::types::Type;
+
+use super::rows::{CrmRecord, RowState, SyncRows};
+use crate::entity::{Entity, EntityDescription};
+
+/// The sync of the file at `path` that goes on (not undone), or a new one.
+/// Returns its run and whether it went on.
+pub(crate) async fn find_or_begin(
+    client: &tokio_postgres::Client,
+    path: &str,
+    file_name: &str,
+    fingerprint: &str,
+) -> Result<(i64, bool), tokio_postgres::Error> {
+    let earlier = client
+        .query_typed_opt(
+            "SELECT id FROM import_runs WHERE kind = 'sync' AND file_path = $1 AND status <> 'undone' \
+             ORDER BY id DESC LIMIT 1",
+            &[(&path, Type::TEXT)],
+        )
+        .await?;
+    if let Some(row) = earlier {
+        let run: i64 = row.try_get(0)?;
+        // A pass cut off before it ended is over; its imports say what it stored.
+        client
+            .execute_typed(
+                "UPDATE import_batches SET status = 'failed', finished_at = now() \
+                 WHERE run_id = $1 AND status = 'running'",
+                &[(&run, Type::INT8)],
+            )
+            .await?;
+        return Ok((run, true));
+    }
+    let row = client
+        .query_typed_one(
+            "INSERT INTO import_runs (file_name, file_fingerprint, kind, file_path) \
+             VALUES ($1, $2, 'sync', $3) RETURNING id",
+            &[
+                (&file_name, Type::TEXT),
+                (&fingerprint, Type::TEXT),
+                (&path, Type::TEXT),
+            ],
+        )
+        .await?;
+    Ok((row.try_get(0)?, false))
+}
+
+/// Holds the sync for this connection's session, so two watchers never
+/// run passes of one sync at once. `false`: another session holds it.
+pub(crate) async fn claim(
+    client: &tokio_postgres::Client,
+    run: i64,
+) -> Result<bool, tokio_postgres::Error> {
+    // The second key keeps these apart from the imports' entity locks.
+    let run_key = i32::try_from(run).unwrap_or(i32::MAX);
+    client
+        .query_typed_one(
+            "SELECT pg_try_advisory_lock(7301, $1)",
+            &[(&run_key, Type::INT4)],
+        )
+        .await?
+        .try_get(0)
+}
+
+/// Whether the database has the sync's tables (migration V11).
+pub(crate) async fn ready(client: &tokio_postgres::Client) -> Result<bool, tokio_postgres::Error> {
+    client
+        .query_typed_one(
+            "SELECT to_regclass('sync_rows') IS NOT NULL AND to_regclass('sync_passes') IS NOT NULL",
+            &[],
+        )
+        .await?
+        .try_get(0)
+}
+
+fn hashes_to_bytes(hashes: &[u64]) -> Vec<u8> {
+    hashes.iter().flat_map(|h| h.to_le_bytes()).collect()
+}
+
+fn hashes_from_bytes(bytes: &[u8]) -> Vec<u64> {
+    bytes
+        .chunks_exact(8)
+        .map(|chunk| {
+            let mut word = [0; 8];
+            word.copy_from_slice(chunk);
+            u64::from_le_bytes(word)
+        })
+        .collect()
+}
+
+/// Every row the sync knows.
+pub(crate) async fn load_rows(
+    client: &tokio_postgres::Client,
+    run: i64,
+) -> Result<SyncRows, super::SyncError> {
+    let rows = client
+        .query_typed(
+            "SELECT sheet, row_key, entity, fingerprint, file_hashes, crm_hashes, record_id, \
+             stamp::text, gone_since FROM sync_rows WHERE run_id = $1",
+            &[(&run, Type::INT8)],
+        )
+        .await?;
+    let mut known = SyncRows::with_capacity(rows.len());
+    for row in rows {
+        let entity: String = row.try_get(2)?;
+        let fingerprint: Vec<u8> = row.try_get(3)?;
+        let mut print = [0; 16];
+        if fingerprint.len() == 16 {
+            print.copy_from_slice(&fingerprint);
+        }
+        known.insert(
+            (row.try_get(0)?, row.try_get(1)?),
+            RowState {
+                entity: entity
+                    .parse()
+                    .map_err(|e| super::SyncError::Database(format!("sync_rows holds {e}")))?,
+                fingerprint: print,
+                file_hashes: hashes_from_bytes(&row.try_get::<_, Vec<u8>>(4)?),
+                crm_hashes: hashes_from_bytes(&row.try_get::<_, Vec<u8>>(5)?),
+                record: row.try_get(6)?,
+                stamp: row.try_get(7)?,
+                gone_since: row.try_get(8)?,
+            },
+        );
+    }
+    Ok(known)
+}
+
+/// Per stored field, the CRM's value of `t` as text, as SQL: the same text
+/// whenever it is read, so its hash says whether the value changed.
+fn crm_values(description: &EntityDescription) -> String {
+    let fields: Vec<String> = description
+        .stored_fields()
+        .map(|f| format!("to_jsonb(t)->>'{}'", f.column))
+        .collect();
+    format!("ARRAY[{}]::text[]", fields.join(", "))
+}
+
+fn crm_record(
+    row: &tokio_postgres::Row,
+) -> Result<(uuid::Uuid, CrmRecord, Option<String>), tokio_postgres::Error> {
+    Ok((
+        row.try_get(0)?,
+        CrmRecord {
+            deleted: row.try_get(1)?,
+            shown: row.try_get::<_, Option<String>>(2)?.unwrap_or_default(),
+            values: row.try_get(3)?,
+        },
+        row.try_get(4)?,
+    ))
+}
+
+/// The records of `entity` the sync knows that were changed in the CRM
+/// since it last saw them (their `updated_at` moved on, or they were
+/// deleted), with their values now.
+pub(crate) async fn changed_in_crm(
+    client: &tokio_postgres::Client,
+    run: i64,
+    entity: Entity,
+) -> Result<HashMap<uuid::Uuid, CrmRecord>, tokio_postgres::Error> {
+    let description = entity.description();
+    let rows = client
+        .query_typed(
+            &format!(
+                "SELECT t.id, t.deleted_at IS NOT NULL, {shown}, {values}, t.updated_at::text \
+                 FROM sync_rows s JOIN {table} t ON t.id = s.record_id \
+                 WHERE s.run_id = $1 AND s.entity = $2 \
+                 AND (t.updated_at IS DISTINCT FROM s.stamp OR t.deleted_at IS NOT NULL)",
+                shown = description.shown,
+                values = crm_values(description),
+                table = description.table,
+            ),
+            &[(&run, Type::INT8), (&entity.name(), Type::TEXT)],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| crm_record(row).map(|(id, record, _)| (id, record)))
+        .collect()
+}
+
+/// The records `ids` of `entity` as the CRM holds them now, with their
+/// `updated_at`.
+pub(crate) async fn read_records(
+    client: &tokio_postgres::Client,
+    entity: Entity,
+    ids: &[uuid::Uuid],
+) -> Result<HashMap<uuid::Uuid, (CrmRecord, Option<String>)>, tokio_postgres::Error> {
+    let description = entity.description();
+    let rows = client
+        .query_typed(
+            &format!(
+                "SELECT t.id, t.deleted_at IS NOT NULL, {shown}, {values}, t.updated_at::text \
+                 FROM {table} t WHERE t.id = ANY($1)",
+                shown = description.shown,
+                values = crm_values(description),
+                table = description.table,
+            ),
+            &[(&ids, Type::UUID_ARRAY)],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| crm_record(row).map(|(id, record, stamp)| (id, (record, stamp))))
+        .collect()
+}
+
+/// The record each spreadsheet row of import `id` went to: stored, or
+/// updated.
+pub(crate) async fn records_of_import(
+    client: &tokio_postgres::Client,
+    entity: Entity,
+    id: i64,
+) -> Result<HashMap<u64, uuid::Uuid>, tokio_postgres::Error> {
+    let rows = client
+        .query_typed(
+            &format!(
+                "SELECT import_source_row::int8, id FROM {} WHERE import_batch_id = $1 \
+                 AND import_source_row IS NOT NULL \
+                 UNION ALL SELECT source_row::int8, record_id FROM import_matches \
+                 WHERE import_batch_id = $1 AND action = 'updated'",
+                entity.description().table
+            ),
+            &[(&id, Type::INT8)],
+        )
+        .await?;
+    let mut records = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let source_row: i64 = row.try_get(0)?;
+        records.insert(u64::try_from(source_row).unwrap_or(0), row.try_get(1)?);
+    }
+    Ok(records)
+}
+
+/// Writes the rows of one sheet the sync now knows (new, or in step again).
+pub(crate) async fn save_rows(
+    client: &tokio_postgres::Client,
+    run: i64,
+    sheet: &str,
+    rows: &[(&str, &RowState)],
+) -> Result<(), tokio_postgres::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<&str> = rows.iter().map(|(k, _)| *k).collect();
+    let entities: Vec<&str> = rows.iter().map(|(_, s)| s.entity.name()).collect();
+    let prints: Vec<&[u8]> = rows.iter().map(|(_, s)| &s.fingerprint[..]).collect();
+    let file: Vec<Vec<u8>> = rows
+        .iter()
+        .map(|(_, s)| hashes_to_bytes(&s.file_hashes))
+        .collect();
+    let crm: Vec<Vec<u8>> = rows
+        .iter()
+        .map(|(_, s)| hashes_to_bytes(&s.crm_hashes))
+        .collect();
+    let records: Vec<uuid::Uuid> = rows.iter().map(|(_, s)| s.record).collect();
+    let stamps: Vec<Option<&str>> = rows.iter().map(|(_, s)| s.stamp.as_deref()).collect();
+    client
+        .execute_typed(
+            "INSERT INTO sync_rows (run_id, sheet, row_key, entity, fingerprint, file_hashes, crm_hashes, \
+               record_id, stamp, gone_since) \
+             SELECT $1, $2, k, e, f, fh, ch, r, s::timestamptz, NULL \
+             FROM unnest($3::text[], $4::text[], $5::bytea[], $6::bytea[], $7::bytea[], $8::uuid[], $9::text[]) \
+               AS u (k, e, f, fh, ch, r, s) \
+             ON CONFLICT (run_id, sheet, row_key) DO UPDATE SET entity = EXCLUDED.entity, \
+               fingerprint = EXCLUDED.fingerprint, file_hashes = EXCLUDED.file_hashes, \
+               crm_hashes = EXCLUDED.crm_hashes, record_id = EXCLUDED.record_id, \
+               stamp = EXCLUDED.stamp, gone_since = NULL",
+            &[
+                (&run, Type::INT8),
+                (&sheet, Type::TEXT),
+                (&keys, Type::TEXT_ARRAY),
+                (&entities, Type::TEXT_ARRAY),
+                (&prints, Type::BYTEA_ARRAY),
+                (&file, Type::BYTEA_ARRAY),
+                (&crm, Type::BYTEA_ARRAY),
+                (&records, Type::UUID_ARRAY),
+                (&stamps, Type::TEXT_ARRAY),
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Marks rows of one sheet gone from the file since `pass`.
+pub(crate) async fn mark_gone(
+    client: &tokio_postgres::Client,
+    run: i64,
+    sheet: &str,
+    keys: &[&str],
+    pass: i32,
+) -> Result<(), tokio_postgres::Error> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    client
+        .execute_typed(
+            "UPDATE sync_rows SET gone_since = $4 WHERE run_id = $1 AND sheet = $2 AND row_key = ANY($3)",
+            &[
+                (&run, Type::INT8),
+                (&sheet, Type::TEXT),
+                (&keys, Type::TEXT_ARRAY),
+                (&pass, Type::INT4),
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Forgets rows of one sheet (their record was soft-deleted by the sync,
+/// or another row of the file is that record now).
+pub(crate) async fn forget(
+    client: &tokio_postgres::Client,
+    run: i64,
+    sheet: &str,
+    keys: &[&str],
+) -> Result<(), tokio_postgres::Error> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    client
+        .execute_typed(
+            "DELETE FROM sync_rows WHERE run_id = $1 AND sheet = $2 AND row_key = ANY($3)",
+            &[
+                (&run, Type::INT8),
+                (&sheet, Type::TEXT),
+                (&keys, Type::TEXT_ARRAY),
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// How the records `ids` of `entity` show, and whether a pass of the
+/// sync `run` created them (only those may be removed).
+pub(crate) async fn gone_records(
+    client: &tokio_postgres::Client,
+    run: i64,
+    entity: Entity,
+    ids: &[uuid::Uuid],
+) -> Result<HashMap<uuid::Uuid, (String, bool, bool)>, tokio_postgres::Error> {
+    let description = entity.description();
+    let rows = client
+        .query_typed(
+            &format!(
+                "SELECT t.id, {shown}, t.deleted_at IS NOT NULL, \
+                 EXISTS (SELECT 1 FROM import_batches b WHERE b.id = t.import_batch_id AND b.run_id = $2) \
+                 FROM {table} t WHERE t.id = ANY($1)",
+                shown = description.shown,
+                table = description.table,
+            ),
+            &[(&ids, Type::UUID_ARRAY), (&run, Type::INT8)],
+        )
+        .await?;
+    let mut records = HashMap::with_capacity(rows.len());
+    for row in rows {
+        records.insert(
+            row.try_get(0)?,
+            (
+                row.try_get::<_, Option<String>>(1)?.unwrap_or_default(),
+                row.try_get(2)?,
+                row.try_get(3)?,
+            ),
+        );
+    }
+    Ok(records)
+}
+
+/// Soft-deletes the live records `ids` of `entity` that a pass of the sync
+/// created, as one history entry of the pass (kind 'removal') that keeps
+/// each record's row from before, so undo gives them back. Returns the
+/// entry and the records removed.
+pub(crate) async fn remove(
+    client: &mut tokio_postgres::Client,
+    place: (i64, i32),
+    file_name: &str,
+    entity: Entity,
+    ids: &[uuid::Uuid],
+) -> Result<(i64, Vec<uuid::Uuid>), tokio_postgres::Error> {
+    let (run, pass) = place;
+    let table = entity.description().table;
+    let transaction = client.transaction().await?;
+    let entry: i64 = transaction
+        .query_typed_one(
+            "INSERT INTO import_batches (entity, file_name, file_fingerprint, run_id, sync_pass, kind, \
+               on_duplicate, status, finished_at) \
+             VALUES ($1, $2, '', $3, $4, 'removal', 'update', 'finished', now()) RETURNING id",
+            &[
+                (&entity.name(), Type::TEXT),
+                (&file_name, Type::TEXT),
+                (&run, Type::INT8),
+                (&pass, Type::INT4),
+            ],
+        )
+        .await?
+        .try_get(0)?;
+    let removed: Vec<uuid::Uuid> = transaction
+        .query_typed(
+            &format!(
+                "WITH gone AS (SELECT t.* FROM {table} t WHERE t.id = ANY($2) AND t.deleted_at IS NULL \
+                   AND EXISTS (SELECT 1 FROM import_batches b WHERE b.id = t.import_batch_id AND b.run_id = $3) \
+                   FOR UPDATE), \
+                 kept AS (INSERT INTO import_matches (import_batch_id, source_row, record_id, action, previous) \
+                   SELECT $1, 0, g.id, 'removed', to_jsonb(g) FROM gone g RETURNING record_id) \
+                 UPDATE {table} t SET deleted_at = now() FROM kept k WHERE t.id = k.record_id RETURNING t.id"
+            ),
+            &[(&entry, Type::INT8), (&ids, Type::UUID_ARRAY), (&run, Type::INT8)],
+        )
+        .await?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<Result<_, _>>()?;
+    let count = i32::try_from(removed.len()).unwrap_or(i32::MAX);
+    transaction
+        .execute_typed(
+            "UPDATE import_batches SET total_rows = $2 WHERE id = $1",
+            &[(&entry, Type::INT8), (&count, Type::INT4)],
+        )
+        .await?;
+    transaction.commit().await?;
+    Ok((entry, removed))
+}
+
+/// Starts the next pass of the sync; returns its number.
+pub(crate) async fn begin_pass(
+    client: &tokio_postgres::Client,
+    run: i64,
+) -> Result<i32, tokio_postgres::Error> {
+    client
+        .query_typed_one(
+            "INSERT INTO sync_passes (run_id, pass) \
+             SELECT $1, coalesce(max(pass), 0) + 1 FROM sync_passes WHERE run_id = $1 RETURNING pass",
+            &[(&run, Type::INT8)],
+        )
+        .await?
+        .try_get(0)
+}
+
+/// Drops the imports of a pass that wrote nothing (a save that changed no
+/// row of a sheet), so the history lists only passes' real work; returns
+/// those dropped.
+pub(crate) async fn drop_empty_imports(
+    client: &tokio_postgres::Client,
+    run: i64,
+    pass: i32,
+) -> Result<Vec<i64>, tokio_postgres::Error> {
+    client
+        .query_typed(
+            "DELETE FROM import_batches b WHERE b.run_id = $1 AND b.sync_pass = $2 AND b.kind = 'import' \
+             AND b.succeeded = 0 AND b.updated = 0 AND b.skipped = 0 AND b.failed = 0 \
+             AND b.status <> 'running' \
+             AND NOT EXISTS (SELECT 1 FROM import_matches m WHERE m.import_batch_id = b.id) \
+             AND NOT EXISTS (SELECT 1 FROM organizations o WHERE o.import_batch_id = b.id) \
+             RETURNING b.id",
+            &[(&run, Type::INT8), (&pass, Type::INT4)],
+        )
+        .await?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect()
+}
+
+/// Ends a pass with what it came to.
+pub(crate) async fn end_pass(
+    client: &tokio_postgres::Client,
+    run: i64,
+    pass: i32,
+    summary: &str,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute_typed(
+            "UPDATE sync_passes SET finished_at = now(), summary = $3::jsonb WHERE run_id = $1 AND pass = $2",
+            &[(&run, Type::INT8), (&pass, Type::INT4), (&summary, Type::TEXT)],
+        )
+        .await?;
+    Ok(())
+}
