@@ -52,7 +52,7 @@ async fn migrate_twice_then_the_schema_is_up_to_date() {
                     .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "sql"))
             })
             .count() as i64;
-    assert_eq!(migrations, 10);
+    assert_eq!(migrations, 11);
     assert_eq!(
         db.count("SELECT count(*) FROM refinery_schema_history")
             .await,
