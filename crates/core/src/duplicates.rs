@@ -442,6 +442,14 @@ pub(crate) fn match_message(action: &str, shown: &[String], entity_name: &str) -
 /// ("Joe's Café, Inc." is "joescafeinc").
 pub fn match_key(text: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
+    // Most names are ASCII: no accents to take apart.
+    if text.is_ascii() {
+        return text
+            .bytes()
+            .filter(u8::is_ascii_alphanumeric)
+            .map(|b| char::from(b.to_ascii_lowercase()))
+            .collect();
+    }
     text.nfd()
         .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
         .flat_map(char::to_lowercase)

@@ -384,7 +384,10 @@ impl Load<'_> {
         // Near-duplicates of organizations already in the CRM are warned
         // about as the rows are read ("Joes Rusty Spoon Inc." for "Joe's
         // Rusty Spoon").
-        let near = if live_before {
+        // A sync's later passes read the whole CRM's names at each save
+        // for warnings its first pass gave: they go without.
+        let later_pass = self.options.sync.as_ref().is_some_and(|s| s.pass > 1);
+        let near = if live_before && !later_pass {
             near_duplicates(client, mapped.columns()).await?
         } else {
             None

@@ -232,7 +232,14 @@ pub fn history_ui(ui: &mut egui::Ui, panel: &mut HistoryPanel, actions: &mut Vec
                         ui.weak("↳");
                     }
                     ui.label(theme::bold(format!("#{}", batch.id)));
-                    if batch.run_id.is_some() {
+                    if let Some(pass) = batch.sync_pass {
+                        let what = if batch.kind == EntryKind::Removal {
+                            "removals"
+                        } else {
+                            "changes"
+                        };
+                        ui.label(format!("pass {pass}, {what}"));
+                    } else if batch.run_id.is_some() {
                         ui.label(format!("sheet '{}'", batch.sheet));
                     } else {
                         ui.label(&batch.file_name);
@@ -313,10 +320,19 @@ fn run_header_ui(
     let stored: i64 = live.iter().map(|b| i64::from(b.succeeded)).sum();
     let updated: i64 = live.iter().map(|b| i64::from(b.updated)).sum();
     let count = sheets.len();
+    // A sync's imports are its passes' (and its removals).
+    let passes: std::collections::BTreeSet<i32> =
+        sheets.iter().filter_map(|b| b.sync_pass).collect();
     ui.horizontal_wrapped(|ui| {
-        ui.label(theme::bold(format!("Run #{run}")));
-        ui.label(&file);
-        ui.weak(format!("{count} sheets"));
+        if passes.is_empty() {
+            ui.label(theme::bold(format!("Run #{run}")));
+            ui.label(&file);
+            ui.weak(format!("{count} sheets"));
+        } else {
+            ui.label(theme::bold(format!("Sync #{run}")));
+            ui.label(&file);
+            ui.weak(format!("kept in step, {} passes wrote", passes.len()));
+        }
     });
     if stored == 0 && updated == 0 {
         return;

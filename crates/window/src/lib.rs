@@ -20,6 +20,7 @@ pub mod fixing;
 pub mod health_panel;
 pub mod history_panel;
 pub mod import_panel;
+pub mod keep_in_step;
 mod open_file;
 pub mod preview;
 mod results;
@@ -118,6 +119,8 @@ pub enum View {
     Export,
     /// The CRM's data quality: scores, findings, merges and clean-ups.
     Health,
+    /// An imported file kept in step with the CRM, its passes.
+    KeepInStep,
 }
 
 /// What an Import click covers.
@@ -210,6 +213,8 @@ pub enum Action {
     CancelExport,
     /// Check the CRM's health, merge a group, apply clean-ups.
     Health(health_panel::HealthAction),
+    /// Keep the imported file in step with the CRM, or stop.
+    KeepInStep(keep_in_step::KeepAction),
     StartOver,
     ShowAbout,
 }
@@ -261,6 +266,8 @@ pub struct PantryApp {
     pub export: export_panel::ExportForm,
     /// The CRM health view's last check and its fixes.
     pub health: health_panel::HealthState,
+    /// The file kept in step with the CRM, if any.
+    pub keep: keep_in_step::KeepInStep,
 }
 
 impl PantryApp {
@@ -315,6 +322,7 @@ impl PantryApp {
             verification: verification::VerificationState::default(),
             export: export_panel::ExportForm::default(),
             health: health_panel::HealthState::default(),
+            keep: keep_in_step::KeepInStep::default(),
         };
         if let Some(file) = file {
             app.open(file, None, None);
@@ -514,6 +522,7 @@ impl PantryApp {
                 self.view = View::Export;
             }
             Action::StartExport => self.start_export(),
+            Action::KeepInStep(action) => self.keep_in_step(action),
             Action::CancelExport => self.export.cancel(),
             Action::Health(action) => {
                 if let Ok(settings) = self.connection.settings() {
@@ -1011,6 +1020,9 @@ impl PantryApp {
                     );
                 });
             }
+            (View::KeepInStep, _, _) => {
+                keep_in_step::keep_in_step_ui(ui, &self.keep, actions);
+            }
             (View::Results, Some(run), _) => {
                 results::results_ui(
                     ui,
@@ -1101,6 +1113,9 @@ impl eframe::App for PantryApp {
         self.poll_run();
         self.verification.poll();
         self.export.poll();
+        if self.keep.poll() {
+            self.refresh_history();
+        }
         let settings = self
             .connection
             .settings()

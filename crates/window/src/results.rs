@@ -74,6 +74,9 @@ pub fn results_ui(
     });
     let warnings = report.warnings_by_sheet();
     buttons_ui(ui, save, warnings.len(), save_message, actions);
+    if !report.cancelled {
+        keep_in_step_offer_ui(ui, actions);
+    }
     ui.add_space(8.0);
     if whole_workbook {
         sheets_table_ui(ui, report);
@@ -459,6 +462,22 @@ pub fn buttons_ui(
     if let Some(message) = save_message {
         ui.label(message);
     }
+}
+
+/// The offer to keep the file just imported in step with the CRM.
+fn keep_in_step_offer_ui(ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+    ui.horizontal_wrapped(|ui| {
+        if ui
+            .button("🔁 Keep in step…")
+            .on_hover_text(
+                "Still working in this file? Each time you save it, its changed rows go into the CRM",
+            )
+            .clicked()
+        {
+            actions.push(Action::KeepInStep(super::keep_in_step::KeepAction::Start));
+        }
+        ui.weak("Each save of the file brings its changes in; unchanged rows are not written.");
+    });
 }
 
 /// One line on what this run did: its file, its own rows and time (a

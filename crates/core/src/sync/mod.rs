@@ -222,6 +222,9 @@ impl PassReport {
     }
 }
 
+/// Rows recorded as in step per statement.
+const SAVE_CHUNK: usize = 5_000;
+
 /// A row the sync knows that the file no longer holds: its key, its
 /// record, and the pass that first found it gone.
 type MissingRow = (String, uuid::Uuid, Option<i32>);
@@ -236,6 +239,12 @@ pub struct Sync {
     run: i64,
     continued: bool,
     rows: rows::SyncRows,
+    /// A time before any change the last pass could not see: records
+    /// stamped before it were compared then (`None`: none were yet).
+    since: Option<String>,
+    /// Records changed in the CRM since the sync last saw them, found by
+    /// this pass or an earlier one, until the sync sees them again.
+    changed_in_crm: HashMap<uuid::Uuid, rows::CrmRecord>,
 }
 
 impl std::fmt::Debug for Sync {
@@ -276,6 +285,8 @@ impl Sync {
         }
         let rows = store::load_rows(&client, run).await?;
         Ok(Sync {
+            since: None,
+            changed_in_crm: HashMap::new(),
             settings: settings.clone(),
             client,
             file,
@@ -323,16 +334,12 @@ impl Sync {
             self.options.mapping.clone(),
         )?;
         let pass = store::begin_pass(&self.client, self.run).await?;
-        let entities: BTreeSet<Entity> = self.rows.values().map(|r| r.entity).collect();
-        let mut changed_in_crm = HashMap::new();
-        for entity in entities {
-            changed_in_crm.extend(store::changed_in_crm(&self.client, self.run, entity).await?);
-        }
+        self.look_for_changes_in_crm().await?;
         let gate = PassGate::default();
         {
             let mut state = gate.state.lock().unwrap_or_else(PoisonError::into_inner);
             state.rows = std::mem::take(&mut self.rows);
-            state.changed_in_crm = changed_in_crm;
+            state.changed_in_crm = std::mem::take(&mut self.changed_in_crm);
         }
         let options = ImportOptions {
             links: self.options.links.clone(),
@@ -350,6 +357,7 @@ impl Sync {
         let outcome = run::import(&plan, &self.settings, &options, run_progress).await;
         let state = std::mem::take(&mut *gate.state.lock().unwrap_or_else(PoisonError::into_inner));
         self.rows = state.rows;
+        self.changed_in_crm = state.changed_in_crm;
         let mut report = PassReport {
             sync: self.run,
             pass,
@@ -383,6 +391,48 @@ impl Sync {
         let summary = serde_json::to_string(&report).unwrap_or_default();
         store::end_pass(&self.client, self.run, pass, &summary).await?;
         Ok(report)
+    }
+
+    /// Adds to the records known changed in the CRM those changed since the
+    /// last look: every known row compared, the first time; after, only
+    /// the records stamped since a time before anything the last look
+    /// could not see.
+    async fn look_for_changes_in_crm(&mut self) -> Result<(), SyncError> {
+        let next_since = store::safe_since(&self.client).await?;
+        let entities: BTreeSet<Entity> = self.rows.iter().map(|(.., r)| r.entity).collect();
+        for entity in entities {
+            let Some(since) = &self.since else {
+                let changed = store::changed_in_crm(&self.client, self.run, entity).await?;
+                self.changed_in_crm.extend(changed);
+                continue;
+            };
+            let stamped = store::stamped_since(&self.client, entity, since).await?;
+            if stamped.is_empty() {
+                continue;
+            }
+            let stamps: HashMap<uuid::Uuid, Option<&str>> = self
+                .rows
+                .iter()
+                .filter(|(.., r)| r.entity == entity)
+                .map(|(.., r)| (r.record, r.stamp.as_deref()))
+                .collect();
+            let moved_on: Vec<uuid::Uuid> = stamped
+                .iter()
+                .filter(|(id, stamp)| {
+                    stamps
+                        .get(id)
+                        .is_some_and(|known| *known != stamp.as_deref())
+                })
+                .map(|(id, _)| *id)
+                .collect();
+            for chunk in moved_on.chunks(SAVE_CHUNK) {
+                let records = store::read_records(&self.client, entity, chunk).await?;
+                self.changed_in_crm
+                    .extend(records.into_iter().map(|(id, (record, _))| (id, record)));
+            }
+        }
+        self.since = Some(next_since);
+        Ok(())
     }
 
     /// Counts what the pass's imports did, and records the rows now in
@@ -429,7 +479,7 @@ impl Sync {
                 }
             }
             for (_, (key, print, hashes)) in sheet_seen.settled.drain() {
-                if let Some(known) = self.rows.get(&(name.clone(), key.clone())) {
+                if let Some(known) = self.rows.get(&name, &key) {
                     let record = known.record;
                     in_step.push((key, print, hashes, record));
                 }
@@ -442,45 +492,45 @@ impl Sync {
     }
 
     /// Records rows of one sheet as in step with their records as the CRM
-    /// holds them now.
+    /// holds them now, a few thousand at a time (a first pass knows every
+    /// row).
     async fn save_in_step(
         &mut self,
         sheet: &str,
         entity: Entity,
         in_step: Vec<(String, rows::RowPrint, Vec<u64>, uuid::Uuid)>,
     ) -> Result<(), SyncError> {
-        let ids: Vec<uuid::Uuid> = in_step.iter().map(|(.., id)| *id).collect();
-        let records = store::read_records(&self.client, entity, &ids).await?;
-        let mut saved = Vec::with_capacity(in_step.len());
-        for (key, print, file_hashes, id) in in_step {
-            let Some((crm, stamp)) = records.get(&id) else {
-                continue;
-            };
-            let state = RowState {
-                entity,
-                fingerprint: print.fingerprint,
-                file_hashes,
-                crm_hashes: crm
-                    .values
-                    .iter()
-                    .map(|v| rows::value_hash(v.as_deref()))
-                    .collect(),
-                record: id,
-                stamp: stamp.clone(),
-                gone_since: None,
-            };
-            self.rows.insert((sheet.to_owned(), key.clone()), state);
-            saved.push(key);
+        for chunk in in_step.chunks(SAVE_CHUNK) {
+            let ids: Vec<uuid::Uuid> = chunk.iter().map(|(.., id)| *id).collect();
+            let records = store::read_records(&self.client, entity, &ids).await?;
+            let mut saved = Vec::with_capacity(chunk.len());
+            for (key, print, file_hashes, id) in chunk {
+                let Some((crm, stamp)) = records.get(id) else {
+                    continue;
+                };
+                let state = RowState {
+                    entity,
+                    fingerprint: print.fingerprint,
+                    file_hashes: file_hashes.clone(),
+                    crm_hashes: crm
+                        .values
+                        .iter()
+                        .map(|v| rows::value_hash(v.as_deref()))
+                        .collect(),
+                    record: *id,
+                    stamp: stamp.clone(),
+                    gone_since: None,
+                };
+                // Seen again: in step as of now.
+                self.changed_in_crm.remove(id);
+                saved.push((key.as_str(), state));
+            }
+            let entries: Vec<(&str, &RowState)> = saved.iter().map(|(k, s)| (*k, s)).collect();
+            store::save_rows(&self.client, self.run, sheet, &entries).await?;
+            for (key, state) in saved {
+                self.rows.insert(sheet, key.to_owned(), state);
+            }
         }
-        let entries: Vec<(&str, &RowState)> = saved
-            .iter()
-            .filter_map(|key| {
-                self.rows
-                    .get(&(sheet.to_owned(), key.clone()))
-                    .map(|state| (key.as_str(), state))
-            })
-            .collect();
-        store::save_rows(&self.client, self.run, sheet, &entries).await?;
         Ok(())
     }
 
@@ -503,18 +553,18 @@ impl Sync {
         let present: HashSet<uuid::Uuid> = self
             .rows
             .iter()
-            .filter(|((sheet, key), _)| seen.get(sheet).unwrap_or(&empty).keys.contains(key))
-            .map(|(_, state)| state.record)
+            .filter(|(sheet, key, _)| seen.get(*sheet).unwrap_or(&empty).keys.contains(*key))
+            .map(|(.., state)| state.record)
             .collect();
         let mut gone: HashMap<(String, Entity), Vec<MissingRow>> = HashMap::new();
-        for ((sheet, key), state) in &self.rows {
+        for (sheet, key, state) in self.rows.iter() {
             // Only the sheets this pass read say what is gone.
             if !read.contains(sheet) || seen.get(sheet).unwrap_or(&empty).keys.contains(key) {
                 continue;
             }
-            gone.entry((sheet.clone(), state.entity))
+            gone.entry((sheet.to_owned(), state.entity))
                 .or_default()
-                .push((key.clone(), state.record, state.gone_since));
+                .push((key.to_owned(), state.record, state.gone_since));
         }
         for ((sheet, entity), rows) in gone {
             let (moved, missing): (Vec<_>, Vec<_>) = rows
@@ -523,7 +573,7 @@ impl Sync {
             let moved_keys: Vec<&str> = moved.iter().map(|(k, ..)| k.as_str()).collect();
             store::forget(&self.client, self.run, &sheet, &moved_keys).await?;
             for (key, ..) in &moved {
-                self.rows.remove(&(sheet.clone(), key.clone()));
+                self.rows.remove(&sheet, key);
             }
             self.missing(&sheet, entity, missing, report).await?;
         }
@@ -595,10 +645,10 @@ impl Sync {
         store::mark_gone(&self.client, self.run, sheet, &newly_gone, report.pass).await?;
         store::forget(&self.client, self.run, sheet, &forgotten).await?;
         for key in forgotten {
-            self.rows.remove(&(sheet.to_owned(), key.to_owned()));
+            self.rows.remove(sheet, key);
         }
         for key in newly_gone {
-            if let Some(state) = self.rows.get_mut(&(sheet.to_owned(), key.to_owned())) {
+            if let Some(state) = self.rows.get_mut(sheet, key) {
                 state.gone_since = Some(report.pass);
             }
         }

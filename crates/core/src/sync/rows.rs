@@ -31,8 +31,60 @@ pub(crate) struct RowState {
     pub gone_since: Option<i32>,
 }
 
+/// Maps keyed by text the sync makes itself, hashed fast.
+type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
+
 /// Every row the sync knows, by sheet and row key.
-pub(crate) type SyncRows = HashMap<(String, String), RowState>;
+#[derive(Debug, Default)]
+pub(crate) struct SyncRows {
+    sheets: HashMap<String, FastMap<String, RowState>>,
+}
+
+impl SyncRows {
+    /// The row `key` of `sheet`.
+    pub fn get(&self, sheet: &str, key: &str) -> Option<&RowState> {
+        self.sheets.get(sheet)?.get(key)
+    }
+
+    /// The row `key` of `sheet`, to change.
+    pub fn get_mut(&mut self, sheet: &str, key: &str) -> Option<&mut RowState> {
+        self.sheets.get_mut(sheet)?.get_mut(key)
+    }
+
+    /// Knows a row.
+    pub fn insert(&mut self, sheet: &str, key: String, state: RowState) {
+        match self.sheets.get_mut(sheet) {
+            Some(rows) => {
+                rows.insert(key, state);
+            }
+            None => {
+                let mut rows = FastMap::default();
+                rows.insert(key, state);
+                self.sheets.insert(sheet.to_owned(), rows);
+            }
+        }
+    }
+
+    /// Forgets a row.
+    pub fn remove(&mut self, sheet: &str, key: &str) {
+        if let Some(rows) = self.sheets.get_mut(sheet) {
+            rows.remove(key);
+        }
+    }
+
+    /// How many rows it knows.
+    pub fn len(&self) -> usize {
+        self.sheets.values().map(HashMap::len).sum()
+    }
+
+    /// Every row: sheet, key, state.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str, &RowState)> {
+        self.sheets.iter().flat_map(|(sheet, rows)| {
+            rows.iter()
+                .map(move |(key, state)| (sheet.as_str(), key.as_str(), state))
+        })
+    }
+}
 
 /// A row of the file as read now: who it is and what it holds.
 #[derive(Debug, Clone)]
@@ -179,8 +231,8 @@ pub struct Conflict {
 /// What the gate saw of one sheet during a pass.
 #[derive(Debug, Default)]
 pub(crate) struct SheetSeen {
-    /// Rows read, by key, with their row number.
-    pub keys: HashSet<String>,
+    /// Rows read, by key.
+    pub keys: HashSet<String, ahash::RandomState>,
     /// Rows let in, by row number: key, print and file hashes.
     pub admitted: HashMap<u64, (String, RowPrint, Vec<u64>)>,
     /// Rows changed in the file that wrote nothing but are now in step (the
@@ -223,7 +275,7 @@ impl PassGate {
             key = format!("{}#{occurrence}", print.key);
         }
         seen.keys.insert(key.clone());
-        let known = state.rows.get(&(sheet.to_owned(), key.clone()));
+        let known = state.rows.get(sheet, &key);
         let Some(known) = known else {
             let hashes = file_hashes(record);
             seen.admitted

@@ -106,7 +106,7 @@ pub(crate) async fn load_rows(
             &[(&run, Type::INT8)],
         )
         .await?;
-    let mut known = SyncRows::with_capacity(rows.len());
+    let mut known = SyncRows::default();
     for row in rows {
         let entity: String = row.try_get(2)?;
         let fingerprint: Vec<u8> = row.try_get(3)?;
@@ -114,8 +114,10 @@ pub(crate) async fn load_rows(
         if fingerprint.len() == 16 {
             print.copy_from_slice(&fingerprint);
         }
+        let sheet: String = row.try_get(0)?;
         known.insert(
-            (row.try_get(0)?, row.try_get(1)?),
+            &sheet,
+            row.try_get(1)?,
             RowState {
                 entity: entity
                     .parse()
@@ -132,12 +134,13 @@ pub(crate) async fn load_rows(
     Ok(known)
 }
 
-/// Per stored field, the CRM's value of `t` as text, as SQL: the same text
-/// whenever it is read, so its hash says whether the value changed.
+/// Per stored field, the CRM's value of `t` as text, as SQL over `j`, the
+/// row as JSON (`CROSS JOIN LATERAL to_jsonb(t) j`): the same text whenever
+/// it is read, so its hash says whether the value changed.
 fn crm_values(description: &EntityDescription) -> String {
     let fields: Vec<String> = description
         .stored_fields()
-        .map(|f| format!("to_jsonb(t)->>'{}'", f.column))
+        .map(|f| format!("j->>'{}'", f.column))
         .collect();
     format!("ARRAY[{}]::text[]", fields.join(", "))
 }
@@ -158,7 +161,8 @@ fn crm_record(
 
 /// The records of `entity` the sync knows that were changed in the CRM
 /// since it last saw them (their `updated_at` moved on, or they were
-/// deleted), with their values now.
+/// deleted), with their values now: every row the sync knows compared, for
+/// a sync that has just started.
 pub(crate) async fn changed_in_crm(
     client: &tokio_postgres::Client,
     run: i64,
@@ -169,7 +173,7 @@ pub(crate) async fn changed_in_crm(
         .query_typed(
             &format!(
                 "SELECT t.id, t.deleted_at IS NOT NULL, {shown}, {values}, t.updated_at::text \
-                 FROM sync_rows s JOIN {table} t ON t.id = s.record_id \
+                 FROM sync_rows s JOIN {table} t ON t.id = s.record_id CROSS JOIN LATERAL to_jsonb(t) j \
                  WHERE s.run_id = $1 AND s.entity = $2 \
                  AND (t.updated_at IS DISTINCT FROM s.stamp OR t.deleted_at IS NOT NULL)",
                 shown = description.shown,
@@ -184,6 +188,47 @@ pub(crate) async fn changed_in_crm(
         .collect()
 }
 
+/// The records of `entity` stamped (`updated_at`) at or after `since`,
+/// with their stamps: those that may have changed since a pass that looked
+/// at `since`.
+pub(crate) async fn stamped_since(
+    client: &tokio_postgres::Client,
+    entity: Entity,
+    since: &str,
+) -> Result<Vec<(uuid::Uuid, Option<String>)>, tokio_postgres::Error> {
+    client
+        .query_typed(
+            &format!(
+                "SELECT id, updated_at::text FROM {} WHERE updated_at >= $1::timestamptz",
+                entity.description().table
+            ),
+            &[(&since, Type::TEXT)],
+        )
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect()
+}
+
+/// A time every change not yet committed will be stamped at or after: now,
+/// or the start of the oldest transaction still open on the database (a
+/// record's `updated_at` is its transaction's start). Where other sessions'
+/// transactions cannot be seen (a role without `pg_read_all_stats`), ten
+/// minutes before now.
+pub(crate) async fn safe_since(
+    client: &tokio_postgres::Client,
+) -> Result<String, tokio_postgres::Error> {
+    client
+        .query_typed_one(
+            "SELECT CASE WHEN bool_or(a.state IS NULL) THEN now() - interval '10 minutes' \
+                ELSE least(now(), min(a.xact_start)) END::text \
+             FROM pg_stat_activity a WHERE a.pid <> pg_backend_pid() AND a.backend_type = 'client backend'",
+            &[],
+        )
+        .await?
+        .try_get(0)
+}
+
 /// The records `ids` of `entity` as the CRM holds them now, with their
 /// `updated_at`.
 pub(crate) async fn read_records(
@@ -196,7 +241,7 @@ pub(crate) async fn read_records(
         .query_typed(
             &format!(
                 "SELECT t.id, t.deleted_at IS NOT NULL, {shown}, {values}, t.updated_at::text \
-                 FROM {table} t WHERE t.id = ANY($1)",
+                 FROM {table} t CROSS JOIN LATERAL to_jsonb(t) j WHERE t.id = ANY($1)",
                 shown = description.shown,
                 values = crm_values(description),
                 table = description.table,

@@ -1,0 +1,353 @@
+//! "Keep in step": an imported file imported again each time the broker
+//! saves it, the passes listed as they happen (the core's
+//! [`pantry_core::sync`]). The sync runs as a task on the window's runtime
+//! and tells the window through a channel, waking it with
+//! `request_repaint`; Stop aborts the task, which drops its connection and
+//! so frees the file for another session.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::Duration;
+
+use eframe::egui::{self, RichText};
+use pantry_core::database::ConnectionSettings;
+use pantry_core::history::UndoTarget;
+use pantry_core::sync::watch::FileWatch;
+use pantry_core::sync::{PassReport, Sync, SyncEvent, SyncOptions, keep_in_step};
+
+use super::Action;
+use super::theme::{self, FAIL_TEXT, OK_TEXT, WARN_TEXT};
+
+/// A save must stay the same this long before it is read (a complete
+/// workbook, a fifth of a second).
+const SETTLE: Duration = Duration::from_secs(1);
+
+/// What the sync's task tells the window.
+enum SyncNews {
+    Started { sync: i64, continued: bool },
+    Event(SyncEvent),
+    Ended(Option<String>),
+}
+
+/// Keep in step: start it, stop it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeepAction {
+    Start,
+    Stop,
+}
+
+/// The file kept in step, and its passes so far.
+#[derive(Default)]
+pub struct KeepInStep {
+    /// The file (shown while it runs and after).
+    pub file: Option<PathBuf>,
+    /// The sync's number, once started.
+    pub sync: Option<i64>,
+    /// Whether it went on with an earlier sync of the file.
+    pub continued: bool,
+    /// Passes, the newest first.
+    pub passes: Vec<PassReport>,
+    /// A pass is running (a save was seen).
+    pub in_pass: bool,
+    /// The last word on a save that could not be read yet.
+    pub waiting: Option<String>,
+    /// Why it stopped, when it stopped by itself.
+    pub stopped: Option<String>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    news: Option<Receiver<SyncNews>>,
+}
+
+impl KeepInStep {
+    /// Whether a file is being kept in step now.
+    pub fn is_running(&self) -> bool {
+        self.task.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    /// Starts keeping `file` in step with the CRM of `settings`.
+    pub fn start(
+        &mut self,
+        runtime: &tokio::runtime::Runtime,
+        ctx: &egui::Context,
+        settings: ConnectionSettings,
+        file: PathBuf,
+        options: SyncOptions,
+    ) {
+        self.stop();
+        *self = KeepInStep {
+            file: Some(file.clone()),
+            ..KeepInStep::default()
+        };
+        let (sender, news) = channel();
+        let ctx = ctx.clone();
+        self.news = Some(news);
+        self.task = Some(runtime.spawn(async move {
+            let tell = |news: SyncNews| {
+                let _ = sender.send(news);
+                ctx.request_repaint();
+            };
+            let ended = run(&settings, file, options, &sender, &ctx).await.err();
+            tell(SyncNews::Ended(ended));
+        }));
+    }
+
+    /// Stops keeping the file in step (a pass running is cut off; its
+    /// imports say what it stored, and the next start finishes it).
+    pub fn stop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+        self.in_pass = false;
+    }
+
+    /// Takes in what the task said; `true` when a pass ended (the history
+    /// changed).
+    pub fn poll(&mut self) -> bool {
+        let Some(news) = &self.news else {
+            return false;
+        };
+        let mut passed = false;
+        while let Ok(item) = news.try_recv() {
+            match item {
+                SyncNews::Started { sync, continued } => {
+                    self.sync = Some(sync);
+                    self.continued = continued;
+                }
+                SyncNews::Event(SyncEvent::Saved) => self.in_pass = true,
+                SyncNews::Event(SyncEvent::Pass(report)) => {
+                    self.in_pass = false;
+                    self.waiting = None;
+                    passed = true;
+                    self.passes.insert(0, *report);
+                }
+                SyncNews::Event(SyncEvent::Waiting(why) | SyncEvent::GaveUp(why)) => {
+                    self.in_pass = false;
+                    self.waiting = Some(why);
+                }
+                SyncNews::Ended(why) => {
+                    self.in_pass = false;
+                    self.stopped = why;
+                    self.task = None;
+                }
+            }
+        }
+        passed
+    }
+}
+
+/// The task: watch, start the sync, and pass at each save.
+async fn run(
+    settings: &ConnectionSettings,
+    file: PathBuf,
+    options: SyncOptions,
+    sender: &Sender<SyncNews>,
+    ctx: &egui::Context,
+) -> Result<(), String> {
+    let mut watch = FileWatch::new(&file, SETTLE).map_err(|e| e.to_string())?;
+    let mut sync = Sync::start(settings, &file, options)
+        .await
+        .map_err(|e| e.to_string())?;
+    let tell = |news: SyncNews| {
+        let _ = sender.send(news);
+        ctx.request_repaint();
+    };
+    tell(SyncNews::Started {
+        sync: sync.id(),
+        continued: sync.continued(),
+    });
+    keep_in_step(&mut sync, &mut watch, None, |event| {
+        tell(SyncNews::Event(event));
+    })
+    .await
+    .map_err(|e| e.to_string())
+}
+
+/// The Keep in step view: what is watched, the passes as they happen with
+/// their conflicts and gone rows, each pass undoable.
+pub fn keep_in_step_ui(ui: &mut egui::Ui, state: &KeepInStep, actions: &mut Vec<Action>) {
+    ui.add_space(8.0);
+    ui.label(theme::bold("Keep in step").size(24.0));
+    let Some(file) = &state.file else {
+        ui.label(
+            "Import a file first; then \"Keep in step\" imports it again each time you save it.",
+        );
+        return;
+    };
+    let name = file.file_name().map_or_else(
+        || file.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    ui.horizontal_wrapped(|ui| {
+        if state.is_running() {
+            ui.spinner();
+            ui.label(RichText::new(format!("Watching {name}")).color(OK_TEXT));
+            if ui.button("Stop").clicked() {
+                actions.push(Action::KeepInStep(KeepAction::Stop));
+            }
+        } else {
+            ui.label(RichText::new(format!("{name} is not watched")).color(WARN_TEXT));
+            if ui.button("Start again").clicked() {
+                actions.push(Action::KeepInStep(KeepAction::Start));
+            }
+        }
+    });
+    ui.add(
+        egui::Label::new(RichText::new(
+            "Each time you save the file, its changed rows go into the CRM: rows you did not change are not written. \
+             A record changed in the CRM and in the file keeps the CRM's value, and is listed below with both. \
+             Rows you delete from the file are listed, not deleted from the CRM.",
+        ).weak())
+        .wrap(),
+    );
+    if let Some(sync) = state.sync {
+        ui.weak(format!(
+            "Sync #{sync}{} · {}",
+            if state.continued {
+                ", going on from last time"
+            } else {
+                ""
+            },
+            file.display()
+        ));
+    }
+    if state.in_pass {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label("Saved: bringing the changes in…");
+        });
+    }
+    if let Some(waiting) = &state.waiting {
+        ui.add(egui::Label::new(RichText::new(format!("⏳ {waiting}")).color(WARN_TEXT)).wrap());
+    }
+    if let Some(stopped) = &state.stopped {
+        ui.add(
+            egui::Label::new(RichText::new(format!("✖ Stopped: {stopped}")).color(FAIL_TEXT))
+                .wrap(),
+        );
+    }
+    ui.add_space(8.0);
+    if state.passes.is_empty() && state.is_running() {
+        ui.weak("The first pass is on its way.");
+    }
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        for pass in &state.passes {
+            pass_ui(ui, pass, actions);
+        }
+    });
+}
+
+/// One pass: when, its counts, its conflicts, gone rows and failures, and
+/// its undo.
+fn pass_ui(ui: &mut egui::Ui, pass: &PassReport, actions: &mut Vec<Action>) {
+    ui.separator();
+    ui.horizontal_wrapped(|ui| {
+        ui.label(theme::bold(format!("Pass {}", pass.pass)));
+        let color = if pass.failed > 0 || !pass.conflicts.is_empty() {
+            WARN_TEXT
+        } else {
+            OK_TEXT
+        };
+        let summary = pass.summary();
+        let counts = summary
+            .split_once(": ")
+            .map_or(summary.as_str(), |(_, c)| c);
+        ui.label(RichText::new(counts).color(color));
+        ui.weak(format!("{:.2} s", pass.seconds));
+        if !pass.imports.is_empty()
+            && ui
+                .small_button("Undo this pass…")
+                .on_hover_text("Takes back what this save wrote to the CRM")
+                .clicked()
+        {
+            actions.push(Action::Undo(UndoTarget::Pass(pass.sync, pass.pass)));
+        }
+    });
+    for conflict in &pass.conflicts {
+        let row = if conflict.sheet.is_empty() {
+            format!("Row {}", conflict.row)
+        } else {
+            format!("Sheet '{}', row {}", conflict.sheet, conflict.row)
+        };
+        ui.label(
+            RichText::new(format!("⚠ {row}, {}: {}", conflict.record, conflict.reason))
+                .color(WARN_TEXT),
+        );
+        egui::Grid::new(("conflict", pass.pass, conflict.row, &conflict.sheet))
+            .striped(true)
+            .show(ui, |ui| {
+                ui.weak("field");
+                ui.weak("in the CRM (kept)");
+                ui.weak("in the file");
+                ui.end_row();
+                for field in &conflict.fields {
+                    ui.label(&field.field);
+                    ui.label(theme::bold(&field.crm));
+                    ui.label(&field.file);
+                    ui.end_row();
+                }
+            });
+    }
+    for gone in &pass.gone {
+        let what = if gone.removed {
+            "removed from the CRM (undo brings it back)"
+        } else {
+            "gone from the file, left in the CRM"
+        };
+        ui.label(format!("↳ {}: {what}", gone.record));
+    }
+    for failure in pass.failures.iter().take(20) {
+        ui.label(
+            RichText::new(format!(
+                "✖ Row {}, {}: {}",
+                failure.row, failure.column, failure.message
+            ))
+            .color(FAIL_TEXT),
+        );
+    }
+    if pass.failures.len() > 20 {
+        ui.weak(format!(
+            "… and {} more failed rows",
+            pass.failures.len() - 20
+        ));
+    }
+    if let Some(stopped) = &pass.stopped {
+        ui.label(RichText::new(format!("Stopped part way: {stopped}")).color(FAIL_TEXT));
+    }
+}
+
+impl super::PantryApp {
+    /// Starts keeping the last imported file in step (with the choices it
+    /// was imported with: its sheet, entity and mapping; row edits name
+    /// rows of that save only, and are not carried on), or stops it.
+    pub(crate) fn keep_in_step(&mut self, action: KeepAction) {
+        if action == KeepAction::Stop {
+            self.keep.stop();
+            return;
+        }
+        let settings = match self.connection.settings() {
+            Ok(settings) => settings,
+            Err(message) => {
+                self.error = Some(message);
+                return;
+            }
+        };
+        let Some(plan) = self.run.as_ref().map(|run| run.plan.clone()) else {
+            return;
+        };
+        let mut options = SyncOptions {
+            links: self
+                .file
+                .as_ref()
+                .map(|f| f.link_policies.clone())
+                .unwrap_or_default(),
+            ..SyncOptions::default()
+        };
+        if let (false, Some(sheet)) = (plan.whole_workbook, plan.sheets.first()) {
+            options.sheet = sheet.sheet.clone();
+            options.entity = sheet.entity;
+            options.mapping = sheet.mapping.clone();
+        }
+        self.keep
+            .start(&self.runtime, &self.ctx, settings, plan.file, options);
+        self.view = super::View::KeepInStep;
+    }
+}
