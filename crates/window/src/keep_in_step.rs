@@ -216,7 +216,7 @@ pub fn keep_in_step_ui(ui: &mut egui::Ui, state: &KeepInStep, actions: &mut Vec<
         });
     }
     if let Some(waiting) = &state.waiting {
-        ui.add(egui::Label::new(RichText::new(format!("⏳ {waiting}")).color(WARN_TEXT)).wrap());
+        ui.add(egui::Label::new(RichText::new(format!("… {waiting}")).color(WARN_TEXT)).wrap());
     }
     if let Some(stopped) = &state.stopped {
         ui.add(

@@ -468,7 +468,7 @@ pub fn buttons_ui(
 fn keep_in_step_offer_ui(ui: &mut egui::Ui, actions: &mut Vec<Action>) {
     ui.horizontal_wrapped(|ui| {
         if ui
-            .button("🔁 Keep in step…")
+            .button("Keep in step…")
             .on_hover_text(
                 "Still working in this file? Each time you save it, its changed rows go into the CRM",
             )

@@ -1,0 +1,88 @@
+//! "Keep in step" in the window, driven headless with egui_kittest against
+//! the test PostgreSQL: a file imported, kept in step by a click, saved
+//! with one cell changed, and the pass that brought it in listed.
+
+mod common;
+
+use common::TestDatabase;
+use common::window::{click_import, connect, wait_for, window};
+use egui_kittest::kittest::Queryable;
+use pantry_window::PantryApp;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn passes(app: &PantryApp) -> usize {
+    app.keep.passes.len()
+}
+
+#[test]
+fn an_imported_file_kept_in_step_brings_each_save_in() {
+    let rt = runtime();
+    let db = rt.block_on(TestDatabase::migrated());
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("accounts.csv");
+    std::fs::write(
+        &path,
+        "Organization Name,City,Phone\nSysco Foods,Chicago,(312) 555-0100\nBlue Plate,Boston,(617) 555-0102\n",
+    )
+    .unwrap();
+    let mut harness = window(Some(path.clone()));
+    wait_for(&mut harness, "the preview", PantryApp::preview_ready);
+    connect(&mut harness, &db.url);
+    click_import(&mut harness, "Import 2 organizations");
+    wait_for(&mut harness, "the import", |app| {
+        app.run.as_ref().is_some_and(|run| !run.is_running())
+    });
+
+    harness.get_by_label("Keep in step…").click();
+    harness.run_steps(2);
+    wait_for(&mut harness, "the first pass", |app| passes(app) == 1);
+    harness.get_by_label_contains("Watching accounts.csv");
+    // The rows the import stored are matched, not stored twice.
+    harness.get_by_label("2 updated, 0 unchanged");
+    assert_eq!(
+        rt.block_on(db.count("SELECT count(*) FROM organizations")),
+        2
+    );
+
+    // The broker saves the file with one phone changed and a row added.
+    let saving = folder.path().join("accounts.saving");
+    std::fs::write(
+        &saving,
+        "Organization Name,City,Phone\nSysco Foods,Chicago,(312) 555-0199\nBlue Plate,Boston,(617) 555-0102\nNew Leaf,Austin,\n",
+    )
+    .unwrap();
+    std::fs::rename(&saving, &path).unwrap();
+    wait_for(&mut harness, "the save's pass", |app| passes(app) == 2);
+    harness.get_by_label("1 created, 1 updated, 1 unchanged");
+    assert_eq!(
+        rt.block_on(db.count(
+            "SELECT count(*) FROM organizations WHERE name = 'Sysco Foods' AND phone = '(312) 555-0199'"
+        )),
+        1
+    );
+
+    // Undo of that pass, then Stop.
+    harness
+        .get_all_by_label("Undo this pass…")
+        .next()
+        .unwrap()
+        .click();
+    harness.run_steps(2);
+    wait_for(&mut harness, "the undo", |app| !app.history.busy());
+    assert_eq!(
+        rt.block_on(db.count(
+            "SELECT count(*) FROM organizations WHERE deleted_at IS NULL AND phone IS DISTINCT FROM '(312) 555-0199'"
+        )),
+        2
+    );
+    harness.get_by_label("Stop").click();
+    harness.run_steps(3);
+    assert!(!harness.state().keep.is_running());
+    harness.get_by_label_contains("accounts.csv is not watched");
+}
