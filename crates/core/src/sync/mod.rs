@@ -335,11 +335,19 @@ impl Sync {
         )?;
         let pass = store::begin_pass(&self.client, self.run).await?;
         self.look_for_changes_in_crm().await?;
+        // A sync begun right after an import of the same file takes that
+        // import's records as in step rather than writing them again.
+        let adopted = if self.rows.len() == 0 {
+            store::imported_before(&self.client, snapshot).await?
+        } else {
+            HashMap::new()
+        };
         let gate = PassGate::default();
         {
             let mut state = gate.state.lock().unwrap_or_else(PoisonError::into_inner);
             state.rows = std::mem::take(&mut self.rows);
             state.changed_in_crm = std::mem::take(&mut self.changed_in_crm);
+            state.adopted = adopted;
         }
         let options = ImportOptions {
             links: self.options.links.clone(),
@@ -478,11 +486,8 @@ impl Sync {
                     in_step.push((key, print, hashes, *record));
                 }
             }
-            for (_, (key, print, hashes)) in sheet_seen.settled.drain() {
-                if let Some(known) = self.rows.get(&name, &key) {
-                    let record = known.record;
-                    in_step.push((key, print, hashes, record));
-                }
+            for (_, settled) in sheet_seen.settled.drain() {
+                in_step.push(settled);
             }
             self.save_in_step(&name, sheet.entity, in_step).await?;
         }

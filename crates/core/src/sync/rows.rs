@@ -235,9 +235,10 @@ pub(crate) struct SheetSeen {
     pub keys: HashSet<String, ahash::RandomState>,
     /// Rows let in, by row number: key, print and file hashes.
     pub admitted: HashMap<u64, (String, RowPrint, Vec<u64>)>,
-    /// Rows changed in the file that wrote nothing but are now in step (the
-    /// CRM already had the file's values), by row number.
-    pub settled: HashMap<u64, (String, RowPrint, Vec<u64>)>,
+    /// Rows that wrote nothing but are now in step, by row number, with
+    /// their record: changed in the file to what the CRM already held, or
+    /// stored by an import of this very file before the sync began.
+    pub settled: HashMap<u64, (String, RowPrint, Vec<u64>, uuid::Uuid)>,
     /// Rows left out as unchanged.
     pub unchanged: u64,
     /// Conflicts found.
@@ -251,6 +252,10 @@ pub(crate) struct GateState {
     pub rows: SyncRows,
     pub changed_in_crm: HashMap<uuid::Uuid, CrmRecord>,
     pub seen: HashMap<String, SheetSeen>,
+    /// Per sheet, the records an earlier import of the same file (the same
+    /// bytes) stored or updated, by row: the sync's first pass takes them
+    /// as in step instead of writing them again.
+    pub adopted: HashMap<String, HashMap<u64, uuid::Uuid>>,
 }
 
 /// The gate of one pass, shared by the reader threads of its sheets and
@@ -278,6 +283,16 @@ impl PassGate {
         let known = state.rows.get(sheet, &key);
         let Some(known) = known else {
             let hashes = file_hashes(record);
+            let adopted = state
+                .adopted
+                .get(sheet)
+                .and_then(|rows| rows.get(&record.source_row));
+            if let Some(record_id) = adopted {
+                seen.unchanged += 1;
+                seen.settled
+                    .insert(record.source_row, (key, print, hashes, *record_id));
+                return false;
+            }
             seen.admitted
                 .insert(record.source_row, (key, print, hashes));
             return true;
@@ -305,7 +320,9 @@ impl PassGate {
             seen.admitted
                 .insert(record.source_row, (key, print, hashes));
         } else {
-            seen.settled.insert(record.source_row, (key, print, hashes));
+            let record_id = known.record;
+            seen.settled
+                .insert(record.source_row, (key, print, hashes, record_id));
         }
         admitted
     }

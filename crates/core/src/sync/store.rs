@@ -281,6 +281,34 @@ pub(crate) async fn records_of_import(
     Ok(records)
 }
 
+/// Per sheet, the records the latest finished import of a file with the
+/// same bytes as `snapshot` stored or updated, by row (empty when there was
+/// none): what a sync begun right after an import starts from.
+pub(crate) async fn imported_before(
+    client: &tokio_postgres::Client,
+    snapshot: &std::path::Path,
+) -> Result<HashMap<String, HashMap<u64, uuid::Uuid>>, super::SyncError> {
+    let fingerprint = crate::history::fingerprint(snapshot)?;
+    let imports = client
+        .query_typed(
+            "SELECT DISTINCT ON (sheet) id, entity, sheet FROM import_batches \
+             WHERE file_fingerprint = $1 AND kind = 'import' AND status = 'finished' \
+             ORDER BY sheet, id DESC",
+            &[(&fingerprint, Type::TEXT)],
+        )
+        .await?;
+    let mut adopted = HashMap::new();
+    for import in imports {
+        let entity: String = import.try_get(1)?;
+        let Ok(entity) = entity.parse::<Entity>() else {
+            continue;
+        };
+        let rows = records_of_import(client, entity, import.try_get(0)?).await?;
+        adopted.insert(import.try_get(2)?, rows);
+    }
+    Ok(adopted)
+}
+
 /// Writes the rows of one sheet the sync now knows (new, or in step again).
 pub(crate) async fn save_rows(
     client: &tokio_postgres::Client,
