@@ -74,7 +74,7 @@ fn an_imported_file_kept_in_step_brings_each_save_in() {
 
     // Undo of that pass, then Stop.
     harness
-        .get_all_by_label("Undo this pass…")
+        .get_all_by_label("Undo this pass")
         .next()
         .unwrap()
         .click();

@@ -102,8 +102,9 @@ impl HistoryPanel {
         }
         let mut message = if kind == EntryKind::Import {
             format!(
-                "✔ {what}: {} rows taken out of the CRM (marked deleted, not erased).",
-                theme::thousands(deleted)
+                "✔ {what}: {} {} taken out of the CRM (marked deleted, not erased).",
+                theme::thousands(deleted),
+                if deleted == 1 { "row" } else { "rows" }
             )
         } else {
             format!("✔ {what} undone.")
@@ -331,7 +332,10 @@ fn run_header_ui(
         } else {
             ui.label(theme::bold(format!("Sync #{run}")));
             ui.label(&file);
-            ui.weak(format!("kept in step, {} passes wrote", passes.len()));
+            ui.weak(match passes.len() {
+                1 => "kept in step, 1 pass wrote".to_owned(),
+                n => format!("kept in step, {n} passes wrote"),
+            });
         }
     });
     if stored == 0 && updated == 0 {

@@ -53,6 +53,8 @@ pub struct KeepInStep {
     pub waiting: Option<String>,
     /// Why it stopped, when it stopped by itself.
     pub stopped: Option<String>,
+    /// Passes asked to be undone.
+    pub undone: std::collections::BTreeSet<i32>,
     task: Option<tokio::task::JoinHandle<()>>,
     news: Option<Receiver<SyncNews>>,
 }
@@ -163,7 +165,12 @@ async fn run(
 
 /// The Keep in step view: what is watched, the passes as they happen with
 /// their conflicts and gone rows, each pass undoable.
-pub fn keep_in_step_ui(ui: &mut egui::Ui, state: &KeepInStep, actions: &mut Vec<Action>) {
+pub fn keep_in_step_ui(
+    ui: &mut egui::Ui,
+    state: &KeepInStep,
+    undo_message: Option<&str>,
+    actions: &mut Vec<Action>,
+) {
     ui.add_space(8.0);
     ui.label(theme::bold("Keep in step").size(24.0));
     let Some(file) = &state.file else {
@@ -178,8 +185,8 @@ pub fn keep_in_step_ui(ui: &mut egui::Ui, state: &KeepInStep, actions: &mut Vec<
     );
     ui.horizontal_wrapped(|ui| {
         if state.is_running() {
-            ui.spinner();
-            ui.label(RichText::new(format!("Watching {name}")).color(OK_TEXT));
+            // No spinner: it would redraw the window all day while it waits.
+            ui.label(RichText::new(format!("● Watching {name}")).color(OK_TEXT));
             if ui.button("Stop").clicked() {
                 actions.push(Action::KeepInStep(KeepAction::Stop));
             }
@@ -218,6 +225,14 @@ pub fn keep_in_step_ui(ui: &mut egui::Ui, state: &KeepInStep, actions: &mut Vec<
     if let Some(waiting) = &state.waiting {
         ui.add(egui::Label::new(RichText::new(format!("… {waiting}")).color(WARN_TEXT)).wrap());
     }
+    if let (Some(message), false) = (undo_message, state.undone.is_empty()) {
+        let color = if message.starts_with('✖') {
+            FAIL_TEXT
+        } else {
+            OK_TEXT
+        };
+        ui.add(egui::Label::new(RichText::new(message).color(color)).wrap());
+    }
     if let Some(stopped) = &state.stopped {
         ui.add(
             egui::Label::new(RichText::new(format!("✖ Stopped: {stopped}")).color(FAIL_TEXT))
@@ -230,14 +245,14 @@ pub fn keep_in_step_ui(ui: &mut egui::Ui, state: &KeepInStep, actions: &mut Vec<
     }
     egui::ScrollArea::vertical().show(ui, |ui| {
         for pass in &state.passes {
-            pass_ui(ui, pass, actions);
+            pass_ui(ui, pass, state.undone.contains(&pass.pass), actions);
         }
     });
 }
 
 /// One pass: when, its counts, its conflicts, gone rows and failures, and
 /// its undo.
-fn pass_ui(ui: &mut egui::Ui, pass: &PassReport, actions: &mut Vec<Action>) {
+fn pass_ui(ui: &mut egui::Ui, pass: &PassReport, undone: bool, actions: &mut Vec<Action>) {
     ui.separator();
     ui.horizontal_wrapped(|ui| {
         ui.label(theme::bold(format!("Pass {}", pass.pass)));
@@ -252,9 +267,11 @@ fn pass_ui(ui: &mut egui::Ui, pass: &PassReport, actions: &mut Vec<Action>) {
             .map_or(summary.as_str(), |(_, c)| c);
         ui.label(RichText::new(counts).color(color));
         ui.weak(format!("{:.2} s", pass.seconds));
-        if !pass.imports.is_empty()
+        if undone {
+            ui.weak("undone");
+        } else if !pass.imports.is_empty()
             && ui
-                .small_button("Undo this pass…")
+                .small_button("Undo this pass")
                 .on_hover_text("Takes back what this save wrote to the CRM")
                 .clicked()
         {

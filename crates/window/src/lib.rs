@@ -501,6 +501,9 @@ impl PantryApp {
             Action::RefreshHistory => self.refresh_history(),
             Action::Undo(target) | Action::UndoForced(target) => {
                 let force = matches!(action, Action::UndoForced(_));
+                if let UndoTarget::Pass(_, pass) = target {
+                    self.keep.undone.insert(pass);
+                }
                 self.health.undo_started();
                 if let Ok(settings) = self.connection.settings() {
                     self.history
@@ -1021,7 +1024,8 @@ impl PantryApp {
                 });
             }
             (View::KeepInStep, _, _) => {
-                keep_in_step::keep_in_step_ui(ui, &self.keep, actions);
+                let undo_message = self.history.message.as_deref();
+                keep_in_step::keep_in_step_ui(ui, &self.keep, undo_message, actions);
             }
             (View::Results, Some(run), _) => {
                 results::results_ui(
@@ -1143,10 +1147,18 @@ impl eframe::App for PantryApp {
                         sidebar::open_another_ui(ui, self, &mut actions);
                     }
                     // The sidebar's other ways out, which a narrow window hides.
+                    let keep_in_step = self
+                        .keep
+                        .file
+                        .is_some()
+                        .then_some((View::KeepInStep, "Keep in step"));
                     for (view, label) in [
                         (View::Export, "Export from the CRM…"),
                         (View::Health, "CRM health"),
-                    ] {
+                    ]
+                    .into_iter()
+                    .chain(keep_in_step)
+                    {
                         let showing = self.view == view;
                         if ui.selectable_label(showing, label).clicked() {
                             actions.push(Action::Show(if showing { View::Preview } else { view }));

@@ -79,7 +79,18 @@ pub fn sidebar_ui(ui: &mut egui::Ui, app: &PantryApp, actions: &mut Vec<Action>)
                 ui.add_space(20.0);
                 open_another_ui(ui, app, actions);
             }
-            // The views beside the import, each a button that toggles it.
+            // The views beside the import, each a button that toggles it;
+            // Keep in step once a file is kept (or was).
+            let keep_in_step = app.keep.file.is_some().then_some((
+                "KEEP IN STEP",
+                View::KeepInStep,
+                if app.keep.is_running() {
+                    "    ● Watching the file"
+                } else {
+                    "    Passes so far"
+                },
+                "The file imported again at each save, its passes as they happen",
+            ));
             for (heading, view, label, hover) in [
                 (
                     "EXPORT",
@@ -93,7 +104,10 @@ pub fn sidebar_ui(ui: &mut egui::Ui, app: &PantryApp, actions: &mut Vec<Action>)
                     "    Check the CRM…",
                     "Score what the CRM holds: duplicates to merge, bad e-mails and phones, empty fields, clean-ups",
                 ),
-            ] {
+            ]
+            .into_iter()
+            .chain(keep_in_step)
+            {
                 ui.add_space(20.0);
                 ui.label(RichText::new(heading).small().weak());
                 let showing = app.view == view;

@@ -205,11 +205,15 @@ impl PassReport {
     /// The pass in a line: "pass 3: 1 updated, 99,999 unchanged".
     pub fn summary(&self) -> String {
         let mut parts = Vec::new();
+        let conflicts = match self.conflicts.len() {
+            1 => "conflict",
+            _ => "conflicts",
+        };
         for (count, what) in [
             (self.created, "created"),
             (self.updated, "updated"),
             (self.failed, "failed"),
-            (self.conflicts.len() as u64, "conflicts"),
+            (self.conflicts.len() as u64, conflicts),
             (self.gone.len() as u64, "gone from the file"),
             (self.removed, "removed"),
         ] {
