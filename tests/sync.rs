@@ -410,6 +410,31 @@ async fn a_field_changed_in_the_crm_and_the_file_keeps_the_crms_value() {
     let later = watcher.next_pass();
     assert_eq!(later["conflicts"], serde_json::json!([]), "{later}");
     assert_eq!(later["updated"], 1);
+
+    // The same row edited again, its website only: the phone the CRM kept
+    // in the conflict stays (only what the file changed is written).
+    rows[2][3] = "https://newer.example.com".to_owned();
+    save(&path, &workbook(&rows));
+    let again = watcher.next_pass();
+    assert_eq!(again["updated"], 1, "{again}");
+    let record = organization(&database, "Account 002").await;
+    assert_eq!(record.get::<_, String>(0), "(312) 555-7777");
+    assert_eq!(record.get::<_, String>(1), "https://newer.example.com");
+
+    // A row that fails (its name blanked) is not taken for gone: its
+    // record stays, and the pass says why nothing is listed as gone.
+    rows[3][0] = String::new();
+    save(&path, &workbook(&rows));
+    let failing = watcher.next_pass();
+    assert_eq!(failing["failed"], 1, "{failing}");
+    assert_eq!(failing["gone"], serde_json::json!([]), "{failing}");
+    assert!(
+        failing["notices"][0]
+            .as_str()
+            .unwrap()
+            .contains("1 rows failed, so rows gone from the file are not looked for"),
+        "{failing}"
+    );
 }
 
 #[tokio::test]

@@ -141,6 +141,9 @@ fn print_pass(report: &PassReport) {
         let row = sheet_row(&failure.sheet, failure.row);
         println!("  failed, {row}, {}: {}", failure.column, failure.message);
     }
+    for notice in &report.notices {
+        println!("  {notice}");
+    }
     if let Some(stopped) = &report.stopped {
         println!("  stopped part way: {stopped}");
     }

@@ -326,6 +326,9 @@ fn pass_ui(ui: &mut egui::Ui, pass: &PassReport, undone: bool, actions: &mut Vec
             pass.failures.len() - 20
         ));
     }
+    for notice in &pass.notices {
+        ui.weak(notice);
+    }
     if let Some(stopped) = &pass.stopped {
         ui.label(RichText::new(format!("Stopped part way: {stopped}")).color(FAIL_TEXT));
     }

@@ -23,8 +23,9 @@ pub enum SyncEvent {
     /// The file could not be read as saved (mid-save, locked); nothing was
     /// imported and it is tried again.
     Waiting(String),
-    /// The file still could not be read after several tries; the next save
-    /// is waited for.
+    /// The file still could not be read after several tries, or cannot be
+    /// imported as saved (a required column gone); nothing was stored, and
+    /// the next save is waited for.
     GaveUp(String),
 }
 
@@ -78,6 +79,12 @@ async fn pass_with_retries(
                 on_event(SyncEvent::GaveUp(format!(
                     "{} could not be read after {TRIES} tries ({error}); waiting for the next save",
                     watch.path().display()
+                )));
+                return Ok(false);
+            }
+            Err(error) if error.is_about_the_file() => {
+                on_event(SyncEvent::GaveUp(format!(
+                    "{error}; nothing of this save was imported; waiting for the next save"
                 )));
                 return Ok(false);
             }

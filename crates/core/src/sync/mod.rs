@@ -129,10 +129,24 @@ impl SyncError {
     /// Whether trying again once the file settles may succeed: the file
     /// could not be read (half-written, locked), and nothing was stored.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            SyncError::Unreadable(_) | SyncError::Import(ImportError::Read(_))
-        )
+        match self {
+            SyncError::Unreadable(_) | SyncError::Import(ImportError::Read(_)) => true,
+            SyncError::Import(ImportError::InSheet { error, .. }) => {
+                matches!(**error, ImportError::Read(_))
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the file as saved cannot be imported (a required column
+    /// gone from its header, say), nothing stored: the next save may mend
+    /// it, so the watch goes on.
+    pub fn is_about_the_file(&self) -> bool {
+        self.is_retryable()
+            || matches!(
+                self,
+                SyncError::Import(ImportError::Sheet { .. } | ImportError::InSheet { .. })
+            )
     }
 }
 
@@ -197,6 +211,8 @@ pub struct PassReport {
     pub complete: bool,
     /// What stopped the pass part way, if anything.
     pub stopped: Option<String>,
+    /// What else the pass has to say (gone rows not looked for, say).
+    pub notices: Vec<String>,
     /// How long the pass took, in seconds.
     pub seconds: f64,
 }
@@ -270,7 +286,8 @@ impl Sync {
         file: &Path,
         options: SyncOptions,
     ) -> Result<Sync, SyncError> {
-        let file = std::path::absolute(file).map_err(|source| ReadError::Io {
+        // The same file however it is named (a link, `..`): one sync.
+        let file = std::fs::canonicalize(file).map_err(|source| ReadError::Io {
             path: file.to_path_buf(),
             source,
         })?;
@@ -382,6 +399,14 @@ impl Sync {
                 cause,
                 report: partial,
             }) => {
+                // Nothing stored, for a reason in the file (half-written, a
+                // column gone): no pass happened; the watch says why.
+                let cause = SyncError::Import(*cause);
+                if partial.succeeded() == 0 && cause.is_about_the_file() {
+                    let summary = serde_json::json!({ "error": cause.to_string() }).to_string();
+                    store::end_pass(&self.client, self.run, pass, &summary).await?;
+                    return Err(cause);
+                }
                 report.stopped = Some(cause.to_string());
                 *partial
             }
@@ -554,11 +579,26 @@ impl Sync {
         report: &mut PassReport,
     ) -> Result<(), SyncError> {
         let empty = rows::SheetSeen::default();
-        let read: HashSet<String> = run_report
-            .sheets
-            .iter()
-            .map(|s| s.sheet.clone().unwrap_or_default())
-            .collect();
+        // A row that fails has no key to be known by: on a sheet with
+        // failing rows, a row missing may be one of them, not gone.
+        let mut read: HashSet<String> = HashSet::new();
+        for sheet in &run_report.sheets {
+            let name = sheet.sheet.clone().unwrap_or_default();
+            if sheet.failed == 0 {
+                read.insert(name);
+                continue;
+            }
+            report.notices.push(format!(
+                "{}{} rows failed, so rows gone from the file are not looked for until they pass",
+                if name.is_empty() {
+                    String::new()
+                } else {
+                    format!("sheet '{name}': ")
+                },
+                sheet.failed
+            ));
+        }
+        self.back_in_the_file(seen).await?;
         let present: HashSet<uuid::Uuid> = self
             .rows
             .iter()
@@ -589,6 +629,29 @@ impl Sync {
         report
             .gone
             .sort_by(|a, b| (&a.sheet, &a.record).cmp(&(&b.sheet, &b.record)));
+        Ok(())
+    }
+
+    /// Rows found gone by an earlier pass that are in the file again.
+    async fn back_in_the_file(
+        &mut self,
+        seen: &HashMap<String, rows::SheetSeen>,
+    ) -> Result<(), SyncError> {
+        let back: Vec<(String, String)> = self
+            .rows
+            .iter()
+            .filter(|(sheet, key, state)| {
+                state.gone_since.is_some()
+                    && seen.get(*sheet).is_some_and(|s| s.keys.contains(*key))
+            })
+            .map(|(sheet, key, _)| (sheet.to_owned(), key.to_owned()))
+            .collect();
+        for (sheet, key) in back {
+            store::mark_back(&self.client, self.run, &sheet, &key).await?;
+            if let Some(state) = self.rows.get_mut(&sheet, &key) {
+                state.gone_since = None;
+            }
+        }
         Ok(())
     }
 

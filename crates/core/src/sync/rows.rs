@@ -303,6 +303,9 @@ impl PassGate {
         }
         let hashes = file_hashes(record);
         let Some(crm) = state.changed_in_crm.get(&known.record) else {
+            // Only what the file changed is written: a value the CRM kept
+            // in an earlier conflict (or changed unseen) stays.
+            record.given &= changed_in_file(known, &hashes);
             seen.admitted
                 .insert(record.source_row, (key, print, hashes));
             return true;
@@ -326,6 +329,16 @@ impl PassGate {
         }
         admitted
     }
+}
+
+/// Bits of the fields whose value in the file changed since the row was
+/// last in step.
+fn changed_in_file(known: &RowState, hashes: &[u64]) -> u64 {
+    hashes
+        .iter()
+        .enumerate()
+        .filter(|(index, hash)| known.file_hashes.get(*index) != Some(*hash))
+        .fold(0, |bits, (index, _)| bits | (1 << index))
 }
 
 /// What a changed row whose record changed in the CRM too may write.

@@ -26,16 +26,7 @@ pub(crate) async fn find_or_begin(
         )
         .await?;
     if let Some(row) = earlier {
-        let run: i64 = row.try_get(0)?;
-        // A pass cut off before it ended is over; its imports say what it stored.
-        client
-            .execute_typed(
-                "UPDATE import_batches SET status = 'failed', finished_at = now() \
-                 WHERE run_id = $1 AND status = 'running'",
-                &[(&run, Type::INT8)],
-            )
-            .await?;
-        return Ok((run, true));
+        return Ok((row.try_get(0)?, true));
     }
     let row = client
         .query_typed_one(
@@ -53,19 +44,28 @@ pub(crate) async fn find_or_begin(
 
 /// Holds the sync for this connection's session, so two watchers never
 /// run passes of one sync at once. `false`: another session holds it.
+/// Once held, a pass an earlier watcher was cut off in is over: its
+/// imports say what it stored.
 pub(crate) async fn claim(
     client: &tokio_postgres::Client,
     run: i64,
 ) -> Result<bool, tokio_postgres::Error> {
-    // The second key keeps these apart from the imports' entity locks.
-    let run_key = i32::try_from(run).unwrap_or(i32::MAX);
-    client
-        .query_typed_one(
-            "SELECT pg_try_advisory_lock(7301, $1)",
-            &[(&run_key, Type::INT4)],
-        )
+    // One key space of its own, apart from the imports' entity locks.
+    let key = 0x7301_0000_0000_0000_i64 ^ run;
+    let held: bool = client
+        .query_typed_one("SELECT pg_try_advisory_lock($1)", &[(&key, Type::INT8)])
         .await?
-        .try_get(0)
+        .try_get(0)?;
+    if held {
+        client
+            .execute_typed(
+                "UPDATE import_batches SET status = 'failed', finished_at = now() \
+                 WHERE run_id = $1 AND status = 'running'",
+                &[(&run, Type::INT8)],
+            )
+            .await?;
+    }
+    Ok(held)
 }
 
 /// Whether the database has the sync's tables (migration V11).
@@ -379,6 +379,22 @@ pub(crate) async fn mark_gone(
                 (&keys, Type::TEXT_ARRAY),
                 (&pass, Type::INT4),
             ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// A row found gone before is in the file again.
+pub(crate) async fn mark_back(
+    client: &tokio_postgres::Client,
+    run: i64,
+    sheet: &str,
+    key: &str,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute_typed(
+            "UPDATE sync_rows SET gone_since = NULL WHERE run_id = $1 AND sheet = $2 AND row_key = $3",
+            &[(&run, Type::INT8), (&sheet, Type::TEXT), (&key, Type::TEXT)],
         )
         .await?;
     Ok(())

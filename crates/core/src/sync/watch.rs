@@ -7,7 +7,8 @@
 //! events (network shares, some containers).
 //!
 //! A save is taken once it has settled: no event and the same size and time
-//! for [`FileWatch::settle`] (a second by default). A workbook (a zip) whose
+//! for [`FileWatch::settle`] (a second by default; three for a text file
+//! whose last row has no line end yet). A workbook (a zip) whose
 //! end-of-directory record is in place and consistent is complete, and is
 //! taken after a fifth of a second. The copy is read and the file looked at
 //! again after: if it changed meanwhile, the save had not settled. A copy
@@ -214,6 +215,9 @@ impl FileWatch {
             };
             let settle = if zip_is_complete(&self.path) {
                 ZIP_SETTLE.min(self.settle)
+            } else if ends_mid_line(&self.path) {
+                // A text file cut mid-row is likely still being written.
+                self.settle * 3
             } else {
                 self.settle
             };
@@ -257,6 +261,23 @@ impl FileWatch {
             path,
         }))
     }
+}
+
+/// Whether `path` is a text file (not a zip) whose last byte is not a line
+/// end: a row may be cut.
+fn ends_mid_line(path: &Path) -> bool {
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut last = [0; 1];
+    if file.seek(SeekFrom::End(-1)).is_err() || file.read_exact(&mut last).is_err() {
+        return false;
+    }
+    let mut head = [0; 2];
+    let zip = file.seek(SeekFrom::Start(0)).is_ok()
+        && file.read_exact(&mut head).is_ok()
+        && head == *b"PK";
+    !zip && last[0] != b'\n' && last[0] != b'\r'
 }
 
 /// Whether `path` is a zip (a workbook) whose end-of-central-directory
