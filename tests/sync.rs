@@ -390,6 +390,7 @@ async fn a_field_changed_in_the_crm_and_the_file_keeps_the_crms_value() {
     rows[2][3] = "https://new.example.com".to_owned();
     save(&path, &workbook(&rows));
     let pass = watcher.next_pass();
+    counts_add_up(&pass);
     let conflicts = pass["conflicts"].as_array().unwrap();
     assert_eq!(conflicts.len(), 1, "{pass}");
     assert_eq!(conflicts[0]["row"], 4);
@@ -435,6 +436,82 @@ async fn a_field_changed_in_the_crm_and_the_file_keeps_the_crms_value() {
             .contains("1 rows failed, so rows gone from the file are not looked for"),
         "{failing}"
     );
+}
+
+/// Every row read is counted once: created, updated, unchanged or failed.
+fn counts_add_up(pass: &serde_json::Value) {
+    let counted: u64 = ["created", "updated", "unchanged", "failed"]
+        .iter()
+        .map(|field| pass[field].as_u64().unwrap())
+        .sum();
+    assert_eq!(counted, pass["rows"].as_u64().unwrap(), "{pass}");
+}
+
+#[tokio::test]
+async fn a_row_whose_record_was_deleted_in_the_crm_is_held_and_said_once() {
+    let database = TestDatabase::migrated().await;
+    let (_folder, path) = folder();
+    let mut rows = accounts(4);
+    save(&path, &workbook(&rows));
+    let watcher = Watcher::start(&database, &path, &[]);
+    assert_eq!(watcher.next_pass()["created"], 4);
+    database
+        .client()
+        .await
+        .execute(
+            "UPDATE organizations SET deleted_at = now() WHERE name = 'Account 001'",
+            &[],
+        )
+        .await
+        .unwrap();
+    count_writes(&database).await;
+    rows[1][2] = "(312) 555-0101".to_owned();
+    save(&path, &workbook(&rows));
+    let pass = watcher.next_pass();
+    counts_add_up(&pass);
+    assert_eq!(pass["unchanged"], 4, "{pass}");
+    let conflicts = pass["conflicts"].as_array().unwrap();
+    assert_eq!(conflicts.len(), 1, "{pass}");
+    assert_eq!(conflicts[0]["row"], 3);
+    assert!(
+        conflicts[0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("deleted in the CRM"),
+        "{pass}"
+    );
+    assert_eq!(writes_since(&database).await, vec![]);
+
+    // Said once: the next save, of another row, does not list it again and
+    // brings no second record back.
+    rows[3][3] = "https://three.example.com".to_owned();
+    save(&path, &workbook(&rows));
+    let later = watcher.next_pass();
+    counts_add_up(&later);
+    assert_eq!(later["conflicts"], serde_json::json!([]), "{later}");
+    assert_eq!(later["updated"], 1, "{later}");
+    assert_eq!(
+        writes_since(&database).await,
+        vec![("UPDATE".to_owned(), 1)]
+    );
+
+    // A new edit of the held row is said again, and still not written.
+    rows[1][3] = "https://one.example.com".to_owned();
+    save(&path, &workbook(&rows));
+    let again = watcher.next_pass();
+    assert_eq!(again["conflicts"].as_array().unwrap().len(), 1, "{again}");
+    assert_eq!(again["created"], 0, "{again}");
+    let live: i64 = database
+        .client()
+        .await
+        .query_one(
+            "SELECT count(*) FROM organizations WHERE name = 'Account 001' AND deleted_at IS NULL",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(live, 0);
 }
 
 #[tokio::test]

@@ -187,7 +187,9 @@ pub struct PassReport {
     pub file: String,
     /// Data rows read.
     pub rows: u64,
-    /// Rows unchanged since the last pass: not written.
+    /// Rows that wrote nothing: unchanged since the last pass, already as
+    /// the CRM holds them, or held as the CRM holds them by a conflict.
+    /// With `created`, `updated` and `failed`, every row read.
     pub unchanged: u64,
     /// Records created.
     pub created: u64,
@@ -519,6 +521,8 @@ impl Sync {
                 in_step.push(settled);
             }
             self.save_in_step(&name, sheet.entity, in_step).await?;
+            self.save_held(&name, std::mem::take(&mut sheet_seen.held))
+                .await?;
         }
         report.conflicts.sort_by_key(|c| (c.sheet.clone(), c.row));
         report.failures.sort_by_key(|f| (f.sheet.clone(), f.row));
@@ -564,6 +568,26 @@ impl Sync {
             for (key, state) in saved {
                 self.rows.insert(sheet, key.to_owned(), state);
             }
+        }
+        Ok(())
+    }
+
+    /// Records rows held whole by a conflict as the file holds them now,
+    /// the CRM's side left as last seen: the record stays changed in the
+    /// CRM, so a later edit of the row is held again, and the same row is
+    /// not listed at every save.
+    async fn save_held(
+        &mut self,
+        sheet: &str,
+        held: Vec<(String, RowState)>,
+    ) -> Result<(), SyncError> {
+        for chunk in held.chunks(SAVE_CHUNK) {
+            let entries: Vec<(&str, &RowState)> =
+                chunk.iter().map(|(k, s)| (k.as_str(), s)).collect();
+            store::save_rows(&self.client, self.run, sheet, &entries).await?;
+        }
+        for (key, state) in held {
+            self.rows.insert(sheet, key, state);
         }
         Ok(())
     }

@@ -239,7 +239,14 @@ pub(crate) struct SheetSeen {
     /// their record: changed in the file to what the CRM already held, or
     /// stored by an import of this very file before the sync began.
     pub settled: HashMap<u64, (String, RowPrint, Vec<u64>, uuid::Uuid)>,
-    /// Rows left out as unchanged.
+    /// Rows changed in the file whose record cannot take any of them
+    /// (deleted in the CRM, or a field it is matched by changed there), by
+    /// key: as the file holds them now, the CRM's side as last seen, so
+    /// the same row is not listed again at the next save while a new edit
+    /// of it is.
+    pub held: Vec<(String, RowState)>,
+    /// Rows that wrote nothing: unchanged since the last pass, already as
+    /// the CRM holds them, or kept as the CRM holds them (a conflict).
     pub unchanged: u64,
     /// Conflicts found.
     pub conflicts: Vec<Conflict>,
@@ -316,6 +323,14 @@ impl PassGate {
             seen.conflicts.push(conflict);
         }
         if decision.whole_row_held {
+            seen.unchanged += 1;
+            let held = RowState {
+                fingerprint: print.fingerprint,
+                file_hashes: hashes,
+                gone_since: None,
+                ..known.clone()
+            };
+            seen.held.push((key, held));
             return false;
         }
         if admitted {
@@ -323,6 +338,7 @@ impl PassGate {
             seen.admitted
                 .insert(record.source_row, (key, print, hashes));
         } else {
+            seen.unchanged += 1;
             let record_id = known.record;
             seen.settled
                 .insert(record.source_row, (key, print, hashes, record_id));
