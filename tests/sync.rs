@@ -603,3 +603,45 @@ async fn a_second_watcher_of_the_same_file_is_refused() {
         text(&second.stderr)
     );
 }
+
+#[tokio::test]
+async fn a_file_moved_away_is_said_once_and_waited_for() {
+    let database = TestDatabase::migrated().await;
+    let (folder, path) = folder();
+    let mut rows = accounts(2);
+    save(&path, &workbook(&rows));
+    let watcher = Watcher::start(&database, &path, &[]);
+    assert_eq!(watcher.next_pass()["created"], 2);
+    let away = folder.path().join("elsewhere.xlsx");
+    std::fs::rename(&path, &away).unwrap();
+    let mut said = String::new();
+    for _ in 0..300 {
+        said = watcher.stderr();
+        if said.contains("waiting until it can be read") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        said.contains("accounts.xlsx: No such file or directory"),
+        "{said}"
+    );
+    // Said once, however long it stays away.
+    watcher.no_pass_within(Duration::from_secs(6));
+    assert_eq!(
+        watcher
+            .stderr()
+            .matches("waiting until it can be read")
+            .count(),
+        1
+    );
+    // Back, with a change: the watch goes on.
+    rows[0][2] = "(312) 555-0042".to_owned();
+    save(&path, &workbook(&rows));
+    let pass = watcher.next_pass();
+    assert_eq!(
+        (&pass["updated"], &pass["unchanged"]),
+        (&1.into(), &1.into()),
+        "{pass}"
+    );
+}

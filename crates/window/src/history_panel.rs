@@ -129,8 +129,9 @@ impl HistoryPanel {
         message
     }
 
-    /// Picks up answers; true when an undo finished (so the list should reload).
-    pub fn poll(&mut self) -> bool {
+    /// Picks up answers; `Some` when an undo finished (so the list should
+    /// reload), with what it took back.
+    pub fn poll(&mut self) -> Option<Option<UndoTarget>> {
         match task::take_ready(&mut self.listing) {
             Some(Ok(imports)) => {
                 self.imports = imports;
@@ -158,13 +159,13 @@ impl HistoryPanel {
         match task::take_ready(&mut self.undoing) {
             Some(Ok((target, reports))) => {
                 self.message = Some(self.undone_message(target, &reports));
-                true
+                Some(Some(target))
             }
             Some(Err(error)) => {
                 self.message = Some(format!("✖ Undo failed: {error}"));
-                false
+                Some(None)
             }
-            None => false,
+            None => None,
         }
     }
 

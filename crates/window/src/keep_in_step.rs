@@ -29,11 +29,13 @@ enum SyncNews {
     Ended(Option<String>),
 }
 
-/// Keep in step: start it, stop it.
+/// Keep in step: start it, stop it, or choose what rows gone from the
+/// file do (the sync starts again with the choice).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeepAction {
     Start,
     Stop,
+    RemoveMissing(bool),
 }
 
 /// The file kept in step, and its passes so far.
@@ -53,8 +55,16 @@ pub struct KeepInStep {
     pub waiting: Option<String>,
     /// Why it stopped, when it stopped by itself.
     pub stopped: Option<String>,
-    /// Passes asked to be undone.
+    /// Passes undone.
     pub undone: std::collections::BTreeSet<i32>,
+    /// The pass an undo is on its way for.
+    pub undoing: Option<i32>,
+    /// Whether a pass was asked to be undone (the history's word on it
+    /// shows here).
+    pub undo_asked: bool,
+    /// Soft-delete the records the sync created whose rows leave the file
+    /// (kept when it starts again).
+    pub remove_missing: bool,
     task: Option<tokio::task::JoinHandle<()>>,
     news: Option<Receiver<SyncNews>>,
 }
@@ -65,20 +75,23 @@ impl KeepInStep {
         self.task.as_ref().is_some_and(|t| !t.is_finished())
     }
 
-    /// Starts keeping `file` in step with the CRM of `settings`.
+    /// Starts keeping `file` in step with the CRM of `settings`, acting
+    /// for the CRM user `acting_as` (an e-mail) when one is chosen.
     pub fn start(
         &mut self,
         runtime: &tokio::runtime::Runtime,
         ctx: &egui::Context,
         settings: ConnectionSettings,
-        file: PathBuf,
-        options: SyncOptions,
+        (file, acting_as): (PathBuf, Option<String>),
+        mut options: SyncOptions,
     ) {
         self.stop();
         *self = KeepInStep {
             file: Some(file.clone()),
+            remove_missing: self.remove_missing,
             ..KeepInStep::default()
         };
+        options.remove_missing = self.remove_missing;
         let (sender, news) = channel();
         let ctx = ctx.clone();
         self.news = Some(news);
@@ -87,7 +100,9 @@ impl KeepInStep {
                 let _ = sender.send(news);
                 ctx.request_repaint();
             };
-            let ended = run(&settings, file, options, &sender, &ctx).await.err();
+            let ended = run(&settings, (file, acting_as), options, &sender, &ctx)
+                .await
+                .err();
             tell(SyncNews::Ended(ended));
         }));
     }
@@ -99,6 +114,17 @@ impl KeepInStep {
             task.abort();
         }
         self.in_pass = false;
+    }
+
+    /// An undo finished: `Some` with what it took back when it went
+    /// through.
+    pub fn undo_finished(&mut self, undone: Option<UndoTarget>) {
+        if let (Some(UndoTarget::Pass(sync, pass)), Some(ours)) = (undone, self.sync)
+            && sync == ours
+        {
+            self.undone.insert(pass);
+        }
+        self.undoing = None;
     }
 
     /// Takes in what the task said; `true` when a pass ended (the history
@@ -139,11 +165,20 @@ impl KeepInStep {
 /// The task: watch, start the sync, and pass at each save.
 async fn run(
     settings: &ConnectionSettings,
-    file: PathBuf,
-    options: SyncOptions,
+    (file, acting_as): (PathBuf, Option<String>),
+    mut options: SyncOptions,
     sender: &Sender<SyncNews>,
     ctx: &egui::Context,
 ) -> Result<(), String> {
+    if let Some(email) = acting_as {
+        // Said before anything starts, as for an import: an unknown user,
+        // or a role that cannot act as one.
+        let client = settings.connect().await.map_err(|e| e.to_string())?;
+        let acting = pantry_core::users::ActingUser::resolve(&client, &email)
+            .await
+            .map_err(|e| e.to_string())?;
+        options.acting = Some(acting);
+    }
     let mut watch = FileWatch::new(&file, SETTLE).map_err(|e| e.to_string())?;
     let mut sync = Sync::start(settings, &file, options)
         .await
@@ -200,11 +235,24 @@ pub fn keep_in_step_ui(
     ui.add(
         egui::Label::new(RichText::new(
             "Each time you save the file, its changed rows go into the CRM: rows you did not change are not written. \
-             A record changed in the CRM and in the file keeps the CRM's value, and is listed below with both. \
-             Rows you delete from the file are listed, not deleted from the CRM.",
+             A record changed in the CRM and in the file keeps the CRM's value, and is listed below with both.",
         ).weak())
         .wrap(),
     );
+    let mut remove_missing = state.remove_missing;
+    if ui
+        .checkbox(
+            &mut remove_missing,
+            "Remove from the CRM the records this sync created when you delete their rows from the file",
+        )
+        .on_hover_text(
+            "Marked deleted, not erased: undoing the pass brings them back. \
+             Without it, rows you delete are only listed. Changing this starts the sync again.",
+        )
+        .changed()
+    {
+        actions.push(Action::KeepInStep(KeepAction::RemoveMissing(remove_missing)));
+    }
     if let Some(sync) = state.sync {
         ui.weak(format!(
             "Sync #{sync}{} · {}",
@@ -225,7 +273,7 @@ pub fn keep_in_step_ui(
     if let Some(waiting) = &state.waiting {
         ui.add(egui::Label::new(RichText::new(format!("… {waiting}")).color(WARN_TEXT)).wrap());
     }
-    if let (Some(message), false) = (undo_message, state.undone.is_empty()) {
+    if let (Some(message), true) = (undo_message, state.undo_asked) {
         let color = if message.starts_with('✖') {
             FAIL_TEXT
         } else {
@@ -245,14 +293,14 @@ pub fn keep_in_step_ui(
     }
     egui::ScrollArea::vertical().show(ui, |ui| {
         for pass in &state.passes {
-            pass_ui(ui, pass, state.undone.contains(&pass.pass), actions);
+            pass_ui(ui, pass, state, actions);
         }
     });
 }
 
 /// One pass: when, its counts, its conflicts, gone rows and failures, and
 /// its undo.
-fn pass_ui(ui: &mut egui::Ui, pass: &PassReport, undone: bool, actions: &mut Vec<Action>) {
+fn pass_ui(ui: &mut egui::Ui, pass: &PassReport, state: &KeepInStep, actions: &mut Vec<Action>) {
     ui.separator();
     ui.horizontal_wrapped(|ui| {
         ui.label(theme::bold(format!("Pass {}", pass.pass)));
@@ -267,8 +315,10 @@ fn pass_ui(ui: &mut egui::Ui, pass: &PassReport, undone: bool, actions: &mut Vec
             .map_or(summary.as_str(), |(_, c)| c);
         ui.label(RichText::new(counts).color(color));
         ui.weak(format!("{:.2} s", pass.seconds));
-        if undone {
+        if state.undone.contains(&pass.pass) {
             ui.weak("undone");
+        } else if state.undoing == Some(pass.pass) {
+            ui.weak("undoing…");
         } else if !pass.imports.is_empty()
             && ui
                 .small_button("Undo this pass")
@@ -279,11 +329,7 @@ fn pass_ui(ui: &mut egui::Ui, pass: &PassReport, undone: bool, actions: &mut Vec
         }
     });
     for conflict in &pass.conflicts {
-        let row = if conflict.sheet.is_empty() {
-            format!("Row {}", conflict.row)
-        } else {
-            format!("Sheet '{}', row {}", conflict.sheet, conflict.row)
-        };
+        let row = sheet_row(&conflict.sheet, conflict.row);
         ui.label(
             RichText::new(format!("⚠ {row}, {}: {}", conflict.record, conflict.reason))
                 .color(WARN_TEXT),
@@ -314,8 +360,10 @@ fn pass_ui(ui: &mut egui::Ui, pass: &PassReport, undone: bool, actions: &mut Vec
     for failure in pass.failures.iter().take(20) {
         ui.label(
             RichText::new(format!(
-                "✖ Row {}, {}: {}",
-                failure.row, failure.column, failure.message
+                "✖ {}, {}: {}",
+                sheet_row(&failure.sheet, failure.row),
+                failure.column,
+                failure.message
             ))
             .color(FAIL_TEXT),
         );
@@ -334,14 +382,32 @@ fn pass_ui(ui: &mut egui::Ui, pass: &PassReport, undone: bool, actions: &mut Vec
     }
 }
 
+/// "Row 4", or "Sheet 'Accounts', row 4" in a workbook.
+fn sheet_row(sheet: &str, row: u64) -> String {
+    if sheet.is_empty() {
+        format!("Row {row}")
+    } else {
+        format!("Sheet '{sheet}', row {row}")
+    }
+}
+
 impl super::PantryApp {
     /// Starts keeping the last imported file in step (with the choices it
     /// was imported with: its sheet, entity and mapping; row edits name
     /// rows of that save only, and are not carried on), or stops it.
     pub(crate) fn keep_in_step(&mut self, action: KeepAction) {
-        if action == KeepAction::Stop {
-            self.keep.stop();
-            return;
+        match action {
+            KeepAction::Stop => {
+                self.keep.stop();
+                return;
+            }
+            KeepAction::RemoveMissing(remove) => {
+                self.keep.remove_missing = remove;
+                if !self.keep.is_running() {
+                    return;
+                }
+            }
+            KeepAction::Start => {}
         }
         let settings = match self.connection.settings() {
             Ok(settings) => settings,
@@ -366,8 +432,14 @@ impl super::PantryApp {
             options.entity = sheet.entity;
             options.mapping = sheet.mapping.clone();
         }
-        self.keep
-            .start(&self.runtime, &self.ctx, settings, plan.file, options);
+        let acting_as = self.crm_users.acting_as.clone();
+        self.keep.start(
+            &self.runtime,
+            &self.ctx,
+            settings,
+            (plan.file, acting_as),
+            options,
+        );
         self.view = super::View::KeepInStep;
     }
 }

@@ -502,7 +502,8 @@ impl PantryApp {
             Action::Undo(target) | Action::UndoForced(target) => {
                 let force = matches!(action, Action::UndoForced(_));
                 if let UndoTarget::Pass(_, pass) = target {
-                    self.keep.undone.insert(pass);
+                    self.keep.undoing = Some(pass);
+                    self.keep.undo_asked = true;
                 }
                 self.health.undo_started();
                 if let Ok(settings) = self.connection.settings() {
@@ -955,11 +956,14 @@ impl PantryApp {
             }
         }
         self.crm_users.poll();
-        if self.history.poll() {
-            self.refresh_history();
-            // An undo changed the CRM: the health view checks it again.
-            self.health
-                .changed_elsewhere(self.history.message.clone(), self.history.left_alone);
+        if let Some(finished) = self.history.poll() {
+            self.keep.undo_finished(finished);
+            if finished.is_some() {
+                self.refresh_history();
+                // An undo changed the CRM: the health view checks it again.
+                self.health
+                    .changed_elsewhere(self.history.message.clone(), self.history.left_alone);
+            }
         }
         if let (Some(file), Ok(settings)) = (&mut self.file, self.connection.settings())
             && file.is_whole_workbook()

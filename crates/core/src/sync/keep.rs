@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::watch::{FileWatch, Snapshot, WatchError};
+use super::watch::{FileWatch, Snapshot};
 use super::{PassReport, Sync, SyncError};
 
 /// How often a copy that cannot be read is tried again before the save is
@@ -39,7 +39,7 @@ pub async fn keep_in_step(
     mut on_event: impl FnMut(SyncEvent),
 ) -> Result<(), SyncError> {
     let mut done = 0;
-    let mut snapshot = watch.snapshot().await.map_err(watch_error)?;
+    let mut snapshot = copy_when_readable(watch, true, &mut on_event).await;
     loop {
         on_event(SyncEvent::Saved);
         if pass_with_retries(sync, watch, &mut snapshot, &mut on_event).await? {
@@ -48,7 +48,35 @@ pub async fn keep_in_step(
         if passes.is_some_and(|n| done >= n) {
             return Ok(());
         }
-        snapshot = watch.next_save().await.map_err(watch_error)?;
+        snapshot = copy_when_readable(watch, false, &mut on_event).await;
+    }
+}
+
+/// A copy of the file as it is now (`now`) or at its next save, waiting as
+/// long as it takes: a file missing or unreadable for a while (moved away,
+/// its permissions changed, locked) is said once, and waited for.
+async fn copy_when_readable(
+    watch: &mut FileWatch,
+    now: bool,
+    on_event: &mut impl FnMut(SyncEvent),
+) -> Snapshot {
+    let mut said = None;
+    loop {
+        let copy = if now {
+            watch.snapshot().await
+        } else {
+            watch.next_save().await
+        };
+        match copy {
+            Ok(snapshot) => return snapshot,
+            Err(error) => {
+                let why = format!("{error}; waiting until it can be read");
+                if said.as_ref() != Some(&why) {
+                    on_event(SyncEvent::Waiting(why.clone()));
+                    said = Some(why);
+                }
+            }
+        }
     }
 }
 
@@ -73,7 +101,15 @@ async fn pass_with_retries(
                     watch.path().display()
                 )));
                 tries += 1;
-                *snapshot = watch.retry(PAUSE).await.map_err(watch_error)?;
+                *snapshot = match watch.retry(PAUSE).await {
+                    Ok(snapshot) => snapshot,
+                    Err(error) => {
+                        on_event(SyncEvent::GaveUp(format!(
+                            "{error}; waiting for the next save"
+                        )));
+                        return Ok(false);
+                    }
+                };
             }
             Err(error) if error.is_retryable() => {
                 on_event(SyncEvent::GaveUp(format!(
@@ -89,14 +125,6 @@ async fn pass_with_retries(
                 return Ok(false);
             }
             Err(error) => return Err(error),
-        }
-    }
-}
-
-fn watch_error(error: WatchError) -> SyncError {
-    match error {
-        WatchError::Io { path, source } => {
-            SyncError::Unreadable(crate::spreadsheet::ReadError::Io { path, source })
         }
     }
 }

@@ -244,6 +244,11 @@ impl PassReport {
     }
 }
 
+/// How often a sync claimed by another session is asked for, and how long
+/// between: a session that just stopped has let go within a second.
+const CLAIM_TRIES: u32 = 8;
+const CLAIM_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Rows recorded as in step per statement.
 const SAVE_CHUNK: usize = 5_000;
 
@@ -300,11 +305,18 @@ impl Sync {
         let path_text = file.display().to_string();
         let (run, continued) =
             store::find_or_begin(&client, &path_text, &file_name(&file), "").await?;
-        if !store::claim(&client, run).await? {
-            return Err(SyncError::Busy {
-                path: file,
-                sync: run,
-            });
+        // A session just stopped (a window's sync started again, a watch
+        // killed) lets go of its claim when its connection closes: a moment.
+        let mut tries = 1;
+        while !store::claim(&client, run).await? {
+            if tries == CLAIM_TRIES {
+                return Err(SyncError::Busy {
+                    path: file,
+                    sync: run,
+                });
+            }
+            tries += 1;
+            tokio::time::sleep(CLAIM_PAUSE).await;
         }
         let rows = store::load_rows(&client, run).await?;
         Ok(Sync {

@@ -27,6 +27,10 @@ const POLL_EVERY: Duration = Duration::from_secs(1);
 /// How long a complete zip must stay the same.
 const ZIP_SETTLE: Duration = Duration::from_millis(200);
 
+/// How many looks in a row may find the file missing or unreadable before
+/// that is said (a save by delete and rename, or a lock, takes less).
+const SAY_AFTER: u32 = 5;
+
 /// Why the file cannot be watched.
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
@@ -176,25 +180,56 @@ impl FileWatch {
     }
 
     /// A copy of the file as it is now, once settled (the first pass).
+    /// An error says the file has been missing or unreadable for several
+    /// looks in a row; asking again goes on waiting.
     pub async fn snapshot(&mut self) -> Result<Snapshot, WatchError> {
+        let mut unreadable = 0;
         loop {
-            let stamp = self.settled().await;
-            if let Some(snapshot) = self.copy(stamp)? {
-                return Ok(snapshot);
+            let stamp = self.settled().await?;
+            match self.copy(stamp) {
+                Ok(Some(snapshot)) => return Ok(snapshot),
+                // Changed while read: not settled after all.
+                Ok(None) => {}
+                // Locked or replaced mid-read, for a moment or for good.
+                Err(error) => {
+                    unreadable += 1;
+                    if unreadable >= SAY_AFTER {
+                        return Err(error);
+                    }
+                }
             }
         }
     }
 
     /// Waits for the next save (a file that differs from the last copy
-    /// taken), and takes a copy once it settled.
+    /// taken), and takes a copy once it settled. An error says the file
+    /// has been missing or unreadable for several looks in a row.
     pub async fn next_save(&mut self) -> Result<Snapshot, WatchError> {
+        let mut missing = 0;
         loop {
             self.heard_within(POLL_EVERY).await;
-            let now = FileStamp::of(&self.path);
+            let now = match std::fs::metadata(&self.path) {
+                Ok(_) => FileStamp::of(&self.path),
+                Err(source) => {
+                    missing += 1;
+                    if missing >= SAY_AFTER {
+                        return Err(self.io_error(source));
+                    }
+                    continue;
+                }
+            };
+            missing = 0;
             if now.is_none() || now == self.taken {
                 continue;
             }
             return self.snapshot().await;
+        }
+    }
+
+    fn io_error(&self, source: std::io::Error) -> WatchError {
+        WatchError::Io {
+            path: self.path.clone(),
+            source,
         }
     }
 
@@ -205,10 +240,22 @@ impl FileWatch {
         self.snapshot().await
     }
 
-    /// Waits until the file stayed the same for the settling time.
-    async fn settled(&mut self) -> FileStamp {
+    /// Waits until the file stayed the same for the settling time; an
+    /// error when it has been missing for several looks in a row.
+    async fn settled(&mut self) -> Result<FileStamp, WatchError> {
+        let mut missing = 0;
         loop {
-            let Some(stamp) = FileStamp::of(&self.path) else {
+            let stamp = match std::fs::metadata(&self.path) {
+                Ok(_) => FileStamp::of(&self.path),
+                Err(source) => {
+                    missing += 1;
+                    if missing >= SAY_AFTER {
+                        return Err(self.io_error(source));
+                    }
+                    None
+                }
+            };
+            let Some(stamp) = stamp else {
                 // Gone for a moment (saved by delete and rename): wait.
                 self.heard_within(POLL_EVERY).await;
                 continue;
@@ -225,23 +272,19 @@ impl FileWatch {
             if quiet && FileStamp::of(&self.path) == Some(stamp) {
                 // Events that came before the wait are spent.
                 while self.events.try_recv().is_ok() {}
-                return stamp;
+                return Ok(stamp);
             }
         }
     }
 
     /// Copies the file; `None` when it changed while being read (not
-    /// settled after all).
+    /// settled after all), an error when it cannot be read or copied.
     fn copy(&mut self, stamp: FileStamp) -> Result<Option<Snapshot>, WatchError> {
         let io = |source| WatchError::Io {
             path: self.path.clone(),
             source,
         };
-        let bytes = match std::fs::read(&self.path) {
-            Ok(bytes) => bytes,
-            // Locked or replaced mid-read: not settled.
-            Err(_) => return Ok(None),
-        };
+        let bytes = std::fs::read(&self.path).map_err(io)?;
         if FileStamp::of(&self.path) != Some(stamp) || bytes.len() as u64 != stamp.len {
             return Ok(None);
         }
