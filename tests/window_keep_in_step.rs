@@ -86,8 +86,51 @@ fn an_imported_file_kept_in_step_brings_each_save_in() {
         )),
         2
     );
+    // Marked undone once the undo went through.
+    wait_for(&mut harness, "the pass marked undone", |app| {
+        app.keep.undone.contains(&2)
+    });
+    assert!(harness.get_all_by_label("undone").next().is_some());
+
+    // Rows deleted from the file are to leave the CRM too: the sync starts
+    // again with that choice, its first pass writing nothing.
+    harness
+        .get_by_label_contains("Remove from the CRM the records this sync created")
+        .click();
+    harness.run_steps(2);
+    wait_for(&mut harness, "the sync started again", |app| {
+        app.keep.remove_missing && app.keep.passes.len() == 1
+    });
+    assert!(harness.state().keep.is_running());
+    save_csv(
+        &folder,
+        &path,
+        "Organization Name,City,Phone\nSysco Foods,Chicago,(312) 555-0199\nBlue Plate,Boston,(617) 555-0102\nNew Leaf,Austin,\nGreen Fork,Denver,\n",
+    );
+    wait_for(&mut harness, "Green Fork's pass", |app| passes(app) == 2);
+    save_csv(
+        &folder,
+        &path,
+        "Organization Name,City,Phone\nSysco Foods,Chicago,(312) 555-0199\nBlue Plate,Boston,(617) 555-0102\nNew Leaf,Austin,\n",
+    );
+    wait_for(&mut harness, "the removal's pass", |app| passes(app) == 3);
+    harness.get_by_label_contains("Green Fork (Denver): removed from the CRM");
+    assert_eq!(
+        rt.block_on(db.count(
+            "SELECT count(*) FROM organizations WHERE name = 'Green Fork' AND deleted_at IS NOT NULL"
+        )),
+        1
+    );
+
     harness.get_by_label("Stop").click();
     harness.run_steps(3);
     assert!(!harness.state().keep.is_running());
     harness.get_by_label_contains("accounts.csv is not watched");
+}
+
+/// Saves `text` as `path` the way editors do: written aside, renamed over.
+fn save_csv(folder: &tempfile::TempDir, path: &std::path::Path, text: &str) {
+    let saving = folder.path().join("accounts.saving");
+    std::fs::write(&saving, text).unwrap();
+    std::fs::rename(&saving, path).unwrap();
 }
