@@ -270,6 +270,31 @@ async fn a_one_cell_edit_writes_one_record_and_a_new_row_one_more() {
     assert!(undo.status.success(), "{}", text(&undo.stderr));
     let edited = organization(&database, "Account 057").await;
     assert_eq!(edited.get::<_, String>(0), "(312) 555-1057");
+
+    // Every pass undone one by one: the sync goes on (watching again
+    // continues it); only undoing the whole sync ends it.
+    for pass in ["3", "1"] {
+        let undo = pantry(&[
+            "undo",
+            "--run",
+            &sync,
+            "--pass",
+            pass,
+            "--database-url",
+            &database.url,
+        ]);
+        assert!(undo.status.success(), "{}", text(&undo.stderr));
+    }
+    let status =
+        format!("SELECT count(*) FROM import_runs WHERE id = {sync} AND status = 'undone'");
+    assert_eq!(database.count(&status).await, 0);
+    drop(watcher);
+    let again = Watcher::start(&database, &path, &["--passes", "1"]);
+    assert_eq!(again.next_pass()["sync"].to_string(), sync);
+    drop(again);
+    let undo = pantry(&["undo", "--run", &sync, "--database-url", &database.url]);
+    assert!(undo.status.success(), "{}", text(&undo.stderr));
+    assert_eq!(database.count(&status).await, 1);
 }
 
 #[tokio::test]

@@ -93,27 +93,30 @@ fn an_imported_file_kept_in_step_brings_each_save_in() {
     assert!(harness.get_all_by_label("undone").next().is_some());
 
     // Rows deleted from the file are to leave the CRM too: the sync starts
-    // again with that choice, its first pass writing nothing.
+    // again with that choice, its first pass writing nothing, the passes
+    // before still listed.
     harness
         .get_by_label_contains("Remove from the CRM the records this sync created")
         .click();
     harness.run_steps(2);
     wait_for(&mut harness, "the sync started again", |app| {
-        app.keep.remove_missing && app.keep.passes.len() == 1
+        app.keep.remove_missing && passes(app) == 3
     });
+    assert_eq!(harness.state().keep.passes[0].pass, 3);
+    assert!(harness.state().keep.undone.contains(&2));
     assert!(harness.state().keep.is_running());
     save_csv(
         &folder,
         &path,
         "Organization Name,City,Phone\nSysco Foods,Chicago,(312) 555-0199\nBlue Plate,Boston,(617) 555-0102\nNew Leaf,Austin,\nGreen Fork,Denver,\n",
     );
-    wait_for(&mut harness, "Green Fork's pass", |app| passes(app) == 2);
+    wait_for(&mut harness, "Green Fork's pass", |app| passes(app) == 4);
     save_csv(
         &folder,
         &path,
         "Organization Name,City,Phone\nSysco Foods,Chicago,(312) 555-0199\nBlue Plate,Boston,(617) 555-0102\nNew Leaf,Austin,\n",
     );
-    wait_for(&mut harness, "the removal's pass", |app| passes(app) == 3);
+    wait_for(&mut harness, "the removal's pass", |app| passes(app) == 5);
     harness.get_by_label_contains("Green Fork (Denver): removed from the CRM");
     assert_eq!(
         rt.block_on(db.count(

@@ -621,6 +621,16 @@ async fn undo_run(
     for id in imports {
         reports.push(undo_in(&transaction, id, force).await?);
     }
+    if pass.is_none() {
+        // The whole sync undone: watching the file again begins a new one.
+        transaction
+            .execute_typed(
+                "UPDATE import_runs r SET status = 'undone' WHERE r.id = $1 AND r.kind = 'sync' \
+                 AND NOT EXISTS (SELECT 1 FROM import_batches b WHERE b.run_id = r.id AND b.status <> 'undone')",
+                &[(&run, Type::INT8)],
+            )
+            .await?;
+    }
     transaction.commit().await?;
     Ok(reports)
 }
@@ -682,11 +692,13 @@ async fn undo_in(
             &[(&id, Type::INT8)],
         )
         .await?;
-    // A run whose every sheet is undone is undone: its workbook imports anew.
+    // A run whose every sheet is undone is undone: its workbook imports
+    // anew. A sync goes on after a pass is undone; only undoing the whole
+    // sync ends it (`undo_run`).
     transaction
         .execute_typed(
             "UPDATE import_runs r SET status = 'undone' \
-             WHERE r.id = (SELECT run_id FROM import_batches WHERE id = $1) \
+             WHERE r.id = (SELECT run_id FROM import_batches WHERE id = $1) AND r.kind <> 'sync' \
              AND NOT EXISTS (SELECT 1 FROM import_batches b WHERE b.run_id = r.id AND b.status <> 'undone')",
             &[(&id, Type::INT8)],
         )

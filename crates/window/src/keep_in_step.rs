@@ -86,11 +86,19 @@ impl KeepInStep {
         mut options: SyncOptions,
     ) {
         self.stop();
+        let before = std::mem::take(self);
         *self = KeepInStep {
             file: Some(file.clone()),
-            remove_missing: self.remove_missing,
+            remove_missing: before.remove_missing,
             ..KeepInStep::default()
         };
+        if before.file.as_ref() == Some(&file) {
+            // The same file started again: its passes so far stay listed
+            // (until it turns out to be another sync).
+            self.sync = before.sync;
+            self.passes = before.passes;
+            self.undone = before.undone;
+        }
         options.remove_missing = self.remove_missing;
         let (sender, news) = channel();
         let ctx = ctx.clone();
@@ -137,6 +145,10 @@ impl KeepInStep {
         while let Ok(item) = news.try_recv() {
             match item {
                 SyncNews::Started { sync, continued } => {
+                    if self.sync != Some(sync) {
+                        self.passes.clear();
+                        self.undone.clear();
+                    }
                     self.sync = Some(sync);
                     self.continued = continued;
                 }
