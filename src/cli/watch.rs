@@ -42,7 +42,8 @@ pub struct WatchArgs {
     /// milliseconds (a complete workbook is read after 200).
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     pub settle_ms: u64,
-    /// Stop after this many passes (default: watch until stopped).
+    /// Stop after this many passes (default: watch until stopped); the
+    /// exit status is then 1 when the last pass left failing rows.
     #[arg(long, value_name = "N")]
     pub passes: Option<usize>,
 }
