@@ -670,3 +670,73 @@ async fn a_file_moved_away_is_said_once_and_waited_for() {
         "{pass}"
     );
 }
+
+#[tokio::test]
+async fn a_link_changed_on_both_sides_is_shown_by_name_and_an_e_mail_keeps_the_row() {
+    let database = TestDatabase::migrated().await;
+    let folder = tempfile::tempdir().unwrap();
+    let accounts = folder.path().join("accounts.csv");
+    std::fs::write(
+        &accounts,
+        "Organization Name,City\nSysco Foods,Chicago\nBlue Plate,Boston\nNew Leaf,Austin\n",
+    )
+    .unwrap();
+    let imported = pantry(&[
+        "import",
+        accounts.to_str().unwrap(),
+        "--database-url",
+        &database.url,
+    ]);
+    assert!(imported.status.success(), "{}", text(&imported.stderr));
+    let path = folder.path().join("buyers.csv");
+    let buyers = |company: &str, phone: &str| {
+        format!(
+            "First Name,Last Name,Email,Company,Phone\n\
+             Ana,Ruiz,ana@example.com,{company},{phone}\n\
+             Bo,Chen,bo@example.com,Sysco Foods,(312) 555-0102\n"
+        )
+    };
+    std::fs::write(&path, buyers("Sysco Foods", "(312) 555-0101")).unwrap();
+    let watcher = Watcher::start(&database, &path, &["--entity", "contacts"]);
+    assert_eq!(watcher.next_pass()["created"], 2);
+
+    // In the CRM, Ana moves to Blue Plate; in the file, to New Leaf.
+    database
+        .client()
+        .await
+        .execute(
+            "UPDATE contacts SET organization_id = (SELECT id FROM organizations WHERE name = 'Blue Plate') \
+             WHERE email = 'ana@example.com'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let saving = folder.path().join("buyers.saving");
+    std::fs::write(&saving, buyers("New Leaf", "(312) 555-0199")).unwrap();
+    std::fs::rename(&saving, &path).unwrap();
+    let pass = watcher.next_pass();
+    counts_add_up(&pass);
+    let conflicts = pass["conflicts"].as_array().unwrap();
+    assert_eq!(conflicts.len(), 1, "{pass}");
+    // The link shows by name on both sides, and the phone, which only the
+    // file changed, goes in: Ana is found by her e-mail, whatever her
+    // organization.
+    assert_eq!(
+        conflicts[0]["fields"],
+        serde_json::json!([{"field": "organization_id", "crm": "Blue Plate", "file": "New Leaf"}]),
+        "{pass}"
+    );
+    assert_eq!(pass["updated"], 1, "{pass}");
+    let ana = database
+        .client()
+        .await
+        .query_one(
+            "SELECT o.name, c.phone FROM contacts c JOIN organizations o ON o.id = c.organization_id \
+             WHERE c.email = 'ana@example.com'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(ana.get::<_, String>(0), "Blue Plate");
+    assert_eq!(ana.get::<_, String>(1), "(312) 555-0199");
+}

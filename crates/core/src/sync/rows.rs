@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde::Serialize;
 
 use crate::duplicates::{Compared, compared_as, match_key, update_writes};
-use crate::entity::{Entity, EntityDescription};
+use crate::entity::{Entity, EntityDescription, MatchKey};
 use crate::mapping::{Record, Value};
 
 /// A row of the file as the sync last left it in step with the CRM.
@@ -157,28 +157,35 @@ pub(crate) fn file_hashes(record: &Record) -> Vec<u64> {
         .collect()
 }
 
-/// The row key of `record`: the first of its entity's match keys whose
-/// fields it fills, compared as the import compares them, with the links
-/// the key is within and the field that keeps two records apart.
+/// The match key the import finds `record`'s record by: the first of its
+/// entity's whose fields it fills.
+fn key_used(description: &EntityDescription, record: &Record) -> Option<&'static MatchKey> {
+    description.match_keys.iter().find(|key| {
+        key.fields
+            .iter()
+            .all(|column| record.text(column).is_some_and(|t| !t.trim().is_empty()))
+    })
+}
+
+/// The row key of `record`: the match key it is found by, compared as the
+/// import compares it, with the links the key is within and the field
+/// that keeps two records apart.
 fn row_key(description: &EntityDescription, record: &Record) -> Option<String> {
-    'keys: for key in description.match_keys {
-        let mut text = String::new();
-        for column in key.fields {
-            let Some(value) = record.text(column).filter(|t| !t.trim().is_empty()) else {
-                continue 'keys;
-            };
+    let key = key_used(description, record)?;
+    let mut text = String::new();
+    for column in key.fields {
+        if let Some(value) = record.text(column) {
             text.push_str(&compared(description, column, &value));
-            text.push('\u{1f}');
         }
-        for column in key.within.iter().chain(key.unless_differ.iter()) {
-            if let Some(value) = record.text(column) {
-                text.push_str(&compared(description, column, &value));
-            }
-            text.push('\u{1f}');
-        }
-        return Some(text);
+        text.push('\u{1f}');
     }
-    None
+    for column in key.within.iter().chain(key.unless_differ.iter()) {
+        if let Some(value) = record.text(column) {
+            text.push_str(&compared(description, column, &value));
+        }
+        text.push('\u{1f}');
+    }
+    Some(text)
 }
 
 /// A value as a key compares it.
@@ -412,9 +419,10 @@ fn decide(record: &Record, known: &RowState, hashes: &[u64], crm: &CrmRecord) ->
         return decision;
     }
     let description = record.entity.description();
-    let keys: Vec<&str> = description
-        .match_keys
-        .iter()
+    // The fields the import finds the record by (its e-mail, or its name
+    // within its organization): changed in the CRM, it would not.
+    let keys: Vec<&str> = key_used(description, record)
+        .into_iter()
         .flat_map(|k| {
             k.fields
                 .iter()

@@ -134,13 +134,14 @@ pub(crate) async fn load_rows(
     Ok(known)
 }
 
-/// Per stored field, the CRM's value of `t` as text, as SQL over `j`, the
-/// row as JSON (`CROSS JOIN LATERAL to_jsonb(t) j`): the same text whenever
+/// Per stored field, the CRM's value of `t` as text, as SQL: as an export
+/// writes it, so a conflict shows and compares it in the file's words (a
+/// linked record by its name, a date as a date), and the same text whenever
 /// it is read, so its hash says whether the value changed.
 fn crm_values(description: &EntityDescription) -> String {
     let fields: Vec<String> = description
         .stored_fields()
-        .map(|f| format!("j->>'{}'", f.column))
+        .map(|f| format!("({})::text", crate::export::field_text_sql(f)))
         .collect();
     format!("ARRAY[{}]::text[]", fields.join(", "))
 }
@@ -173,7 +174,7 @@ pub(crate) async fn changed_in_crm(
         .query_typed(
             &format!(
                 "SELECT t.id, t.deleted_at IS NOT NULL, {shown}, {values}, t.updated_at::text \
-                 FROM sync_rows s JOIN {table} t ON t.id = s.record_id CROSS JOIN LATERAL to_jsonb(t) j \
+                 FROM sync_rows s JOIN {table} t ON t.id = s.record_id \
                  WHERE s.run_id = $1 AND s.entity = $2 \
                  AND (t.updated_at IS DISTINCT FROM s.stamp OR t.deleted_at IS NOT NULL)",
                 shown = description.shown,
@@ -241,7 +242,7 @@ pub(crate) async fn read_records(
         .query_typed(
             &format!(
                 "SELECT t.id, t.deleted_at IS NOT NULL, {shown}, {values}, t.updated_at::text \
-                 FROM {table} t CROSS JOIN LATERAL to_jsonb(t) j WHERE t.id = ANY($1)",
+                 FROM {table} t WHERE t.id = ANY($1)",
                 shown = description.shown,
                 values = crm_values(description),
                 table = description.table,
