@@ -390,6 +390,32 @@ async fn a_row_removed_is_listed_and_removed_only_when_asked_and_undone() {
             .await
             .get::<_, bool>(2)
     );
+
+    // A row gone whose record was deleted in the CRM already says so.
+    database
+        .client()
+        .await
+        .execute(
+            "UPDATE organizations SET deleted_at = now() WHERE name = 'Taco Palace'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let watcher = Watcher::start(&database, &path, &[]);
+    assert_eq!(watcher.next_pass()["unchanged"], 1);
+    save(&path, &csv(&[]));
+    let emptied = watcher.next_pass();
+    assert_eq!(
+        emptied["gone"],
+        serde_json::json!([{
+            "sheet": "",
+            "record": "Taco Palace (Austin)",
+            "id": emptied["gone"][0]["id"],
+            "removed": false,
+            "deleted_before": true,
+        }]),
+        "{emptied}"
+    );
 }
 
 #[tokio::test]

@@ -133,6 +133,8 @@ fn print_pass(report: &PassReport) {
     for gone in &report.gone {
         let what = if gone.removed {
             "removed (soft-deleted)"
+        } else if gone.deleted_before {
+            "already deleted in the CRM"
         } else {
             "left in the CRM"
         };

@@ -110,13 +110,18 @@ impl HistoryPanel {
             format!("✔ {what} undone.")
         };
         if restored > 0 {
-            let which = if kind == EntryKind::Import {
-                "records it updated"
+            let (records, have) = if restored == 1 {
+                ("record", "has its")
             } else {
-                "records"
+                ("records", "have their")
+            };
+            let it_updated = if kind == EntryKind::Import {
+                " it updated"
+            } else {
+                ""
             };
             message.push_str(&format!(
-                " {} {which} have their values from before again.",
+                " {} {records}{it_updated} {have} values from before again.",
                 theme::thousands(restored)
             ));
         }

@@ -346,6 +346,10 @@ fn pass_ui(ui: &mut egui::Ui, pass: &PassReport, state: &KeepInStep, actions: &m
             RichText::new(format!("⚠ {row}, {}: {}", conflict.record, conflict.reason))
                 .color(WARN_TEXT),
         );
+        if conflict.fields.is_empty() {
+            // Deleted in the CRM: no field to set side by side.
+            continue;
+        }
         egui::Grid::new(("conflict", pass.pass, conflict.row, &conflict.sheet))
             .striped(true)
             .show(ui, |ui| {
@@ -364,6 +368,8 @@ fn pass_ui(ui: &mut egui::Ui, pass: &PassReport, state: &KeepInStep, actions: &m
     for gone in &pass.gone {
         let what = if gone.removed {
             "removed from the CRM (undo brings it back)"
+        } else if gone.deleted_before {
+            "gone from the file, and already deleted in the CRM"
         } else {
             "gone from the file, left in the CRM"
         };

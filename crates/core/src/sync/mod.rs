@@ -161,6 +161,8 @@ pub struct GoneRow {
     pub id: uuid::Uuid,
     /// Soft-deleted by this pass (`remove_missing`, a record the sync created).
     pub removed: bool,
+    /// Deleted in the CRM already (by someone, or by an undo).
+    pub deleted_before: bool,
 }
 
 /// A failing row of a pass.
@@ -735,13 +737,17 @@ impl Sync {
         let mut newly_gone = Vec::new();
         let mut forgotten = Vec::new();
         for (key, id, gone_since) in &missing {
-            let shown = records.get(id).map(|(s, ..)| s.clone()).unwrap_or_default();
+            let (shown, deleted_before) = records
+                .get(id)
+                .map(|(shown, deleted, _)| (shown.clone(), *deleted))
+                .unwrap_or_default();
             if removed.contains(id) || gone_since.is_none() {
                 report.gone.push(GoneRow {
                     sheet: sheet.to_owned(),
                     record: shown,
                     id: *id,
                     removed: removed.contains(id),
+                    deleted_before,
                 });
             }
             if removed.contains(id) {
