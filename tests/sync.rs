@@ -766,3 +766,49 @@ async fn a_link_changed_on_both_sides_is_shown_by_name_and_an_e_mail_keeps_the_r
     assert_eq!(ana.get::<_, String>(0), "Blue Plate");
     assert_eq!(ana.get::<_, String>(1), "(312) 555-0199");
 }
+
+#[tokio::test]
+async fn a_crm_change_made_while_a_pass_writes_is_put_back_and_listed() {
+    let database = TestDatabase::migrated().await;
+    let (_folder, path) = folder();
+    let mut rows = accounts(3);
+    save(&path, &workbook(&rows));
+    let watcher = Watcher::start(&database, &path, &[]);
+    assert_eq!(watcher.next_pass()["created"], 3);
+    // Someone changes Account 001's phone in the CRM after the pass looked
+    // for changes and before it writes: as the pass's import begins.
+    database
+        .client()
+        .await
+        .batch_execute(
+            "CREATE FUNCTION test_crm_edit() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN UPDATE organizations SET phone = '(312) 555-7777', updated_at = clock_timestamp() \
+             WHERE name = 'Account 001'; RETURN NULL; END $$; \
+             CREATE TRIGGER test_crm_edit AFTER INSERT ON import_batches \
+             FOR EACH ROW EXECUTE FUNCTION test_crm_edit();",
+        )
+        .await
+        .unwrap();
+    rows[1][2] = "(312) 555-0000".to_owned();
+    rows[1][3] = "https://one.example.com".to_owned();
+    save(&path, &workbook(&rows));
+    let pass = watcher.next_pass();
+    let conflicts = pass["conflicts"].as_array().unwrap();
+    assert_eq!(conflicts.len(), 1, "{pass}");
+    assert_eq!(conflicts[0]["row"], 3);
+    assert!(
+        conflicts[0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("changed in the CRM while this pass was writing"),
+        "{pass}"
+    );
+    assert_eq!(
+        conflicts[0]["fields"],
+        serde_json::json!([{"field": "phone", "crm": "(312) 555-7777", "file": "(312) 555-0000"}])
+    );
+    // The CRM's phone is back; the website, which only the file changed, stays.
+    let record = organization(&database, "Account 001").await;
+    assert_eq!(record.get::<_, String>(0), "(312) 555-7777");
+    assert_eq!(record.get::<_, String>(1), "https://one.example.com");
+}

@@ -417,3 +417,68 @@ async fn plain_postgresql_keeps_its_users_in_crm_users_and_links_existing_record
         (Some(sam), Some(sam))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_acting_as_a_user_removes_only_what_the_policies_let_that_user_change() {
+    use pantry_core::sync::{Sync, SyncOptions};
+    let db = supabase_crm().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_csv(
+        dir.path(),
+        "accounts.csv",
+        "Organizations,CITY\nCafe One,Chicago\nCafe Two,Chicago\nCafe Three,Chicago\n",
+    );
+    let options = SyncOptions {
+        acting: Some(acting(&db, "dana@broker.com").await.unwrap()),
+        remove_missing: true,
+        ..SyncOptions::default()
+    };
+    let mut sync = Sync::start(&db.settings(), &path, options).await.unwrap();
+    let first = sync.pass(&path, None).await.unwrap();
+    assert_eq!(first.created, 3, "{first:?}");
+    // Cafe Two passes to Sam, whose records Dana may not change.
+    db.client()
+        .await
+        .execute(
+            "UPDATE organizations SET created_by = $1 WHERE name = 'Cafe Two'",
+            &[&SAM.parse::<Uuid>().unwrap()],
+        )
+        .await
+        .unwrap();
+    write_csv(
+        dir.path(),
+        "accounts.csv",
+        "Organizations,CITY\nCafe One,Chicago\n",
+    );
+    let second = sync.pass(&path, None).await.unwrap();
+    // Both are gone from the file; only Dana's own record is removed, as
+    // Dana: the policies keep Sam's.
+    assert_eq!(second.gone.len(), 2, "{second:?}");
+    assert_eq!(second.removed, 1, "{second:?}");
+    assert_eq!(
+        second.notices,
+        [
+            "1 gone record was left in the CRM: the CRM's security does not let dana@broker.com change it"
+        ]
+    );
+    let deleted: Vec<(String, bool)> = db
+        .client()
+        .await
+        .query(
+            "SELECT name, deleted_at IS NOT NULL FROM organizations ORDER BY name",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        deleted,
+        vec![
+            ("Cafe One".to_owned(), false),
+            ("Cafe Three".to_owned(), true),
+            ("Cafe Two".to_owned(), false),
+        ]
+    );
+}

@@ -20,6 +20,7 @@ mod keep;
 mod rows;
 mod store;
 pub mod watch;
+mod written_over;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -525,6 +526,17 @@ impl Sync {
                 Some(id) => store::records_of_import(&self.client, sheet.entity, id).await?,
                 None => HashMap::new(),
             };
+            if let Some(import) = sheet.import_id {
+                let mut written_over = self
+                    .put_back_crm_changes(
+                        &name,
+                        (sheet.entity, import),
+                        &sheet_seen.admitted,
+                        &written,
+                    )
+                    .await?;
+                report.conflicts.append(&mut written_over);
+            }
             let mut in_step: Vec<(String, rows::RowPrint, Vec<u64>, uuid::Uuid)> = Vec::new();
             for (row, (key, print, hashes)) in sheet_seen.admitted.drain() {
                 if let Some(record) = written.get(&row) {
@@ -724,7 +736,7 @@ impl Sync {
         if !removable.is_empty() {
             let (entry, ids) = store::remove(
                 &mut self.client,
-                (self.run, report.pass),
+                ((self.run, report.pass), self.options.acting.as_ref()),
                 &file_name(&self.file),
                 entity,
                 &removable,
@@ -732,6 +744,19 @@ impl Sync {
             .await?;
             report.imports.push(entry);
             report.removed += ids.len() as u64;
+            let refused = removable.len() - ids.len();
+            if refused > 0 {
+                let who = self
+                    .options
+                    .acting
+                    .as_ref()
+                    .map_or_else(|| "this connection".to_owned(), |a| a.user.email.clone());
+                report.notices.push(format!(
+                    "{refused} gone {} left in the CRM: the CRM's security does not let {who} change {}",
+                    if refused == 1 { "record was" } else { "records were" },
+                    if refused == 1 { "it" } else { "them" },
+                ));
+            }
             removed.extend(ids);
         }
         let mut newly_gone = Vec::new();

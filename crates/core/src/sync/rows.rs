@@ -356,7 +356,7 @@ impl PassGate {
 
 /// Bits of the fields whose value in the file changed since the row was
 /// last in step.
-fn changed_in_file(known: &RowState, hashes: &[u64]) -> u64 {
+pub(crate) fn changed_in_file(known: &RowState, hashes: &[u64]) -> u64 {
     hashes
         .iter()
         .enumerate()

@@ -9,6 +9,7 @@ use tokio_postgres::types::Type;
 
 use super::rows::{CrmRecord, RowState, SyncRows};
 use crate::entity::{Entity, EntityDescription};
+use crate::users::ActingUser;
 
 /// The sync of the file at `path` that goes on (not undone), or a new one.
 /// Returns its run and whether it went on.
@@ -466,7 +467,7 @@ pub(crate) async fn gone_records(
 /// entry and the records removed.
 pub(crate) async fn remove(
     client: &mut tokio_postgres::Client,
-    place: (i64, i32),
+    (place, acting): ((i64, i32), Option<&ActingUser>),
     file_name: &str,
     entity: Entity,
     ids: &[uuid::Uuid],
@@ -474,6 +475,8 @@ pub(crate) async fn remove(
     let (run, pass) = place;
     let table = entity.description().table;
     let transaction = client.transaction().await?;
+    // As the CRM user the sync acts for, under the CRM's security.
+    ActingUser::enter_if_any(acting, transaction.client()).await?;
     let entry: i64 = transaction
         .query_typed_one(
             "INSERT INTO import_batches (entity, file_name, file_fingerprint, run_id, sync_pass, kind, \
@@ -568,4 +571,65 @@ pub(crate) async fn end_pass(
         )
         .await?;
     Ok(())
+}
+
+/// Of the records `ids` that import `import` updated, those whose row just
+/// before the update was not stamped `stamps` (as the sync last saw it):
+/// changed in the CRM since, with their values then.
+pub(crate) async fn changed_before_write(
+    client: &tokio_postgres::Client,
+    entity: Entity,
+    import: i64,
+    (ids, stamps): (&[uuid::Uuid], &[Option<&str>]),
+) -> Result<HashMap<uuid::Uuid, CrmRecord>, tokio_postgres::Error> {
+    let description = entity.description();
+    let rows = client
+        .query_typed(
+            &format!(
+                "SELECT m.record_id, v.deleted, v.shown, v.vals, NULL::text \
+                 FROM import_matches m JOIN unnest($2::uuid[], $3::text[]) AS k (id, stamp) ON k.id = m.record_id \
+                 CROSS JOIN LATERAL (SELECT t.deleted_at IS NOT NULL, {shown}, {values} \
+                   FROM jsonb_populate_record(NULL::{table}, m.previous) t) v (deleted, shown, vals) \
+                 WHERE m.import_batch_id = $1 AND m.action = 'updated' \
+                 AND (m.previous->>'updated_at')::timestamptz IS DISTINCT FROM k.stamp::timestamptz",
+                shown = description.shown,
+                values = crm_values(description),
+                table = description.table,
+            ),
+            &[
+                (&import, Type::INT8),
+                (&ids, Type::UUID_ARRAY),
+                (&stamps, Type::TEXT_ARRAY),
+            ],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| crm_record(row).map(|(id, record, _)| (id, record)))
+        .collect()
+}
+
+/// Puts back into record `id` the values of `columns` it held just before
+/// import `import` updated it, as the CRM user the sync acts for.
+pub(crate) async fn put_back(
+    client: &mut tokio_postgres::Client,
+    acting: Option<&ActingUser>,
+    (entity, import, id): (Entity, i64, uuid::Uuid),
+    columns: &[&str],
+) -> Result<(), tokio_postgres::Error> {
+    let table = entity.description().table;
+    let assignments: Vec<String> = columns.iter().map(|c| format!("{c} = p.{c}")).collect();
+    let transaction = client.transaction().await?;
+    ActingUser::enter_if_any(acting, transaction.client()).await?;
+    transaction
+        .execute_typed(
+            &format!(
+                "UPDATE {table} t SET {} FROM import_matches m \
+                 CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, m.previous) p \
+                 WHERE m.import_batch_id = $1 AND m.record_id = $2 AND m.action = 'updated' AND t.id = $2",
+                assignments.join(", ")
+            ),
+            &[(&import, Type::INT8), (&id, Type::UUID)],
+        )
+        .await?;
+    transaction.commit().await
 }
