@@ -812,3 +812,94 @@ async fn a_crm_change_made_while_a_pass_writes_is_put_back_and_listed() {
     assert_eq!(record.get::<_, String>(0), "(312) 555-7777");
     assert_eq!(record.get::<_, String>(1), "https://one.example.com");
 }
+
+#[tokio::test]
+async fn ctrl_c_stops_the_watch_with_every_pass_recorded() {
+    let database = TestDatabase::migrated().await;
+    let (_folder, path) = folder();
+    save(&path, &workbook(&accounts(3)));
+    let mut watcher = Watcher::start(&database, &path, &[]);
+    assert_eq!(watcher.next_pass()["created"], 3);
+    let interrupted = Command::new("kill")
+        .args(["-INT", &watcher.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let mut status = None;
+    for _ in 0..100 {
+        status = watcher.child.try_wait().unwrap();
+        if status.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // It ends by itself, well: the status of its last pass, every pass
+    // closed.
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(0),
+        "{}",
+        watcher.stderr()
+    );
+    assert!(
+        watcher
+            .stderr()
+            .contains("stopping once the pass under way ends")
+    );
+    assert_eq!(
+        database
+            .count("SELECT count(*) FROM sync_passes WHERE finished_at IS NULL")
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn ctrl_c_during_a_pass_lets_it_end_and_record_its_rows() {
+    let database = TestDatabase::migrated().await;
+    let (_folder, path) = folder();
+    save(&path, &workbook(&accounts(20_000)));
+    let mut watcher = Watcher::start(&database, &path, &[]);
+    // The first pass under way: its import has begun.
+    let running = "SELECT count(*) FROM import_batches WHERE status = 'running'";
+    let mut begun = false;
+    for _ in 0..1000 {
+        if database.count(running).await > 0 {
+            begun = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(begun, "{}", watcher.stderr());
+    let interrupted = Command::new("kill")
+        .args(["-INT", &watcher.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    // The pass ends whole, is reported, and its rows are known.
+    let pass = watcher.next_pass();
+    assert_eq!(
+        (&pass["created"], &pass["complete"]),
+        (&20_000.into(), &true.into()),
+        "{pass}"
+    );
+    let mut status = None;
+    for _ in 0..100 {
+        status = watcher.child.try_wait().unwrap();
+        if status.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(0),
+        "{}",
+        watcher.stderr()
+    );
+    assert_eq!(database.count(running).await, 0);
+    assert_eq!(
+        database.count("SELECT count(*) FROM sync_rows").await,
+        20_000
+    );
+}

@@ -125,10 +125,14 @@ fn an_imported_file_kept_in_step_brings_each_save_in() {
         1
     );
 
+    // Stop while it waits for a save: it ends at once.
     harness.get_by_label("Stop").click();
-    harness.run_steps(3);
-    assert!(!harness.state().keep.is_running());
+    wait_for(&mut harness, "the sync stopped", |app| {
+        !app.keep.is_running()
+    });
+    harness.run_steps(2);
     harness.get_by_label_contains("accounts.csv is not watched");
+    assert!(harness.state().keep.stopped.is_none());
 }
 
 /// Saves `text` as `path` the way editors do: written aside, renamed over.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 use pantry_core::sync::watch::FileWatch;
-use pantry_core::sync::{PassReport, Sync, SyncEvent, SyncOptions, keep_in_step};
+use pantry_core::sync::{PassReport, StopWhen, Sync, SyncEvent, SyncOptions, keep_in_step};
 
 use super::{DatabaseArg, JsonArg, LinksArg, acting_user, link_policies, runtime};
 
@@ -74,7 +74,7 @@ pub fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
         let mut sync = Sync::start(&settings, &args.file, options).await?;
         if !json {
             println!(
-                "Keeping {} in step with {} ({} sync {}{}); Ctrl-C stops.",
+                "Keeping {} in step with {} ({} sync {}{}); Ctrl-C stops it.",
                 sync.file().display(),
                 settings.describe(),
                 if sync.continued() {
@@ -90,8 +90,12 @@ pub fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
                 },
             );
         }
+        let stop = StopWhen {
+            passes: args.passes,
+            asked: stop_on_ctrl_c(),
+        };
         let mut failed = false;
-        keep_in_step(&mut sync, &mut watch, args.passes, |event| match event {
+        keep_in_step(&mut sync, &mut watch, stop, |event| match event {
             SyncEvent::Saved => {}
             SyncEvent::Pass(report) => {
                 failed = report.failed > 0;
@@ -111,6 +115,24 @@ pub fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
             ExitCode::SUCCESS
         })
     })
+}
+
+/// Asks the watch to stop at the first Ctrl-C (after the pass under way,
+/// so that what it wrote is recorded); a second ends the program at once.
+fn stop_on_ctrl_c() -> tokio::sync::watch::Receiver<bool> {
+    let (ask, asked) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "pantry-import: stopping once the pass under way ends (Ctrl-C again stops at once)"
+            );
+            let _ = ask.send(true);
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    asked
 }
 
 /// A pass for a person: its counts, then each conflict, gone row and

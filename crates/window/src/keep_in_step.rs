@@ -13,7 +13,7 @@ use eframe::egui::{self, RichText};
 use pantry_core::database::ConnectionSettings;
 use pantry_core::history::UndoTarget;
 use pantry_core::sync::watch::FileWatch;
-use pantry_core::sync::{PassReport, Sync, SyncEvent, SyncOptions, keep_in_step};
+use pantry_core::sync::{PassReport, StopWhen, Sync, SyncEvent, SyncOptions, keep_in_step};
 
 use super::Action;
 use super::theme::{self, FAIL_TEXT, OK_TEXT, WARN_TEXT};
@@ -65,8 +65,11 @@ pub struct KeepInStep {
     /// Soft-delete the records the sync created whose rows leave the file
     /// (kept when it starts again).
     pub remove_missing: bool,
+    /// Stop was asked for; the pass under way ends first.
+    pub stopping: bool,
     task: Option<tokio::task::JoinHandle<()>>,
     news: Option<Receiver<SyncNews>>,
+    ask_stop: Option<tokio::sync::watch::Sender<bool>>,
 }
 
 impl KeepInStep {
@@ -85,7 +88,11 @@ impl KeepInStep {
         (file, acting_as): (PathBuf, Option<String>),
         mut options: SyncOptions,
     ) {
-        self.stop();
+        // Started again (another choice): what runs is cut off; the next
+        // start finishes a pass it cut off.
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
         let before = std::mem::take(self);
         *self = KeepInStep {
             file: Some(file.clone()),
@@ -103,25 +110,33 @@ impl KeepInStep {
         let (sender, news) = channel();
         let ctx = ctx.clone();
         self.news = Some(news);
+        let (ask_stop, asked) = tokio::sync::watch::channel(false);
+        self.ask_stop = Some(ask_stop);
         self.task = Some(runtime.spawn(async move {
             let tell = |news: SyncNews| {
                 let _ = sender.send(news);
                 ctx.request_repaint();
             };
-            let ended = run(&settings, (file, acting_as), options, &sender, &ctx)
-                .await
-                .err();
+            let ended = run(
+                &settings,
+                (file, acting_as),
+                options,
+                asked,
+                (&sender, &ctx),
+            )
+            .await
+            .err();
             tell(SyncNews::Ended(ended));
         }));
     }
 
-    /// Stops keeping the file in step (a pass running is cut off; its
-    /// imports say what it stored, and the next start finishes it).
+    /// Stops keeping the file in step: at once while it waits for a save,
+    /// else once the pass under way ends (so what it wrote is recorded).
     pub fn stop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
+        if let Some(ask_stop) = &self.ask_stop {
+            let _ = ask_stop.send(true);
+            self.stopping = self.is_running();
         }
-        self.in_pass = false;
     }
 
     /// An undo finished: `Some` with what it took back when it went
@@ -165,6 +180,7 @@ impl KeepInStep {
                 }
                 SyncNews::Ended(why) => {
                     self.in_pass = false;
+                    self.stopping = false;
                     self.stopped = why;
                     self.task = None;
                 }
@@ -179,8 +195,8 @@ async fn run(
     settings: &ConnectionSettings,
     (file, acting_as): (PathBuf, Option<String>),
     mut options: SyncOptions,
-    sender: &Sender<SyncNews>,
-    ctx: &egui::Context,
+    asked: tokio::sync::watch::Receiver<bool>,
+    (sender, ctx): (&Sender<SyncNews>, &egui::Context),
 ) -> Result<(), String> {
     if let Some(email) = acting_as {
         // Said before anything starts, as for an import: an unknown user,
@@ -203,7 +219,11 @@ async fn run(
         sync: sync.id(),
         continued: sync.continued(),
     });
-    keep_in_step(&mut sync, &mut watch, None, |event| {
+    let stop = StopWhen {
+        passes: None,
+        asked,
+    };
+    keep_in_step(&mut sync, &mut watch, stop, |event| {
         tell(SyncNews::Event(event));
     })
     .await
@@ -231,7 +251,12 @@ pub fn keep_in_step_ui(
         |n| n.to_string_lossy().into_owned(),
     );
     ui.horizontal_wrapped(|ui| {
-        if state.is_running() {
+        if state.stopping {
+            ui.label(
+                RichText::new(format!("Stopping once the pass under way ends ({name})"))
+                    .color(WARN_TEXT),
+            );
+        } else if state.is_running() {
             // No spinner: it would redraw the window all day while it waits.
             ui.label(RichText::new(format!("● Watching {name}")).color(OK_TEXT));
             if ui.button("Stop").clicked() {

@@ -29,26 +29,60 @@ pub enum SyncEvent {
     GaveUp(String),
 }
 
+/// When to stop keeping a file in step, besides being dropped.
+#[derive(Debug)]
+pub struct StopWhen {
+    /// After this many passes.
+    pub passes: Option<usize>,
+    /// When this turns `true`: at once while waiting for a save, after the
+    /// pass under way otherwise (a pass is never cut off by it).
+    pub asked: tokio::sync::watch::Receiver<bool>,
+}
+
+impl StopWhen {
+    /// Only when dropped.
+    pub fn never() -> StopWhen {
+        let (_, asked) = tokio::sync::watch::channel(false);
+        StopWhen {
+            passes: None,
+            asked,
+        }
+    }
+
+    /// Resolves once a stop is asked for; never, if it cannot be.
+    async fn asked(&mut self) {
+        if self.asked.wait_for(|asked| *asked).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
 /// Runs a pass now, then one each time the file is saved, telling
-/// `on_event` as things happen, until `passes` passes ran (`None`: until
-/// dropped). A pass that fails on the database ends it with the error.
+/// `on_event` as things happen, until `stop` says so. A pass that fails on
+/// the database ends it with the error.
 pub async fn keep_in_step(
     sync: &mut Sync,
     watch: &mut FileWatch,
-    passes: Option<usize>,
+    mut stop: StopWhen,
     mut on_event: impl FnMut(SyncEvent),
 ) -> Result<(), SyncError> {
     let mut done = 0;
-    let mut snapshot = copy_when_readable(watch, true, &mut on_event).await;
+    let mut snapshot = tokio::select! {
+        snapshot = copy_when_readable(watch, true, &mut on_event) => snapshot,
+        () = stop.asked() => return Ok(()),
+    };
     loop {
         on_event(SyncEvent::Saved);
         if pass_with_retries(sync, watch, &mut snapshot, &mut on_event).await? {
             done += 1;
         }
-        if passes.is_some_and(|n| done >= n) {
+        if stop.passes.is_some_and(|n| done >= n) || *stop.asked.borrow() {
             return Ok(());
         }
-        snapshot = copy_when_readable(watch, false, &mut on_event).await;
+        snapshot = tokio::select! {
+            snapshot = copy_when_readable(watch, false, &mut on_event) => snapshot,
+            () = stop.asked() => return Ok(()),
+        };
     }
 }
 

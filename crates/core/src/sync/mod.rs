@@ -29,7 +29,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-pub use keep::{SyncEvent, keep_in_step};
+pub use keep::{StopWhen, SyncEvent, keep_in_step};
 pub use rows::{Conflict, FieldConflict};
 use rows::{PassGate, RowState};
 
