@@ -86,6 +86,27 @@ impl Watcher {
     fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
+
+    /// Ctrl-C, as a terminal sends it.
+    fn interrupt(&self) {
+        let sent = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+
+    /// Its exit code, if it ends within `wait`.
+    fn exit_within(&mut self, wait: Duration) -> Option<i32> {
+        let started = std::time::Instant::now();
+        while started.elapsed() < wait {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
 }
 
 impl Drop for Watcher {
@@ -820,27 +841,11 @@ async fn ctrl_c_stops_the_watch_with_every_pass_recorded() {
     save(&path, &workbook(&accounts(3)));
     let mut watcher = Watcher::start(&database, &path, &[]);
     assert_eq!(watcher.next_pass()["created"], 3);
-    let interrupted = Command::new("kill")
-        .args(["-INT", &watcher.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(interrupted.success());
-    let mut status = None;
-    for _ in 0..100 {
-        status = watcher.child.try_wait().unwrap();
-        if status.is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    watcher.interrupt();
+    let status = watcher.exit_within(Duration::from_secs(10));
     // It ends by itself, well: the status of its last pass, every pass
     // closed.
-    assert_eq!(
-        status.and_then(|s| s.code()),
-        Some(0),
-        "{}",
-        watcher.stderr()
-    );
+    assert_eq!(status, Some(0), "{}", watcher.stderr());
     assert!(
         watcher
             .stderr()
@@ -871,11 +876,7 @@ async fn ctrl_c_during_a_pass_lets_it_end_and_record_its_rows() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(begun, "{}", watcher.stderr());
-    let interrupted = Command::new("kill")
-        .args(["-INT", &watcher.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(interrupted.success());
+    watcher.interrupt();
     // The pass ends whole, is reported, and its rows are known.
     let pass = watcher.next_pass();
     assert_eq!(
@@ -883,20 +884,8 @@ async fn ctrl_c_during_a_pass_lets_it_end_and_record_its_rows() {
         (&20_000.into(), &true.into()),
         "{pass}"
     );
-    let mut status = None;
-    for _ in 0..100 {
-        status = watcher.child.try_wait().unwrap();
-        if status.is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(
-        status.and_then(|s| s.code()),
-        Some(0),
-        "{}",
-        watcher.stderr()
-    );
+    let status = watcher.exit_within(Duration::from_secs(10));
+    assert_eq!(status, Some(0), "{}", watcher.stderr());
     assert_eq!(database.count(running).await, 0);
     assert_eq!(
         database.count("SELECT count(*) FROM sync_rows").await,

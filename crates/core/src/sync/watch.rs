@@ -208,17 +208,7 @@ impl FileWatch {
         let mut missing = 0;
         loop {
             self.heard_within(POLL_EVERY).await;
-            let now = match std::fs::metadata(&self.path) {
-                Ok(_) => FileStamp::of(&self.path),
-                Err(source) => {
-                    missing += 1;
-                    if missing >= SAY_AFTER {
-                        return Err(self.io_error(source));
-                    }
-                    continue;
-                }
-            };
-            missing = 0;
+            let now = self.stamp(&mut missing)?;
             if now.is_none() || now == self.taken {
                 continue;
             }
@@ -226,10 +216,24 @@ impl FileWatch {
         }
     }
 
-    fn io_error(&self, source: std::io::Error) -> WatchError {
-        WatchError::Io {
-            path: self.path.clone(),
-            source,
+    /// The file's stamp now; `None` while it is missing, an error once it
+    /// has been missing for several looks in a row (`missing` counts them).
+    fn stamp(&self, missing: &mut u32) -> Result<Option<FileStamp>, WatchError> {
+        match std::fs::metadata(&self.path) {
+            Ok(_) => {
+                *missing = 0;
+                Ok(FileStamp::of(&self.path))
+            }
+            Err(source) => {
+                *missing += 1;
+                if *missing >= SAY_AFTER {
+                    return Err(WatchError::Io {
+                        path: self.path.clone(),
+                        source,
+                    });
+                }
+                Ok(None)
+            }
         }
     }
 
@@ -245,17 +249,7 @@ impl FileWatch {
     async fn settled(&mut self) -> Result<FileStamp, WatchError> {
         let mut missing = 0;
         loop {
-            let stamp = match std::fs::metadata(&self.path) {
-                Ok(_) => FileStamp::of(&self.path),
-                Err(source) => {
-                    missing += 1;
-                    if missing >= SAY_AFTER {
-                        return Err(self.io_error(source));
-                    }
-                    None
-                }
-            };
-            let Some(stamp) = stamp else {
+            let Some(stamp) = self.stamp(&mut missing)? else {
                 // Gone for a moment (saved by delete and rename): wait.
                 self.heard_within(POLL_EVERY).await;
                 continue;
