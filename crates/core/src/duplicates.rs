@@ -128,6 +128,11 @@ pub(crate) struct StagedStatements {
     pub insert: String,
     /// Inserts every staged row, when nothing can match.
     pub insert_all: String,
+    /// Locks the records about to be updated, before their rows from
+    /// before are recorded: a change committed by someone else after that
+    /// record and before the update would otherwise be written over unseen
+    /// (and an undo would give back a row from before it).
+    pub lock_updated: String,
     /// Records skipped and updated rows, with each updated record's row
     /// from before: `$1` the import.
     pub record_matches: String,
@@ -208,6 +213,10 @@ impl StagedStatements {
             ),
             insert_all: format!(
                 "INSERT INTO {table} ({columns}) SELECT {columns} FROM pantry_stage"
+            ),
+            lock_updated: format!(
+                "SELECT 1 FROM {table} t JOIN pantry_decided d ON t.id = d.ids[1] \
+                 WHERE d.action = 'updated' ORDER BY t.id FOR UPDATE OF t"
             ),
             record_matches: format!(
                 "INSERT INTO import_matches (import_batch_id, source_row, record_id, action, previous) \

@@ -410,6 +410,7 @@ impl LoadSink<'_> {
             matched,
             decided,
             inserted,
+            locked,
             recorded,
             updated,
             refused,
@@ -422,6 +423,7 @@ impl LoadSink<'_> {
             client.execute_typed(&statements.matched, &import),
             client.execute_typed(&statements.decided, &decide),
             client.execute_typed(&statements.insert, &[]),
+            client.execute_typed(&statements.lock_updated, &[]),
             client.execute_typed(&statements.record_matches, &import),
             client.execute_typed(&statements.update, &update),
             forbidden,
@@ -434,6 +436,7 @@ impl LoadSink<'_> {
         matched?;
         decided?;
         inserted?;
+        locked?;
         recorded?;
         updated?;
         refused?;

@@ -67,6 +67,8 @@ pub struct KeepInStep {
     pub remove_missing: bool,
     /// Stop was asked for; the pass under way ends first.
     pub stopping: bool,
+    /// Start again once stopped (a choice changed).
+    pub restart: bool,
     task: Option<tokio::task::JoinHandle<()>>,
     news: Option<Receiver<SyncNews>>,
     ask_stop: Option<tokio::sync::watch::Sender<bool>>,
@@ -137,6 +139,16 @@ impl KeepInStep {
             let _ = ask_stop.send(true);
             self.stopping = self.is_running();
         }
+    }
+
+    /// Whether the sync stopped to start again (a choice changed), once:
+    /// the caller starts it.
+    pub fn take_restart(&mut self) -> bool {
+        let due = self.restart && !self.is_running();
+        if due {
+            self.restart = false;
+        }
+        due
     }
 
     /// An undo finished: `Some` with what it took back when it went
@@ -252,8 +264,13 @@ pub fn keep_in_step_ui(
     );
     ui.horizontal_wrapped(|ui| {
         if state.stopping {
+            let what = if state.restart {
+                "Starting again"
+            } else {
+                "Stopping"
+            };
             ui.label(
-                RichText::new(format!("Stopping once the pass under way ends ({name})"))
+                RichText::new(format!("{what} once the pass under way ends ({name})"))
                     .color(WARN_TEXT),
             );
         } else if state.is_running() {
@@ -446,9 +463,13 @@ impl super::PantryApp {
             }
             KeepAction::RemoveMissing(remove) => {
                 self.keep.remove_missing = remove;
-                if !self.keep.is_running() {
-                    return;
+                if self.keep.is_running() {
+                    // Started again with the choice once the pass under
+                    // way (if any) ends: a pass is never cut off.
+                    self.keep.restart = true;
+                    self.keep.stop();
                 }
+                return;
             }
             KeepAction::Start => {}
         }

@@ -1124,6 +1124,9 @@ impl eframe::App for PantryApp {
         if self.keep.poll() {
             self.refresh_history();
         }
+        if self.keep.take_restart() {
+            self.keep_in_step(keep_in_step::KeepAction::Start);
+        }
         let settings = self
             .connection
             .settings()

@@ -73,7 +73,7 @@ pub async fn keep_in_step(
     };
     loop {
         on_event(SyncEvent::Saved);
-        if pass_with_retries(sync, watch, &mut snapshot, &mut on_event).await? {
+        if pass_with_retries(sync, (watch, &mut stop), &mut snapshot, &mut on_event).await? {
             done += 1;
         }
         if stop.passes.is_some_and(|n| done >= n) || *stop.asked.borrow() {
@@ -118,7 +118,7 @@ async fn copy_when_readable(
 /// `false`: given up.
 async fn pass_with_retries(
     sync: &mut Sync,
-    watch: &mut FileWatch,
+    (watch, stop): (&mut FileWatch, &mut StopWhen),
     snapshot: &mut Snapshot,
     on_event: &mut impl FnMut(SyncEvent),
 ) -> Result<bool, SyncError> {
@@ -135,7 +135,12 @@ async fn pass_with_retries(
                     watch.path().display()
                 )));
                 tries += 1;
-                *snapshot = match watch.retry(PAUSE).await {
+                let copy = tokio::select! {
+                    copy = watch.retry(PAUSE) => copy,
+                    // Stopped between tries: nothing of this save went in.
+                    () = stop.asked() => return Ok(false),
+                };
+                *snapshot = match copy {
                     Ok(snapshot) => snapshot,
                     Err(error) => {
                         on_event(SyncEvent::GaveUp(format!(

@@ -335,6 +335,14 @@ impl Sync {
         })
     }
 
+    /// Who the sync's writes are made as, in words.
+    fn acting_name(&self) -> String {
+        self.options
+            .acting
+            .as_ref()
+            .map_or_else(|| "this connection".to_owned(), |a| a.user.email.clone())
+    }
+
     /// The sync's number: its run in the history.
     pub fn id(&self) -> i64 {
         self.run
@@ -744,28 +752,41 @@ impl Sync {
             .await?;
             report.imports.push(entry);
             report.removed += ids.len() as u64;
-            let refused = removable.len() - ids.len();
+            let asked: HashSet<&uuid::Uuid> = removable.iter().collect();
+            let refused = asked.len().saturating_sub(ids.len());
             if refused > 0 {
-                let who = self
+                let (what, them, they) = if refused == 1 {
+                    ("record was", "it", "it was")
+                } else {
+                    ("records were", "them", "they were")
+                };
+                let why = if self
                     .options
                     .acting
                     .as_ref()
-                    .map_or_else(|| "this connection".to_owned(), |a| a.user.email.clone());
-                report.notices.push(format!(
-                    "{refused} gone {} left in the CRM: the CRM's security does not let {who} change {}",
-                    if refused == 1 { "record was" } else { "records were" },
-                    if refused == 1 { "it" } else { "them" },
-                ));
+                    .is_some_and(|a| a.row_level_security)
+                {
+                    format!(
+                        "the CRM's security does not let {} change {them}",
+                        self.acting_name()
+                    )
+                } else {
+                    format!("{they} changed or deleted in the CRM meanwhile")
+                };
+                report
+                    .notices
+                    .push(format!("{refused} gone {what} left in the CRM: {why}"));
             }
             removed.extend(ids);
         }
         let mut newly_gone = Vec::new();
         let mut forgotten = Vec::new();
         for (key, id, gone_since) in &missing {
-            let (shown, deleted_before) = records
-                .get(id)
-                .map(|(shown, deleted, _)| (shown.clone(), *deleted))
-                .unwrap_or_default();
+            // Not found at all: erased from the CRM.
+            let (shown, deleted_before) = records.get(id).map_or_else(
+                || ("a record no longer in the CRM".to_owned(), true),
+                |(shown, deleted, _)| (shown.clone(), *deleted),
+            );
             if removed.contains(id) || gone_since.is_none() {
                 report.gone.push(GoneRow {
                     sheet: sheet.to_owned(),

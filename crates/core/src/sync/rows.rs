@@ -404,6 +404,33 @@ impl Decision {
     }
 }
 
+/// A file's value as an export writes it, as the CRM's values are read
+/// (`yes`/`no`, a moment to the minute), to be shown beside them.
+fn in_export_words(value: &Value) -> String {
+    match value {
+        Value::Bool(yes) => if *yes { "yes" } else { "no" }.to_owned(),
+        Value::Timestamp(moment) => moment.format("%Y-%m-%d %H:%M").to_string(),
+        other => other.to_text().map(|t| t.into_owned()).unwrap_or_default(),
+    }
+}
+
+/// Whether the file's `value` would write something else than the CRM's
+/// `crm` (as an export writes it): amounts by their value, yes/no and
+/// moments in the export's words, linked records by name as a link finds
+/// them, the rest as an update compares them.
+fn file_differs(description: &EntityDescription, column: &str, crm: &str, value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Money(amount) => crm.parse::<rust_decimal::Decimal>().ok() != Some(*amount),
+        Value::Bool(_) | Value::Timestamp(_) => in_export_words(value) != crm,
+        Value::LinkName(name) => match_key(name) != match_key(crm),
+        other => {
+            let file = other.to_text().unwrap_or_default();
+            update_writes(description, column, crm, &file)
+        }
+    }
+}
+
 /// Which fields of a row changed in the file may be written over a record
 /// changed in the CRM since the last pass: those the CRM left as they were.
 fn decide(record: &Record, known: &RowState, hashes: &[u64], crm: &CrmRecord) -> Decision {
@@ -437,12 +464,10 @@ fn decide(record: &Record, known: &RowState, hashes: &[u64], crm: &CrmRecord) ->
         let crm_text = crm.values.get(index).cloned().flatten();
         let file_changed = known.file_hashes.get(index) != hashes.get(index);
         let crm_changed = known.crm_hashes.get(index) != Some(&value_hash(crm_text.as_deref()));
-        let file_text = record.values.get(index).and_then(Value::to_text);
-        let (crm_text, file_text) = (
-            crm_text.unwrap_or_default(),
-            file_text.map(|t| t.into_owned()).unwrap_or_default(),
-        );
-        let differs = update_writes(description, column, &crm_text, &file_text);
+        let value = record.values.get(index).unwrap_or(&Value::Null);
+        let crm_text = crm_text.unwrap_or_default();
+        let differs = file_differs(description, column, &crm_text, value);
+        let file_text = in_export_words(value);
         if crm_changed && keys.contains(&column) && differs {
             key_changes.push((column, crm_text.clone(), file_text.clone()));
         }
@@ -470,4 +495,47 @@ fn decide(record: &Record, known: &RowState, hashes: &[u64], crm: &CrmRecord) ->
         }
     }
     decision
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_file_and_the_crm_are_compared_in_the_same_words() {
+        let description = Entity::Products.description();
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 3, 14).unwrap();
+        let moment = date.and_hms_opt(14, 30, 0).unwrap();
+        let amount = "12.5".parse::<rust_decimal::Decimal>().unwrap();
+        for (crm, value, differs) in [
+            ("yes", Value::Bool(true), false),
+            ("no", Value::Bool(true), true),
+            ("2026-03-14 14:30", Value::Timestamp(moment), false),
+            ("2026-03-14 14:31", Value::Timestamp(moment), true),
+            ("12.50", Value::Money(amount), false),
+            ("12.55", Value::Money(amount), true),
+            (
+                "Sysco Foods",
+                Value::LinkName("sysco foods".to_owned()),
+                false,
+            ),
+            (
+                "Sysco Foods",
+                Value::LinkName("Blue Plate".to_owned()),
+                true,
+            ),
+            ("anything", Value::Null, false),
+        ] {
+            assert_eq!(
+                file_differs(description, "name", crm, &value),
+                differs,
+                "{crm} / {value:?}"
+            );
+        }
+        assert_eq!(in_export_words(&Value::Bool(false)), "no");
+        assert_eq!(
+            in_export_words(&Value::Timestamp(moment)),
+            "2026-03-14 14:30"
+        );
+    }
 }

@@ -586,12 +586,14 @@ pub(crate) async fn changed_before_write(
     let rows = client
         .query_typed(
             &format!(
-                "SELECT m.record_id, v.deleted, v.shown, v.vals, NULL::text \
+                "SELECT DISTINCT ON (m.record_id) m.record_id, v.deleted, v.shown, v.vals, NULL::text \
                  FROM import_matches m JOIN unnest($2::uuid[], $3::text[]) AS k (id, stamp) ON k.id = m.record_id \
                  CROSS JOIN LATERAL (SELECT t.deleted_at IS NOT NULL, {shown}, {values} \
                    FROM jsonb_populate_record(NULL::{table}, m.previous) t) v (deleted, shown, vals) \
                  WHERE m.import_batch_id = $1 AND m.action = 'updated' \
-                 AND (m.previous->>'updated_at')::timestamptz IS DISTINCT FROM k.stamp::timestamptz",
+                 AND (m.previous->>'updated_at')::timestamptz IS DISTINCT FROM k.stamp::timestamptz \
+                 ORDER BY m.record_id, m.id",
+
                 shown = description.shown,
                 values = crm_values(description),
                 table = description.table,
@@ -609,27 +611,39 @@ pub(crate) async fn changed_before_write(
 }
 
 /// Puts back into record `id` the values of `columns` it held just before
-/// import `import` updated it, as the CRM user the sync acts for.
+/// import `import` updated it, as the CRM user the sync acts for; `false`
+/// when the CRM's security did not let that user. The import's record of
+/// the update is dated now, so its undo does not take the record for one
+/// edited since.
 pub(crate) async fn put_back(
     client: &mut tokio_postgres::Client,
     acting: Option<&ActingUser>,
     (entity, import, id): (Entity, i64, uuid::Uuid),
     columns: &[&str],
-) -> Result<(), tokio_postgres::Error> {
+) -> Result<bool, tokio_postgres::Error> {
     let table = entity.description().table;
     let assignments: Vec<String> = columns.iter().map(|c| format!("{c} = p.{c}")).collect();
     let transaction = client.transaction().await?;
     ActingUser::enter_if_any(acting, transaction.client()).await?;
-    transaction
+    let put = transaction
         .execute_typed(
             &format!(
-                "UPDATE {table} t SET {} FROM import_matches m \
-                 CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, m.previous) p \
-                 WHERE m.import_batch_id = $1 AND m.record_id = $2 AND m.action = 'updated' AND t.id = $2",
+                "UPDATE {table} t SET {} FROM jsonb_populate_record(NULL::{table}, \
+                   (SELECT m.previous FROM import_matches m WHERE m.import_batch_id = $1 \
+                    AND m.record_id = $2 AND m.action = 'updated' ORDER BY m.id LIMIT 1)) p \
+                 WHERE t.id = $2",
                 assignments.join(", ")
             ),
             &[(&import, Type::INT8), (&id, Type::UUID)],
         )
         .await?;
-    transaction.commit().await
+    transaction
+        .execute_typed(
+            "UPDATE import_matches SET applied_at = now() \
+             WHERE import_batch_id = $1 AND record_id = $2 AND action = 'updated'",
+            &[(&import, Type::INT8), (&id, Type::UUID)],
+        )
+        .await?;
+    transaction.commit().await?;
+    Ok(put == 1)
 }

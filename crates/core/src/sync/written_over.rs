@@ -15,6 +15,10 @@ use crate::entity::Entity;
 /// Why a row written over a change in the CRM is listed.
 const REASON: &str = "changed in the CRM while this pass was writing; the CRM's values put back";
 
+/// The same, when they could not be.
+const NOT_PUT_BACK: &str =
+    "changed in the CRM while this pass was writing; the CRM's values could not be put back";
+
 impl Sync {
     /// Puts back the CRM's values a pass's import wrote over (see the
     /// module), and lists those rows as conflicts. `admitted`: the rows of
@@ -88,18 +92,28 @@ impl Sync {
             if put_back.is_empty() {
                 continue;
             }
-            store::put_back(
+            let put = store::put_back(
                 &mut self.client,
                 self.options.acting.as_ref(),
                 (entity, import, id),
                 &put_back,
             )
-            .await?;
+            .await;
+            // The pass's import is in: a value that cannot be put back is
+            // said, and the pass goes on to record what it wrote.
+            let reason = match put {
+                Ok(true) => REASON.to_owned(),
+                Ok(false) => format!(
+                    "{NOT_PUT_BACK}: the CRM's security does not let {} change it",
+                    self.acting_name()
+                ),
+                Err(error) => format!("{NOT_PUT_BACK}: {error}"),
+            };
             conflicts.push(Conflict {
                 sheet: sheet.to_owned(),
                 row: *row,
                 record: current.shown.clone(),
-                reason: REASON.to_owned(),
+                reason,
                 fields,
             });
         }
