@@ -191,6 +191,27 @@ async fn writes_since(database: &TestDatabase) -> Vec<(String, i64)> {
     rows.iter().map(|r| (r.get(0), r.get(1))).collect()
 }
 
+/// A change someone makes in the CRM, by hand.
+async fn in_the_crm(database: &TestDatabase, sql: &str) {
+    database.client().await.execute(sql, &[]).await.unwrap();
+}
+
+/// `pantry-import undo --run SYNC --pass PASS`, which must succeed; its
+/// output.
+fn undo_pass(database: &TestDatabase, sync: &str, pass: &str) -> std::process::Output {
+    let undo = pantry(&[
+        "undo",
+        "--run",
+        sync,
+        "--pass",
+        pass,
+        "--database-url",
+        &database.url,
+    ]);
+    assert!(undo.status.success(), "{}", text(&undo.stderr));
+    undo
+}
+
 async fn organization(database: &TestDatabase, name: &str) -> tokio_postgres::Row {
     database
         .client()
@@ -279,32 +300,14 @@ async fn a_one_cell_edit_writes_one_record_and_a_new_row_one_more() {
         .await;
     assert_eq!(passes, 3);
     // Each pass can be undone: the edit's pass gives the phone back.
-    let undo = pantry(&[
-        "undo",
-        "--run",
-        &sync,
-        "--pass",
-        "2",
-        "--database-url",
-        &database.url,
-    ]);
-    assert!(undo.status.success(), "{}", text(&undo.stderr));
+    undo_pass(&database, &sync, "2");
     let edited = organization(&database, "Account 057").await;
     assert_eq!(edited.get::<_, String>(0), "(312) 555-1057");
 
     // Every pass undone one by one: the sync goes on (watching again
     // continues it); only undoing the whole sync ends it.
     for pass in ["3", "1"] {
-        let undo = pantry(&[
-            "undo",
-            "--run",
-            &sync,
-            "--pass",
-            pass,
-            "--database-url",
-            &database.url,
-        ]);
-        assert!(undo.status.success(), "{}", text(&undo.stderr));
+        undo_pass(&database, &sync, pass);
     }
     let status =
         format!("SELECT count(*) FROM import_runs WHERE id = {sync} AND status = 'undone'");
@@ -395,16 +398,7 @@ async fn a_row_removed_is_listed_and_removed_only_when_asked_and_undone() {
     // Undo brings it back.
     let pass = removal["pass"].to_string();
     let sync = removal["sync"].to_string();
-    let undo = pantry(&[
-        "undo",
-        "--run",
-        &sync,
-        "--pass",
-        &pass,
-        "--database-url",
-        &database.url,
-    ]);
-    assert!(undo.status.success(), "{}", text(&undo.stderr));
+    let undo = undo_pass(&database, &sync, &pass);
     assert!(text(&undo.stdout).contains("1 record the sync soft-deleted given back"));
     assert!(
         !organization(&database, "Noodle Barn")
@@ -413,15 +407,11 @@ async fn a_row_removed_is_listed_and_removed_only_when_asked_and_undone() {
     );
 
     // A row gone whose record was deleted in the CRM already says so.
-    database
-        .client()
-        .await
-        .execute(
-            "UPDATE organizations SET deleted_at = now() WHERE name = 'Taco Palace'",
-            &[],
-        )
-        .await
-        .unwrap();
+    in_the_crm(
+        &database,
+        "UPDATE organizations SET deleted_at = now() WHERE name = 'Taco Palace'",
+    )
+    .await;
     let watcher = Watcher::start(&database, &path, &[]);
     assert_eq!(watcher.next_pass()["unchanged"], 1);
     save(&path, &csv(&[]));
@@ -448,15 +438,11 @@ async fn a_field_changed_in_the_crm_and_the_file_keeps_the_crms_value() {
     let watcher = Watcher::start(&database, &path, &[]);
     assert_eq!(watcher.next_pass()["created"], 5);
     // Someone edits the phone in the CRM...
-    database
-        .client()
-        .await
-        .execute(
-            "UPDATE organizations SET phone = '(312) 555-7777' WHERE name = 'Account 002'",
-            &[],
-        )
-        .await
-        .unwrap();
+    in_the_crm(
+        &database,
+        "UPDATE organizations SET phone = '(312) 555-7777' WHERE name = 'Account 002'",
+    )
+    .await;
     // ... and the broker the same phone, and the website, in the file.
     rows[2][2] = "(312) 555-0000".to_owned();
     rows[2][3] = "https://new.example.com".to_owned();
@@ -527,15 +513,11 @@ async fn a_row_whose_record_was_deleted_in_the_crm_is_held_and_said_once() {
     save(&path, &workbook(&rows));
     let watcher = Watcher::start(&database, &path, &[]);
     assert_eq!(watcher.next_pass()["created"], 4);
-    database
-        .client()
-        .await
-        .execute(
-            "UPDATE organizations SET deleted_at = now() WHERE name = 'Account 001'",
-            &[],
-        )
-        .await
-        .unwrap();
+    in_the_crm(
+        &database,
+        "UPDATE organizations SET deleted_at = now() WHERE name = 'Account 001'",
+    )
+    .await;
     count_writes(&database).await;
     rows[1][2] = "(312) 555-0101".to_owned();
     save(&path, &workbook(&rows));
@@ -745,16 +727,12 @@ async fn a_link_changed_on_both_sides_is_shown_by_name_and_an_e_mail_keeps_the_r
     assert_eq!(watcher.next_pass()["created"], 2);
 
     // In the CRM, Ana moves to Blue Plate; in the file, to New Leaf.
-    database
-        .client()
-        .await
-        .execute(
-            "UPDATE contacts SET organization_id = (SELECT id FROM organizations WHERE name = 'Blue Plate') \
-             WHERE email = 'ana@example.com'",
-            &[],
-        )
-        .await
-        .unwrap();
+    in_the_crm(
+        &database,
+        "UPDATE contacts SET organization_id = (SELECT id FROM organizations WHERE name = 'Blue Plate') \
+         WHERE email = 'ana@example.com'",
+    )
+    .await;
     let saving = folder.path().join("buyers.saving");
     std::fs::write(&saving, buyers("New Leaf", "(312) 555-0199")).unwrap();
     std::fs::rename(&saving, &path).unwrap();
@@ -832,16 +810,11 @@ async fn a_crm_change_made_while_a_pass_writes_is_put_back_and_listed() {
 
     // Undoing the pass takes the website back too: the put-back is not
     // taken for an edit made since the pass.
-    let undo = pantry(&[
-        "undo",
-        "--run",
+    undo_pass(
+        &database,
         &pass["sync"].to_string(),
-        "--pass",
         &pass["pass"].to_string(),
-        "--database-url",
-        &database.url,
-    ]);
-    assert!(undo.status.success(), "{}", text(&undo.stderr));
+    );
     let record = organization(&database, "Account 001").await;
     assert_eq!(record.get::<_, String>(0), "(312) 555-7777");
     assert_eq!(record.get::<_, String>(1), "https://account1.example.com");
